@@ -1,0 +1,78 @@
+// Command trellis is the single Trellis binary: CLI, datastore, node agent, CNI plugin and lab.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// Set by the linker: -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+// run dispatches on the name the binary was invoked by (trellis, trellis-cni, trellis-ipam)
+// and returns the process exit code: 0 success, 1 failure, 2 usage error.
+func run(args []string) int {
+	switch filepath.Base(args[0]) {
+	case "trellis-cni", "trellis-ipam":
+		return runCNI(filepath.Base(args[0]))
+	}
+	root := newRootCmd()
+	root.SetArgs(args[1:])
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		return exitCode(err)
+	}
+	return 0
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "trellis",
+		Short:         "Kubernetes pod networking and network policy in the model of Project Calico",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newVersionCmd())
+	addCommands(root)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and Go version",
+		Args:  cobra.NoArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			v, cm, gov := buildInfo()
+			fmt.Fprintf(c.OutOrStdout(), "version: %s\ncommit:  %s\ngo:      %s\n", v, cm, gov)
+		},
+	}
+}
+
+func buildInfo() (v, cm, gov string) {
+	v, cm, gov = version, commit, "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		gov = bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && cm == "" {
+				cm = s.Value
+			}
+		}
+	}
+	if cm == "" {
+		cm = "unknown"
+	}
+	return v, cm, gov
+}

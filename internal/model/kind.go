@@ -1,0 +1,90 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Kind describes one resource type: how it is named in manifests, on the command line and in
+// the store, and how to make an empty value of it.
+type Kind struct {
+	Group      string // "projectcalico.org", "" for core v1, "networking.k8s.io", ...
+	Version    string // "v3", "v1"
+	Kind       string // "NetworkPolicy"
+	Plural     string // "networkpolicies": lower-case, used in store keys and on the CLI
+	Short      []string
+	Namespaced bool
+	// New returns a zero value with TypeMeta filled in.
+	New func() Object
+}
+
+// APIVersion is "group/version", or just "version" for the core group.
+func (k *Kind) APIVersion() string {
+	return k.GVK().GroupVersion().String()
+}
+
+// GVK is the kind's schema.GroupVersionKind.
+func (k *Kind) GVK() schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
+}
+
+// Resource is the kind's unique lower-case name, "plural.group" or just "plural" for the
+// core group and for projectcalico.org (the calicoctl default).
+func (k *Kind) Resource() string {
+	if k.Group == "" || k.Group == GroupCalico {
+		return k.Plural
+	}
+	return k.Plural + "." + k.Group
+}
+
+// Registry holds the kinds Trellis knows.
+type Registry struct {
+	kinds   []*Kind
+	byGVK   map[string]*Kind
+	byAlias map[string]*Kind
+}
+
+// NewRegistry returns a registry of the given kinds. Aliases (kind, plural, short names, and
+// plural.group) are matched case-insensitively; an alias claimed twice panics, since that is
+// a programming error in the kind table.
+func NewRegistry(kinds ...*Kind) *Registry {
+	r := &Registry{byGVK: map[string]*Kind{}, byAlias: map[string]*Kind{}}
+	for _, k := range kinds {
+		r.kinds = append(r.kinds, k)
+		r.byGVK[k.APIVersion()+"/"+k.Kind] = k
+		aliases := append([]string{k.Kind, k.Plural, k.Plural + "." + k.Group, k.Kind + "." + k.Group}, k.Short...)
+		for _, a := range aliases {
+			a = strings.ToLower(a)
+			if prev, ok := r.byAlias[a]; ok && prev != k {
+				if strings.Contains(a, ".") || k.Group != GroupCalico {
+					// A Calico kind keeps the bare name; the other kind is reached by its
+					// group-qualified names (calicoctl's convention).
+					continue
+				}
+			}
+			r.byAlias[a] = k
+		}
+	}
+	sort.Slice(r.kinds, func(i, j int) bool { return r.kinds[i].Resource() < r.kinds[j].Resource() })
+	return r
+}
+
+// Lookup finds a kind by apiVersion and kind exactly as written in a manifest.
+func (r *Registry) Lookup(apiVersion, kind string) (*Kind, bool) {
+	k, ok := r.byGVK[apiVersion+"/"+kind]
+	return k, ok
+}
+
+// Resolve finds a kind by a command-line name: case-insensitive kind, plural or short name.
+func (r *Registry) Resolve(name string) (*Kind, error) {
+	if k, ok := r.byAlias[strings.ToLower(name)]; ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("unknown resource type %q (see 'trellis get --help' for the list)", name)
+}
+
+// Kinds lists every kind, sorted by Resource().
+func (r *Registry) Kinds() []*Kind { return r.kinds }

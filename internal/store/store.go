@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/trellisnet/trellis/internal/model"
+)
+
+// Sentinel errors, checked with errors.Is. Backends wrap them with the operation and key.
+var (
+	// ErrNotFound: the object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: Create of an object that exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: a compare-and-swap precondition (resourceVersion or UID) did not hold.
+	ErrConflict = errors.New("conflict: the object has been modified; read it again and retry")
+	// ErrUnavailable: the backend could not be reached.
+	ErrUnavailable = errors.New("datastore unavailable")
+)
+
+// Store is the datastore contract every backend meets (in-memory, etcd, later the
+// Kubernetes API). Revisions and resourceVersions are opaque strings: nothing above the
+// backend may parse them or know about keys, leases or etcd revisions.
+//
+// Server-managed metadata (resourceVersion, uid, creationTimestamp, generation) is set by
+// the backend on Create and Update; whatever the caller put there is ignored except the
+// resourceVersion precondition of Update. Returned objects are fresh copies the caller owns.
+type Store interface {
+	// Get returns one object or ErrNotFound.
+	Get(ctx context.Context, kind *model.Kind, namespace, name string) (model.Object, error)
+	// List returns the objects of a kind, sorted by namespace then name, with the revision
+	// of the snapshot (to Watch from).
+	List(ctx context.Context, kind *model.Kind, opts ListOptions) (*ListResult, error)
+	// Create stores a new object; ErrAlreadyExists if it exists.
+	Create(ctx context.Context, obj model.Object) (model.Object, error)
+	// Update replaces an existing object. A non-empty obj resourceVersion must equal the
+	// stored one (else ErrConflict); an empty one updates unconditionally. ErrNotFound if
+	// the object does not exist. generation is bumped when anything but metadata changes.
+	Update(ctx context.Context, obj model.Object) (model.Object, error)
+	// Delete removes an object and returns its last state; ErrNotFound if absent,
+	// ErrConflict if a precondition fails.
+	Delete(ctx context.Context, kind *model.Kind, namespace, name string, opts DeleteOptions) (model.Object, error)
+	// Watch delivers, in order, every change after opts.Revision (empty: from now).
+	Watch(ctx context.Context, kind *model.Kind, opts WatchOptions) (Watch, error)
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// ListOptions narrows a List. Zero values mean "all".
+type ListOptions struct {
+	Namespace string
+	Labels    labels.Selector
+}
+
+// ListResult is a consistent snapshot.
+type ListResult struct {
+	Items    []model.Object
+	Revision string
+}
+
+// DeleteOptions are optional preconditions.
+type DeleteOptions struct {
+	ResourceVersion string
+	UID             string
+}
+
+// WatchOptions select what a Watch delivers. A nil kind passed to Watch means every kind.
+type WatchOptions struct {
+	Namespace string
+	// Revision to start after, as returned by List or carried by an Event. Empty: now.
+	Revision string
+}
+
+// EventType says what happened to an object.
+type EventType int
+
+// Event types. EventResync means the watch cannot continue from where it was (the revision
+// was compacted, or the backend lost history): the consumer must List again and re-Watch
+// from the new revision. It is the last event on its channel.
+const (
+	EventAdded EventType = iota + 1
+	EventModified
+	EventDeleted
+	EventResync
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventAdded:
+		return "ADDED"
+	case EventModified:
+		return "MODIFIED"
+	case EventDeleted:
+		return "DELETED"
+	case EventResync:
+		return "RESYNC"
+	}
+	return "UNKNOWN"
+}
+
+// Event is one change. For EventDeleted, Object is the last state before deletion.
+// Revision is the store revision of the change (resume a Watch from it).
+type Event struct {
+	Type     EventType
+	Object   model.Object
+	Revision string
+	Err      error // why, for EventResync
+}
+
+// Watch is a running watch. Events is closed after Stop, after the context passed to
+// Watch ends, or after an EventResync.
+type Watch interface {
+	Events() <-chan Event
+	Stop()
+}
