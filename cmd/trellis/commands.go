@@ -1,12 +1,30 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/cni"
+	"github.com/trellisnet/trellis/internal/ctl"
+)
 
 // addCommands registers every subcommand explicitly (no init() registries).
-func addCommands(root *cobra.Command) {
+func addCommands(root *cobra.Command, o *ctl.Options) {
+	root.AddCommand(
+		ctl.NewApplyCmd(o),
+		ctl.NewCreateCmd(o),
+		ctl.NewReplaceCmd(o),
+		ctl.NewDeleteCmd(o),
+		ctl.NewGetCmd(o),
+		ctl.NewLabelCmd(o),
+	)
+	root.AddCommand(ctl.NewSelectorCmd())
+	root.AddCommand(ctl.NewPolicyCmd(o))
+	root.AddCommand(ctl.NewValidateCmd())
+	root.AddCommand(ctl.NewDatastoreCmd(o))
+	root.AddCommand(ctl.NewIPAMCmd(o))
 }
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).
 func runCNI(name string) int {
-	return 1
+	return cni.Main(name)
 }

@@ -1,15 +1,13 @@
 package main
 
-import "errors"
+import (
+	"errors"
 
-// usageError marks a command-line mistake: exit code 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+	"github.com/trellisnet/trellis/internal/ctl"
+)
 
 func exitCode(err error) int {
-	var u usageError
+	var u ctl.UsageError
 	if errors.As(err, &u) || isCobraUsage(err) {
 		return 2
 	}

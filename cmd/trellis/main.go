@@ -2,12 +2,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/store"
 )
 
 // Set by the linker: -ldflags "-X main.version=... -X main.commit=...".
@@ -31,6 +35,9 @@ func run(args []string) int {
 	root.SetArgs(args[1:])
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
+		if errors.Is(err, store.ErrUnavailable) {
+			fmt.Fprintln(os.Stderr, "Hint: is the datastore running? Start one with 'trellis datastore run', or point --datastore-endpoints at yours.")
+		}
 		return exitCode(err)
 	}
 	return 0
@@ -43,9 +50,13 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return ctl.UsageError{Err: err} })
+	g := &globalFlags{}
+	o := &ctl.Options{}
+	addGlobalFlags(root, g)
+	root.PersistentPreRunE = g.options(o)
 	root.AddCommand(newVersionCmd())
-	addCommands(root)
+	addCommands(root, o)
 	return root
 }
 

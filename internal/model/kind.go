@@ -17,6 +17,9 @@ type Kind struct {
 	Plural     string // "networkpolicies": lower-case, used in store keys and on the CLI
 	Short      []string
 	Namespaced bool
+	// Internal kinds are Trellis's own bookkeeping (IPAM blocks, handles, ...): stored and
+	// listed like any other, never accepted from a manifest.
+	Internal bool
 	// New returns a zero value with TypeMeta filled in.
 	New func() Object
 }

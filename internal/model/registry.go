@@ -29,7 +29,7 @@ func kubernetesKinds() []*Kind {
 			New: func() Object { return &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount")} }},
 		{Version: "v1", Kind: "Service", Plural: "services", Short: []string{"svc"}, Namespaced: true,
 			New: func() Object { return &corev1.Service{TypeMeta: typeMeta("v1", "Service")} }},
-		{Version: "v1", Kind: "Node", Plural: "nodes", Short: []string{"no"},
+		{Version: "v1", Kind: "Node", Plural: "nodes", Short: []string{"no", "k8snode", "k8snodes", "kubernetesnode"},
 			New: func() Object { return &corev1.Node{TypeMeta: typeMeta("v1", "Node")} }},
 		{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice", Plural: "endpointslices", Namespaced: true,
 			New: func() Object {

@@ -43,7 +43,8 @@ type Store interface {
 	// Delete removes an object and returns its last state; ErrNotFound if absent,
 	// ErrConflict if a precondition fails.
 	Delete(ctx context.Context, kind *model.Kind, namespace, name string, opts DeleteOptions) (model.Object, error)
-	// Watch delivers, in order, every change after opts.Revision (empty: from now).
+	// Watch delivers, in order, every change after opts.Revision (empty: from now; no
+	// change acknowledged after Watch returns is missed).
 	Watch(ctx context.Context, kind *model.Kind, opts WatchOptions) (Watch, error)
 	// Close releases the backend's resources.
 	Close() error
@@ -101,8 +102,9 @@ func (t EventType) String() string {
 	return "UNKNOWN"
 }
 
-// Event is one change. For EventDeleted, Object is the last state before deletion.
-// Revision is the store revision of the change (resume a Watch from it).
+// Event is one change. For EventDeleted, Object is the last state before deletion (its
+// resourceVersion is that state's). Revision is the store revision of the change itself:
+// a Watch from it resumes with the next change, without loss or duplicates.
 type Event struct {
 	Type     EventType
 	Object   model.Object

@@ -1,0 +1,28 @@
+# Thin wrappers over scripts/; every target works on a fresh clone as root.
+.PHONY: setup build test test-integration e2e lint bench demo fuzz
+
+setup:            ## install system packages and build bin/trellis
+	scripts/setup.sh
+
+build:            ## build bin/trellis and its CNI links
+	scripts/build.sh
+
+test:             ## the whole test suite (what CI runs)
+	scripts/test.sh
+
+test-integration: ## only the tests that need root (kernel, etcd cluster)
+	TRELLIS_TEST_ONLY_ROOT=1 scripts/test.sh
+
+lint:
+	gofmt -l $$(git ls-files '*.go') | tee /dev/stderr | (! read)
+	go vet ./...
+
+bench:            ## Go benchmarks of the pure core (see bench/ for the root-only runs)
+	go test -run '^$$' -bench . -benchmem ./internal/selector/ ./internal/policy/...
+
+fuzz:             ## two minutes of each fuzz target
+	scripts/fuzz.sh 2m
+
+demo:             ## set up, then run the quick-start demo
+	scripts/setup.sh
+	scripts/demo.sh

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/etcd"
+)
+
+// globalFlags are the root's persistent flags. Precedence: flag > TRELLIS_* environment >
+// default; resolved here and nowhere else.
+type globalFlags struct {
+	endpoints string
+	caFile    string
+	certFile  string
+	keyFile   string
+	logLevel  string
+}
+
+// envNames maps each global flag to its environment variable.
+var envNames = map[string]string{
+	"datastore-endpoints": "TRELLIS_DATASTORE_ENDPOINTS",
+	"datastore-ca":        "TRELLIS_DATASTORE_CA",
+	"datastore-cert":      "TRELLIS_DATASTORE_CERT",
+	"datastore-key":       "TRELLIS_DATASTORE_KEY",
+	"log-level":           "TRELLIS_LOG_LEVEL",
+}
+
+func addGlobalFlags(root *cobra.Command, g *globalFlags) {
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.endpoints, "datastore-endpoints", store.DefaultEndpoint, "comma-separated etcd client URLs (http://, https://, unix://) [$TRELLIS_DATASTORE_ENDPOINTS]")
+	pf.StringVar(&g.caFile, "datastore-ca", "", "CA certificate file to verify the datastore [$TRELLIS_DATASTORE_CA]")
+	pf.StringVar(&g.certFile, "datastore-cert", "", "client certificate file [$TRELLIS_DATASTORE_CERT]")
+	pf.StringVar(&g.keyFile, "datastore-key", "", "client key file [$TRELLIS_DATASTORE_KEY]")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error [$TRELLIS_LOG_LEVEL]")
+}
+
+// applyEnv fills every global flag the user did not set from its environment variable.
+func applyEnv(c *cobra.Command) error {
+	for flag, env := range envNames {
+		f := c.Flags().Lookup(flag)
+		if f == nil || f.Changed {
+			continue
+		}
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil {
+				return ctl.Usagef("$%s: %v", env, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (g *globalFlags) storeConfig() store.Config {
+	var eps []string
+	for _, e := range strings.Split(g.endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
+		}
+	}
+	return store.Config{Endpoints: eps, CAFile: g.caFile, CertFile: g.certFile, KeyFile: g.keyFile}
+}
+
+func (g *globalFlags) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, ctl.Usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// options builds the ctl.Options every command receives; it runs after flag parsing.
+func (g *globalFlags) options(o *ctl.Options) func(c *cobra.Command, _ []string) error {
+	return func(c *cobra.Command, _ []string) error {
+		if err := applyEnv(c); err != nil {
+			return err
+		}
+		log, err := g.logger()
+		if err != nil {
+			return err
+		}
+		o.Logger = log
+		cfg := g.storeConfig()
+		o.OpenStore = func(ctx context.Context) (store.Store, error) {
+			if err := checkSockets(cfg.Endpoints); err != nil {
+				return nil, err
+			}
+			s, err := etcd.New(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("connect to datastore %s: %w", strings.Join(cfg.Endpoints, ","), err)
+			}
+			return s, nil
+		}
+		return nil
+	}
+}
+
+// checkSockets fails fast when every endpoint is a unix socket that does not exist, instead
+// of letting the client retry until its timeout.
+func checkSockets(endpoints []string) error {
+	var missing []string
+	for _, e := range endpoints {
+		path, ok := strings.CutPrefix(e, "unix://")
+		if !ok {
+			path, ok = strings.CutPrefix(e, "unixs://")
+		}
+		if !ok {
+			return nil
+		}
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		missing = append(missing, path)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("connect to datastore: no socket at %s: %w", strings.Join(missing, ", "), store.ErrUnavailable)
+}

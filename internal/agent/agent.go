@@ -1,0 +1,188 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/policy"
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+// Dataplane is the agent's access to its nftables table.
+type Dataplane struct {
+	// NFT is bound to the owned inet table (the real nft, possibly inside a namespace, or
+	// knftables.Fake in unit tests).
+	NFT knftables.Interface
+	// Counters reads the rule counters of the table for /metrics; nil: no rule metrics.
+	Counters CounterReader
+}
+
+// CounterReader reads the counters of the table's rules.
+type CounterReader func(ctx context.Context) ([]RuleCounter, error)
+
+// RuleCounter is the counter of one nft rule, identified by the comment the renderer gave it.
+type RuleCounter struct {
+	Comment string
+	Packets uint64
+	Bytes   uint64
+}
+
+// objKey identifies a stored object.
+type objKey struct {
+	kind      *model.Kind
+	namespace string
+	name      string
+}
+
+// Agent is one node agent. Create it with New and start it with Run.
+type Agent struct {
+	cfg     Config
+	st      store.Store
+	dp      Dataplane
+	log     *slog.Logger
+	applier *nft.Applier
+	kinds   []*model.Kind        // listed and watched for the calculation
+	wanted  map[*model.Kind]bool // the same, as a set
+	status  *model.Kind          // EndpointStatus
+	metrics *metrics
+
+	// Recorded by the watch goroutine, consumed by the runner.
+	mu       sync.Mutex
+	pending  map[objKey]model.Object // nil: deleted
+	snapshot []model.Object          // a complete (re)list, superseding pending
+	newSnap  bool
+	wake     chan struct{}
+
+	// Owned by the runner goroutine.
+	calc       *policy.Calculator
+	applied    map[objKey]policy.Key
+	localWEPs  map[objKey]string // local WorkloadEndpoints: UID
+	statuses   map[objKey]string // EndpointStatus written by this node: endpoint UID
+	loadedStat bool
+	needFull   bool
+	statRetry  bool
+
+	health health
+}
+
+// New returns an agent for cfg over the store and the dataplane. It does no I/O and starts
+// no goroutines.
+func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Agent{
+		cfg:     cfg,
+		st:      st,
+		dp:      dp,
+		log:     log,
+		applier: nft.NewApplier(dp.NFT),
+		wanted:  map[*model.Kind]bool{},
+		pending: map[objKey]model.Object{},
+		wake:    make(chan struct{}, 1),
+	}
+	a.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
+	a.kinds = calculationKinds()
+	for _, k := range a.kinds {
+		a.wanted[k] = true
+	}
+	a.metrics = newMetrics(a)
+	return a
+}
+
+// calculationKinds are the registered kinds policy.FromObject converts, except Pod: the
+// agent enforces WorkloadEndpoints (written by the CNI plugin), and a Pod converts to the
+// same endpoint key as its WorkloadEndpoint.
+func calculationKinds() []*model.Kind {
+	var out []*model.Kind
+	for _, k := range model.Default.Kinds() {
+		if k.Group == "" && k.Kind == "Pod" {
+			continue
+		}
+		obj := k.New()
+		obj.SetName("default")
+		if k.Namespaced {
+			obj.SetNamespace("default")
+		}
+		if _, ok := policy.KeyOf(obj); ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Run lists, watches, calculates and programs until ctx ends. It serves health, metrics
+// and status while it runs. The nftables table stays when Run returns (fail static).
+func (a *Agent) Run(ctx context.Context) error {
+	if a.cfg.NodeName == "" {
+		return errors.New("run node agent: node name is required")
+	}
+	if a.status == nil {
+		return errors.New("run node agent: kind EndpointStatus is not registered")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv, err := a.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	a.log.Info("node agent starting", "node", a.cfg.NodeName, "table", a.cfg.TableName,
+		"resyncPeriod", a.cfg.ResyncPeriod, "rateLimit", a.cfg.RateLimit,
+		"healthAddr", srv.tcpAddr(), "statusSocket", srv.socketPath())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.watchLoop(ctx)
+	}()
+	a.runLoop(ctx)
+	cancel()
+	wg.Wait()
+	a.log.Info("node agent stopped; nftables table left in place", "table", a.cfg.TableName)
+	return nil
+}
+
+// poke wakes the runner without blocking.
+func (a *Agent) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits for d or the end of ctx, and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func keyOf(obj model.Object) (objKey, bool) {
+	k, ok := model.KeyOf(obj)
+	if !ok {
+		return objKey{}, false
+	}
+	return objKey{kind: k.Kind, namespace: k.Namespace, name: k.Name}, true
+}
+
+func (k objKey) String() string {
+	if k.namespace == "" {
+		return fmt.Sprintf("%s %s", k.kind.Kind, k.name)
+	}
+	return fmt.Sprintf("%s %s/%s", k.kind.Kind, k.namespace, k.name)
+}

@@ -1,0 +1,78 @@
+package agent
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultResyncPeriod = 60 * time.Second
+	DefaultRateLimit    = 50 * time.Millisecond
+	DefaultRetryPeriod  = time.Second
+	DefaultHealthAddr   = "127.0.0.1:9099"
+	DefaultTableName    = "trellis"
+	DefaultSocketDir    = "/run/trellis/node"
+	// Disabled turns off HealthAddr or StatusSocket.
+	Disabled = "none"
+)
+
+// Config is the node agent's configuration; cmd fills it from flags and the environment.
+type Config struct {
+	// NodeName is the node whose endpoints this agent enforces (required).
+	NodeName string
+	// ResyncPeriod is the interval of full syncs that repair drift; DefaultResyncPeriod.
+	ResyncPeriod time.Duration
+	// RateLimit is the minimum interval between the starts of two syncs; changes arriving
+	// meanwhile are coalesced into the next one. DefaultRateLimit.
+	RateLimit time.Duration
+	// RetryPeriod is the delay before retrying after a failed sync; DefaultRetryPeriod.
+	RetryPeriod time.Duration
+	// StuckAfter is how long one sync may run before /healthz fails; twice ResyncPeriod
+	// plus a minute when zero.
+	StuckAfter time.Duration
+	// HealthAddr is the TCP address of the health, metrics and status server;
+	// DefaultHealthAddr; Disabled turns it off.
+	HealthAddr string
+	// StatusSocket is the unix socket serving the same endpoints (used by `trellis node
+	// status`); DefaultSocketDir/<node>/agent.sock; Disabled turns it off.
+	StatusSocket string
+	// TableName is the inet table the agent owns (shown in status; the Dataplane is already
+	// bound to it); DefaultTableName.
+	TableName string
+	// WorkloadPrefix starts workload interface names; the renderer's default ("trl") when
+	// empty.
+	WorkloadPrefix string
+	// LogPrefix starts the nft log prefix of Log rules; the renderer's default when empty.
+	LogPrefix string
+}
+
+// SocketPath is the default status socket of a node.
+func SocketPath(node string) string {
+	return filepath.Join(DefaultSocketDir, node, "agent.sock")
+}
+
+func (c Config) withDefaults() Config {
+	if c.ResyncPeriod <= 0 {
+		c.ResyncPeriod = DefaultResyncPeriod
+	}
+	if c.RateLimit <= 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RetryPeriod <= 0 {
+		c.RetryPeriod = DefaultRetryPeriod
+	}
+	if c.StuckAfter <= 0 {
+		c.StuckAfter = 2*c.ResyncPeriod + time.Minute
+	}
+	if c.HealthAddr == "" {
+		c.HealthAddr = DefaultHealthAddr
+	}
+	if c.StatusSocket == "" {
+		c.StatusSocket = SocketPath(c.NodeName)
+	}
+	if c.TableName == "" {
+		c.TableName = DefaultTableName
+	}
+	return c
+}

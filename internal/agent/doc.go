@@ -1,0 +1,28 @@
+// Package agent is the Trellis node agent (`trellis node run`): it lists and watches the
+// store, feeds the policy calculation with what changed, renders the node's desired
+// nftables table and applies it, then reports what it did (EndpointStatus objects for the
+// CNI plugin's policy wait, /healthz, /readyz, /metrics and /status).
+//
+// Flow: a watch goroutine lists every kind the calculation needs, then watches all kinds
+// from the first list's revision; it only records the latest object per store key and
+// pokes the runner. The runner (one goroutine) coalesces work, at most one sync per
+// Config.RateLimit and immediately when idle: it feeds the recorded changes to the
+// policy.Calculator, takes the node's policy.State, renders it (nft.Render) and applies it
+// with nft.Applier: a full sync at start, after any error and every ResyncPeriod, a
+// partial one otherwise. After a successful sync it writes EndpointStatus for every local
+// WorkloadEndpoint and deletes statuses of this node's endpoints that went away.
+//
+// Invariants:
+//   - nothing is programmed before the initial list of every kind is complete (in sync);
+//     stale chains, sets and statuses are removed only after that;
+//   - each sync is one nft transaction (the Applier's), so packets see the old or the new
+//     policy, never a mix; the table is never flushed;
+//   - fail closed: the calculation turns missing references into deny and the renderer
+//     drops unknown workload interfaces; the agent never "allows all" on an error;
+//   - fail static: the table stays in the kernel when the agent exits; a restarted agent
+//     reconciles it with a full sync without flushing it;
+//   - New does no I/O and starts no goroutines; Run does, and returns when its context ends.
+//
+// The agent must never touch a table other than its own, delete its table, or write an
+// EndpointStatus of another node.
+package agent

@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+// syncStatuses makes the EndpointStatus objects of this node match its local
+// WorkloadEndpoints, whose policy has just been programmed: one per endpoint (same
+// namespace and name) with its UID and policyProgrammed, and none for endpoints that went
+// away. Statuses of other nodes are never touched.
+func (a *Agent) syncStatuses(ctx context.Context) error {
+	if !a.loadedStat {
+		if err := a.loadStatuses(ctx); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for _, k := range sortedKeys(a.localWEPs) {
+		uid := a.localWEPs[k]
+		sk := objKey{kind: a.status, namespace: k.namespace, name: k.name}
+		if got, ok := a.statuses[sk]; ok && got == uid {
+			continue
+		}
+		if err := a.writeStatus(ctx, sk, uid); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		a.statuses[sk] = uid
+	}
+	for _, sk := range sortedKeys(a.statuses) {
+		wk := objKey{kind: wepKind(a.kinds), namespace: sk.namespace, name: sk.name}
+		if _, ok := a.localWEPs[wk]; ok {
+			continue
+		}
+		_, err := a.st.Delete(ctx, a.status, sk.namespace, sk.name, store.DeleteOptions{})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("delete endpoint status %s/%s: %w", sk.namespace, sk.name, err))
+			continue
+		}
+		delete(a.statuses, sk)
+	}
+	return errors.Join(errs...)
+}
+
+// loadStatuses reads the statuses this node wrote before (e.g. before a restart), so they
+// are neither rewritten needlessly nor left behind.
+func (a *Agent) loadStatuses(ctx context.Context) error {
+	res, err := a.st.List(ctx, a.status, store.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list endpoint statuses: %w", err)
+	}
+	a.statuses = map[objKey]string{}
+	for _, obj := range res.Items {
+		s, ok := obj.(*model.EndpointStatus)
+		if !ok || s.Status.Node != a.cfg.NodeName {
+			continue
+		}
+		uid := s.Status.EndpointUID
+		if !s.Status.PolicyProgrammed {
+			uid = "" // rewrite it
+		}
+		a.statuses[objKey{kind: a.status, namespace: s.Namespace, name: s.Name}] = uid
+	}
+	a.loadedStat = true
+	return nil
+}
+
+func (a *Agent) writeStatus(ctx context.Context, k objKey, uid string) error {
+	obj, ok := a.status.New().(*model.EndpointStatus)
+	if !ok {
+		return fmt.Errorf("write endpoint status %s/%s: kind EndpointStatus makes %T", k.namespace, k.name, a.status.New())
+	}
+	obj.Namespace, obj.Name = k.namespace, k.name
+	obj.Status = model.EndpointStatusStatus{Node: a.cfg.NodeName, EndpointUID: uid, PolicyProgrammed: true}
+	_, err := a.st.Create(ctx, obj)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		_, err = a.st.Update(ctx, obj) // empty resourceVersion: unconditional
+	}
+	if err != nil {
+		return fmt.Errorf("write endpoint status %s/%s: %w", k.namespace, k.name, err)
+	}
+	return nil
+}
+
+func wepKind(kinds []*model.Kind) *model.Kind {
+	for _, k := range kinds {
+		if k.Group == model.GroupCalico && k.Kind == "WorkloadEndpoint" {
+			return k
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[objKey]V) []objKey {
+	return slices.SortedFunc(maps.Keys(m), func(x, y objKey) int {
+		if x.namespace != y.namespace {
+			if x.namespace < y.namespace {
+				return -1
+			}
+			return 1
+		}
+		if x.name < y.name {
+			return -1
+		}
+		if x.name > y.name {
+			return 1
+		}
+		return 0
+	})
+}

@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// server is the health, metrics and status HTTP server on TCP and a unix socket.
+type server struct {
+	srv   *http.Server
+	tcp   net.Listener
+	unix  net.Listener
+	sock  string
+}
+
+// serve starts listening on HealthAddr and StatusSocket (each unless Disabled).
+func (a *Agent) serve(ctx context.Context) (*server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.Status().Healthy {
+			http.Error(w, "sync loop stuck", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		s := a.Status()
+		switch {
+		case !s.InSync:
+			http.Error(w, "not in sync with the datastore yet", http.StatusServiceUnavailable)
+		case !s.Ready:
+			http.Error(w, "last sync failed: "+s.LastError, http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ok")
+		}
+	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(a.Status())
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	s := &server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}}
+	if a.cfg.HealthAddr != Disabled {
+		l, err := net.Listen("tcp", a.cfg.HealthAddr)
+		if err != nil {
+			return nil, fmt.Errorf("listen for health on %s: %w", a.cfg.HealthAddr, err)
+		}
+		s.tcp = l
+	}
+	if a.cfg.StatusSocket != Disabled {
+		if err := os.MkdirAll(filepath.Dir(a.cfg.StatusSocket), 0o755); err != nil {
+			s.close()
+			return nil, fmt.Errorf("create status socket directory: %w", err)
+		}
+		// A socket left by a killed agent would make Listen fail; it is ours to replace.
+		if fi, err := os.Lstat(a.cfg.StatusSocket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(a.cfg.StatusSocket)
+		}
+		l, err := net.Listen("unix", a.cfg.StatusSocket)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("listen on status socket %s: %w", a.cfg.StatusSocket, err)
+		}
+		s.unix, s.sock = l, a.cfg.StatusSocket
+	}
+	for _, l := range []net.Listener{s.tcp, s.unix} {
+		if l != nil {
+			go func() {
+				if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					a.log.Error("health server stopped", "addr", l.Addr().String(), "err", err)
+				}
+			}()
+		}
+	}
+	return s, nil
+}
+
+func (s *server) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	for _, l := range []net.Listener{s.tcp, s.unix} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+	if s.sock != "" {
+		_ = os.Remove(s.sock)
+	}
+}
+
+func (s *server) tcpAddr() string {
+	if s.tcp == nil {
+		return ""
+	}
+	return s.tcp.Addr().String()
+}
+
+func (s *server) socketPath() string { return s.sock }

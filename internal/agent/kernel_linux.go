@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/netns"
+)
+
+// KernelDataplane opens the inet table in the network namespace ns ("" for the calling
+// process's own) with the real nft, after checking that nft is 1.0.1 or newer (the error
+// names the fix). Rule counters are read with `nft --json list table` in the same namespace.
+func KernelDataplane(ctx context.Context, ns, table string) (Dataplane, error) {
+	var dp Dataplane
+	var err error
+	if ns == "" {
+		dp.NFT, err = nft.NewKernel(ctx, table)
+	} else {
+		dp.NFT, err = nft.NewKernelIn(ctx, ns, table)
+	}
+	if err != nil {
+		return Dataplane{}, err
+	}
+	dp.Counters = NFTCounters(ns, table)
+	return dp, nil
+}
+
+// NFTCounters returns a CounterReader for the inet table in namespace ns ("" for the
+// process's own).
+func NFTCounters(ns, table string) CounterReader {
+	return func(ctx context.Context) ([]RuleCounter, error) {
+		var out []byte
+		run := func() error {
+			var err error
+			out, err = exec.CommandContext(ctx, "nft", "--json", "list", "table", "inet", table).Output()
+			return err
+		}
+		var err error
+		if ns == "" {
+			err = run()
+		} else {
+			err = netns.Do(ns, run)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list counters of nftables table inet %s: %w", table, err)
+		}
+		return parseCounters(out)
+	}
+}
+
+// parseCounters extracts the rules' comments and counters from `nft --json list table`.
+func parseCounters(data []byte) ([]RuleCounter, error) {
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse nft json: %w", err)
+	}
+	var out []RuleCounter
+	for _, obj := range doc.Nftables {
+		raw, ok := obj["rule"]
+		if !ok {
+			continue
+		}
+		var rule struct {
+			Comment string                       `json:"comment"`
+			Expr    []map[string]json.RawMessage `json:"expr"`
+		}
+		if err := json.Unmarshal(raw, &rule); err != nil {
+			return nil, fmt.Errorf("parse nft json rule: %w", err)
+		}
+		if rule.Comment == "" {
+			continue
+		}
+		for _, e := range rule.Expr {
+			c, ok := e["counter"]
+			if !ok {
+				continue
+			}
+			var v struct{ Packets, Bytes uint64 }
+			if err := json.Unmarshal(c, &v); err != nil {
+				continue // a named counter reference, not an inline counter
+			}
+			out = append(out, RuleCounter{Comment: trimQuotes(rule.Comment), Packets: v.Packets, Bytes: v.Bytes})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/policy"
+)
+
+// runLoop is the rate-limited runner: it syncs when woken (coalescing everything recorded
+// meanwhile, at most once per RateLimit), every ResyncPeriod (full) and after a failure
+// (full, after RetryPeriod). It returns when ctx ends.
+func (a *Agent) runLoop(ctx context.Context) {
+	resync := time.NewTicker(a.cfg.ResyncPeriod)
+	defer resync.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	var lastStart time.Time
+	for {
+		a.health.idle()
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-resync.C:
+			a.needFull = true
+		case <-retry.C:
+		}
+		if d := a.cfg.RateLimit - time.Since(lastStart); d > 0 {
+			if !sleep(ctx, d) {
+				return
+			}
+		}
+		lastStart = time.Now()
+		a.health.busy(lastStart)
+		if !a.syncOnce(ctx) && ctx.Err() == nil {
+			retry.Reset(a.cfg.RetryPeriod)
+		}
+	}
+}
+
+// takeRecorded returns what the watch goroutine recorded since the last call.
+func (a *Agent) takeRecorded() (snap []model.Object, newSnap bool, pending map[objKey]model.Object) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	snap, newSnap, pending = a.snapshot, a.newSnap, a.pending
+	a.snapshot, a.newSnap = nil, false
+	a.pending = map[objKey]model.Object{}
+	return snap, newSnap, pending
+}
+
+// syncOnce feeds recorded changes to the calculation and, once in sync, programs the
+// dataplane and reports endpoint status. It returns false when something must be retried.
+func (a *Agent) syncOnce(ctx context.Context) bool {
+	snap, newSnap, pending := a.takeRecorded()
+	if newSnap {
+		a.calc = policy.NewCalculator(policy.Options{Node: a.cfg.NodeName})
+		a.applied = map[objKey]policy.Key{}
+		a.localWEPs = map[objKey]string{}
+		a.loadedStat = false
+		a.needFull = true
+		for _, obj := range snap {
+			if k, ok := keyOf(obj); ok {
+				a.update(k, obj)
+			}
+		}
+	}
+	for k, obj := range pending {
+		a.update(k, obj)
+	}
+	if a.calc == nil {
+		return true // not in sync yet: program nothing
+	}
+	if !newSnap && len(pending) == 0 && !a.needFull && !a.statRetry && a.applier.Applied() != nil {
+		return true
+	}
+	if !a.program(ctx) {
+		return false
+	}
+	if err := a.syncStatuses(ctx); err != nil {
+		a.log.Warn("write endpoint status failed; will retry", "err", err)
+		a.metrics.storeErrors.Inc()
+		a.statRetry = true
+		return false
+	}
+	a.statRetry = false
+	return true
+}
+
+// update applies one recorded object (nil: deleted) to the calculator.
+func (a *Agent) update(k objKey, obj model.Object) {
+	old, had := a.applied[k]
+	if obj == nil {
+		if had {
+			a.calc.Delete(old)
+			delete(a.applied, k)
+		}
+		delete(a.localWEPs, k)
+		return
+	}
+	r, err := policy.FromObject(obj)
+	if err != nil || r == nil {
+		if err != nil {
+			a.log.Warn("ignoring object the calculation cannot read", "object", k.String(), "err", err)
+			a.metrics.convertErrors.Inc()
+		}
+		if had {
+			a.calc.Delete(old)
+			delete(a.applied, k)
+		}
+		delete(a.localWEPs, k)
+		return
+	}
+	pk := r.Key()
+	if had && old != pk {
+		a.calc.Delete(old)
+	}
+	a.calc.Update(r)
+	a.applied[k] = pk
+	if wep, ok := obj.(*model.WorkloadEndpoint); ok && wep.Spec.Node == a.cfg.NodeName {
+		a.localWEPs[k] = string(wep.UID)
+	} else {
+		delete(a.localWEPs, k)
+	}
+}
+
+// program renders the calculator's state and applies it: a full sync when needed, a
+// partial one otherwise. It reports success.
+func (a *Agent) program(ctx context.Context) bool {
+	a.calc.Changes() // the Applier diffs whole tables; only clear the calculator's delta
+	st := a.calc.State()
+	table := nft.Render(nft.Config{IfPrefix: a.cfg.WorkloadPrefix, LogPrefix: a.cfg.LogPrefix}, st)
+	full := a.needFull || a.applier.Applied() == nil
+	start := time.Now()
+	var res nft.Result
+	var err error
+	if full {
+		res, err = a.applier.FullSync(ctx, table)
+	} else {
+		res, err = a.applier.Apply(ctx, table)
+	}
+	took := time.Since(start)
+	kind := "partial"
+	if full {
+		kind = "full"
+	}
+	a.metrics.observeSync(kind, took, err)
+	if err != nil {
+		a.needFull = true
+		a.health.failed(err)
+		if ctx.Err() == nil {
+			a.log.Error("sync nftables failed; full sync after retry period", "sync", kind, "err", err)
+		}
+		return false
+	}
+	a.needFull = false
+	tiers := map[string]string{}
+	for _, p := range st.Policies {
+		tiers[p.ID.Short()] = p.Tier
+	}
+	snap := syncSnapshot{
+		at: start, took: took, kind: kind, operations: res.Operations,
+		endpoints: len(st.Endpoints), policies: len(st.Policies), stats: res.Table, tiers: tiers,
+	}
+	a.health.succeeded(snap)
+	a.metrics.observeState(snap)
+	a.log.Debug("synced nftables", "sync", kind, "operations", res.Operations, "took", took,
+		"endpoints", snap.endpoints, "policies", snap.policies)
+	return true
+}

@@ -1,0 +1,39 @@
+// Package cni is the Trellis CNI plugin (`trellis-cni`) and IPAM plugin (`trellis-ipam`):
+// one binary, dispatched on the name it was invoked by, speaking CNI spec 0.3.0, 0.3.1,
+// 0.4.0, 1.0.0 and 1.1.0 (ADD, DEL, CHECK, STATUS, GC, VERSION).
+//
+// Pod interface (Calico's model): a veth pair. The host side is named "trl" followed by
+// the first 11 hex characters of the SHA-1 of "namespace.pod" (of the container ID for a
+// workload without a pod name), 14 characters in all; it has the MAC ee:ee:ee:ee:ee:ee,
+// proxy ARP and forwarding on, and a /32 (/128) route to each pod address. The pod side is
+// the interface CNI_IFNAME (eth0) with /32 (/128) addresses, a default route via 169.254.1.1
+// (reached by a link-scope route) and, for IPv6, via the host side's link-local address
+// fe80::ecee:eeff:feee:eeee (derived from the fixed MAC; DAD is off on both ends).
+//
+// NetConf (JSON, besides the standard cniVersion/name/type):
+//
+//	datastore_endpoints  etcd client URLs; default store.DefaultEndpoint
+//	datastore_timeout    bound of each datastore request (Go duration); default 10s
+//	nodename             this node's name; default the host name
+//	mtu                  pod interface MTU; 0: the MTU of the host's default-route device, else 1500
+//	policy_wait          wait for the node agent to program the endpoint's policy (default false)
+//	policy_wait_timeout  how long (Go duration); default 10s. ADD fails (and is undone) on timeout
+//	agent_status_file    STATUS reports "limited connectivity" (51) while it is missing;
+//	                     default /run/trellis/agent/ready; "-" disables the check
+//	log_file_path        log file (default: none); log_level debug|info|warn|error (default info)
+//	ipam                 {"type": "trellis-ipam", "ipv4_pools": [...], "ipv6_pools": [...],
+//	                      "assign_ipv4": "true", "assign_ipv6": "false"}
+//
+// The policy-wait contract: after writing the WorkloadEndpoint the plugin polls the
+// EndpointStatus (trellis.dev/v1) of the same namespace and name until its endpointUID is
+// the endpoint's UID and policyProgrammed is true.
+//
+// Invariants: stdout carries only the CNI result or error JSON; logs go to the log file and
+// to stderr (warnings and errors). ADD is idempotent for a container (addresses are found
+// again by handle "<network name>.<container ID>", the interface is rebuilt); DEL is
+// idempotent and succeeds when the namespace or the link is already gone. When ADD fails
+// half-way every step already done (addresses, links, endpoint) is undone, driven by a
+// success flag checked in a defer. Namespace switching goes through internal/netns.
+//
+// It must never touch a link, route or address it did not create by name.
+package cni

@@ -1,0 +1,130 @@
+package cni
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/etcd"
+)
+
+// commandTimeout bounds one plugin invocation (the policy wait included).
+const commandTimeout = 2 * time.Minute
+
+// Main runs the plugin named name (trellis-cni or trellis-ipam) on the CNI environment and
+// stdin, writes the result or error JSON to stdout and returns the exit code.
+func Main(name string) int {
+	p := &plugin{ipamOnly: name == IPAMPluginName, stderr: os.Stderr}
+	funcs := skel.CNIFuncs{Add: p.wrap("ADD", p.add), Del: p.wrap("DEL", p.del), Check: p.wrap("CHECK", p.check),
+		Status: p.wrap("STATUS", p.status), GC: p.wrap("GC", p.gc)}
+	about := "Trellis CNI plugin"
+	if p.ipamOnly {
+		about = "Trellis IPAM plugin"
+		funcs = skel.CNIFuncs{Add: p.wrap("ADD", p.ipamAdd), Del: p.wrap("DEL", p.ipamDel), Check: p.wrap("CHECK", p.ipamCheck),
+			Status: p.wrap("STATUS", p.status), GC: p.wrap("GC", p.gc)}
+	}
+	if e := skel.PluginMainFuncsWithError(funcs, supportedVersions, about); e != nil {
+		if err := e.Print(); err != nil {
+			fmt.Fprintln(os.Stderr, "write error result:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// plugin carries what one invocation needs.
+type plugin struct {
+	ipamOnly bool
+	stderr   io.Writer
+	// openStore is replaced by tests; nil means the etcd backend at the NetConf endpoints.
+	openStore func(conf *NetConf) (store.Store, error)
+}
+
+// call is one command's context.
+type call struct {
+	ctx  context.Context
+	args *skel.CmdArgs
+	conf *NetConf
+	log  *slog.Logger
+	st   store.Store
+	node string
+}
+
+type cmdFunc func(c *call) error
+
+// wrap parses the configuration, sets up logging and the store, and logs the outcome.
+func (p *plugin) wrap(cmd string, fn cmdFunc) func(*skel.CmdArgs) error {
+	return func(args *skel.CmdArgs) error {
+		conf, err := parseConf(args.StdinData)
+		if err != nil {
+			return err
+		}
+		log, closeLog := newLogger(conf, p.stderr)
+		defer closeLog()
+		log = log.With("command", cmd, "containerID", args.ContainerID, "netns", args.Netns, "ifname", args.IfName)
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		node := conf.NodeName
+		if node == "" {
+			if node, err = os.Hostname(); err != nil {
+				return fmt.Errorf("node name: %w", err)
+			}
+		}
+		open := p.openStore
+		if open == nil {
+			open = openEtcd
+		}
+		st, err := open(conf)
+		if err != nil {
+			return types.NewError(types.ErrPluginNotAvailable, "datastore unavailable", err.Error())
+		}
+		defer st.Close()
+		start := time.Now()
+		err = fn(&call{ctx: ctx, args: args, conf: conf, log: log, st: st, node: node})
+		if err != nil {
+			log.Error("command failed", "error", err, "duration", time.Since(start))
+			if errors.Is(err, store.ErrUnavailable) {
+				var te *types.Error
+				if !errors.As(err, &te) {
+					return types.NewError(types.ErrTryAgainLater, "datastore unavailable", err.Error())
+				}
+			}
+			return err
+		}
+		log.Info("command done", "duration", time.Since(start))
+		return nil
+	}
+}
+
+func openEtcd(conf *NetConf) (store.Store, error) {
+	return etcd.New(store.Config{Endpoints: conf.DatastoreEndpoints, DialTimeout: conf.storeTimeout, RequestTimeout: conf.storeTimeout})
+}
+
+// newLogger logs to the NetConf log file at its level and to stderr at warn and above.
+func newLogger(conf *NetConf, stderr io.Writer) (*slog.Logger, func()) {
+	handlers := []slog.Handler{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}
+	closer := func() {}
+	if conf.LogFile != "" {
+		f, err := os.OpenFile(conf.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(strings.ToUpper(conf.LogLevel))); err != nil || conf.LogLevel == "" {
+				lvl = slog.LevelInfo
+			}
+			handlers = append(handlers, slog.NewJSONHandler(f, &slog.HandlerOptions{Level: lvl}))
+			closer = func() { f.Close() }
+		} else {
+			fmt.Fprintf(stderr, "trellis-cni: open log file %s: %v\n", conf.LogFile, err)
+		}
+	}
+	return slog.New(slog.NewMultiHandler(handlers...)).With("component", "cni", "network", conf.Name), closer
+}

@@ -1,0 +1,30 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+// Options is what cmd/trellis resolves (flags > TRELLIS_* environment > defaults) and hands
+// to every command constructor. Nothing in ctl reads flags of the root or the environment.
+type Options struct {
+	// OpenStore connects to the configured datastore. Commands that need no store (validate,
+	// selector, offline trace) never call it.
+	OpenStore func(ctx context.Context) (store.Store, error)
+	// Logger is the process logger; commands add their component.
+	Logger *slog.Logger
+}
+
+// UsageError marks a command-line mistake; cmd/trellis exits 2 for it.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError with a formatted message.
+func Usagef(format string, args ...any) error {
+	return UsageError{Err: fmt.Errorf(format, args...)}
+}

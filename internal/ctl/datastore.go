@@ -1,0 +1,97 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/embed"
+)
+
+// NewDatastoreCmd returns `trellis datastore`, whose `run` subcommand serves the embedded
+// etcd datastore until SIGINT or SIGTERM.
+func NewDatastoreCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "datastore",
+		Short: "Run the embedded datastore",
+		Args:  cobra.NoArgs,
+	}
+	c.AddCommand(newDatastoreRunCmd(o))
+	return c
+}
+
+func newDatastoreRunCmd(o *Options) *cobra.Command {
+	var dataDir string
+	var listen []string
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Serve the embedded etcd datastore until interrupted",
+		Long: "Serve an embedded single-member etcd datastore until SIGINT or SIGTERM.\n" +
+			"Clients (every other trellis command, node agents, the CNI plugin) connect to it\n" +
+			"with --datastore-endpoints, whose default is this command's default address.",
+		Example: "  trellis datastore run\n  trellis datastore run --data-dir /tmp/trellis --listen-client unix:///tmp/trellis/ds.sock",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			for _, l := range listen {
+				if err := checkClientURL(l); err != nil {
+					return err
+				}
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDatastore(ctx, c, o, embed.Config{DataDir: dataDir, ListenClientURLs: listen})
+		},
+	}
+	c.Flags().StringVar(&dataDir, "data-dir", embed.DefaultDataDir, "directory of the datastore's write-ahead log and database")
+	c.Flags().StringSliceVar(&listen, "listen-client", []string{store.DefaultEndpoint}, "client URLs to serve on: unix:///PATH, http://IP:PORT (comma-separated or repeated)")
+	return c
+}
+
+func runDatastore(ctx context.Context, c *cobra.Command, o *Options, cfg embed.Config) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Logger = log.With("component", "datastore")
+	srv := embed.New(cfg)
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	defer srv.Stop()
+	fmt.Fprintf(c.OutOrStdout(), "datastore ready on %s (data dir %s)\n", strings.Join(srv.ClientURLs(), ","), cfg.DataDir)
+	select {
+	case <-ctx.Done():
+		cfg.Logger.Info("datastore stopping")
+		return nil
+	case err := <-srv.Err():
+		return fmt.Errorf("datastore: %w", err)
+	}
+}
+
+func checkClientURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Usagef("--listen-client %q: %v", raw, err)
+	}
+	switch u.Scheme {
+	case "unix", "unixs":
+		if u.Host+u.Path == "" {
+			return Usagef("--listen-client %q: no socket path (use unix:///PATH)", raw)
+		}
+	case "http", "https":
+		if u.Port() == "" {
+			return Usagef("--listen-client %q: no port (use http://IP:PORT)", raw)
+		}
+	default:
+		return Usagef("--listen-client %q: scheme must be unix, unixs, http or https", raw)
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package ctl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/trellisnet/trellis/internal/model"
+)
+
+// DefaultNamespace is given to namespaced objects that name none, as kubectl and calicoctl do.
+const DefaultNamespace = "default"
+
+// Manifests is the result of loading manifest files: every object, defaulted and valid.
+type Manifests struct {
+	Documents []model.Document
+	Files     int // number of files (stdin counts as one) read
+}
+
+// Warnings lists the non-fatal notes of every document (FelixConfiguration fields Trellis
+// ignores), in input order.
+func (m Manifests) Warnings() []model.Problem {
+	var out []model.Problem
+	for _, d := range m.Documents {
+		out = append(out, d.Warnings...)
+	}
+	return out
+}
+
+// LoadManifests reads -f arguments (a file, a directory's *.yaml, *.yml and *.json files in
+// name order, recursively with recursive, or "-" for stdin), decodes every document strictly,
+// fills in a missing namespace ("default") for namespaced kinds, applies model.SetDefaults and
+// validates every object. It returns either every document, or an error (model.Problems)
+// listing every problem of every file: nothing is returned half-valid, so a caller that
+// writes only on success writes nothing when anything is bad.
+func LoadManifests(paths []string, stdin io.Reader, recursive bool) ([]model.Document, error) {
+	m, err := LoadManifestSet(paths, stdin, recursive)
+	return m.Documents, err
+}
+
+// LoadManifestSet is LoadManifests that also reports how many files were read.
+func LoadManifestSet(paths []string, stdin io.Reader, recursive bool) (Manifests, error) {
+	if len(paths) == 0 {
+		return Manifests{}, Usagef("no manifests given: use -f FILE|DIR|-")
+	}
+	files, problems := expandPaths(paths, recursive)
+	var docs []model.Document
+	readStdin := false
+	for _, f := range files {
+		var data []byte
+		var err error
+		if f == "-" {
+			if readStdin {
+				problems = append(problems, model.Problem{Source: "-", Message: "standard input given more than once"})
+				continue
+			}
+			readStdin = true
+			if stdin == nil {
+				stdin = strings.NewReader("")
+			}
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(f)
+		}
+		if err != nil {
+			problems = append(problems, model.Problem{Source: f, Message: "cannot read: " + unwrapPathError(err)})
+			continue
+		}
+		ds, err := model.Decode(data, f)
+		var ps model.Problems
+		if errors.As(err, &ps) {
+			problems = append(problems, ps...)
+		} else if err != nil {
+			problems = append(problems, model.Problem{Source: f, Message: err.Error()})
+		}
+		for _, d := range ds {
+			if k, ok := model.KeyOf(d.Object); ok && k.Kind.Internal {
+				problems = append(problems, model.Problem{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line,
+					Ref: d.Ref(), Message: fmt.Sprintf("kind %s (%s) is managed by Trellis itself and cannot be given in a manifest",
+						k.Kind.Kind, k.Kind.APIVersion())})
+				continue
+			}
+			prepare(d.Object)
+			problems = append(problems, d.Problems(model.Validate(d.Object))...)
+		}
+		docs = append(docs, ds...)
+	}
+	if len(problems) > 0 {
+		return Manifests{Files: len(files)}, problems
+	}
+	if len(docs) == 0 {
+		return Manifests{Files: len(files)}, fmt.Errorf("no objects found in %s", strings.Join(paths, ", "))
+	}
+	return Manifests{Documents: docs, Files: len(files)}, nil
+}
+
+// prepare gives namespaced objects the default namespace, drops a namespace from
+// cluster-scoped ones (kubectl ignores it too) and applies the model's defaults.
+func prepare(obj model.Object) {
+	if k, ok := model.KeyOf(obj); ok {
+		switch {
+		case k.Kind.Namespaced && obj.GetNamespace() == "":
+			obj.SetNamespace(DefaultNamespace)
+		case !k.Kind.Namespaced && obj.GetNamespace() != "":
+			obj.SetNamespace("")
+		}
+	}
+	model.SetDefaults(obj)
+}
+
+func unwrapPathError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func isManifestFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// expandPaths turns -f arguments into files, in argument order; directories contribute their
+// manifest files sorted by name.
+func expandPaths(paths []string, recursive bool) ([]string, model.Problems) {
+	var files []string
+	var problems model.Problems
+	for _, p := range paths {
+		if p == "-" {
+			files = append(files, p)
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			problems = append(problems, model.Problem{Source: p, Message: "cannot read: " + unwrapPathError(err)})
+			continue
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		var found []string
+		if recursive {
+			err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if !d.IsDir() && isManifestFile(d.Name()) {
+					found = append(found, path)
+				}
+				return nil
+			})
+		} else {
+			var entries []os.DirEntry
+			entries, err = os.ReadDir(p)
+			for _, e := range entries {
+				if !e.IsDir() && isManifestFile(e.Name()) {
+					found = append(found, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		if err != nil {
+			problems = append(problems, model.Problem{Source: p, Message: "cannot read directory: " + unwrapPathError(err)})
+			continue
+		}
+		sort.Strings(found)
+		files = append(files, found...)
+	}
+	return files, problems
+}

@@ -1,0 +1,189 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+// writeMode is what a manifest-driven verb does with each document.
+type writeMode int
+
+const (
+	modeApply   writeMode = iota // create or update
+	modeCreate                   // create; exists is an error
+	modeReplace                  // update; absent is an error
+	modeDelete                   // delete; absent is an error unless --ignore-not-found
+)
+
+var modeVerb = map[writeMode]string{modeApply: "applied", modeCreate: "created", modeReplace: "replaced", modeDelete: "deleted"}
+
+type writeFlags struct {
+	files          []string
+	recursive      bool
+	namespace      string // delete KIND NAME only
+	ignoreNotFound bool
+}
+
+// NewApplyCmd returns `trellis apply -f`.
+func NewApplyCmd(o *Options) *cobra.Command {
+	return newWriteCmd(o, modeApply, "apply", "Create or update resources from files or standard input")
+}
+
+// NewCreateCmd returns `trellis create -f`.
+func NewCreateCmd(o *Options) *cobra.Command {
+	return newWriteCmd(o, modeCreate, "create", "Create resources from files; an existing resource is an error")
+}
+
+// NewReplaceCmd returns `trellis replace -f`.
+func NewReplaceCmd(o *Options) *cobra.Command {
+	return newWriteCmd(o, modeReplace, "replace", "Replace existing resources from files; a missing resource is an error")
+}
+
+func newWriteCmd(o *Options, mode writeMode, use, short string) *cobra.Command {
+	f := &writeFlags{}
+	c := &cobra.Command{
+		Use:   use + " -f FILE|DIR|-",
+		Short: short,
+		Long: short + ".\n\nEvery document of every file is decoded, defaulted and validated before anything\n" +
+			"is written: one bad document writes nothing. A datastore error part-way reports\n" +
+			"which objects were written.",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runWrite(c.Context(), o, mode, f, c.InOrStdin(), c.OutOrStdout())
+		},
+	}
+	addFileFlags(c, f)
+	return c
+}
+
+func addFileFlags(c *cobra.Command, f *writeFlags) {
+	c.Flags().StringArrayVarP(&f.files, "filename", "f", nil, "file, directory or - for standard input (repeatable)")
+	c.Flags().BoolVarP(&f.recursive, "recursive", "R", false, "read directories recursively")
+}
+
+func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, stdin io.Reader, out io.Writer) error {
+	if len(f.files) == 0 {
+		return Usagef("at least one -f FILE|DIR|- is required")
+	}
+	docs, err := LoadManifests(f.files, stdin, f.recursive)
+	if err != nil {
+		return err
+	}
+	if err := checkWritable(docs); err != nil {
+		return err
+	}
+	if len(docs) == 0 {
+		return fmt.Errorf("no resources found in %s", strings.Join(f.files, ", "))
+	}
+	st, err := o.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var done []string
+	for _, d := range docs {
+		key, _ := model.KeyOf(d.Object)
+		if err := writeOne(ctx, st, mode, d.Object, f.ignoreNotFound); err != nil {
+			return partialError(mode, done, docs, key, d.Source, err)
+		}
+		done = append(done, key.String())
+	}
+	fmt.Fprintf(out, "Successfully %s %d resource(s)\n", modeVerb[mode], len(done))
+	return nil
+}
+
+// checkWritable refuses bookkeeping kinds and namespaces on cluster-scoped kinds, before
+// anything is written. (LoadManifests has given namespaced objects that name none the
+// default namespace.)
+func checkWritable(docs []model.Document) error {
+	var problems []string
+	for _, d := range docs {
+		key, ok := model.KeyOf(d.Object)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: document %d: unknown kind", d.Source, d.Index))
+			continue
+		}
+		if key.Kind.Internal {
+			problems = append(problems, fmt.Sprintf("%s: document %d (%s): kind %s is managed by Trellis and cannot be written from a manifest", d.Source, d.Index, key, key.Kind.Kind))
+			continue
+		}
+		if !key.Kind.Namespaced && d.Object.GetNamespace() != "" {
+			problems = append(problems, fmt.Sprintf("%s: document %d (%s): metadata.namespace: Forbidden: %s is not namespaced", d.Source, d.Index, key, key.Kind.Kind))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func writeOne(ctx context.Context, st store.Store, mode writeMode, obj model.Object, ignoreNotFound bool) error {
+	key, _ := model.KeyOf(obj)
+	switch mode {
+	case modeCreate:
+		_, err := st.Create(ctx, obj)
+		return err
+	case modeReplace:
+		_, err := st.Update(ctx, obj)
+		return err
+	case modeDelete:
+		_, err := st.Delete(ctx, key.Kind, key.Namespace, key.Name, store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
+		if ignoreNotFound && errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return applyOne(ctx, st, obj)
+}
+
+// applyOne creates obj or overwrites the stored object with it. A resourceVersion in the
+// manifest is a precondition the user asked for; otherwise apply reads the current version
+// and retries a bounded number of times if another writer races it.
+func applyOne(ctx context.Context, st store.Store, obj model.Object) error {
+	key, _ := model.KeyOf(obj)
+	userRV := obj.GetResourceVersion()
+	for attempt := 0; ; attempt++ {
+		cur, err := st.Get(ctx, key.Kind, key.Namespace, key.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			if userRV != "" {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			if _, err = st.Create(ctx, obj); !errors.Is(err, store.ErrAlreadyExists) || attempt >= maxConflictRetries {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if userRV == "" {
+			obj.SetResourceVersion(cur.GetResourceVersion())
+		}
+		_, err = st.Update(ctx, obj)
+		if errors.Is(err, store.ErrConflict) && userRV == "" && attempt < maxConflictRetries {
+			continue
+		}
+		return err
+	}
+}
+
+// partialError says what was written before the failure, so nobody has to guess.
+func partialError(mode writeMode, done []string, docs []model.Document, failed model.Key, source string, err error) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s: %v", source, failed, err)
+	if len(done) == 0 {
+		fmt.Fprintf(&b, "\nnothing was %s", modeVerb[mode])
+	} else {
+		fmt.Fprintf(&b, "\n%s %d of %d resource(s) before the failure: %s", modeVerb[mode], len(done), len(docs), strings.Join(done, ", "))
+	}
+	return errors.New(b.String())
+}

@@ -1,0 +1,41 @@
+// Package nft makes the kernel's nftables match Trellis's desired policy state.
+//
+// It has three separate steps:
+//
+//   - Render (pure): policy.State -> Table, the complete content of the one table the
+//     agent owns (chains with ordered rules, sets, verdict maps with their elements).
+//   - Plan (pure): Table(s) -> one knftables.Transaction. A partial plan diffs the new
+//     table against the one last applied (changed chains are flushed and refilled inside
+//     the transaction, set elements are added and deleted one by one); a full plan
+//     reconciles against the names listed from the kernel (everything desired is
+//     re-declared and refilled, extras are deleted).
+//   - Apply: the Applier runs the plan through a knftables.Interface (the real nft or
+//     knftables.Fake) and remembers what it applied.
+//
+// Packet path: the forward hook has two base chains. "forward-from" (priority filter)
+// dispatches packets arriving from a workload interface through the verdict map "from-wl"
+// (keyed by iifname) to that endpoint's egress chain; "forward-to" (priority filter+10)
+// dispatches packets leaving through a workload interface through "to-wl" (oifname) to the
+// endpoint's ingress chain. An accept in the first lets the packet reach the second, a
+// drop is final, so both the source's egress and the destination's ingress policy must
+// allow. Conntrack established/related is accepted first and invalid dropped. An
+// interface with the workload prefix that has no map entry is dropped (fail closed).
+// Endpoint chains walk tiers in order, jumping to one shared chain per policy and
+// direction; Allow is accept, Deny is drop, Log logs and continues, Pass sets a mark bit
+// that makes the endpoint chain skip the tier's remaining policies and its end-of-tier
+// drop. Profiles follow the tiers, then the chain's final action.
+//
+// Invariants:
+//   - exactly one table (family inet, name configurable) is touched; the table itself is
+//     never flushed or deleted;
+//   - every change is one nft transaction, so the packet path sees either the old or the
+//     new rules, never a mix or an empty table;
+//   - stale chains and sets are deleted in the same transaction only after the rules and
+//     map elements referencing them were replaced;
+//   - dataplane names are derived from hashes of canonical strings, so renders are
+//     deterministic and byte-stable;
+//   - after any series of partial syncs the kernel equals a fresh full sync.
+//
+// This package must never touch another table, flush the whole ruleset, or decide
+// policy: it renders exactly what policy.State says.
+package nft

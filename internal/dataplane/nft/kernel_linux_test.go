@@ -1,0 +1,232 @@
+package nft
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/trellisnet/trellis/internal/netns"
+	"github.com/trellisnet/trellis/internal/testnet"
+)
+
+// kernelTable opens table (family inet) in namespace ns and deletes it in t.Cleanup.
+func kernelTable(t *testing.T, ns, table string) knftables.Interface {
+	t.Helper()
+	nft, err := NewKernelIn(context.Background(), ns, table)
+	if err != nil {
+		t.Fatalf("open nftables in %s: %v", ns, err)
+	}
+	t.Cleanup(func() {
+		if netns.Exists(ns) {
+			_ = netns.Do(ns, func() error {
+				return exec.Command("nft", "delete", "table", "inet", table).Run()
+			})
+		}
+	})
+	return nft
+}
+
+// kernelDump lists the table from the kernel as JSON and normalises it: no handles, no
+// table name, no counter values, set elements sorted, objects sorted by type and name
+// with rules kept in chain order.
+func kernelDump(t *testing.T, ns, table string) string {
+	t.Helper()
+	var out []byte
+	err := netns.Do(ns, func() error {
+		var err error
+		out, err = exec.Command("nft", "-j", "list", "table", "inet", table).Output()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("list table %s in %s: %v", table, ns, err)
+	}
+	var doc struct {
+		Nftables []map[string]any `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("parse nft json: %v", err)
+	}
+	type obj struct{ key, text string }
+	var objs []obj
+	for _, o := range doc.Nftables {
+		for typ, v := range o {
+			if typ == "metainfo" || typ == "table" {
+				continue
+			}
+			m, _ := v.(map[string]any)
+			normalizeJSON(m)
+			key := typ + " " + fmt.Sprint(m["name"])
+			if typ == "rule" {
+				key = "rule " + fmt.Sprint(m["chain"])
+			}
+			b, _ := json.Marshal(m)
+			objs = append(objs, obj{key, string(b)})
+		}
+	}
+	sort.SliceStable(objs, func(i, j int) bool { return objs[i].key < objs[j].key })
+	var b strings.Builder
+	for _, o := range objs {
+		b.WriteString(o.text + "\n")
+	}
+	return b.String()
+}
+
+func normalizeJSON(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, "handle")
+		delete(x, "table")
+		if _, ok := x["counter"]; ok {
+			x["counter"] = nil
+		}
+		if el, ok := x["elem"].([]any); ok {
+			sort.Slice(el, func(i, j int) bool {
+				a, _ := json.Marshal(el[i])
+				b, _ := json.Marshal(el[j])
+				return string(a) < string(b)
+			})
+		}
+		for _, c := range x {
+			normalizeJSON(c)
+		}
+	case []any:
+		for _, c := range x {
+			normalizeJSON(c)
+		}
+	}
+}
+
+func hostOnly(t *testing.T) *testnet.Net {
+	return testnet.New(t, testnet.Config{Pods: 0})
+}
+
+func TestKernelPartialEqualsFull(t *testing.T) {
+	n := hostOnly(t)
+	ctx := context.Background()
+	partial := NewApplier(kernelTable(t, n.Host, "trl-partial"))
+	fresh := kernelTable(t, n.Host, "trl-full")
+	rng := newRand(42)
+	for step := range 12 {
+		want := Render(Config{}, randomState(rng))
+		if _, err := partial.Apply(ctx, want); err != nil {
+			t.Fatalf("step %d: apply: %v", step, err)
+		}
+		if _, err := NewApplier(fresh).FullSync(ctx, want); err != nil {
+			t.Fatalf("step %d: full sync: %v", step, err)
+		}
+		got, wantDump := kernelDump(t, n.Host, "trl-partial"), kernelDump(t, n.Host, "trl-full")
+		if got != wantDump {
+			t.Fatalf("step %d: partial != full\npartial:\n%s\nfull:\n%s", step, got, wantDump)
+		}
+	}
+}
+
+func TestKernelDriftRepair(t *testing.T) {
+	n := hostOnly(t)
+	ctx := context.Background()
+	a, b, c, s := testPods()
+	want := Render(Config{}, connectivityState(a, b, c, s))
+	ap := NewApplier(kernelTable(t, n.Host, "trl-drift"))
+	if _, err := ap.Apply(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	ref := kernelDump(t, n.Host, "trl-drift")
+	nftIn := func(args ...string) {
+		t.Helper()
+		err := netns.Do(n.Host, func() error {
+			out, err := exec.Command("nft", args...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("nft %v: %v: %s", args, err, out)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var policyChain string
+	for name := range want.Chains {
+		if strings.HasPrefix(name, "po-to-") {
+			policyChain = name
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		drift func()
+	}{
+		{"rule flushed", func() { nftIn("flush", "chain", "inet", "trl-drift", policyChain) }},
+		{"chain deleted", func() {
+			nftIn("flush", "chain", "inet", "trl-drift", ChainForwardTo)
+			nftIn("delete", "chain", "inet", "trl-drift", ChainForwardTo)
+		}},
+		{"map element deleted", func() { nftIn("delete", "element", "inet", "trl-drift", MapToWorkload, `{ "trlps" }`) }},
+		{"extra chain", func() { nftIn("add", "chain", "inet", "trl-drift", "trl-extra") }},
+		{"table deleted", func() { nftIn("delete", "table", "inet", "trl-drift") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.drift()
+			if _, err := ap.FullSync(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			if got := kernelDump(t, n.Host, "trl-drift"); got != ref {
+				t.Fatalf("not repaired:\ngot:\n%s\nwant:\n%s", got, ref)
+			}
+		})
+	}
+}
+
+// podsByName maps the connectivity table's pod names onto a topology.
+func connectivityTopology(t *testing.T) (*testnet.Net, map[string]*testnet.Pod, map[string]testPod) {
+	n := testnet.New(t, testnet.Config{Pods: 5})
+	names := []string{"a", "b", "c", "s", "x"}
+	pods := map[string]*testnet.Pod{}
+	tps := map[string]testPod{}
+	for i, name := range names {
+		p := n.Pods[i]
+		pods[name] = p
+		tps[name] = testPod{Name: name, Iface: p.HostIf, V4: p.IPv4, V6: p.IPv6}
+	}
+	return n, pods, tps
+}
+
+func TestKernelConnectivity(t *testing.T) {
+	n, pods, tps := connectivityTopology(t)
+	ctx := context.Background()
+	ap := NewApplier(kernelTable(t, n.Host, "trl-conn"))
+	if _, err := ap.Apply(ctx, Render(Config{}, connectivityState(tps["a"], tps["b"], tps["c"], tps["s"]))); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		testnet.Serve(t, p.NS, portHTTP)
+		testnet.Serve(t, p.NS, portOther)
+	}
+	var wg sync.WaitGroup
+	for _, tc := range connTable {
+		name := fmt.Sprintf("%s-%s/%s/v6=%v/%d", tc.src, tc.dst, tc.proto, tc.v6, tc.port)
+		dst := pods[tc.dst].IPv4
+		if tc.v6 {
+			dst = pods[tc.dst].IPv6
+		}
+		timeout := 2 * time.Second
+		if !tc.want {
+			timeout = 400 * time.Millisecond
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := testnet.Probe(pods[tc.src].NS, tc.proto, dst, tc.port, timeout)
+			if got := err == nil; got != tc.want {
+				t.Errorf("%s: allowed=%v, want %v (err: %v)", name, got, tc.want, err)
+			}
+		}()
+	}
+	wg.Wait()
+}

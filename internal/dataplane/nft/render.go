@@ -1,0 +1,276 @@
+package nft
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/trellisnet/trellis/internal/policy"
+)
+
+// Config tunes rendering.
+type Config struct {
+	// IfPrefix is the workload interface name prefix; an interface with it that is not
+	// a known endpoint is dropped. Default "trl".
+	IfPrefix string
+	// PassMark is the packet mark bit used to implement Pass. Default 0x00100000.
+	PassMark uint32
+	// LogPrefix starts the log prefix of Log rules without their own prefix; the policy
+	// and rule are appended. Default "trellis".
+	LogPrefix string
+}
+
+func (c Config) withDefaults() Config {
+	if c.IfPrefix == "" {
+		c.IfPrefix = "trl"
+	}
+	if c.PassMark == 0 {
+		c.PassMark = 0x00100000
+	}
+	if c.LogPrefix == "" {
+		c.LogPrefix = "trellis"
+	}
+	return c
+}
+
+type direction struct {
+	short  string // "to" or "fr"
+	label  string // "ingress" or "egress"
+	ingres bool
+}
+
+var (
+	dirTo   = direction{short: "to", label: "ingress", ingres: true}
+	dirFrom = direction{short: "fr", label: "egress"}
+)
+
+type renderer struct {
+	cfg   Config
+	st    *policy.State
+	t     *Table
+	addrs map[string]bool // referenced address-set IDs
+	named map[string]bool // referenced named-port-set IDs
+}
+
+// Render turns a node's desired policy state into the complete content of the owned
+// table. It is pure and deterministic.
+func Render(cfg Config, st *policy.State) *Table {
+	r := &renderer{cfg: cfg.withDefaults(), st: st, t: NewTable(), addrs: map[string]bool{}, named: map[string]bool{}}
+	r.baseChains()
+	from := &Set{Name: MapFromWorkload, Map: true, Type: "ifname : verdict"}
+	to := &Set{Name: MapToWorkload, Map: true, Type: "ifname : verdict"}
+	r.t.Sets[from.Name], r.t.Sets[to.Name] = from, to
+	for i := range st.Endpoints {
+		ep := &st.Endpoints[i]
+		if ep.Kind != policy.KindWorkload || ep.Interface == "" {
+			continue
+		}
+		key := []string{quote(ep.Interface)}
+		to.AddElement(key, []string{"jump " + r.endpointChain(dirTo, ep, &ep.Ingress)})
+		from.AddElement(key, []string{"jump " + r.endpointChain(dirFrom, ep, &ep.Egress)})
+	}
+	r.sets()
+	return r.t
+}
+
+func (r *renderer) baseChains() {
+	wild := quote(r.cfg.IfPrefix + "*")
+	conntrack := []Rule{
+		{Text: "ct state established,related accept"},
+	}
+	invalid := Rule{Text: "ct state invalid counter drop", Comment: "conntrack invalid"}
+	mk := func(name string, hook knftables.BaseChainHook, prio knftables.BaseChainPriority, ifname, vmap string) {
+		rules := append([]Rule{}, conntrack...)
+		rules = append(rules,
+			Rule{Text: ifname + " != " + wild + " return"},
+			invalid,
+			Rule{Text: ifname + " vmap @" + vmap},
+			Rule{Text: ifname + " " + wild + " counter drop", Comment: "unknown workload interface"},
+		)
+		r.t.Chains[name] = &Chain{Name: name, Hook: &Hook{Type: knftables.FilterType, Hook: hook, Priority: prio}, Rules: rules}
+	}
+	mk(ChainForwardFrom, knftables.ForwardHook, knftables.FilterPriority, "iifname", MapFromWorkload)
+	mk(ChainForwardTo, knftables.ForwardHook, knftables.FilterPriority+" + 10", "oifname", MapToWorkload)
+	mk(ChainInput, knftables.InputHook, knftables.FilterPriority, "iifname", MapFromWorkload)
+}
+
+// endpointChain renders an endpoint's chain for one direction and returns its name.
+func (r *renderer) endpointChain(dir direction, ep *policy.Endpoint, c *policy.Chain) string {
+	name := endpointChain(dir, ep.Name)
+	if r.t.Chains[name] != nil {
+		return name
+	}
+	pass := fmt.Sprintf("0x%08x", r.cfg.PassMark)
+	clear := Rule{Text: fmt.Sprintf("meta mark set meta mark & 0x%08x", ^r.cfg.PassMark)}
+	var rules []Rule
+	for _, tier := range c.Tiers {
+		rules = append(rules, clear)
+		for _, id := range tier.Policies {
+			cmt := trimComment(fmt.Sprintf("%s tier %s policy %s", dir.label, tier.Name, id.Short()))
+			if _, ok := r.st.Policy(id); !ok {
+				// A missing reference fails closed.
+				rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: cmt + " (missing)"})
+				continue
+			}
+			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 jump " + r.policyChain(dir, id), Comment: cmt})
+		}
+		if tier.End != policy.ActionPass {
+			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: trimComment(dir.label + " end of tier " + tier.Name)})
+		}
+	}
+	if len(c.Tiers) > 0 {
+		rules = append(rules, clear)
+	}
+	for _, prof := range c.Profiles {
+		if _, ok := r.st.Profile(prof); !ok {
+			continue // a missing profile allows nothing
+		}
+		rules = append(rules, Rule{Text: "jump " + r.profileChain(dir, prof), Comment: trimComment(dir.label + " profile " + prof)})
+	}
+	switch c.Final {
+	case policy.ActionAllow:
+		rules = append(rules, Rule{Text: "counter accept", Comment: dir.label + " final allow"})
+	case policy.ActionNone:
+	default:
+		rules = append(rules, Rule{Text: "counter drop", Comment: dir.label + " final deny"})
+	}
+	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
+	return name
+}
+
+func (r *renderer) policyChain(dir direction, id policy.PolicyID) string {
+	name := policyChain(dir, id.String())
+	if r.t.Chains[name] == nil {
+		p, _ := r.st.Policy(id)
+		rules := p.Egress
+		if dir.ingres {
+			rules = p.Ingress
+		}
+		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "policy "+id.Short(), rules)}
+	}
+	return name
+}
+
+func (r *renderer) profileChain(dir direction, prof string) string {
+	name := profileChain(dir, prof)
+	if r.t.Chains[name] == nil {
+		p, _ := r.st.Profile(prof)
+		rules := p.Egress
+		if dir.ingres {
+			rules = p.Ingress
+		}
+		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "profile "+prof, rules)}
+	}
+	return name
+}
+
+func (r *renderer) rules(dir direction, owner string, rules []policy.Rule) []Rule {
+	var out []Rule
+	for _, rule := range rules {
+		label := fmt.Sprintf("%s %s[%d]", owner, dir.label, rule.Index)
+		for _, text := range r.ruleTexts(rule, label) {
+			out = append(out, Rule{Text: text, Comment: trimComment(label)})
+		}
+	}
+	return out
+}
+
+// sets declares every referenced set, filled from the state (an unknown ID is an empty
+// set: its selector matches nothing).
+func (r *renderer) sets() {
+	for id := range r.addrs {
+		st, _ := r.st.IPSet(id)
+		for _, fam := range []int{4, 6} {
+			s := &Set{Name: addrSetName(fam, id), Type: addrType(fam), Interval: true, Elements: map[string]Element{}}
+			if st != nil {
+				var ps []netip.Prefix
+				for _, m := range st.Members {
+					ps = append(ps, m.Prefix)
+				}
+				for _, p := range normalizePrefixes(ps, fam) {
+					s.AddElement([]string{prefixString(p)}, nil)
+				}
+			}
+			r.t.Sets[s.Name] = s
+		}
+	}
+	for id := range r.named {
+		st, _ := r.st.IPSet(id)
+		for _, fam := range []int{4, 6} {
+			s := &Set{Name: namedPortSetName(fam, id), Type: addrType(fam) + " . inet_proto . inet_service", Elements: map[string]Element{}}
+			if st != nil {
+				for _, m := range st.Members {
+					if famOf(m.Prefix.Addr()) == fam && m.Proto != "" {
+						s.AddElement([]string{m.Prefix.Addr().String(), protoName(m.Proto), fmt.Sprint(m.Port)}, nil)
+					}
+				}
+			}
+			r.t.Sets[s.Name] = s
+		}
+	}
+}
+
+func addrType(fam int) string {
+	if fam == 4 {
+		return "ipv4_addr"
+	}
+	return "ipv6_addr"
+}
+
+func famOf(a netip.Addr) int {
+	if a.Unmap().Is4() {
+		return 4
+	}
+	return 6
+}
+
+// prefixString prints a host prefix as a bare address (as nft lists it).
+func prefixString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// normalizePrefixes keeps the prefixes of family fam, masked, without duplicates and
+// without prefixes covered by others, sorted: nft rejects overlapping intervals, and a
+// canonical list makes element deltas exact.
+func normalizePrefixes(ps []netip.Prefix, fam int) []netip.Prefix {
+	var in []netip.Prefix
+	for _, p := range ps {
+		if famOf(p.Addr()) == fam {
+			in = append(in, netip.PrefixFrom(p.Addr().Unmap(), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked())
+		}
+	}
+	sortPrefixes(in)
+	var out []netip.Prefix
+	for _, p := range in {
+		if len(out) > 0 && out[len(out)-1].Bits() <= p.Bits() && out[len(out)-1].Contains(p.Addr()) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func sortPrefixes(ps []netip.Prefix) {
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+func trimComment(s string) string {
+	s = strings.ReplaceAll(s, `"`, "'")
+	if len(s) > knftables.CommentLengthMax {
+		s = s[:knftables.CommentLengthMax]
+	}
+	return s
+}

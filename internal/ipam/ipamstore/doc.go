@@ -1,0 +1,10 @@
+// Package ipamstore adapts store.Store to the ipam core: it implements ipam.Store over the
+// internal kinds IPAMBlock, BlockAffinity and IPAMHandle (group ipam.trellis.dev), and turns
+// the Calico IPPool, IPReservation and IPAMConfiguration resources into the core's inputs.
+//
+// Invariants: every write goes through store.Store Create, Update with the revision that was
+// read, or Delete with a resourceVersion precondition; store errors keep their message and
+// also match the ipam sentinels (ErrNotFound, ErrAlreadyExists, ErrConflict) with errors.Is.
+//
+// It must never decide anything about allocation: that is the ipam core's job.
+package ipamstore

@@ -1,0 +1,233 @@
+package ipamstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/trellisnet/trellis/internal/ipam"
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+// Store implements ipam.Store over a store.Store.
+type Store struct {
+	blocks  *table[*ipam.Block, *model.IPAMBlock]
+	affs    *table[*ipam.Affinity, *model.BlockAffinity]
+	handles *table[*ipam.Handle, *model.IPAMHandle]
+}
+
+var _ ipam.Store = (*Store)(nil)
+
+// Kinds of the records, as registered in the model.
+var (
+	BlockKind    = mustKind(model.APIVersionIPAM, "IPAMBlock")
+	AffinityKind = mustKind(model.APIVersionIPAM, "BlockAffinity")
+	HandleKind   = mustKind(model.APIVersionIPAM, "IPAMHandle")
+)
+
+func mustKind(apiVersion, kind string) *model.Kind {
+	k, ok := model.Lookup(apiVersion, kind)
+	if !ok {
+		panic("ipamstore: kind " + apiVersion + "/" + kind + " is not registered")
+	}
+	return k
+}
+
+// New returns the adapter over s.
+func New(s store.Store) *Store {
+	return &Store{
+		blocks:  &table[*ipam.Block, *model.IPAMBlock]{s: s, kind: BlockKind, to: blockToModel, from: blockFromModel},
+		affs:    &table[*ipam.Affinity, *model.BlockAffinity]{s: s, kind: AffinityKind, to: affinityToModel, from: affinityFromModel},
+		handles: &table[*ipam.Handle, *model.IPAMHandle]{s: s, kind: HandleKind, to: handleToModel, from: handleFromModel},
+	}
+}
+
+// Blocks implements ipam.Store.
+func (s *Store) Blocks() ipam.Table[*ipam.Block] { return s.blocks }
+
+// Affinities implements ipam.Store.
+func (s *Store) Affinities() ipam.Table[*ipam.Affinity] { return s.affs }
+
+// Handles implements ipam.Store.
+func (s *Store) Handles() ipam.Table[*ipam.Handle] { return s.handles }
+
+// table is one record type stored as one model kind.
+type table[T any, O model.Object] struct {
+	s    store.Store
+	kind *model.Kind
+	to   func(T) O
+	from func(O) (T, error)
+}
+
+func (t *table[T, O]) decode(obj model.Object) (T, error) {
+	o, ok := obj.(O)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("decode %s %s: unexpected type %T", t.kind.Kind, obj.GetName(), obj)
+	}
+	return t.from(o)
+}
+
+func (t *table[T, O]) Get(ctx context.Context, name string) (T, error) {
+	obj, err := t.s.Get(ctx, t.kind, "", name)
+	if err != nil {
+		var zero T
+		return zero, mapErr(err)
+	}
+	return t.decode(obj)
+}
+
+func (t *table[T, O]) List(ctx context.Context) ([]T, error) {
+	res, err := t.s.List(ctx, t.kind, store.ListOptions{})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]T, 0, len(res.Items))
+	for _, obj := range res.Items {
+		v, err := t.decode(obj)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (t *table[T, O]) Create(ctx context.Context, v T) (T, error) {
+	obj := t.to(v)
+	obj.SetResourceVersion("")
+	got, err := t.s.Create(ctx, obj)
+	if err != nil {
+		var zero T
+		return zero, mapErr(err)
+	}
+	return t.decode(got)
+}
+
+func (t *table[T, O]) Update(ctx context.Context, v T) (T, error) {
+	got, err := t.s.Update(ctx, t.to(v))
+	if err != nil {
+		var zero T
+		return zero, mapErr(err)
+	}
+	return t.decode(got)
+}
+
+func (t *table[T, O]) Delete(ctx context.Context, name, revision string) error {
+	_, err := t.s.Delete(ctx, t.kind, "", name, store.DeleteOptions{ResourceVersion: revision})
+	return mapErr(err)
+}
+
+// mapped keeps a store error's message and makes it match an ipam sentinel too.
+type mapped struct{ err, sentinel error }
+
+func (m mapped) Error() string   { return m.err.Error() }
+func (m mapped) Unwrap() []error { return []error{m.err, m.sentinel} }
+
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return mapped{err, ipam.ErrNotFound}
+	case errors.Is(err, store.ErrAlreadyExists):
+		return mapped{err, ipam.ErrAlreadyExists}
+	case errors.Is(err, store.ErrConflict):
+		return mapped{err, ipam.ErrConflict}
+	}
+	return err
+}
+
+func objectMeta(m ipam.Meta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, ResourceVersion: m.Revision}
+}
+
+func meta(o metav1.Object) ipam.Meta {
+	return ipam.Meta{Name: o.GetName(), Revision: o.GetResourceVersion()}
+}
+
+func blockToModel(b *ipam.Block) *model.IPAMBlock {
+	o := &model.IPAMBlock{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionIPAM, Kind: "IPAMBlock"},
+		ObjectMeta: objectMeta(b.Meta)}
+	o.Spec = model.IPAMBlockSpec{CIDR: b.CIDR.String(), Affinity: b.Affinity,
+		Allocations: make([]*int, len(b.Allocations)), Unallocated: append([]int{}, b.Unallocated...),
+		SequenceNumber: b.Sequence}
+	for i, ai := range b.Allocations {
+		if ai >= 0 {
+			v := ai
+			o.Spec.Allocations[i] = &v
+		}
+	}
+	for _, a := range b.Attributes {
+		o.Spec.Attributes = append(o.Spec.Attributes, model.IPAMAttribute{HandleID: a.Handle, Attrs: a.Attrs})
+	}
+	if len(b.SeqByOrdinal) > 0 {
+		o.Spec.SequenceNumberForAllocation = map[string]uint64{}
+		for ord, seq := range b.SeqByOrdinal {
+			o.Spec.SequenceNumberForAllocation[strconv.Itoa(ord)] = seq
+		}
+	}
+	return o
+}
+
+func blockFromModel(o *model.IPAMBlock) (*ipam.Block, error) {
+	cidr, err := netip.ParsePrefix(o.Spec.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("decode IPAMBlock %s: spec.cidr: %w", o.Name, err)
+	}
+	b := &ipam.Block{Meta: meta(o), CIDR: cidr, Affinity: o.Spec.Affinity,
+		Allocations: make([]int, len(o.Spec.Allocations)), Unallocated: append([]int{}, o.Spec.Unallocated...),
+		Sequence: o.Spec.SequenceNumber, SeqByOrdinal: map[int]uint64{}}
+	for i, p := range o.Spec.Allocations {
+		b.Allocations[i] = -1
+		if p != nil {
+			if *p < 0 || *p >= len(o.Spec.Attributes) {
+				return nil, fmt.Errorf("decode IPAMBlock %s: spec.allocations[%d]: attribute %d out of range", o.Name, i, *p)
+			}
+			b.Allocations[i] = *p
+		}
+	}
+	for _, a := range o.Spec.Attributes {
+		b.Attributes = append(b.Attributes, ipam.Attribute{Handle: a.HandleID, Attrs: a.Attrs})
+	}
+	for k, seq := range o.Spec.SequenceNumberForAllocation {
+		ord, err := strconv.Atoi(k)
+		if err != nil {
+			return nil, fmt.Errorf("decode IPAMBlock %s: spec.sequenceNumberForAllocation[%q]: %w", o.Name, k, err)
+		}
+		b.SeqByOrdinal[ord] = seq
+	}
+	return b, nil
+}
+
+func affinityToModel(a *ipam.Affinity) *model.BlockAffinity {
+	return &model.BlockAffinity{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionIPAM, Kind: "BlockAffinity"},
+		ObjectMeta: objectMeta(a.Meta),
+		Spec:       model.BlockAffinitySpec{Node: a.Node, CIDR: a.CIDR.String(), State: string(a.State)}}
+}
+
+func affinityFromModel(o *model.BlockAffinity) (*ipam.Affinity, error) {
+	cidr, err := netip.ParsePrefix(o.Spec.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("decode BlockAffinity %s: spec.cidr: %w", o.Name, err)
+	}
+	return &ipam.Affinity{Meta: meta(o), Node: o.Spec.Node, CIDR: cidr, State: ipam.AffinityState(o.Spec.State)}, nil
+}
+
+func handleToModel(h *ipam.Handle) *model.IPAMHandle {
+	return &model.IPAMHandle{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionIPAM, Kind: "IPAMHandle"},
+		ObjectMeta: objectMeta(h.Meta), Spec: model.IPAMHandleSpec{HandleID: h.Name, Block: h.Blocks}}
+}
+
+func handleFromModel(o *model.IPAMHandle) (*ipam.Handle, error) {
+	h := &ipam.Handle{Meta: meta(o), Blocks: o.Spec.Block}
+	if h.Blocks == nil {
+		h.Blocks = map[string]int{}
+	}
+	return h, nil
+}

@@ -1,0 +1,215 @@
+package ipamstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/trellisnet/trellis/internal/ipam"
+	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/embed"
+	"github.com/trellisnet/trellis/internal/store/etcd"
+	"github.com/trellisnet/trellis/internal/store/memory"
+)
+
+var addrCmp = cmp.Comparer(func(x, y netip.Addr) bool { return x == y })
+
+func TestRecordsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := ipamstore.New(memory.New(0))
+	a := ipam.New(s, ipamstore.Match)
+	pool := ipam.Pool{Name: "p", CIDR: netip.MustParsePrefix("192.0.2.0/24"), BlockSize: 28}
+	args := ipam.AssignArgs{Node: "n1", Handle: "k8s-pod-network.abc", Attrs: map[string]string{"pod": "p1"},
+		Num4: 3, Pools: []ipam.Pool{pool}}
+	r, err := a.AutoAssign(ctx, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := r.IPv4[1].Sequence
+	out, err := a.Release(ctx, []ipam.ReleaseRequest{{Addr: r.IPv4[1].Addr, Sequence: &seq}})
+	if err != nil || out[0].Status != ipam.StatusReleased {
+		t.Fatalf("release: %v %v", out, err)
+	}
+	got, err := a.AddrsByHandle(ctx, "k8s-pod-network.abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ipam.Allocation{r.IPv4[0], r.IPv4[2]}
+	if diff := cmp.Diff(want, got, addrCmp, cmp.Comparer(func(x, y netip.Prefix) bool { return x == y })); diff != "" {
+		t.Errorf("allocations after a store round trip (-want +got):\n%s", diff)
+	}
+	blocks, err := s.Blocks().List(ctx)
+	if err != nil || len(blocks) != 1 {
+		t.Fatalf("blocks %v %v", blocks, err)
+	}
+	if blocks[0].Affinity != "n1" || blocks[0].Free() != 14 || blocks[0].Sequence != 3 {
+		t.Errorf("block %+v: want affine to n1, 14 free, next sequence 3", blocks[0])
+	}
+}
+
+func TestErrorsMatchSentinels(t *testing.T) {
+	ctx := context.Background()
+	s := ipamstore.New(memory.New(0))
+	if _, err := s.Handles().Get(ctx, "nope"); !errors.Is(err, ipam.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("get missing: %v", err)
+	}
+	h, err := s.Handles().Create(ctx, &ipam.Handle{Meta: ipam.Meta{Name: "h"}, Blocks: map[string]int{"b": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handles().Create(ctx, &ipam.Handle{Meta: ipam.Meta{Name: "h"}}); !errors.Is(err, ipam.ErrAlreadyExists) {
+		t.Errorf("create twice: %v", err)
+	}
+	if _, err := s.Handles().Update(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Handles().Update(ctx, h); !errors.Is(err, ipam.ErrConflict) {
+		t.Errorf("stale update: %v", err)
+	}
+	if err := s.Handles().Delete(ctx, "h", h.Revision); !errors.Is(err, ipam.ErrConflict) {
+		t.Errorf("stale delete: %v", err)
+	}
+}
+
+func TestLoadInputs(t *testing.T) {
+	ctx := context.Background()
+	ms := memory.New(0)
+	manual := model.AssignmentManual
+	objs := []model.Object{
+		&model.IPPool{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "IPPool"},
+			ObjectMeta: metav1.ObjectMeta{Name: "zone-a"},
+			Spec: model.IPPoolSpec{CIDR: "192.0.2.0/24", BlockSize: 28, NodeSelector: "zone == 'a'",
+				AllowedUses: []model.IPPoolAllowedUse{model.AllowedUseWorkload}}},
+		&model.IPPool{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "IPPool"},
+			ObjectMeta: metav1.ObjectMeta{Name: "static"},
+			Spec:       model.IPPoolSpec{CIDR: "2001:db8::/64", AssignmentMode: &manual}},
+		&model.IPReservation{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "IPReservation"},
+			ObjectMeta: metav1.ObjectMeta{Name: "r"},
+			Spec:       model.IPReservationSpec{ReservedCIDRs: []string{"192.0.2.1", "192.0.2.16/28"}}},
+		&model.IPAMConfiguration{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "IPAMConfiguration"},
+			ObjectMeta: metav1.ObjectMeta{Name: "default"},
+			Spec:       model.IPAMConfigurationSpec{StrictAffinity: true, MaxBlocksPerHost: 4}},
+	}
+	for _, o := range objs {
+		if _, err := ms.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := ipamstore.Load(ctx, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ipamstore.Inputs{
+		Pools: []ipam.Pool{
+			{Name: "static", CIDR: netip.MustParsePrefix("2001:db8::/64"), Manual: true},
+			{Name: "zone-a", CIDR: netip.MustParsePrefix("192.0.2.0/24"), BlockSize: 28, NodeSelector: "zone == 'a'", AllowedUses: []string{"Workload"}},
+		},
+		Reserved: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("192.0.2.16/28")},
+		Config:   ipam.Config{StrictAffinity: true, MaxBlocksPerHost: 4},
+	}
+	if diff := cmp.Diff(want, in, cmp.Comparer(func(x, y netip.Prefix) bool { return x == y })); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		zone string
+		want bool
+	}{{"a", true}, {"b", false}} {
+		got, err := ipamstore.Match(in.Pools[1].NodeSelector, map[string]string{"zone": tc.zone})
+		if err != nil || got != tc.want {
+			t.Errorf("Match(zone=%s) = %v, %v; want %v", tc.zone, got, err, tc.want)
+		}
+	}
+}
+
+// concurrentAssign runs n allocations in parallel across 4 nodes and checks that no
+// address is given twice and every block is affine to the node its addresses went to.
+func concurrentAssign(t *testing.T, s store.Store, n int) {
+	ctx := context.Background()
+	a := ipam.New(ipamstore.New(s), ipamstore.Match)
+	pool := ipam.Pool{Name: "p", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			node := fmt.Sprintf("node-%d", i%4)
+			_, err := a.AutoAssign(ctx, ipam.AssignArgs{Node: node, Handle: fmt.Sprintf("h-%d", i),
+				Attrs: map[string]string{ipam.AttrNode: node}, Num4: 1, Pools: []ipam.Pool{pool}})
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	snap, err := a.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[netip.Addr]bool{}
+	for _, b := range snap.Blocks {
+		for _, al := range b.Allocated() {
+			if seen[al.Addr] {
+				t.Errorf("address %s allocated twice", al.Addr)
+			}
+			seen[al.Addr] = true
+			if al.Attrs[ipam.AttrNode] != b.Affinity {
+				t.Errorf("address %s for %s from block %s affine to %s", al.Addr, al.Attrs[ipam.AttrNode], b.CIDR, b.Affinity)
+			}
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d addresses allocated, want %d", len(seen), n)
+	}
+	if len(snap.Handles) != n {
+		t.Errorf("%d handles, want %d", len(snap.Handles), n)
+	}
+	rep := ipam.Check(snap, func(ipam.Allocation) bool { return true }, func(string) bool { return true })
+	if len(rep.DanglingHandles)+len(rep.MissingHandles) != 0 {
+		t.Errorf("inconsistent handles: %+v", rep)
+	}
+}
+
+func TestConcurrentAssignMemoryBackend(t *testing.T) {
+	concurrentAssign(t, memory.New(0), 500)
+}
+
+func startEtcd(t testing.TB) store.Store {
+	t.Helper()
+	dir := t.TempDir()
+	sock := "unix://" + filepath.Join(dir, "client.sock")
+	srv := embed.New(embed.Config{Name: "trl-ipam", DataDir: filepath.Join(dir, "data"),
+		ListenClientURLs: []string{sock}, ListenPeerURLs: []string{"unix://" + filepath.Join(dir, "peer.sock")},
+		UnsafeNoFsync: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		t.Fatalf("start embedded etcd: %v", err)
+	}
+	t.Cleanup(srv.Stop)
+	s, err := etcd.New(store.Config{Endpoints: []string{sock}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConcurrentAssignEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	concurrentAssign(t, startEtcd(t), 500)
+}

@@ -1,0 +1,256 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Document is one object decoded from a manifest stream.
+type Document struct {
+	Source string // file name, "-" for standard input
+	Index  int    // 1-based position of the YAML/JSON document in the source (empty ones skipped)
+	Item   int    // 1-based position in the items of a List document; 0 otherwise
+	Line   int    // line where the object starts
+	Object Object
+	// Warnings are non-fatal notes, e.g. FelixConfiguration fields Trellis does not honour.
+	Warnings []Problem
+
+	lines map[string]int // field path -> line, for locating validation errors
+}
+
+// Ref is "Kind/namespace/name" or "Kind/name".
+func (d Document) Ref() string {
+	if k, ok := KeyOf(d.Object); ok {
+		return k.String()
+	}
+	return ""
+}
+
+// LineOf returns the line of the field at path (a field.Path string such as
+// "spec.ingress[0].action"), or of its nearest ancestor present in the source; 0 if unknown.
+func (d Document) LineOf(path string) int {
+	for path != "" {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return d.lines[path]
+}
+
+// Problems turns validation errors of the document's object into located problems.
+func (d Document) Problems(errs field.ErrorList) Problems {
+	out := make(Problems, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, Problem{Source: d.Source, Index: d.Index, Item: d.Item, Ref: d.Ref(),
+			Line: d.LineOf(e.Field), Message: fieldProblemMessage(e)})
+	}
+	return out
+}
+
+// maxNodes bounds the work one document may cause (alias expansion); maxDepth bounds nesting.
+const (
+	maxNodes = 1 << 20
+	maxDepth = 200
+)
+
+// Decode parses a YAML or JSON stream (several documents separated by "---", or concatenated
+// JSON values) into objects of registered kinds. A `kind: List` document is flattened into
+// its items. Decoding is strict: unknown fields, duplicate fields, values of the wrong type and
+// unknown apiVersion/kind are problems naming the field path and line. Empty documents are
+// skipped. It returns the documents that decoded cleanly and, if anything was wrong, a
+// Problems error listing every problem found. Decode applies no defaults and no validation.
+func Decode(data []byte, source string) ([]Document, error) {
+	var docs []Document
+	var problems Problems
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	index := 0
+	for {
+		root, err := nextYAML(dec)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			problems = append(problems, Problem{Source: source, Index: index + 1,
+				Message: "invalid YAML or JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+			break
+		}
+		if root.Kind == yaml.DocumentNode {
+			if len(root.Content) == 0 {
+				continue
+			}
+			root = root.Content[0]
+		}
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue
+		}
+		index++
+		d, ps := decodeDocument(root, source, index)
+		docs = append(docs, d...)
+		problems = append(problems, ps...)
+	}
+	if len(problems) > 0 {
+		return docs, problems
+	}
+	return docs, nil
+}
+
+// nextYAML reads one document, turning a parser panic into an error.
+func nextYAML(dec *yaml.Decoder) (n *yaml.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parser failed: %v", r)
+		}
+	}()
+	var node yaml.Node
+	if err := dec.Decode(&node); err != nil {
+		return nil, err
+	}
+	return &node, nil
+}
+
+func decodeDocument(root *yaml.Node, source string, index int) ([]Document, Problems) {
+	w := newWalker()
+	base := Problem{Source: source, Index: index, Line: root.Line}
+	if root.Kind == yaml.AliasNode {
+		root = root.Alias
+	}
+	if root == nil || root.Kind != yaml.MappingNode {
+		base.Message = "a document must be an object with apiVersion and kind"
+		return nil, Problems{base}
+	}
+	apiVersion, kind := w.typeOf(root)
+	if kind == "List" && (apiVersion == "v1" || strings.HasSuffix(apiVersion, "/v1") || apiVersion == "") {
+		return decodeList(w, root, source, index)
+	}
+	d, ps := decodeObject(root, source, index, 0)
+	if d == nil {
+		return nil, ps
+	}
+	return []Document{*d}, ps
+}
+
+func decodeList(w *walker, root *yaml.Node, source string, index int) ([]Document, Problems) {
+	pairs := w.pairs(root, nil)
+	var docs []Document
+	var problems Problems
+	for _, pr := range pairs {
+		switch pr.key {
+		case "apiVersion", "kind", "metadata":
+		case "items":
+		default:
+			problems = append(problems, Problem{Source: source, Index: index, Line: pr.k.Line,
+				Message: pr.key + ": Unknown field: a List has apiVersion, kind, metadata and items"})
+		}
+	}
+	for _, pr := range pairs {
+		if pr.key != "items" {
+			continue
+		}
+		items := w.resolve(pr.v)
+		if items == nil || (items.Kind == yaml.ScalarNode && items.Tag == "!!null") {
+			continue
+		}
+		if items.Kind != yaml.SequenceNode {
+			problems = append(problems, Problem{Source: source, Index: index, Line: items.Line,
+				Message: "items: Invalid value: a List's items must be a sequence"})
+			continue
+		}
+		for i, it := range items.Content {
+			it = w.resolve(it)
+			if it == nil || it.Kind != yaml.MappingNode {
+				problems = append(problems, Problem{Source: source, Index: index, Item: i + 1, Line: pr.v.Line,
+					Message: "an item must be an object with apiVersion and kind"})
+				continue
+			}
+			d, ps := decodeObject(it, source, index, i+1)
+			if d != nil {
+				docs = append(docs, *d)
+			}
+			problems = append(problems, ps...)
+		}
+	}
+	return docs, problems
+}
+
+// decodeObject decodes one object node; nil when it has problems.
+func decodeObject(n *yaml.Node, source string, index, item int) (*Document, Problems) {
+	w := newWalker()
+	base := Problem{Source: source, Index: index, Item: item, Line: n.Line}
+	apiVersion, kindName := w.typeOf(n)
+	var problems Problems
+	if apiVersion == "" {
+		p := base
+		p.Message = "apiVersion: Required value"
+		problems = append(problems, p)
+	}
+	if kindName == "" {
+		p := base
+		p.Message = "kind: Required value"
+		problems = append(problems, p)
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	k, ok := Lookup(apiVersion, kindName)
+	if !ok {
+		p := base
+		p.Message = unknownKindMessage(apiVersion, kindName)
+		return nil, Problems{p}
+	}
+	ns, name := w.nameOf(n)
+	base.Ref = Key{Kind: k, Namespace: ns, Name: name}.String()
+	obj := k.New()
+	v := w.walk(n, reflectTypeOf(obj), nil, 0)
+	for _, e := range w.errs {
+		p := base
+		p.Line, p.Message = e.line, e.msg
+		problems = append(problems, p)
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(b, obj)
+	}
+	if err != nil {
+		p := base
+		p.Message = "cannot decode: " + strings.TrimPrefix(err.Error(), "json: ")
+		return nil, Problems{p}
+	}
+	d := &Document{Source: source, Index: index, Item: item, Line: n.Line, Object: obj, lines: w.lines}
+	for _, wn := range w.warns {
+		p := base
+		p.Line, p.Message = wn.line, wn.msg
+		d.Warnings = append(d.Warnings, p)
+	}
+	return d, nil
+}
+
+func unknownKindMessage(apiVersion, kind string) string {
+	var versions []string
+	for _, k := range Default.Kinds() {
+		if strings.EqualFold(k.Kind, kind) {
+			versions = append(versions, k.APIVersion()+" "+k.Kind)
+		}
+	}
+	sort.Strings(versions)
+	msg := fmt.Sprintf("unknown kind %q in apiVersion %q", kind, apiVersion)
+	if len(versions) > 0 {
+		msg += " (known: " + strings.Join(versions, ", ") + ")"
+	}
+	return msg
+}

@@ -1,0 +1,132 @@
+package model
+
+import (
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// FelixConfiguration holds node-agent settings: "default" for the cluster, "node.NAME" for one
+// node. Trellis declares the fields it honours; any other Calico field is kept verbatim (so it
+// round-trips) and reported by Ignored.
+type FelixConfiguration struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              FelixConfigurationSpec `json:"spec,omitempty"`
+}
+
+// ProtoPort is a failsafe port: protocol (tcp/udp), port and an optional CIDR.
+type ProtoPort struct {
+	Protocol string `json:"protocol"`
+	Port     uint16 `json:"port"`
+	Net      string `json:"net,omitempty"`
+}
+
+// FelixConfigurationSpec is the spec of a FelixConfiguration. Extra holds the spec fields
+// Trellis does not honour, by JSON name, exactly as given.
+type FelixConfigurationSpec struct {
+	FailsafeInboundHostPorts    *[]ProtoPort     `json:"failsafeInboundHostPorts,omitempty"`
+	FailsafeOutboundHostPorts   *[]ProtoPort     `json:"failsafeOutboundHostPorts,omitempty"`
+	DefaultEndpointToHostAction string           `json:"defaultEndpointToHostAction,omitempty"`
+	LogPrefix                   string           `json:"logPrefix,omitempty"`
+	LogSeverityScreen           string           `json:"logSeverityScreen,omitempty"`
+	IptablesRefreshInterval     *metav1.Duration `json:"iptablesRefreshInterval,omitempty"`
+	IpsetsRefreshInterval       *metav1.Duration `json:"ipsetsRefreshInterval,omitempty"`
+	RouteRefreshInterval        *metav1.Duration `json:"routeRefreshInterval,omitempty"`
+	NftablesRefreshInterval     *metav1.Duration `json:"nftablesRefreshInterval,omitempty"`
+	NFTablesMode                *string          `json:"nftablesMode,omitempty"`
+	InterfacePrefix             string           `json:"interfacePrefix,omitempty"`
+	IPv6Support                 *bool            `json:"ipv6Support,omitempty"`
+	VXLANEnabled                *bool            `json:"vxlanEnabled,omitempty"`
+	VXLANPort                   *int             `json:"vxlanPort,omitempty"`
+	VXLANVNI                    *int             `json:"vxlanVNI,omitempty"`
+	VXLANMTU                    *int             `json:"vxlanMTU,omitempty"`
+	VXLANMTUV6                  *int             `json:"vxlanMTUV6,omitempty"`
+	HealthEnabled               *bool            `json:"healthEnabled,omitempty"`
+	HealthHost                  *string          `json:"healthHost,omitempty"`
+	HealthPort                  *int             `json:"healthPort,omitempty"`
+	PrometheusMetricsEnabled    *bool            `json:"prometheusMetricsEnabled,omitempty"`
+	PrometheusMetricsPort       *int             `json:"prometheusMetricsPort,omitempty"`
+
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+// felixSpecFields is the FelixConfigurationSpec without its JSON methods.
+type felixSpecFields FelixConfigurationSpec
+
+var (
+	felixKnownOnce sync.Once
+	felixKnown     map[string]bool
+)
+
+// felixKnownFields are the JSON names of the declared FelixConfigurationSpec fields.
+func felixKnownFields() map[string]bool {
+	felixKnownOnce.Do(func() {
+		felixKnown = map[string]bool{}
+		t := reflect.TypeFor[felixSpecFields]()
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				felixKnown[name] = true
+			}
+		}
+	})
+	return felixKnown
+}
+
+// UnmarshalJSON decodes the declared fields and keeps every other field in Extra.
+func (s *FelixConfigurationSpec) UnmarshalJSON(b []byte) error {
+	var known felixSpecFields
+	if err := json.Unmarshal(b, &known); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	*s = FelixConfigurationSpec(known)
+	s.Extra = nil
+	kf := felixKnownFields()
+	for k, v := range all {
+		if !kf[k] {
+			if s.Extra == nil {
+				s.Extra = map[string]json.RawMessage{}
+			}
+			s.Extra[k] = v
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes the declared fields and the kept Extra fields, keys sorted.
+func (s FelixConfigurationSpec) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(felixSpecFields(s))
+	if err != nil || len(s.Extra) == 0 {
+		return b, err
+	}
+	all := map[string]json.RawMessage{}
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	for k, v := range s.Extra {
+		if _, ok := all[k]; !ok && !felixKnownFields()[k] {
+			all[k] = v
+		}
+	}
+	return json.Marshal(all)
+}
+
+// Ignored lists the spec fields Trellis does not honour, as field paths ("spec.bpfEnabled"),
+// sorted.
+func (f *FelixConfiguration) Ignored() []string {
+	var out []string
+	for k := range f.Spec.Extra {
+		out = append(out, "spec."+k)
+	}
+	sort.Strings(out)
+	return out
+}

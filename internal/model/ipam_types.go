@@ -1,0 +1,85 @@
+package model
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Group of Trellis's internal IPAM bookkeeping kinds.
+const (
+	GroupIPAM      = "ipam.trellis.dev"
+	GroupTrellis   = "trellis.dev" // other internal kinds (EndpointStatus)
+	VersionIPAM    = "v1"
+	APIVersionIPAM = GroupIPAM + "/" + VersionIPAM
+)
+
+// IPAMBlock is one allocation block of an IP pool, named after its CIDR (10-0-0-64-26).
+type IPAMBlock struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              IPAMBlockSpec `json:"spec"`
+}
+
+// IPAMBlockSpec is the allocation state of a block. allocations[i] is the index into
+// attributes of the owner of the block's i-th address, or null when it is free;
+// unallocated lists the free ordinals in hand-out order.
+type IPAMBlockSpec struct {
+	CIDR           string          `json:"cidr"`
+	Affinity       string          `json:"affinity,omitempty"` // node name; empty: affine to no node
+	Allocations    []*int          `json:"allocations"`
+	Unallocated    []int           `json:"unallocated"`
+	Attributes     []IPAMAttribute `json:"attributes,omitempty"`
+	SequenceNumber uint64          `json:"sequenceNumber"`
+	// SequenceNumberForAllocation maps an allocated ordinal (decimal) to the sequence number
+	// it was allocated with.
+	SequenceNumberForAllocation map[string]uint64 `json:"sequenceNumberForAllocation,omitempty"`
+}
+
+// IPAMAttribute describes the owner of allocations: its handle and free-form attributes
+// (namespace, pod, node, containerID).
+type IPAMAttribute struct {
+	HandleID string            `json:"handleID,omitempty"`
+	Attrs    map[string]string `json:"attrs,omitempty"`
+}
+
+// BlockAffinity ties a block to a node; named "<node>-<block name>".
+type BlockAffinity struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              BlockAffinitySpec `json:"spec"`
+}
+
+// BlockAffinitySpec is the state of an affinity: pending, confirmed or pendingDeletion.
+type BlockAffinitySpec struct {
+	Node  string `json:"node"`
+	CIDR  string `json:"cidr"`
+	State string `json:"state"`
+}
+
+// IPAMHandle counts the addresses one handle (one container) owns, per block name.
+type IPAMHandle struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              IPAMHandleSpec `json:"spec"`
+}
+
+// IPAMHandleSpec is the content of an IPAMHandle.
+type IPAMHandleSpec struct {
+	HandleID string         `json:"handleID"`
+	Block    map[string]int `json:"block,omitempty"`
+}
+
+func ipamKinds() []*Kind {
+	k := func(kind, plural string, namespaced bool, newObj func() Object) *Kind {
+		return &Kind{Group: GroupIPAM, Version: VersionIPAM, Kind: kind, Plural: plural,
+			Namespaced: namespaced, Internal: true, New: newObj}
+	}
+	return []*Kind{
+		k("IPAMBlock", "ipamblocks", false, func() Object {
+			return &IPAMBlock{TypeMeta: typeMeta(APIVersionIPAM, "IPAMBlock")}
+		}),
+		k("BlockAffinity", "blockaffinities", false, func() Object {
+			return &BlockAffinity{TypeMeta: typeMeta(APIVersionIPAM, "BlockAffinity")}
+		}),
+		k("IPAMHandle", "ipamhandles", false, func() Object {
+			return &IPAMHandle{TypeMeta: typeMeta(APIVersionIPAM, "IPAMHandle")}
+		}),
+	}
+}

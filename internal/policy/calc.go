@@ -1,0 +1,499 @@
+package policy
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/trellisnet/trellis/internal/selector"
+)
+
+// Options configures a Calculator.
+type Options struct {
+	// Node is the node whose endpoints are enforcement points; "" makes every endpoint local
+	// (offline trace and matrix).
+	Node string
+}
+
+// compiledPolicy is a policy with its selection and rules compiled.
+type compiledPolicy struct {
+	in             *PolicyInput
+	sel            *exprEntry // nil for staged policies
+	ingress        bool
+	egress         bool
+	out            Policy
+	refs           refs
+	brokenSelector bool
+}
+
+// compiledProfile is a user profile with its rules compiled.
+type compiledProfile struct {
+	in   *ProfileInput
+	out  Profile
+	refs refs
+}
+
+// Calculator computes a node's State incrementally. Update and Delete take inputs in any
+// order; State after any sequence equals the State of a fresh Calculator fed only the final
+// inputs. Changes reports what moved since the previous call. Not safe for concurrent use.
+type Calculator struct {
+	opts Options
+
+	tiers      map[string]*Tier
+	policies   map[PolicyID]*compiledPolicy
+	profiles   map[string]*compiledProfile
+	namespaces map[string]*Namespace
+	sas        map[string]*ServiceAccount
+	endpoints  map[string]*EndpointInput
+	netsets    map[string]*NetworkSet
+	config     *Config
+
+	nsLabels map[string]map[string]string // pcns.* labels per namespace
+	saLabels map[string]map[string]string // pcsa.* labels per "ns/sa"
+
+	byNS      map[string]map[string]struct{} // member keys per namespace
+	bySA      map[string]map[string]struct{} // member keys per "ns/sa"
+	byProfile map[string]map[string]struct{} // endpoint keys per user profile
+
+	idx      *labelIndex
+	nps      map[string]*npEntry
+	npByBase map[*exprEntry]map[*npEntry]struct{}
+	selUsers map[*exprEntry]map[*compiledPolicy]struct{}
+
+	dirtyEP  map[string]struct{}
+	dirtySet map[string]struct{}
+	allDirty bool
+}
+
+// NewCalculator returns an empty calculator.
+func NewCalculator(opts Options) *Calculator {
+	c := &Calculator{
+		opts:       opts,
+		tiers:      map[string]*Tier{},
+		policies:   map[PolicyID]*compiledPolicy{},
+		profiles:   map[string]*compiledProfile{},
+		namespaces: map[string]*Namespace{},
+		sas:        map[string]*ServiceAccount{},
+		endpoints:  map[string]*EndpointInput{},
+		netsets:    map[string]*NetworkSet{},
+		nsLabels:   map[string]map[string]string{},
+		saLabels:   map[string]map[string]string{},
+		byNS:       map[string]map[string]struct{}{},
+		bySA:       map[string]map[string]struct{}{},
+		byProfile:  map[string]map[string]struct{}{},
+		nps:        map[string]*npEntry{},
+		npByBase:   map[*exprEntry]map[*npEntry]struct{}{},
+		selUsers:   map[*exprEntry]map[*compiledPolicy]struct{}{},
+		dirtyEP:    map[string]struct{}{},
+		dirtySet:   map[string]struct{}{},
+	}
+	c.idx = newLabelIndex(c.membershipChanged)
+	return c
+}
+
+// Compute is the from-scratch calculation: a fresh Calculator fed every resource.
+func Compute(opts Options, rs []Resource) *State {
+	c := NewCalculator(opts)
+	for _, r := range rs {
+		c.Update(r)
+	}
+	return c.State()
+}
+
+func (c *Calculator) membershipChanged(e *exprEntry, m *member, _ bool) {
+	c.dirtySet[e.id] = struct{}{}
+	for np := range c.npByBase[e] {
+		c.dirtySet[np.id] = struct{}{}
+	}
+	if m.ep != nil && len(c.selUsers[e]) > 0 && c.isLocal(m.ep) {
+		c.dirtyEP[m.key] = struct{}{}
+	}
+}
+
+func (c *Calculator) isLocal(ep *EndpointInput) bool {
+	return c.opts.Node == "" || ep.Node == c.opts.Node
+}
+
+// Update adds or replaces one input.
+func (c *Calculator) Update(r Resource) {
+	switch r := r.(type) {
+	case *Tier:
+		c.tiers[r.Name] = r
+		c.allDirty = true
+	case *PolicyInput:
+		c.updatePolicy(r)
+	case *ProfileInput:
+		c.updateProfile(r)
+	case *Namespace:
+		c.namespaces[r.Name] = r
+		c.nsLabels[r.Name] = prefixLabels(NamespacePrefix, r.Labels, r.Name)
+		c.refreshMembers(c.byNS[r.Name])
+		c.markProfileUsers(ProfileNamespace + r.Name)
+	case *ServiceAccount:
+		k := r.Namespace + "/" + r.Name
+		c.sas[k] = r
+		c.saLabels[k] = prefixLabels(ServiceAccountPrfx, r.Labels, r.Name)
+		c.refreshMembers(c.bySA[k])
+	case *EndpointInput:
+		c.updateEndpoint(r)
+	case *NetworkSet:
+		key := netsetKey(r.Namespace, r.Name)
+		c.netsets[key] = r
+		c.refreshMember(key)
+	case *Config:
+		c.config = r
+		c.allDirty = true
+	}
+}
+
+// Delete removes one input; unknown keys are ignored.
+func (c *Calculator) Delete(k Key) {
+	switch k.Kind {
+	case KeyTier:
+		delete(c.tiers, k.Name)
+		c.allDirty = true
+	case KeyPolicy:
+		id := PolicyID{Kind: PolicyKind(k.Sub), Namespace: k.Namespace, Name: k.Name}
+		if p, ok := c.policies[id]; ok {
+			c.dropPolicy(p)
+			delete(c.policies, id)
+		}
+	case KeyProfile:
+		if p, ok := c.profiles[k.Name]; ok {
+			c.release(&p.refs)
+			delete(c.profiles, k.Name)
+			c.refreshMembers(c.byProfile[k.Name])
+			c.markProfileUsers(k.Name)
+		}
+	case KeyNamespace:
+		delete(c.namespaces, k.Name)
+		delete(c.nsLabels, k.Name)
+		c.refreshMembers(c.byNS[k.Name])
+		c.markProfileUsers(ProfileNamespace + k.Name)
+	case KeyServiceAccount:
+		sk := k.Namespace + "/" + k.Name
+		delete(c.sas, sk)
+		delete(c.saLabels, sk)
+		c.refreshMembers(c.bySA[sk])
+	case KeyEndpoint:
+		key := endpointKey(EndpointKind(k.Sub), k.Name)
+		if ep, ok := c.endpoints[key]; ok {
+			c.unlinkEndpoint(key, ep)
+			delete(c.endpoints, key)
+			if c.isLocal(ep) {
+				c.dirtyEP[key] = struct{}{}
+			}
+			c.idx.remove(key)
+		}
+	case KeyNetworkSet:
+		key := netsetKey(k.Namespace, k.Name)
+		if ns, ok := c.netsets[key]; ok {
+			removeFrom(c.byNS, ns.Namespace, key)
+			delete(c.netsets, key)
+			c.idx.remove(key)
+		}
+	case KeyConfig:
+		c.config = nil
+		c.allDirty = true
+	}
+}
+
+func endpointKey(kind EndpointKind, name string) string {
+	if kind == KeyHostKind {
+		return "h/" + name
+	}
+	return "w/" + name
+}
+
+// KeyHostKind is the EndpointKind of host endpoints (alias kept for key building).
+const KeyHostKind = KindHost
+
+func netsetKey(ns, name string) string {
+	if ns == "" {
+		return "g/" + name
+	}
+	return "n/" + ns + "/" + name
+}
+
+func prefixLabels(prefix string, labels map[string]string, name string) map[string]string {
+	out := make(map[string]string, len(labels)+1)
+	for k, v := range labels {
+		out[prefix+k] = v
+	}
+	out[prefix+LabelName] = name
+	return out
+}
+
+func (c *Calculator) updateEndpoint(ep *EndpointInput) {
+	key := endpointKey(ep.Kind, ep.Name)
+	if old, ok := c.endpoints[key]; ok {
+		c.unlinkEndpoint(key, old)
+		if c.isLocal(old) {
+			c.dirtyEP[key] = struct{}{}
+		}
+	}
+	c.endpoints[key] = ep
+	if ep.Namespace != "" {
+		addTo(c.byNS, ep.Namespace, key)
+	}
+	if ep.ServiceAccount != "" {
+		addTo(c.bySA, ep.Namespace+"/"+ep.ServiceAccount, key)
+	}
+	for _, p := range ep.Profiles {
+		addTo(c.byProfile, p, key)
+	}
+	if c.isLocal(ep) {
+		c.dirtyEP[key] = struct{}{}
+	}
+	c.refreshMember(key)
+}
+
+func (c *Calculator) unlinkEndpoint(key string, ep *EndpointInput) {
+	if ep.Namespace != "" {
+		removeFrom(c.byNS, ep.Namespace, key)
+	}
+	if ep.ServiceAccount != "" {
+		removeFrom(c.bySA, ep.Namespace+"/"+ep.ServiceAccount, key)
+	}
+	for _, p := range ep.Profiles {
+		removeFrom(c.byProfile, p, key)
+	}
+	// Named-port sets depend on ports, which the index does not see.
+	if m, ok := c.idx.members[key]; ok {
+		for e := range m.in {
+			for np := range c.npByBase[e] {
+				c.dirtySet[np.id] = struct{}{}
+			}
+		}
+	}
+}
+
+func (c *Calculator) refreshMembers(keys map[string]struct{}) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		c.refreshMember(k)
+	}
+}
+
+// refreshMember recomputes a member's identity and re-indexes it.
+func (c *Calculator) refreshMember(key string) {
+	if ep, ok := c.endpoints[key]; ok {
+		c.idx.upsert(key, c.endpointIdentity(ep), ep.Addrs, ep.Ports, ep)
+		return
+	}
+	if ns, ok := c.netsets[key]; ok {
+		if ns.Namespace != "" {
+			addTo(c.byNS, ns.Namespace, key)
+		}
+		id := identity{namespace: ns.Namespace}
+		if ns.Namespace != "" {
+			id.labels = labelsOf(map[string]string{LabelNamespace: ns.Namespace}, ns.Labels, c.nsLabels[ns.Namespace])
+		} else {
+			id.labels = labelsOf(ns.Labels)
+		}
+		c.idx.upsert(key, id, ns.Nets, nil, nil)
+	}
+}
+
+func (c *Calculator) endpointIdentity(ep *EndpointInput) identity {
+	layers := make([]map[string]string, 0, 2+len(ep.Profiles))
+	builtin := map[string]string{}
+	if ep.Kind == KindWorkload {
+		if ep.Namespace != "" {
+			builtin[LabelNamespace] = ep.Namespace
+		}
+		orch := ep.Orchestrator
+		if orch == "" {
+			orch = OrchestratorK8s
+		}
+		builtin[LabelOrchestrator] = orch
+		if ep.ServiceAccount != "" {
+			builtin[LabelServiceAccount] = ep.ServiceAccount
+		}
+	}
+	layers = append(layers, builtin, ep.Labels)
+	for _, p := range ep.Profiles {
+		layers = append(layers, c.profileLabels(p))
+	}
+	ns := ""
+	if ep.Kind == KindWorkload {
+		ns = ep.Namespace
+	}
+	return identity{labels: labelsOf(layers...), namespace: ns, sa: ep.ServiceAccount}
+}
+
+// profileLabels gives the labels a profile passes on: pcns.* for kns.<ns>, pcsa.* for
+// ksa.<ns>.<sa>, labelsToApply for a user profile.
+func (c *Calculator) profileLabels(name string) map[string]string {
+	if p, ok := c.profiles[name]; ok {
+		return p.in.LabelsToApply
+	}
+	if ns, ok := cutPrefix(name, ProfileNamespace); ok {
+		return c.nsLabels[ns]
+	}
+	if rest, ok := cutPrefix(name, ProfileSA); ok {
+		for i := 0; i < len(rest); i++ {
+			if rest[i] == '.' {
+				if l, ok := c.saLabels[rest[:i]+"/"+rest[i+1:]]; ok {
+					return l
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return "", false
+}
+
+func (c *Calculator) markProfileUsers(name string) {
+	for k := range c.byProfile[name] {
+		if ep, ok := c.endpoints[k]; ok && c.isLocal(ep) {
+			c.dirtyEP[k] = struct{}{}
+		}
+	}
+}
+
+func (c *Calculator) updateProfile(p *ProfileInput) {
+	if old, ok := c.profiles[p.Name]; ok {
+		c.release(&old.refs)
+	}
+	cp := &compiledProfile{in: p}
+	comp := compiler{c: c, refs: &cp.refs}
+	cp.out = Profile{Name: p.Name, Ingress: comp.rules(p.Ingress, ""), Egress: comp.rules(p.Egress, "")}
+	c.profiles[p.Name] = cp
+	c.refreshMembers(c.byProfile[p.Name])
+	c.markProfileUsers(p.Name)
+}
+
+func (c *Calculator) updatePolicy(in *PolicyInput) {
+	if old, ok := c.policies[in.ID]; ok {
+		c.dropPolicy(old)
+	}
+	p := &compiledPolicy{in: in}
+	p.ingress, p.egress = effectiveTypes(in)
+	if in.PreDNAT {
+		p.egress = false
+	}
+	comp := compiler{c: c, refs: &p.refs}
+	if !in.Staged {
+		spec := exprSpec{sel: in.Selector, namespace: in.ID.Namespace, saSel: in.ServiceAccountSelector}
+		if in.NamespaceSelector != "" {
+			spec.nsSel, spec.hasNsSel = in.NamespaceSelector, true
+		}
+		e, err := comp.expr(spec)
+		if err != nil {
+			// Fail closed: a policy whose selector cannot be read selects everything in its
+			// scope and, with its rules dropped, denies at the end of its tier.
+			p.brokenSelector = true
+			e, _ = comp.expr(exprSpec{namespace: in.ID.Namespace})
+		}
+		p.sel = e
+	}
+	tier := in.Tier
+	if tier == "" {
+		tier = "default"
+	}
+	p.out = Policy{ID: in.ID, Tier: tier}
+	if !p.brokenSelector {
+		p.out.Ingress = comp.rules(in.Ingress, in.ID.Namespace)
+		p.out.Egress = comp.rules(in.Egress, in.ID.Namespace)
+	}
+	c.policies[in.ID] = p
+	if p.sel != nil {
+		addTo(c.selUsers, p.sel, p)
+		c.markSelected(p.sel)
+	}
+}
+
+func (c *Calculator) dropPolicy(p *compiledPolicy) {
+	if p.sel != nil {
+		c.markSelected(p.sel)
+		removeFrom(c.selUsers, p.sel, p)
+	}
+	c.release(&p.refs)
+}
+
+func (c *Calculator) markSelected(e *exprEntry) {
+	for m := range e.members {
+		if m.ep != nil && c.isLocal(m.ep) {
+			c.dirtyEP[m.key] = struct{}{}
+		}
+	}
+}
+
+// Delta lists what changed since the previous call to Changes.
+type Delta struct {
+	// All is true when a global input (tier, config) changed: every endpoint may differ.
+	All bool
+	// Endpoints are the local endpoints ("workload/ns/pod", "host/name") whose chains or
+	// referenced policies may have changed, sorted.
+	Endpoints []string
+	// IPSets are the sets whose membership may have changed, sorted.
+	IPSets []string
+}
+
+// Changes returns and clears the accumulated delta.
+func (c *Calculator) Changes() Delta {
+	d := Delta{All: c.allDirty}
+	for k := range c.dirtyEP {
+		if k[0] == 'h' {
+			d.Endpoints = append(d.Endpoints, string(KindHost)+"/"+k[2:])
+		} else {
+			d.Endpoints = append(d.Endpoints, string(KindWorkload)+"/"+k[2:])
+		}
+	}
+	d.IPSets = slices.Collect(maps.Keys(c.dirtySet))
+	slices.Sort(d.Endpoints)
+	slices.Sort(d.IPSets)
+	c.dirtyEP = map[string]struct{}{}
+	c.dirtySet = map[string]struct{}{}
+	c.allDirty = false
+	return d
+}
+
+// kinds of chain built for an endpoint.
+type chainKind uint8
+
+const (
+	chainNormal chainKind = iota
+	chainForward
+	chainUntracked
+	chainPreDNAT
+)
+
+func (p *compiledPolicy) applies(kind EndpointKind, ck chainKind, ingress bool) bool {
+	if (ingress && !p.ingress) || (!ingress && !p.egress) {
+		return false
+	}
+	in := p.in
+	if kind == KindWorkload {
+		return ck == chainNormal && !in.DoNotTrack && !in.PreDNAT
+	}
+	switch ck {
+	case chainNormal:
+		return !in.DoNotTrack && !in.PreDNAT
+	case chainForward:
+		return in.ApplyOnForward && !in.DoNotTrack && !in.PreDNAT
+	case chainUntracked:
+		return in.DoNotTrack
+	case chainPreDNAT:
+		return in.PreDNAT && ingress
+	}
+	return false
+}
+
+// selecting returns the enforced policies whose selection contains m.
+func (c *Calculator) selecting(m *member) []*compiledPolicy {
+	var out []*compiledPolicy
+	for e := range m.in {
+		for p := range c.selUsers[e] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var _ selector.Labels = prefixed{}

@@ -1,0 +1,30 @@
+// Package policy is Trellis's policy engine: the identity model, the label index, the tiered
+// calculation of a node's desired policy state, the conversion of Kubernetes NetworkPolicy into
+// Calico policy, and Trace, which explains a verdict.
+//
+// Inputs (input.go) are converted from stored resources (convert.go, k8s.go). A Calculator
+// accepts them one by one (Update/Delete) in any order; State materialises the output
+// (state.go): sorted, comparable with go-cmp, with a canonical text form (String) that goldens,
+// logs and trace share. Compute is the from-scratch path: a fresh Calculator fed everything.
+//
+// Invariants:
+//   - State depends only on the current inputs: after any sequence of updates it equals
+//     Compute over the final inputs (tested with shuffled, reversed and squashed sequences).
+//   - Fail closed: an unknown tier puts its policies first with no rules (end-of-tier deny);
+//     a policy selector that does not parse selects everything in its scope with no rules;
+//     a rule that does not compile becomes an unconditional deny at its index; a profile that
+//     does not exist decides nothing (the chain ends in deny).
+//   - IP set IDs are hashes of the canonical expression they are formed from.
+//   - Staged policies are never enforced.
+//
+// Identity model: a workload endpoint carries its own labels plus projectcalico.org/namespace,
+// projectcalico.org/orchestrator and projectcalico.org/serviceaccount, and inherits its
+// namespace's labels as pcns.<key> (profile kns.<ns>) and its service account's as pcsa.<key>
+// (profile ksa.<ns>.<sa>). A namespaced policy's rule selectors are scoped to its namespace
+// unless the rule has a namespaceSelector (all(): any namespaced member; global(): only
+// non-namespaced ones); notSelector is never scoped. Network sets are members of rule sets but
+// never enforcement points.
+//
+// This package must never do I/O, read the clock, start goroutines, log, or import os, net,
+// netlink or nftables: it returns data.
+package policy

@@ -1,0 +1,23 @@
+package store
+
+import "time"
+
+// DefaultEndpoint is the client address of the local embedded datastore started by
+// `trellis datastore run`: a unix socket, so a single machine needs no TCP port.
+const DefaultEndpoint = "unix:///run/trellis/datastore.sock"
+
+// Config says how to reach an etcd datastore. cmd/trellis fills it from flags and the
+// environment; backends never read either.
+type Config struct {
+	// Endpoints are client URLs: http://, https://, unix:// or unixs://. Empty means
+	// DefaultEndpoint.
+	Endpoints []string
+	// CAFile verifies the server; CertFile and KeyFile are the client certificate. Any of
+	// them set turns TLS on.
+	CAFile, CertFile, KeyFile string
+	// DialTimeout bounds establishing a connection; zero means 5 seconds.
+	DialTimeout time.Duration
+	// RequestTimeout bounds each request whose context has no deadline, so that an
+	// unreachable datastore yields ErrUnavailable instead of a hang; zero means 15 seconds.
+	RequestTimeout time.Duration
+}

@@ -1,0 +1,20 @@
+// Package etcd is the etcd v3 backend of store.Store, used both against the embedded server
+// (`trellis datastore run`, store/embed) and against a real etcd cluster.
+//
+// Layout: one key per object, /trellis/<resource>/<namespace>/<name> for namespaced kinds and
+// /trellis/<resource>/<name> for cluster-scoped ones (resource is model.Kind.Resource()); the
+// value is the object's JSON without resourceVersion. An object's resourceVersion is the
+// key's etcd mod revision as a decimal string, and Watch/List revisions are etcd store
+// revisions.
+//
+// Every write is a single-key transaction guarded by the key's create or mod revision, so
+// compare-and-swap needs no locks and two concurrent writers of one object cannot both win.
+// Watches use etcd's own resumption (the client re-establishes streams from the last
+// delivered revision); when that is impossible (compaction, cancellation by the server, loss
+// of leader) the watch ends with store.EventResync.
+//
+// Invariants: nothing outside this package sees keys, leases or etcd revisions as such; etcd
+// and gRPC errors are mapped to the store sentinels here (ErrUnavailable for a down or
+// leaderless cluster), so callers never parse error text. New does no I/O besides creating
+// the client, which dials lazily.
+package etcd
