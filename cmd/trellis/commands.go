@@ -21,6 +21,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewPolicyCmd(o))
 	root.AddCommand(ctl.NewValidateCmd())
 	root.AddCommand(ctl.NewDatastoreCmd(o))
+	root.AddCommand(ctl.NewNodeCmd(o))
 	root.AddCommand(ctl.NewIPAMCmd(o))
 }
 

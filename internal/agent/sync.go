@@ -130,11 +130,15 @@ func (a *Agent) update(k objKey, obj model.Object) {
 // program renders the calculator's state and applies it: a full sync when needed, a
 // partial one otherwise. It reports success.
 func (a *Agent) program(ctx context.Context) bool {
-	a.calc.Changes() // the Applier diffs whole tables; only clear the calculator's delta
-	st := a.calc.State()
-	table := nft.Render(nft.Config{IfPrefix: a.cfg.WorkloadPrefix, LogPrefix: a.cfg.LogPrefix}, st)
-	full := a.needFull || a.applier.Applied() == nil
 	start := time.Now()
+	full := a.needFull || a.applier.Applied() == nil
+	if d := a.calc.Changes(); !full && !d.All && len(d.Endpoints) == 0 && len(d.IPSets) == 0 {
+		return true // nothing local changed (e.g. a remote endpoint no set selects)
+	}
+	st := a.calc.State()
+	calcTook := time.Since(start)
+	table := nft.Render(nft.Config{IfPrefix: a.cfg.WorkloadPrefix, LogPrefix: a.cfg.LogPrefix}, st)
+	renderTook := time.Since(start) - calcTook
 	var res nft.Result
 	var err error
 	if full {
@@ -168,6 +172,7 @@ func (a *Agent) program(ctx context.Context) bool {
 	a.health.succeeded(snap)
 	a.metrics.observeState(snap)
 	a.log.Debug("synced nftables", "sync", kind, "operations", res.Operations, "took", took,
+		"calculate", calcTook, "render", renderTook, "nft", res.Duration,
 		"endpoints", snap.endpoints, "policies", snap.policies)
 	return true
 }

@@ -79,7 +79,7 @@ func (s *sharedEtcd) stop() {
 	}
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces, veths and routes")
@@ -95,7 +95,7 @@ func randSuffix() string {
 // env is one test's world: a datastore, a "host" namespace the plugin runs in, a plugin
 // directory and libcni.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	endpoint  string
 	st        store.Store
 	hostNS    string
@@ -105,7 +105,7 @@ type env struct {
 	node      string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	requireRoot(t)
 	ep, err := shared.start()
@@ -171,16 +171,27 @@ func setupHostNS() error {
 	if err := netlink.LinkSetUp(lo); err != nil {
 		return err
 	}
-	up := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "trl-uplink"}}
+	// No dummy driver on every kernel: a veth pair inside the namespace serves.
+	up := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "trl-uplink"}, PeerName: "trl-uplink-p"}
 	if err := netlink.LinkAdd(up); err != nil {
 		return err
 	}
-	if err := netlink.LinkSetUp(up); err != nil {
+	for _, n := range []string{"trl-uplink", "trl-uplink-p"} {
+		l, err := netlink.LinkByName(n)
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return err
+		}
+	}
+	upl, err := netlink.LinkByName("trl-uplink")
+	if err != nil {
 		return err
 	}
 	for _, a := range []string{"203.0.113.1/24", "2001:db8:ff::1/64"} {
 		p := netip.MustParsePrefix(a)
-		if err := netlink.AddrAdd(up, &netlink.Addr{IPNet: ipNet(p), Flags: 0x02 /* IFA_F_NODAD */}); err != nil {
+		if err := netlink.AddrAdd(upl, &netlink.Addr{IPNet: ipNet(p), Flags: 0x02 /* IFA_F_NODAD */}); err != nil {
 			return err
 		}
 	}
@@ -190,7 +201,7 @@ func setupHostNS() error {
 		if g.Is6() {
 			dst = netip.MustParsePrefix("::/0")
 		}
-		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: up.Attrs().Index, Dst: ipNet(dst), Gw: g.AsSlice()}); err != nil {
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: upl.Attrs().Index, Dst: ipNet(dst), Gw: g.AsSlice()}); err != nil {
 			return fmt.Errorf("route %s: %w", dst, err)
 		}
 	}
@@ -238,11 +249,17 @@ func (e *env) newPod(ns, name string, labels, annotations map[string]string) *po
 			e.t.Errorf("cleanup: %v", err)
 		}
 	})
+	e.createPod(p, labels, annotations)
+	return p
+}
+
+func (e *env) createPodObject(p *pod) { e.createPod(p, nil, nil) }
+
+func (e *env) createPod(p *pod, labels, annotations map[string]string) {
 	e.create(&corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels, Annotations: annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: p.ns, Labels: labels, Annotations: annotations},
 		Spec: corev1.PodSpec{ServiceAccountName: "web-sa", Containers: []corev1.Container{{Name: "c",
 			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}, {ContainerPort: 9090}}}}}})
-	return p
 }
 
 func (p *pod) rt() *libcni.RuntimeConf {
@@ -258,6 +275,7 @@ type confOpts struct {
 	endpoint   string // override the datastore endpoint
 	chain      bool   // append portmap and bandwidth
 	ipamType   string
+	ipamJSON   string // replaces the whole ipam section
 }
 
 func (e *env) conflist(o confOpts) *libcni.NetworkConfigList {
@@ -274,10 +292,13 @@ func (e *env) conflist(o confOpts) *libcni.NetworkConfigList {
 	if o.policyWait != "" {
 		wait = fmt.Sprintf(`"policy_wait": true, "policy_wait_timeout": %q,`, o.policyWait)
 	}
+	ipamJSON := fmt.Sprintf(`{"type": %q, "assign_ipv4": "true", "assign_ipv6": %q}`, ipamType, fmt.Sprint(o.assign6))
+	if o.ipamJSON != "" {
+		ipamJSON = o.ipamJSON
+	}
 	plugins := []string{fmt.Sprintf(`{"type": %q, "datastore_endpoints": [%q], "datastore_timeout": "2s", "nodename": %q,
-		"mtu": 1400, %s "agent_status_file": %q, "log_file_path": %q, "log_level": "debug",
-		"ipam": {"type": %q, "assign_ipv4": "true", "assign_ipv6": %q}}`,
-		PluginName, ep, e.node, wait, e.agentFile, filepath.Join(e.dir, "cni.log"), ipamType, fmt.Sprint(o.assign6))}
+		"mtu": 1400, %s "agent_status_file": %q, "log_file_path": %q, "log_level": "debug", "ipam": %s}`,
+		PluginName, ep, e.node, wait, e.agentFile, filepath.Join(e.dir, "cni.log"), ipamJSON)}
 	if o.chain {
 		plugins = append(plugins,
 			`{"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}`,

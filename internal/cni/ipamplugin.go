@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 	corev1 "k8s.io/api/core/v1"
@@ -100,22 +101,39 @@ func poolsFor(info podInfo, key string, conf []string) ([]string, error) {
 	return conf, nil
 }
 
+// addInputs is everything an ADD reads before allocating.
+type addInputs struct {
+	info   podInfo
+	have   []ipam.Allocation // what the handle already owns
+	in     ipamstore.Inputs
+	labels map[string]string // node labels
+}
+
+// gather reads the ADD inputs concurrently: they are independent datastore reads, and
+// their latency adds up to most of an ADD.
+func gather(ctx context.Context, st store.Store, conf *NetConf, node string, w workload) (addInputs, error) {
+	var in addInputs
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	wg.Go(func() { in.info, errs[0] = lookupPod(ctx, st, w) })
+	wg.Go(func() {
+		in.have, errs[1] = ipam.New(ipamstore.New(st), ipamstore.Match).AddrsByHandle(ctx, handleID(conf.Name, w.ContainerID))
+	})
+	wg.Go(func() { in.in, errs[2] = ipamstore.Load(ctx, st) })
+	wg.Go(func() { in.labels, errs[3] = nodeLabels(ctx, st, node) })
+	wg.Wait()
+	return in, errors.Join(errs...)
+}
+
 // assign allocates the workload's addresses with the in-process allocator, or returns the
 // ones its handle already owns (ADD is idempotent). The result is /32 and /128 prefixes.
-func assign(ctx context.Context, st store.Store, conf *NetConf, node string, w workload, info podInfo) ([]netip.Prefix, error) {
+func assign(ctx context.Context, st store.Store, conf *NetConf, node string, w workload, in addInputs) ([]netip.Prefix, error) {
+	if len(in.have) > 0 {
+		return hostPrefixes(in.have), nil
+	}
 	a := ipam.New(ipamstore.New(st), ipamstore.Match)
 	handle := handleID(conf.Name, w.ContainerID)
-	have, err := a.AddrsByHandle(ctx, handle)
-	if err != nil {
-		return nil, err
-	}
-	if len(have) > 0 {
-		return hostPrefixes(have), nil
-	}
-	in, err := ipamstore.Load(ctx, st)
-	if err != nil {
-		return nil, err
-	}
+	info := in.info
 	attrs := map[string]string{ipam.AttrNode: node, ipam.AttrContainerID: w.ContainerID}
 	if w.Pod != "" {
 		attrs[ipam.AttrNamespace], attrs[ipam.AttrPod] = w.Namespace, w.Pod
@@ -126,7 +144,7 @@ func assign(ctx context.Context, st store.Store, conf *NetConf, node string, w w
 			return nil, err
 		}
 		if ok {
-			return assignFixed(ctx, a, in, fixed, node, handle, attrs)
+			return assignFixed(ctx, a, in.in, fixed, node, handle, attrs)
 		}
 	}
 	v4, err := poolsFor(info, AnnotationIPv4Pools, conf.IPAM.IPv4Pools)
@@ -137,16 +155,12 @@ func assign(ctx context.Context, st store.Store, conf *NetConf, node string, w w
 	if err != nil {
 		return nil, err
 	}
-	labels, err := nodeLabels(ctx, st, node)
-	if err != nil {
-		return nil, err
-	}
 	var nsLabels map[string]string
 	if info.Namespace != nil {
 		nsLabels = info.Namespace.Labels
 	}
-	args := ipam.AssignArgs{Node: node, NodeLabels: labels, NamespaceLabels: nsLabels, Handle: handle, Attrs: attrs,
-		Pools: in.Pools, IPv4Pools: v4, IPv6Pools: v6, Reserved: in.Reserved, Config: in.Config}
+	args := ipam.AssignArgs{Node: node, NodeLabels: in.labels, NamespaceLabels: nsLabels, Handle: handle, Attrs: attrs,
+		Pools: in.in.Pools, IPv4Pools: v4, IPv6Pools: v6, Reserved: in.in.Reserved, Config: in.in.Config}
 	if boolOr(conf.IPAM.AssignIPv4, true) {
 		args.Num4 = 1
 	}

@@ -27,10 +27,11 @@ func (c *call) inProcessIPAM() bool {
 	return c.conf.IPAM.Type == "" || c.conf.IPAM.Type == IPAMPluginName
 }
 
-// allocate runs IPAM for the attachment and returns the addresses.
-func (c *call) allocate(w workload, info podInfo) ([]netip.Prefix, error) {
+// allocate runs IPAM for the attachment and returns the addresses (in is only read for
+// the in-process allocator).
+func (c *call) allocate(w workload, in addInputs) ([]netip.Prefix, error) {
 	if c.inProcessIPAM() {
-		return assign(c.ctx, c.st, c.conf, c.node, w, info)
+		return assign(c.ctx, c.st, c.conf, c.node, w, in)
 	}
 	r, err := plugipam.ExecAdd(c.conf.IPAM.Type, c.args.StdinData)
 	if err != nil {
@@ -56,10 +57,16 @@ func (p *plugin) add(c *call) (err error) {
 	if err != nil {
 		return err
 	}
-	info, err := lookupPod(c.ctx, c.st, w)
+	var in addInputs
+	if c.inProcessIPAM() {
+		in, err = gather(c.ctx, c.st, c.conf, c.node, w)
+	} else {
+		in.info, err = lookupPod(c.ctx, c.st, w)
+	}
 	if err != nil {
 		return err
 	}
+	info := in.info
 	hostIf := HostVethName(w.Namespace, w.Pod, w.ContainerID)
 	success := false
 	var wepWritten *model.WorkloadEndpoint
@@ -77,7 +84,7 @@ func (p *plugin) add(c *call) (err error) {
 			c.log.Error("undo failed ADD", "error", uerr)
 		}
 	}()
-	addrs, err := c.allocate(w, info)
+	addrs, err := c.allocate(w, in)
 	if err != nil {
 		return err
 	}
@@ -195,7 +202,9 @@ func checkOwned(ctx context.Context, st store.Store, conf *NetConf, containerID 
 // ready (existing pods keep their connectivity but policy changes are not programmed).
 func (p *plugin) status(c *call) error {
 	k, _ := model.Lookup(model.APIVersionCalico, "IPAMConfiguration")
-	if _, err := c.st.Get(c.ctx, k, "", "default"); err != nil && !errors.Is(err, store.ErrNotFound) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.conf.storeTimeout)
+	defer cancel()
+	if _, err := c.st.Get(ctx, k, "", "default"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return types.NewError(types.ErrPluginNotAvailable, "datastore unavailable", err.Error())
 	}
 	if p.ipamOnly || c.conf.AgentStatusFile == "-" {
@@ -262,11 +271,11 @@ func (p *plugin) ipamAdd(c *call) error {
 	if err != nil {
 		return err
 	}
-	info, err := lookupPod(c.ctx, c.st, w)
+	in, err := gather(c.ctx, c.st, c.conf, c.node, w)
 	if err != nil {
 		return err
 	}
-	addrs, err := assign(c.ctx, c.st, c.conf, c.node, w, info)
+	addrs, err := assign(c.ctx, c.st, c.conf, c.node, w, in)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ func NewDatastoreCmd(o *Options) *cobra.Command {
 func newDatastoreRunCmd(o *Options) *cobra.Command {
 	var dataDir string
 	var listen []string
+	var tls embed.TLSConfig
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Serve the embedded etcd datastore until interrupted",
@@ -38,7 +39,12 @@ func newDatastoreRunCmd(o *Options) *cobra.Command {
 			"Clients (every other trellis command, node agents, the CNI plugin) connect to it\n" +
 			"with --datastore-endpoints, whose default is this command's default address.",
 		Example: "  trellis datastore run\n  trellis datastore run --data-dir /tmp/trellis --listen-client unix:///tmp/trellis/ds.sock",
-		Args:    cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return Usagef("datastore run takes no arguments, got %q", args)
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			for _, l := range listen {
 				if err := checkClientURL(l); err != nil {
@@ -47,11 +53,17 @@ func newDatastoreRunCmd(o *Options) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runDatastore(ctx, c, o, embed.Config{DataDir: dataDir, ListenClientURLs: listen})
+			if (tls.CertFile == "") != (tls.KeyFile == "") || (tls.ClientCAFile != "" && tls.CertFile == "") {
+				return Usagef("--cert-file and --key-file go together, and --client-ca-file needs them")
+			}
+			return runDatastore(ctx, c, o, embed.Config{DataDir: dataDir, ListenClientURLs: listen, TLS: tls})
 		},
 	}
 	c.Flags().StringVar(&dataDir, "data-dir", embed.DefaultDataDir, "directory of the datastore's write-ahead log and database")
 	c.Flags().StringSliceVar(&listen, "listen-client", []string{store.DefaultEndpoint}, "client URLs to serve on: unix:///PATH, http://IP:PORT (comma-separated or repeated)")
+	c.Flags().StringVar(&tls.CertFile, "cert-file", "", "server certificate for https:// and unixs:// client URLs")
+	c.Flags().StringVar(&tls.KeyFile, "key-file", "", "server key for --cert-file")
+	c.Flags().StringVar(&tls.ClientCAFile, "client-ca-file", "", "require client certificates signed by this CA")
 	return c
 }
 

@@ -98,6 +98,8 @@ func TestDatastoreRunUsage(t *testing.T) {
 		{"bad scheme", []string{"run", "--listen-client", "tcp://127.0.0.1:2379"}},
 		{"no socket path", []string{"run", "--listen-client", "unix://"}},
 		{"no port", []string{"run", "--listen-client", "http://127.0.0.1"}},
+		{"cert without key", []string{"run", "--cert-file", "/nonexistent/c.pem"}},
+		{"extra argument", []string{"run", "now"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

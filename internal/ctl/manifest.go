@@ -72,22 +72,32 @@ func LoadManifestSet(paths []string, stdin io.Reader, recursive bool) (Manifests
 			continue
 		}
 		ds, err := model.Decode(data, f)
-		var ps model.Problems
-		if errors.As(err, &ps) {
-			problems = append(problems, ps...)
-		} else if err != nil {
-			problems = append(problems, model.Problem{Source: f, Message: err.Error()})
+		var fileProblems model.Problems
+		if !errors.As(err, &fileProblems) && err != nil {
+			fileProblems = model.Problems{{Source: f, Message: err.Error()}}
 		}
 		for _, d := range ds {
 			if k, ok := model.KeyOf(d.Object); ok && k.Kind.Internal {
-				problems = append(problems, model.Problem{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line,
+				fileProblems = append(fileProblems, model.Problem{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line,
 					Ref: d.Ref(), Message: fmt.Sprintf("kind %s (%s) is managed by Trellis itself and cannot be given in a manifest",
 						k.Kind.Kind, k.Kind.APIVersion())})
 				continue
 			}
 			prepare(d.Object)
-			problems = append(problems, d.Problems(model.Validate(d.Object))...)
+			fileProblems = append(fileProblems, d.Problems(model.Validate(d.Object))...)
 		}
+		// Report in file order: by document, then line.
+		sort.SliceStable(fileProblems, func(i, j int) bool {
+			a, b := fileProblems[i], fileProblems[j]
+			if a.Index != b.Index {
+				return a.Index < b.Index
+			}
+			if a.Item != b.Item {
+				return a.Item < b.Item
+			}
+			return a.Line < b.Line
+		})
+		problems = append(problems, fileProblems...)
 		docs = append(docs, ds...)
 	}
 	if len(problems) > 0 {

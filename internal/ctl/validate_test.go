@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -242,5 +243,33 @@ func TestLoadManifestsDefaultsNamespace(t *testing.T) {
 	pool := docs[1].Object.(*model.IPPool)
 	if pool.Namespace != "" || pool.Spec.BlockSize != 26 {
 		t.Errorf("pool: ns %q blockSize %d", pool.Namespace, pool.Spec.BlockSize)
+	}
+}
+
+// TestValidManifestsRoundTrip: for every valid example, loading (decode, default, validate),
+// marshalling and decoding again gives an equal object: what `apply` stores is what `get`
+// gives back.
+func TestValidManifestsRoundTrip(t *testing.T) {
+	docs, err := LoadManifests([]string{filepath.Join("testdata", "manifests", "valid")}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		t.Run(d.Ref(), func(t *testing.T) {
+			b, err := json.Marshal(d.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := model.Decode(b, "round-trip")
+			if err != nil {
+				t.Fatalf("decode: %v\n%s", err, b)
+			}
+			if diff := cmp.Diff(d.Object, again[0].Object); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+			if errs := model.Validate(again[0].Object); len(errs) > 0 {
+				t.Errorf("round-tripped object invalid: %v", errs)
+			}
+		})
 	}
 }

@@ -22,16 +22,37 @@ type Document struct {
 	Object Object
 	// Warnings are non-fatal notes, e.g. FelixConfiguration fields Trellis does not honour.
 	Warnings []Problem
+	// Partial is set when Decode reported problems with some values of this document: the
+	// object lacks those values. It may still be validated to find further problems (which
+	// Problems filters to paths outside the reported ones) but must never be stored.
+	Partial bool
 
-	lines map[string]int // field path -> line, for locating validation errors
+	lines  map[string]int // field path -> line, for locating validation errors
+	failed []string       // field paths Decode reported
 }
 
-// Ref is "Kind/namespace/name" or "Kind/name".
+// Ref is "Kind/namespace/name" or "Kind/name"; a Kubernetes kind whose name a Calico kind
+// also uses is group-qualified ("NetworkPolicy.networking.k8s.io/default/x").
 func (d Document) Ref() string {
 	if k, ok := KeyOf(d.Object); ok {
-		return k.String()
+		return refOf(k)
 	}
 	return ""
+}
+
+func refOf(k Key) string {
+	s := k.String()
+	if k.Kind.Group == GroupCalico {
+		return s
+	}
+	if c, ok := Lookup(APIVersionCalico, k.Kind.Kind); ok && c != k.Kind {
+		group := k.Kind.Group
+		if group == "" {
+			group = "core"
+		}
+		return k.Kind.Kind + "." + group + strings.TrimPrefix(s, k.Kind.Kind)
+	}
+	return s
 }
 
 // LineOf returns the line of the field at path (a field.Path string such as
@@ -54,10 +75,23 @@ func (d Document) LineOf(path string) int {
 func (d Document) Problems(errs field.ErrorList) Problems {
 	out := make(Problems, 0, len(errs))
 	for _, e := range errs {
+		if d.underFailed(e.Field) {
+			continue
+		}
 		out = append(out, Problem{Source: d.Source, Index: d.Index, Item: d.Item, Ref: d.Ref(),
 			Line: d.LineOf(e.Field), Message: fieldProblemMessage(e)})
 	}
 	return out
+}
+
+// underFailed reports whether path is, or is inside, a value Decode already reported.
+func (d Document) underFailed(path string) bool {
+	for _, f := range d.failed {
+		if path == f || strings.HasPrefix(path, f+".") || strings.HasPrefix(path, f+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // maxNodes bounds the work one document may cause (alias expansion); maxDepth bounds nesting.
@@ -70,15 +104,20 @@ const (
 // JSON values) into objects of registered kinds. A `kind: List` document is flattened into
 // its items. Decoding is strict: unknown fields, duplicate fields, values of the wrong type and
 // unknown apiVersion/kind are problems naming the field path and line. Empty documents are
-// skipped. It returns the documents that decoded cleanly and, if anything was wrong, a
-// Problems error listing every problem found. Decode applies no defaults and no validation.
+// skipped. It returns the decoded documents and, if anything was wrong, a Problems error
+// listing every problem found; a document with value problems is returned with Partial set
+// (the offending values dropped) so that callers may validate the rest of it. Decode applies
+// no defaults and no validation.
 func Decode(data []byte, source string) ([]Document, error) {
 	var docs []Document
 	var problems Problems
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	next := yamlStream(data)
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		next = jsonStream(data)
+	}
 	index := 0
 	for {
-		root, err := nextYAML(dec)
+		root, err := next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -105,6 +144,50 @@ func Decode(data []byte, source string) ([]Document, error) {
 		return docs, problems
 	}
 	return docs, nil
+}
+
+// yamlStream returns the documents of a YAML stream one by one, then io.EOF.
+func yamlStream(data []byte) func() (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	return func() (*yaml.Node, error) { return nextYAML(dec) }
+}
+
+// jsonStream returns the values of a stream of concatenated JSON values (which YAML cannot
+// parse as one stream), each parsed as YAML for its node tree, lines counted in the whole
+// stream.
+func jsonStream(data []byte) func() (*yaml.Node, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	return func() (*yaml.Node, error) {
+		start := dec.InputOffset()
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			return nil, fmt.Errorf("line %d: %w", 1+bytes.Count(data[:min(int(dec.InputOffset()), len(data))], []byte("\n")), err)
+		}
+		// The value starts after any white space following the previous one.
+		lead := data[start:]
+		skipped := len(lead) - len(bytes.TrimLeft(lead, " \t\r\n"))
+		offset := bytes.Count(data[:int(start)+skipped], []byte("\n"))
+		n, err := nextYAML(yaml.NewDecoder(bytes.NewReader(raw)))
+		if err != nil {
+			return nil, err
+		}
+		shiftLines(n, offset, map[*yaml.Node]bool{})
+		return n, nil
+	}
+}
+
+func shiftLines(n *yaml.Node, by int, seen map[*yaml.Node]bool) {
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by, seen)
+	}
 }
 
 // nextYAML reads one document, turning a parser panic into an error.
@@ -211,15 +294,17 @@ func decodeObject(n *yaml.Node, source string, index, item int) (*Document, Prob
 		return nil, Problems{p}
 	}
 	ns, name := w.nameOf(n)
-	base.Ref = Key{Kind: k, Namespace: ns, Name: name}.String()
+	base.Ref = refOf(Key{Kind: k, Namespace: ns, Name: name})
 	obj := k.New()
 	v := w.walk(n, reflectTypeOf(obj), nil, 0)
+	var failed []string
 	for _, e := range w.errs {
 		p := base
 		p.Line, p.Message = e.line, e.msg
 		problems = append(problems, p)
+		failed = append(failed, e.path)
 	}
-	if len(problems) > 0 {
+	if w.fatal {
 		return nil, problems
 	}
 	b, err := json.Marshal(v)
@@ -229,15 +314,16 @@ func decodeObject(n *yaml.Node, source string, index, item int) (*Document, Prob
 	if err != nil {
 		p := base
 		p.Message = "cannot decode: " + strings.TrimPrefix(err.Error(), "json: ")
-		return nil, Problems{p}
+		return nil, append(problems, p)
 	}
-	d := &Document{Source: source, Index: index, Item: item, Line: n.Line, Object: obj, lines: w.lines}
+	d := &Document{Source: source, Index: index, Item: item, Line: n.Line, Object: obj, lines: w.lines,
+		Partial: len(problems) > 0, failed: failed}
 	for _, wn := range w.warns {
 		p := base
 		p.Line, p.Message = wn.line, wn.msg
 		d.Warnings = append(d.Warnings, p)
 	}
-	return d, nil
+	return d, problems
 }
 
 func unknownKindMessage(apiVersion, kind string) string {

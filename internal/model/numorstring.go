@@ -88,6 +88,9 @@ func (p Port) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON accepts a number or a string.
 func (p *Port) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil // JSON null leaves the value unchanged, as encoding/json expects
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -187,6 +190,9 @@ func (p Protocol) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON accepts a number 0-255 or a string.
 func (p *Protocol) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil // JSON null leaves the value unchanged, as encoding/json expects
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -227,6 +233,9 @@ func ParseASNumber(s string) (ASNumber, error) {
 // UnmarshalJSON accepts a number or a string.
 func (a *ASNumber) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil // JSON null leaves the value unchanged, as encoding/json expects
+	}
 	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {

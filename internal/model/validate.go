@@ -2,8 +2,10 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -189,7 +191,8 @@ func reservedLabel(labels map[string]string, p *field.Path) field.ErrorList {
 
 func labelErrs(labels map[string]string, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for k, v := range labels {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		v := labels[k]
 		for _, msg := range validation.IsQualifiedName(k) {
 			errs = append(errs, field.Invalid(p, k, msg))
 		}

@@ -22,10 +22,14 @@ type walker struct {
 	errs   []walkNote
 	warns  []walkNote
 	failed bool // budget or depth exhausted: stop reporting
+	// fatal is set by problems that leave no usable object (budget, depth); value problems
+	// only drop the offending value.
+	fatal bool
 }
 
 type walkNote struct {
 	line int
+	path string // field path of the problem ("" for the document)
 	msg  string
 }
 
@@ -50,7 +54,8 @@ func reflectTypeOf(obj Object) reflect.Type {
 	return t
 }
 
-func (w *walker) fail(n *yaml.Node, msg string) {
+// fail records a problem with the value at p (nil: the document); the value is dropped.
+func (w *walker) fail(n *yaml.Node, p *field.Path, msg string) {
 	if w.failed {
 		return
 	}
@@ -58,26 +63,30 @@ func (w *walker) fail(n *yaml.Node, msg string) {
 	if n != nil {
 		line = n.Line
 	}
-	w.errs = append(w.errs, walkNote{line: line, msg: msg})
+	path := ""
+	if p != nil {
+		path = p.String()
+	}
+	w.errs = append(w.errs, walkNote{line: line, path: path, msg: msg})
 }
 
-func (w *walker) abort(n *yaml.Node, msg string) {
-	w.fail(n, msg)
-	w.failed = true
+func (w *walker) abort(n *yaml.Node, p *field.Path, msg string) {
+	w.fail(n, p, msg)
+	w.failed, w.fatal = true, true
 }
 
 // resolve follows aliases and charges the budget; nil when the budget is gone.
 func (w *walker) resolve(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
 		if i > maxDepth {
-			w.abort(n, "alias chain too long")
+			w.abort(n, nil, "alias chain too long")
 			return nil
 		}
 		n = n.Alias
 	}
 	w.budget--
 	if w.budget < 0 {
-		w.abort(n, "document too large (after alias expansion)")
+		w.abort(n, nil, "document too large (after alias expansion)")
 		return nil
 	}
 	return n
@@ -99,11 +108,11 @@ func (w *walker) pairs(n *yaml.Node, p *field.Path) []pair {
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			w.fail(k, fmt.Sprintf("%s: Invalid value: mapping keys must be strings", pathOrRoot(p)))
+			w.fail(k, p, fmt.Sprintf("%s: Invalid value: mapping keys must be strings", pathOrRoot(p)))
 			continue
 		}
 		if seen[k.Value] {
-			w.fail(k, fmt.Sprintf("%s: Duplicate value: %q", pathOrRoot(child(p, k.Value)), k.Value))
+			w.fail(k, child(p, k.Value), fmt.Sprintf("%s: Duplicate value: %q", pathOrRoot(child(p, k.Value)), k.Value))
 			continue
 		}
 		seen[k.Value] = true
@@ -124,7 +133,7 @@ func (w *walker) pairs(n *yaml.Node, p *field.Path) []pair {
 		}
 		for _, s := range srcs {
 			if s == nil || s.Kind != yaml.MappingNode {
-				w.fail(m, fmt.Sprintf("%s: Invalid value: a merge key (<<) needs a mapping", pathOrRoot(p)))
+				w.fail(m, p, fmt.Sprintf("%s: Invalid value: a merge key (<<) needs a mapping", pathOrRoot(p)))
 				continue
 			}
 			for _, pr := range w.pairs(s, p) {
@@ -203,7 +212,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, p *field.Path, depth int) an
 		return nil
 	}
 	if depth > maxDepth {
-		w.abort(n, fmt.Sprintf("%s: nesting too deep", pathOrRoot(p)))
+		w.abort(n, p, fmt.Sprintf("%s: nesting too deep", pathOrRoot(p)))
 		return nil
 	}
 	if p != nil {
@@ -287,7 +296,7 @@ func (w *walker) walkStruct(n *yaml.Node, t reflect.Type, p *field.Path, depth i
 				continue
 			}
 			w.lines[cp.String()] = pr.k.Line
-			w.fail(pr.k, fmt.Sprintf("%s: Unknown field%s", cp, suggest(pr.key, fields)))
+			w.fail(pr.k, cp, fmt.Sprintf("%s: Unknown field%s", cp, suggest(pr.key, fields)))
 			continue
 		}
 		out[pr.key] = w.walk(pr.v, ft, cp, depth+1)
@@ -305,7 +314,18 @@ func suggest(name string, fields map[string]reflect.Type) string {
 		}
 	}
 	if best == "" || bestD > 2 || bestD >= len(name) {
-		return ""
+		best = ""
+		if len(name) >= 4 {
+			for f := range fields {
+				lf, ln := strings.ToLower(f), strings.ToLower(name)
+				if (strings.HasPrefix(lf, ln) || strings.HasPrefix(ln, lf)) && (best == "" || f < best) {
+					best = f
+				}
+			}
+		}
+		if best == "" {
+			return ""
+		}
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
@@ -384,11 +404,11 @@ func (w *walker) walkOpaque(n *yaml.Node, t reflect.Type, p *field.Path, depth i
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		w.fail(n, fmt.Sprintf("%s: Invalid value: %v", pathOrRoot(p), err))
+		w.fail(n, p, fmt.Sprintf("%s: Invalid value: %v", pathOrRoot(p), err))
 		return nil
 	}
 	if err := json.Unmarshal(b, reflect.New(t).Interface()); err != nil {
-		w.fail(n, fmt.Sprintf("%s: Invalid value: %s: %s", pathOrRoot(p), shortValue(n), cleanJSONError(err)))
+		w.fail(n, p, fmt.Sprintf("%s: Invalid value: %s: %s", pathOrRoot(p), shortValue(n), cleanJSONError(err)))
 		return nil
 	}
 	return json.RawMessage(b)
@@ -417,6 +437,10 @@ func shortValue(n *yaml.Node) string {
 		v := n.Value
 		if len(v) > 60 {
 			v = v[:60] + "..."
+		}
+		switch n.Tag {
+		case "!!int", "!!float", "!!bool":
+			return v
 		}
 		return strconv.Quote(v)
 	case yaml.MappingNode:
@@ -448,7 +472,7 @@ func describeNode(n *yaml.Node) string {
 }
 
 func (w *walker) typeError(n *yaml.Node, p *field.Path, want string) {
-	w.fail(n, fmt.Sprintf("%s: Invalid value: %s: expected %s, got %s", pathOrRoot(p), shortValue(n), want, describeNode(n)))
+	w.fail(n, p, fmt.Sprintf("%s: Invalid value: %s: expected %s, got %s", pathOrRoot(p), shortValue(n), want, describeNode(n)))
 }
 
 // walkScalar converts a scalar for a string, bool or numeric Go type.
@@ -491,7 +515,7 @@ func (w *walker) walkScalar(n *yaml.Node, t reflect.Type, p *field.Path) any {
 		}
 		return f
 	}
-	w.fail(n, fmt.Sprintf("%s: cannot decode into %s", pathOrRoot(p), t))
+	w.fail(n, p, fmt.Sprintf("%s: cannot decode into %s", pathOrRoot(p), t))
 	return nil
 }
 
@@ -519,7 +543,7 @@ func (w *walker) generic(n *yaml.Node, p *field.Path, depth int) (any, bool) {
 		return nil, false
 	}
 	if depth > maxDepth {
-		w.abort(n, fmt.Sprintf("%s: nesting too deep", pathOrRoot(p)))
+		w.abort(n, p, fmt.Sprintf("%s: nesting too deep", pathOrRoot(p)))
 		return nil, false
 	}
 	switch n.Kind {
@@ -564,11 +588,11 @@ func (w *walker) generic(n *yaml.Node, p *field.Path, depth int) (any, bool) {
 			if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 				return f, true
 			}
-			w.fail(n, fmt.Sprintf("%s: Invalid value: %s: not a finite number", pathOrRoot(p), n.Value))
+			w.fail(n, p, fmt.Sprintf("%s: Invalid value: %s: not a finite number", pathOrRoot(p), n.Value))
 			return nil, false
 		}
 		return n.Value, true
 	}
-	w.fail(n, fmt.Sprintf("%s: Invalid value: unsupported YAML node", pathOrRoot(p)))
+	w.fail(n, p, fmt.Sprintf("%s: Invalid value: unsupported YAML node", pathOrRoot(p)))
 	return nil, false
 }

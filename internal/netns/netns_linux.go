@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	vnetns "github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Dir is where named namespaces are bound, as with `ip netns`.
@@ -27,6 +28,9 @@ func Exists(name string) bool {
 func Create(name string) (err error) {
 	if name == "" {
 		return errors.New("create network namespace: empty name")
+	}
+	if err := prepareDir(); err != nil {
+		return fmt.Errorf("create network namespace %s: %w", name, err)
 	}
 	runtime.LockOSThread()
 	orig, err := vnetns.Get()
@@ -48,6 +52,26 @@ func Create(name string) (err error) {
 		return fmt.Errorf("create network namespace %s: %w", name, err)
 	}
 	h.Close()
+	return nil
+}
+
+// prepareDir makes Dir a shared mount point of its own, as `ip netns add` does, before
+// any namespace is bound under it. Otherwise a later `ip netns add` (by anyone) bind-mounts
+// Dir over itself, hiding namespaces bound before, which then can never be unmounted.
+func prepareDir() error {
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", Dir, err)
+	}
+	err := unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) {
+		if err := unix.Mount(Dir, Dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s on itself: %w", Dir, err)
+		}
+		err = unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", Dir, err)
+	}
 	return nil
 }
 

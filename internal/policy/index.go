@@ -41,6 +41,8 @@ type labelIndex struct {
 	byLabel   map[term]map[*member]struct{}
 	keyValues map[string]map[string]int
 	scratch   map[*exprEntry]struct{}
+	// evals counts expression evaluations (tests check the index limits them).
+	evals uint64
 	// onChange is called for every membership change.
 	onChange func(e *exprEntry, m *member, added bool)
 }
@@ -126,6 +128,7 @@ func (ix *labelIndex) population(t term) int {
 
 func (ix *labelIndex) eval(e *exprEntry, m *member) {
 	_, was := e.members[m]
+	ix.evals++
 	now := e.x.matches(&m.id)
 	switch {
 	case now && !was:

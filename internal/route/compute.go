@@ -102,13 +102,13 @@ func prefixLess(a, b netip.Prefix) bool {
 
 func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
 
-// advertised is the node's affine blocks and borrowed addresses, less those of pools with
-// disableBGPExport.
+// advertised is the node's affine IPv4 blocks and borrowed IPv4 addresses, less those of
+// pools with disableBGPExport. (Sessions are IPv4 only; IPv6 is not advertised yet.)
 func advertised(node string, blocks []Block, borrowed []Borrowed, pools []pool) []netip.Prefix {
 	var out []netip.Prefix
 	exported := func(p netip.Prefix) bool {
 		pl, ok := poolOf(pools, p)
-		return !ok || !pl.noExport
+		return p.Addr().Is4() && (!ok || !pl.noExport)
 	}
 	for _, b := range blocks {
 		if b.Node == node && exported(b.CIDR) {

@@ -29,7 +29,7 @@
 // node with spec.bgp.routeReflectorClusterID reflects routes to every iBGP peer from a
 // BGPPeer whose cluster ID differs from its own (its route-reflector clients); mesh
 // sessions are never client sessions. Blocks of pools with disableBGPExport are not
-// advertised. VXLAN routes are computed for blocks of pools whose vxlanMode is Always or
+// advertised, nor (sessions being IPv4 only for now) IPv6 blocks. VXLAN routes are computed for blocks of pools whose vxlanMode is Always or
 // CrossSubnet; with CrossSubnet a remote node in the local node's underlay subnet is
 // reached by a plain route via its underlay address.
 //

@@ -201,7 +201,7 @@ func (p *parser) parseTerm() (Node, error) {
 	}
 	key := p.scanKey()
 	afterKey := p.pos
-	p.skipBlank()
+	// As in Calico, the call forms are single tokens: "has (x)" is not has(x).
 	if p.peek() == '(' {
 		switch key {
 		case "all":

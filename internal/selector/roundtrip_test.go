@@ -97,11 +97,11 @@ func (g treeGen) surface(n Node) string {
 func (g treeGen) surfaceBare(n Node) string {
 	switch n := n.(type) {
 	case *All:
-		return "all" + g.blank(false) + "(" + g.blank(false) + ")"
+		return "all(" + g.blank(false) + ")"
 	case *Global:
 		return "global(" + g.blank(false) + ")"
 	case *Has:
-		return "has" + g.blank(false) + "(" + g.blank(false) + n.Key + g.blank(false) + ")"
+		return "has(" + g.blank(false) + n.Key + g.blank(false) + ")"
 	case *Compare:
 		var op string
 		switch n.Op {

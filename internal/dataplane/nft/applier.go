@@ -3,6 +3,7 @@ package nft
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/knftables"
@@ -87,15 +88,22 @@ func (a *Applier) Applied() *Table { return a.applied }
 
 func (a *Applier) existing(ctx context.Context) (Existing, error) {
 	have := Existing{Chains: map[string]bool{}, Sets: map[string]bool{}, Maps: map[string]bool{}}
-	all, err := a.nft.ListAll(ctx)
-	if knftables.IsNotFound(err) {
-		return have, nil
+	// Make sure the table exists so that listing has one failure mode (an empty table
+	// has no effect on packets).
+	tx := a.nft.NewTransaction()
+	tx.Add(&knftables.Table{})
+	if err := a.nft.Run(ctx, tx); err != nil {
+		return have, fmt.Errorf("create nftables table: %w", err)
 	}
+	all, err := a.nft.ListAll(ctx)
 	if err != nil {
 		return have, fmt.Errorf("list nftables table: %w", err)
 	}
 	for typ, dst := range map[string]map[string]bool{"chain": have.Chains, "set": have.Sets, "map": have.Maps} {
 		for _, name := range all[typ] {
+			if strings.HasPrefix(name, "__") {
+				continue // anonymous sets belong to rules (netlink listing shows them)
+			}
 			dst[name] = true
 		}
 	}

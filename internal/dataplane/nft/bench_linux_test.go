@@ -43,7 +43,7 @@ func benchState(nPol, nEp int, allSelect bool, allow netip.Addr, variant int) *p
 		}})
 		s := policy.IPSet{ID: set, Kind: policy.SetNets}
 		for j := range 10 {
-			a := netip.AddrFrom4([4]byte{10, byte(100 + i/6500), byte(i % 6500 / 26), byte(j + 10*(i%26))})
+			a := benchAddr(i, j)
 			if i == 0 && j == 0 && variant%2 == 1 {
 				a = netip.MustParseAddr("10.99.99.99")
 			}
@@ -74,6 +74,12 @@ func benchState(nPol, nEp int, allSelect bool, allow netip.Addr, variant int) *p
 	st.Endpoints = eps
 	st.Profiles = []policy.Profile{{Name: "open", Egress: []policy.Rule{{Action: policy.ActionAllow}}}}
 	return sortState(st)
+}
+
+// benchAddr is member j of policy i's set: distinct addresses in 10.100.0.0/14.
+func benchAddr(i, j int) netip.Addr {
+	k := i*10 + j
+	return netip.AddrFrom4([4]byte{10, byte(100 + k>>16), byte(k >> 8), byte(k)})
 }
 
 func requireRootB(b *testing.B) *testnet.Net {
@@ -192,7 +198,7 @@ func loadLinear(ns string, nPol int, allow netip.Addr) error {
 	sb.WriteString("  ct state established,related accept\n  ct state invalid drop\n")
 	for i := range nPol {
 		for j := range 10 {
-			a := netip.AddrFrom4([4]byte{10, byte(100 + i/6500), byte(i % 6500 / 26), byte(j + 10*(i%26))})
+			a := benchAddr(i, j)
 			if j == 0 {
 				fmt.Fprintf(&sb, "  ip saddr { %s", a)
 			} else {

@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 )
@@ -36,11 +37,12 @@ func profileChain(dir direction, name string) string {
 	return hashName("pr-"+dir.short+"-", "profile|"+name)
 }
 
-func addrSetName(fam int, id string) string {
-	if fam == 4 {
-		return hashName("s4-", "ipset|"+id)
+func addrSetName(fam int, id string, interval bool) string {
+	kind := "s"
+	if interval {
+		kind = "c"
 	}
-	return hashName("s6-", "ipset|"+id)
+	return hashName(fmt.Sprintf("%s%d-", kind, fam), "ipset|"+id)
 }
 
 func namedPortSetName(fam int, id string) string {

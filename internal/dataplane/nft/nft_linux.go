@@ -46,12 +46,15 @@ func parseVersion(out string) (string, error) {
 }
 
 // NewKernel checks nft and returns a knftables.Interface for the inet table name in the
-// calling thread's network namespace (wrap in netns.Do to target another namespace).
+// calling thread's network namespace; every later call must run in that namespace too
+// (NewKernelIn arranges this).
 func NewKernel(ctx context.Context, table string) (knftables.Interface, error) {
 	if _, err := CheckNFT(ctx); err != nil {
 		return nil, err
 	}
-	nft, err := knftables.New(knftables.InetFamily, table)
+	// Listing through netlink: `nft list` fetches every set's elements and every rule,
+	// which takes tens of seconds at 10k policies; the applier only needs names.
+	nft, err := knftables.New(knftables.InetFamily, table, knftables.UseNetlink)
 	if err != nil {
 		return nil, fmt.Errorf("open nftables table inet %s: %w", table, err)
 	}

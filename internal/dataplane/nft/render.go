@@ -51,14 +51,14 @@ type renderer struct {
 	cfg   Config
 	st    *policy.State
 	t     *Table
-	addrs map[string]bool // referenced address-set IDs
-	named map[string]bool // referenced named-port-set IDs
+	// setNames caches setFor results by kind|id|family.
+	setNames map[string]string
 }
 
 // Render turns a node's desired policy state into the complete content of the owned
 // table. It is pure and deterministic.
 func Render(cfg Config, st *policy.State) *Table {
-	r := &renderer{cfg: cfg.withDefaults(), st: st, t: NewTable(), addrs: map[string]bool{}, named: map[string]bool{}}
+	r := &renderer{cfg: cfg.withDefaults(), st: st, t: NewTable(), setNames: map[string]string{}}
 	r.baseChains()
 	from := &Set{Name: MapFromWorkload, Map: true, Type: "ifname : verdict"}
 	to := &Set{Name: MapToWorkload, Map: true, Type: "ifname : verdict"}
@@ -72,7 +72,6 @@ func Render(cfg Config, st *policy.State) *Table {
 		to.AddElement(key, []string{"jump " + r.endpointChain(dirTo, ep, &ep.Ingress)})
 		from.AddElement(key, []string{"jump " + r.endpointChain(dirFrom, ep, &ep.Egress)})
 	}
-	r.sets()
 	return r.t
 }
 
@@ -178,39 +177,51 @@ func (r *renderer) rules(dir direction, owner string, rules []policy.Rule) []Rul
 	return out
 }
 
-// sets declares every referenced set, filled from the state (an unknown ID is an empty
-// set: its selector matches nothing).
-func (r *renderer) sets() {
-	for id := range r.addrs {
-		st, _ := r.st.IPSet(id)
-		for _, fam := range []int{4, 6} {
-			s := &Set{Name: addrSetName(fam, id), Type: addrType(fam), Interval: true, Elements: map[string]Element{}}
-			if st != nil {
-				var ps []netip.Prefix
-				for _, m := range st.Members {
-					ps = append(ps, m.Prefix)
-				}
-				for _, p := range normalizePrefixes(ps, fam) {
-					s.AddElement([]string{prefixString(p)}, nil)
-				}
+// setFor declares the nft set holding family fam's members of the state's IP set id
+// (an address set, or a named-port set when namedPort is set) and returns its name, or
+// "" when that family has no members (an unknown id is empty: its selector matches
+// nothing). Rules then leave out what cannot match instead of referencing empty sets,
+// which keeps the number of sets, and nft's per-set costs, down. Address sets whose
+// members are all single addresses are hash sets, others interval sets; the two kinds
+// have different names, so a change of kind is a new set.
+func (r *renderer) setFor(id string, fam int, namedPort bool) string {
+	key := fmt.Sprintf("%v|%s|%d", namedPort, id, fam)
+	if name, ok := r.setNames[key]; ok {
+		return name
+	}
+	st, _ := r.st.IPSet(id)
+	var s *Set
+	switch {
+	case st == nil:
+	case namedPort:
+		s = &Set{Name: namedPortSetName(fam, id), Type: addrType(fam) + " . inet_proto . inet_service"}
+		for _, m := range st.Members {
+			if famOf(m.Prefix.Addr()) == fam && m.Proto != "" {
+				s.AddElement([]string{m.Prefix.Addr().Unmap().String(), protoName(m.Proto), fmt.Sprint(m.Port)}, nil)
 			}
-			r.t.Sets[s.Name] = s
+		}
+	default:
+		var ps []netip.Prefix
+		for _, m := range st.Members {
+			ps = append(ps, m.Prefix)
+		}
+		ps = normalizePrefixes(ps, fam)
+		interval := false
+		for _, p := range ps {
+			interval = interval || !p.IsSingleIP()
+		}
+		s = &Set{Name: addrSetName(fam, id, interval), Type: addrType(fam), Interval: interval}
+		for _, p := range ps {
+			s.AddElement([]string{prefixString(p)}, nil)
 		}
 	}
-	for id := range r.named {
-		st, _ := r.st.IPSet(id)
-		for _, fam := range []int{4, 6} {
-			s := &Set{Name: namedPortSetName(fam, id), Type: addrType(fam) + " . inet_proto . inet_service", Elements: map[string]Element{}}
-			if st != nil {
-				for _, m := range st.Members {
-					if famOf(m.Prefix.Addr()) == fam && m.Proto != "" {
-						s.AddElement([]string{m.Prefix.Addr().String(), protoName(m.Proto), fmt.Sprint(m.Port)}, nil)
-					}
-				}
-			}
-			r.t.Sets[s.Name] = s
-		}
+	name := ""
+	if s != nil && len(s.Elements) > 0 {
+		name = s.Name
+		r.t.Sets[name] = s
 	}
+	r.setNames[key] = name
+	return name
 }
 
 func addrType(fam int) string {

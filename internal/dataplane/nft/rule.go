@@ -23,8 +23,11 @@ func (r *renderer) ruleTexts(rule policy.Rule, label string) []string {
 		if !ok {
 			continue
 		}
-		srcAlts := r.portAlternatives(rule.Source, fam, "saddr", "sport")
-		dstAlts := r.portAlternatives(rule.Destination, fam, "daddr", "dport")
+		srcAlts, ok1 := r.portAlternatives(rule.Source, fam, "saddr", "sport")
+		dstAlts, ok2 := r.portAlternatives(rule.Destination, fam, "daddr", "dport")
+		if !ok1 || !ok2 {
+			continue
+		}
 		for _, s := range srcAlts {
 			for _, d := range dstAlts {
 				parts := append([]string{}, base...)
@@ -143,19 +146,24 @@ func (r *renderer) matchAddrs(m *policy.Match, fam int, field string) ([]string,
 		parts = append(parts, field+" != "+prefixList(nets))
 	}
 	for _, id := range m.IPSets {
-		r.addrs[id] = true
-		parts = append(parts, field+" @"+addrSetName(fam, id))
+		name := r.setFor(id, fam, false)
+		if name == "" {
+			return nil, false // empty for this family: cannot match
+		}
+		parts = append(parts, field+" @"+name)
 	}
 	for _, id := range m.NotIPSets {
-		r.addrs[id] = true
-		parts = append(parts, field+" != @"+addrSetName(fam, id))
+		if name := r.setFor(id, fam, false); name != "" {
+			parts = append(parts, field+" != @"+name)
+		}
 	}
 	return parts, true
 }
 
 // portAlternatives returns the OR-ed port matches of one side (each becomes its own nft
-// rule) with the negated ones appended to each; [""] when the side has no port match.
-func (r *renderer) portAlternatives(m policy.Match, fam int, addr, port string) []string {
+// rule) with the negated ones appended to each; [""] when the side has no port match;
+// ok is false when the side has port matches but none can match in family fam.
+func (r *renderer) portAlternatives(m policy.Match, fam int, addr, port string) (alts []string, ok bool) {
 	ip := "ip"
 	if fam == 6 {
 		ip = "ip6"
@@ -166,18 +174,22 @@ func (r *renderer) portAlternatives(m policy.Match, fam int, addr, port string) 
 		not = append(not, "th "+port+" != "+portList(m.NotPorts))
 	}
 	for _, id := range m.NotNamedPortSets {
-		r.named[id] = true
-		not = append(not, tuple+" != @"+namedPortSetName(fam, id))
+		if name := r.setFor(id, fam, true); name != "" {
+			not = append(not, tuple+" != @"+name)
+		}
 	}
-	var alts []string
 	if len(m.Ports) > 0 {
 		alts = append(alts, "th "+port+" "+portList(m.Ports))
 	}
 	for _, id := range m.NamedPortSets {
-		r.named[id] = true
-		alts = append(alts, tuple+" @"+namedPortSetName(fam, id))
+		if name := r.setFor(id, fam, true); name != "" {
+			alts = append(alts, tuple+" @"+name)
+		}
 	}
 	if len(alts) == 0 {
+		if len(m.Ports)+len(m.NamedPortSets) > 0 {
+			return nil, false
+		}
 		alts = []string{""}
 	}
 	if len(not) > 0 {
@@ -185,7 +197,7 @@ func (r *renderer) portAlternatives(m policy.Match, fam int, addr, port string) 
 			alts[i] = strings.TrimSpace(a + " " + strings.Join(not, " "))
 		}
 	}
-	return alts
+	return alts, true
 }
 
 func prefixList(ps []netip.Prefix) string {

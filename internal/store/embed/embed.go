@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	etcdembed "go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap/zapcore"
 
@@ -53,12 +55,21 @@ type Config struct {
 	TickMs, ElectionMs uint
 	// UnsafeNoFsync skips fsync: only for tests, a crash can lose acknowledged writes.
 	UnsafeNoFsync bool
+	// TLS serves https:// and unixs:// client URLs; see TLSConfig.
+	TLS TLSConfig
+}
+
+// TLSConfig is the server side of client TLS. CertFile and KeyFile are the server's
+// certificate; ClientCAFile, when set, requires clients to present a certificate it signed.
+type TLSConfig struct {
+	CertFile, KeyFile, ClientCAFile string
 }
 
 // Server is one embedded etcd member.
 type Server struct {
-	cfg Config
-	e   *etcdembed.Etcd
+	cfg      Config
+	e        *etcdembed.Etcd
+	stopping atomic.Bool // demotes etcd's shutdown noise in the log
 }
 
 // New returns a stopped server for cfg; it does no I/O.
@@ -103,14 +114,21 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("start datastore: %w", err)
-	}
-	for _, u := range append(append([]url.URL(nil), ec.ListenClientUrls...), ec.ListenPeerUrls...) {
-		if err := checkSocket(u); err != nil {
+	urls := append(append([]url.URL(nil), ec.ListenClientUrls...), ec.ListenPeerUrls...)
+	for _, u := range urls {
+		if err := checkInUse(u); err != nil {
 			return fmt.Errorf("start datastore %s: %w", s.cfg.Name, err)
 		}
 	}
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("start datastore: %w", err)
+	}
+	for _, u := range urls {
+		if err := makeSocketDir(u); err != nil {
+			return fmt.Errorf("start datastore %s: %w", s.cfg.Name, err)
+		}
+	}
+	s.stopping.Store(false)
 	e, err := etcdembed.StartEtcd(ec)
 	if err != nil {
 		return fmt.Errorf("start datastore %s in %s: %w", s.cfg.Name, s.cfg.DataDir, err)
@@ -122,13 +140,16 @@ func (s *Server) Start(ctx context.Context) error {
 		s.e = e
 		return nil
 	case err := <-e.Err():
+		s.stopping.Store(true)
 		e.Close()
 		return fmt.Errorf("start datastore %s: %w", s.cfg.Name, err)
 	case <-timer.C:
+		s.stopping.Store(true)
 		e.Server.HardStop()
 		e.Close()
 		return fmt.Errorf("start datastore %s: not ready within %v (for a cluster: are the other members up?)", s.cfg.Name, s.cfg.StartTimeout)
 	case <-ctx.Done():
+		s.stopping.Store(true)
 		e.Server.HardStop()
 		e.Close()
 		return fmt.Errorf("start datastore %s: %w", s.cfg.Name, ctx.Err())
@@ -147,6 +168,7 @@ func (s *Server) Err() <-chan error {
 // listeners. It is safe to call more than once.
 func (s *Server) Stop() {
 	if s.e != nil {
+		s.stopping.Store(true)
 		s.e.Close()
 		s.e = nil
 	}
@@ -156,6 +178,7 @@ func (s *Server) Stop() {
 // leadership transfer), then closes its listeners. For tests of failover.
 func (s *Server) Kill() {
 	if s.e != nil {
+		s.stopping.Store(true)
 		s.e.Server.HardStop()
 		s.e.Close()
 		s.e = nil
@@ -204,6 +227,17 @@ func (s *Server) etcdConfig() (*etcdembed.Config, error) {
 		ec.ElectionMs = s.cfg.ElectionMs
 	}
 	ec.UnsafeNoFsync = s.cfg.UnsafeNoFsync
+	if t := s.cfg.TLS; t != (TLSConfig{}) {
+		if t.CertFile == "" || t.KeyFile == "" {
+			return nil, fmt.Errorf("datastore TLS: both a certificate and a key file are required")
+		}
+		ec.ClientTLSInfo = transport.TLSInfo{
+			CertFile:       t.CertFile,
+			KeyFile:        t.KeyFile,
+			TrustedCAFile:  t.ClientCAFile,
+			ClientCertAuth: t.ClientCAFile != "",
+		}
+	}
 	ec.Metrics = "basic"
 	level, err := zapcore.ParseLevel(s.cfg.LogLevel)
 	if err != nil {
@@ -214,7 +248,7 @@ func (s *Server) etcdConfig() (*etcdembed.Config, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ec.ZapLoggerBuilder = etcdembed.NewZapLoggerBuilder(newZapLogger(log.With("component", "etcd", "member", s.cfg.Name), level))
+	ec.ZapLoggerBuilder = etcdembed.NewZapLoggerBuilder(newZapLogger(log.With("member", s.cfg.Name), level, &s.stopping))
 	return ec, nil
 }
 
@@ -235,20 +269,27 @@ func parseURLs(what string, raw []string) ([]url.URL, error) {
 	return out, nil
 }
 
-// checkSocket prepares a unix socket's directory and refuses a socket another process is
-// serving on (etcd would remove it from under that process).
-func checkSocket(u url.URL) error {
+// checkInUse refuses a unix socket another process is serving on (etcd would remove it from
+// under that process). A stale socket file is fine: etcd replaces it.
+func checkInUse(u url.URL) error {
 	if u.Scheme != "unix" && u.Scheme != "unixs" {
 		return nil
 	}
-	path := u.Host + u.Path
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("socket directory for %s: %w", u.String(), err)
-	}
-	conn, err := net.DialTimeout("unix", path, time.Second)
+	conn, err := net.DialTimeout("unix", u.Host+u.Path, time.Second)
 	if err != nil {
-		return nil // no socket, or a stale file that etcd replaces
+		return nil
 	}
 	conn.Close()
 	return fmt.Errorf("%s is in use by another server", u.String())
+}
+
+// makeSocketDir creates the directory of a unix socket.
+func makeSocketDir(u url.URL) error {
+	if u.Scheme != "unix" && u.Scheme != "unixs" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(u.Host+u.Path), 0o755); err != nil {
+		return fmt.Errorf("socket directory for %s: %w", u.String(), err)
+	}
+	return nil
 }

@@ -3,26 +3,37 @@ package embed
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
 // slogCore routes etcd's zap logging into a slog.Logger at or above a minimum level.
+// Records known to be harmless, and everything logged while the server is stopping (etcd
+// reports its closed listeners as errors), are demoted to debug.
 type slogCore struct {
-	log    *slog.Logger
-	min    zapcore.Level
-	fields []zapcore.Field
+	log      *slog.Logger
+	min      zapcore.Level
+	fields   []zapcore.Field
+	stopping *atomic.Bool
 }
 
-func newZapLogger(log *slog.Logger, min zapcore.Level) *zap.Logger {
-	return zap.New(&slogCore{log: log, min: min})
+// benign are etcd warnings that do not apply to how Trellis runs it (one local listener,
+// no etcd authentication).
+var benign = map[string]bool{
+	"Running http and grpc server on single port. This is not recommended for production.": true,
+	"simple token is not cryptographically signed":                                         true,
+}
+
+func newZapLogger(log *slog.Logger, min zapcore.Level, stopping *atomic.Bool) *zap.Logger {
+	return zap.New(&slogCore{log: log, min: min, stopping: stopping})
 }
 
 func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= c.min }
 
 func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
-	return &slogCore{log: c.log, min: c.min, fields: append(append([]zapcore.Field(nil), c.fields...), fields...)}
+	return &slogCore{log: c.log, min: c.min, stopping: c.stopping, fields: append(append([]zapcore.Field(nil), c.fields...), fields...)}
 }
 
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -47,7 +58,11 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	if e.LoggerName != "" {
 		attrs = append(attrs, slog.String("logger", e.LoggerName))
 	}
-	c.log.LogAttrs(context.Background(), slogLevel(e.Level), e.Message, attrs...)
+	level := slogLevel(e.Level)
+	if benign[e.Message] || c.stopping.Load() {
+		level = slog.LevelDebug
+	}
+	c.log.LogAttrs(context.Background(), level, e.Message, attrs...)
 	return nil
 }
 

@@ -141,6 +141,7 @@ func (w *writer) run(ctx context.Context, t *testing.T) {
 				w.mu.Lock()
 				w.acked = append(w.acked, name)
 				w.mu.Unlock()
+				time.Sleep(2 * time.Millisecond) // pace: enough writes to span the failover
 				break
 			}
 			if !errors.Is(err, store.ErrUnavailable) {
@@ -200,7 +201,9 @@ func testLeaderKilled(t *testing.T, c *cluster) {
 	c.members[lead].Kill()
 	t.Logf("killed leader %d after %d acknowledged writes (kill took %v)", lead, before, time.Since(killed))
 	waitFor(t, "20 writes after the kill", func() bool { return w.ackedCount() >= before+20 })
-	t.Logf("writes resumed: %d more within %v; %d attempts failed as unavailable", w.ackedCount()-before, time.Since(killed), w.fails)
+	w.mu.Lock()
+	t.Logf("writes continued: %d more within %v of the kill; %d attempts failed as unavailable and were retried", len(w.acked)-before, time.Since(killed), w.fails)
+	w.mu.Unlock()
 	stop()
 	<-done
 	if newLead := c.leader(t); newLead == lead {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
@@ -33,7 +34,22 @@ func unavailable(err error) bool {
 		return isUnavailableCode(ee.Code())
 	}
 	if st, ok := status.FromError(err); ok {
+		if st.Code() == codes.Unknown {
+			return transientServerError(st.Message())
+		}
 		return isUnavailableCode(st.Code())
+	}
+	return false
+}
+
+// transientServerError recognises errors a stopping or overloaded member returns untyped
+// (gRPC code Unknown): the request may or may not have been applied, and another member
+// can serve it. This is the one place that looks at etcd's error text.
+func transientServerError(msg string) bool {
+	for _, m := range []string{"raft: stopped", "raft proposal dropped", "etcdserver: server stopped"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
 	}
 	return false
 }

@@ -1,0 +1,30 @@
+// Package bgp is Trellis's BGP speaker: a thin adapter over github.com/osrg/gobgp/v4 that
+// runs one BgpServer per node, makes its peers and advertised prefixes match the desired
+// state calculated by internal/route, and reports the learned best paths (as kernel routes)
+// to a callback, so the caller merges them with the calculated routes and installs them
+// through internal/dataplane/link.
+//
+// Sessions: every peer gets IPv4 unicast with graceful restart (the restart time from
+// route.Peer.RestartTime). When a peer's TCP session breaks without a NOTIFICATION (its
+// agent was killed or restarted) gobgp keeps that peer's routes, marked stale, for the
+// restart time, and the speakers here keep reporting them; when the peer comes back and
+// sends End-of-RIB, routes it did not re-advertise are withdrawn. Stop(ctx, true) closes the
+// sessions the same way (an agent restart), Stop(ctx, false) sends a NOTIFICATION so peers
+// drop our routes at once (a node leaving). Route-reflector clients get the local cluster
+// ID; passive peers wait for the remote side to connect.
+//
+// Learned routes: only best paths received from a peer (never our own) whose prefix lies
+// inside one of the accepted prefixes (SetAccept, typically the IP pools plus what an
+// operator allowed) are reported; everything else stays in the RIB only. The callback is
+// called from one goroutine, with the full sorted set each time, coalescing bursts.
+//
+// Network namespaces: gobgp opens its listening socket in its Serve goroutine and dials
+// peers from per-peer goroutines it starts itself, so pinning the caller's goroutine to a
+// namespace's thread does not move gobgp into that namespace (the listener could be, the
+// dials would not). The speaker must therefore run in a process that lives entirely in the
+// node's namespace: the agent is started inside it, and the tests re-execute the test
+// binary inside each namespace (started from internal/netns.Do, so the child inherits it).
+//
+// This package never touches the kernel's routing tables itself and never opens sockets
+// except through gobgp.
+package bgp

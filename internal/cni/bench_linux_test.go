@@ -1,0 +1,116 @@
+package cni
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trellisnet/trellis/internal/netns"
+)
+
+// BenchmarkAddDel drives ADD then DEL through libcni (a process per call, the embedded
+// etcd as datastore, no policy wait) and reports p50/p99 latencies of each.
+// Run: go test -run '^$' -bench AddDel -benchtime 100x ./internal/cni/
+func BenchmarkAddDel(b *testing.B) {
+	e := newEnv(b)
+	l := e.conflist(confOpts{version: "1.1.0", assign6: true})
+	var adds, dels []time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		p := &pod{ns: "default", name: fmt.Sprintf("bench-%d", i), netns: "trl-p-" + randSuffix(), containerID: fmt.Sprintf("bench-%d", i)}
+		if err := netns.Create(p.netns); err != nil {
+			b.Fatal(err)
+		}
+		e.createPodObject(p)
+		b.StartTimer()
+		start := time.Now()
+		e.mustAdd(l, p.rt())
+		adds = append(adds, time.Since(start))
+		start = time.Now()
+		if err := e.run(func(ctx context.Context) error { return e.cni.DelNetworkList(ctx, l, p.rt()) }); err != nil {
+			b.Fatal(err)
+		}
+		dels = append(dels, time.Since(start))
+		b.StopTimer()
+		if err := netns.Delete(p.netns); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	report(b, "add", adds)
+	report(b, "del", dels)
+	inproc := e.loggedDurations("ADD")
+	report(b, "add-inplugin", inproc)
+}
+
+// loggedDurations reads the plugin's own "command done" durations from its log.
+func (e *env) loggedDurations(cmd string) []time.Duration {
+	data, err := os.ReadFile(filepath.Join(e.dir, "cni.log"))
+	if err != nil {
+		return nil
+	}
+	var out []time.Duration
+	for _, line := range strings.Split(string(data), "\n") {
+		var rec struct {
+			Msg      string `json:"msg"`
+			Command  string `json:"command"`
+			Duration int64  `json:"duration"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "command done" && rec.Command == cmd {
+			out = append(out, time.Duration(rec.Duration))
+		}
+	}
+	return out
+}
+
+// BenchmarkAddPolicyWait measures ADD including the policy wait against an agent that
+// answers as soon as the endpoint appears (the wait's own overhead).
+func BenchmarkAddPolicyWait(b *testing.B) {
+	e := newEnv(b)
+	l := e.conflist(confOpts{version: "1.1.0", policyWait: "10s"})
+	var adds []time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		p := &pod{ns: "default", name: fmt.Sprintf("wait-%d", i), netns: "trl-p-" + randSuffix(), containerID: fmt.Sprintf("wait-%d", i)}
+		if err := netns.Create(p.netns); err != nil {
+			b.Fatal(err)
+		}
+		e.createPodObject(p)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { fakeAgent(ctx, e, p); close(done) }()
+		b.StartTimer()
+		start := time.Now()
+		e.mustAdd(l, p.rt())
+		adds = append(adds, time.Since(start))
+		b.StopTimer()
+		cancel()
+		<-done
+		if err := e.run(func(ctx context.Context) error { return e.cni.DelNetworkList(ctx, l, p.rt()) }); err != nil {
+			b.Fatal(err)
+		}
+		if err := netns.Delete(p.netns); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	report(b, "add-with-wait", adds)
+}
+
+func report(b *testing.B, name string, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	pct := func(p float64) float64 {
+		return float64(d[min(len(d)-1, int(float64(len(d))*p))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), name+"-p50-ms")
+	b.ReportMetric(pct(0.99), name+"-p99-ms")
+}

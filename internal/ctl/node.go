@@ -1,0 +1,179 @@
+package ctl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
+)
+
+// NewNodeCmd returns `trellis node` with `run` (the node agent) and `status`.
+func NewNodeCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "node",
+		Short: "Run the node agent or show its status",
+		Args:  cobra.NoArgs,
+	}
+	c.AddCommand(newNodeRunCmd(o), newNodeStatusCmd())
+	return c
+}
+
+func newNodeRunCmd(o *Options) *cobra.Command {
+	var cfg agent.Config
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Run the node agent: watch the datastore and program this node's nftables policy",
+		Long: "Run the node agent until SIGINT or SIGTERM. It lists and watches the datastore,\n" +
+			"calculates the policy of this node's endpoints and programs the nftables table\n" +
+			"(inet " + agent.DefaultTableName + " by default), which stays in place when the agent exits.\n" +
+			"Health, readiness, Prometheus metrics and status are served on --health-addr and\n" +
+			"on --status-socket (used by `trellis node status`).",
+		Example: "  trellis node run --node-name node1\n  trellis node run --node-name node1 --health-addr 0.0.0.0:9099 --resync-period 30s",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if cfg.NodeName == "" {
+				return Usagef("--node-name is required")
+			}
+			if cfg.ResyncPeriod <= 0 {
+				return Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runNode(ctx, o, cfg)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (required)")
+	f.StringVar(&cfg.HealthAddr, "health-addr", agent.DefaultHealthAddr, "TCP address of /healthz, /readyz, /metrics and /status, or \"none\"")
+	f.StringVar(&cfg.StatusSocket, "status-socket", "", "unix socket serving the same endpoints, or \"none\" (default "+agent.DefaultSocketDir+"/NODE/agent.sock)")
+	f.DurationVar(&cfg.ResyncPeriod, "resync-period", agent.DefaultResyncPeriod, "interval of full syncs that repair drift in the nftables table")
+	f.DurationVar(&cfg.RateLimit, "min-sync-interval", agent.DefaultRateLimit, "minimum interval between two syncs (changes in between are coalesced)")
+	f.StringVar(&cfg.TableName, "table", agent.DefaultTableName, "name of the inet nftables table the agent owns")
+	f.StringVar(&cfg.WorkloadPrefix, "workload-prefix", "trl", "name prefix of workload (pod) interfaces")
+	f.StringVar(&cfg.LogPrefix, "log-prefix", "trellis", "start of the nft log prefix of Log rules")
+	return c
+}
+
+func runNode(ctx context.Context, o *Options, cfg agent.Config) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	version, err := nft.CheckNFT(ctx)
+	if err != nil {
+		return err
+	}
+	if o.OpenStore == nil {
+		return fmt.Errorf("run node agent: no datastore configured")
+	}
+	st, err := o.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	dp, err := agent.KernelDataplane(ctx, "", cfg.TableName)
+	if err != nil {
+		return err
+	}
+	log.Info("nft found", "version", version)
+	return agent.New(cfg, st, dp, log.With("component", "agent")).Run(ctx)
+}
+
+func newNodeStatusCmd() *cobra.Command {
+	var node, socket, output string
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the node agent's health, last sync and what it programmed",
+		Example: "  trellis node status --node-name node1\n" +
+			"  trellis node status --socket /run/trellis/node/node1/agent.sock -o json",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return Usagef("invalid --output %q: use text or json", output)
+			}
+			target := socket
+			switch {
+			case target == "" && node == "":
+				return Usagef("give --node-name or --socket")
+			case target == "":
+				target = agent.SocketPath(node)
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), 10*time.Second)
+			defer cancel()
+			s, err := agent.NewClient(target).Status(ctx)
+			if err != nil {
+				return fmt.Errorf("node status: is the agent running? %w", err)
+			}
+			if output == "json" {
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(s); err != nil {
+					return err
+				}
+			} else if err := writeNodeStatus(c.OutOrStdout(), s, time.Now()); err != nil {
+				return err
+			}
+			if !s.Healthy {
+				return fmt.Errorf("node %s: agent is not healthy (sync loop stuck)", s.Node)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&node, "node-name", "", "node whose agent to ask (its default socket)")
+	c.Flags().StringVar(&socket, "socket", "", "agent status socket path, or host:port of its health address")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+// writeNodeStatus prints the human-readable status.
+func writeNodeStatus(w io.Writer, s agent.Status, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	health := "healthy"
+	if !s.Healthy {
+		health = "UNHEALTHY (sync loop stuck)"
+	}
+	ready := "ready"
+	switch {
+	case !s.InSync:
+		ready = "not ready (not in sync with the datastore yet)"
+	case !s.Ready:
+		ready = "not ready (last sync failed)"
+	}
+	fmt.Fprintf(tw, "node:\t%s\n", s.Node)
+	fmt.Fprintf(tw, "table:\tinet %s\n", s.Table)
+	fmt.Fprintf(tw, "health:\t%s, %s\n", health, ready)
+	if s.LastSync != nil {
+		fmt.Fprintf(tw, "last sync:\t%s (%s ago), %s, took %s, %d operations\n",
+			s.LastSync.UTC().Format(time.RFC3339), now.Sub(*s.LastSync).Round(time.Millisecond),
+			s.LastSyncType, (time.Duration(s.LastSyncSeconds * float64(time.Second))).Round(time.Microsecond), s.LastOperations)
+	} else {
+		fmt.Fprintf(tw, "last sync:\tnever\n")
+	}
+	if s.LastError != "" {
+		fmt.Fprintf(tw, "last error:\t%s\n", s.LastError)
+	}
+	fmt.Fprintf(tw, "syncs:\t%d (%d failed)\n", s.Syncs, s.Errors)
+	fmt.Fprintf(tw, "endpoints:\t%d\n", s.Endpoints)
+	fmt.Fprintf(tw, "policies:\t%d\n", s.Policies)
+	fmt.Fprintf(tw, "chains:\t%d (%d rules)\n", s.Chains, s.Rules)
+	fmt.Fprintf(tw, "sets:\t%d (%d elements)\n", s.Sets, s.SetElements)
+	// BGP peers: filled once the BGP speaker reports its sessions through agent.Status.
+	if len(s.BGPPeers) == 0 {
+		fmt.Fprintf(tw, "bgp peers:\tnone\n")
+	}
+	for _, p := range s.BGPPeers {
+		fmt.Fprintf(tw, "bgp peer:\t%s %s %s\n", p.Address, p.State, p.Since)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,128 @@
+package ctl
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func runPolicy(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	c := NewPolicyCmd(&Options{})
+	var out bytes.Buffer
+	c.SetOut(&out)
+	c.SetErr(&out)
+	c.SetArgs(args)
+	err := c.Execute()
+	return out.String(), err
+}
+
+func TestPolicyTraceJSON(t *testing.T) {
+	const f = "testdata/policy/k8s_basic.yaml"
+	tests := []struct {
+		from, to, port string
+		verdict        string
+		egress         map[string]any
+		ingress        map[string]any
+	}{
+		{"prod/web", "prod/db", "tcp/5432", "allow",
+			map[string]any{"verdict": "allow", "tier": "default", "policy": "knp.default.web-egress", "rule": 0.0},
+			map[string]any{"verdict": "allow", "tier": "default", "policy": "knp.default.db", "rule": 0.0}},
+		{"dev/client", "prod/db", "tcp/5432", "deny",
+			map[string]any{"verdict": "allow", "reason": "profile", "profile": "kns.dev"},
+			map[string]any{"verdict": "deny", "reason": "end of tier", "tier": "default"}},
+		{"dev/client", "10.0.1.2", "udp/9000", "allow",
+			map[string]any{"verdict": "allow"},
+			map[string]any{"verdict": "allow", "policy": "knp.default.db", "rule": 1.0}},
+		{"prod/db", "prod/db", "sctp/1", "allow",
+			map[string]any{"verdict": "allow", "reason": "same endpoint"},
+			map[string]any{"verdict": "allow", "reason": "same endpoint"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.from+"->"+tc.to+"/"+tc.port, func(t *testing.T) {
+			out, err := runPolicy(t, "trace", "-f", f, "--from", tc.from, "--to", tc.to, "--port", tc.port, "-o", "json")
+			if err != nil {
+				t.Fatalf("trace: %v\n%s", err, out)
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("output is not JSON: %v\n%s", err, out)
+			}
+			if got["verdict"] != tc.verdict {
+				t.Errorf("verdict = %v, want %s\n%s", got["verdict"], tc.verdict, out)
+			}
+			for side, want := range map[string]map[string]any{"egress": tc.egress, "ingress": tc.ingress} {
+				sub, _ := got[side].(map[string]any)
+				for k, v := range want {
+					if diff := cmp.Diff(v, sub[k]); diff != "" {
+						t.Errorf("%s.%s (-want +got):\n%s", side, k, diff)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestPolicyTraceText(t *testing.T) {
+	out, err := runPolicy(t, "trace", "-f", "testdata/policy", "--from", "dev/client", "--to", "prod/db", "--port", "tcp/5432")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"profile kns.dev", "end of tier default", "verdict: deny"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPolicyMatrixJSON(t *testing.T) {
+	out, err := runPolicy(t, "matrix", "-f", "testdata/policy/k8s_basic.yaml", "--ports", "tcp/5432,udp/53", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Results []matrixResult `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if len(got.Results) != 2*3*3 {
+		t.Fatalf("got %d results, want 18", len(got.Results))
+	}
+	want := map[string]string{
+		"prod/web prod/db tcp/5432":    "allow",
+		"dev/client prod/db tcp/5432":  "deny",
+		"prod/web dev/client udp/53":   "allow",
+		"prod/web dev/client tcp/5432": "deny",
+		"prod/db prod/db tcp/5432":     "allow",
+	}
+	for _, r := range got.Results {
+		if v, ok := want[r.From+" "+r.To+" "+r.Port]; ok && v != r.Verdict {
+			t.Errorf("%s -> %s %s = %s, want %s", r.From, r.To, r.Port, r.Verdict, v)
+		}
+	}
+}
+
+func TestPolicyUsageErrors(t *testing.T) {
+	tests := [][]string{
+		{"trace", "-f", "testdata/policy", "--from", "prod/web", "--to", "prod/db", "--port", "http/80"},
+		{"trace", "-f", "testdata/policy", "--from", "prod/web", "--to", "prod/db", "--port", "tcp/0"},
+		{"trace", "-f", "testdata/policy", "--from", "prod/web", "--to", "prod/db"},
+		{"trace", "-f", "testdata/policy", "--from", "web", "--to", "prod/db", "--port", "tcp/1"},
+		{"matrix", "-f", "testdata/policy", "-o", "yaml"},
+	}
+	for _, args := range tests {
+		_, err := runPolicy(t, args...)
+		var ue UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: err = %v, want a usage error", args, err)
+		}
+	}
+	if _, err := runPolicy(t, "trace", "-f", "testdata/policy", "--from", "prod/nope", "--to", "prod/db", "--port", "tcp/1"); err == nil {
+		t.Error("unknown pod: want an error")
+	}
+}
