@@ -9,8 +9,9 @@
 #     100 local endpoints, one selector set of ten addresses per policy;
 #   - new TCP connections per second between two pod namespaces through the host
 #     namespace: no table; the Trellis table with 0/100/1k/10k policies selecting the
-#     destination (the client is allowed by a policy after all of them); and an
-#     equivalent linear ruleset (one rule per policy in one chain).
+#     destination (the client is allowed by a policy after all of them), with allow-only
+#     runs merged into one set lookup (default) and without (table=trellis-nomerge); and
+#     an equivalent linear ruleset (one rule per policy in one chain).
 set -eu
 cd "$(dirname "$0")/../.."
 if [ "$(id -u)" != 0 ]; then
@@ -45,7 +46,7 @@ END {
 		name = order[k]; r = rate[name]
 		line = sprintf("conn %-32s %9.0f conns/s  ratio to no table %.2f", name, r, base > 0 ? r / base : 0)
 		if (name ~ /^table=trellis/) {
-			lin = name; sub(/trellis/, "linear", lin)
+			lin = name; sub(/trellis(-nomerge)?/, "linear", lin)
 			if (rate[lin] > 0) line = line sprintf("  vs linear %.2f", r / rate[lin])
 		}
 		print line

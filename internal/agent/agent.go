@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sigs.k8s.io/knftables"
@@ -23,6 +24,10 @@ type Dataplane struct {
 	NFT knftables.Interface
 	// Counters reads the rule counters of the table for /metrics; nil: no rule metrics.
 	Counters CounterReader
+	// Monitor, when set, runs until ctx ends and calls notify whenever something changed
+	// in the table (`nft monitor`); the agent then checks for drift instead of waiting for
+	// the next periodic resync.
+	Monitor func(ctx context.Context, notify func()) error
 }
 
 // CounterReader reads the counters of the table's rules.
@@ -69,6 +74,10 @@ type Agent struct {
 	loadedStat bool
 	needFull   bool
 	statRetry  bool
+	lastCheck  time.Time
+	checkDrift atomic.Bool  // set by the monitor, consumed by the runner
+	applying   atomic.Bool  // the runner is running a transaction
+	ownUntil   atomic.Int64 // unix ns until which monitor events are the runner's own
 
 	health health
 }
@@ -145,6 +154,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.watchLoop(ctx)
 	}()
+	if a.dp.Monitor != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.monitorLoop(ctx)
+		}()
+	}
 	a.runLoop(ctx)
 	cancel()
 	wg.Wait()

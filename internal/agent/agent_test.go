@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,16 @@ func TestNothingProgrammedBeforeInSync(t *testing.T) {
 	if s := a.Status(); s.InSync || s.Ready {
 		t.Fatalf("status before in-sync = %+v, want not in sync and not ready", s)
 	}
+	client := NewClient(a.cfg.StatusSocket)
+	wantCode := func(path string, want int) {
+		t.Helper()
+		_, code, err := client.Get(context.Background(), path)
+		if err != nil || code != want {
+			t.Errorf("GET %s = %d, %v; want %d", path, code, err, want)
+		}
+	}
+	wantCode("/readyz", 503)
+	wantCode("/healthz", 200)
 	close(g.release)
 	eventually(t, 5*time.Second, func() string {
 		got := fakeTable(fake)
@@ -83,6 +94,92 @@ func TestNothingProgrammedBeforeInSync(t *testing.T) {
 	if s := a.Status(); !s.InSync || !s.Ready || s.Endpoints != 2 {
 		t.Fatalf("status after in-sync = %+v, want ready with 2 endpoints", s)
 	}
+	wantCode("/readyz", 200)
+}
+
+// flakyNFT fails every transaction while fail is set, and records whether each
+// successful one was a full sync (it lists the table first).
+type flakyNFT struct {
+	*knftables.Fake
+	fail   atomic.Bool
+	listed atomic.Bool
+	mu     sync.Mutex
+	runs   []bool // full?
+}
+
+func (f *flakyNFT) ListAll(ctx context.Context) (map[string][]string, error) {
+	f.listed.Store(true)
+	return f.Fake.ListAll(ctx)
+}
+
+func (f *flakyNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
+	if f.fail.Load() {
+		return errors.New("injected nft failure")
+	}
+	if err := f.Fake.Run(ctx, tx); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.runs = append(f.runs, f.listed.Swap(false))
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *flakyNFT) lastRun() (n int, full bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.runs) == 0 {
+		return 0, false
+	}
+	return len(f.runs), f.runs[len(f.runs)-1]
+}
+
+func TestSyncErrorThenFullSync(t *testing.T) {
+	mem := memory.New(1000)
+	put(t, mem, nsYAML("web")+wepYAML("web", "a", "n1", "trla", nil, "192.0.2.1/32"))
+	nft := &flakyNFT{Fake: knftables.NewFake(knftables.InetFamily, "trellis")}
+	a := New(testConfig(t, "n1"), mem, Dataplane{NFT: nft}, testLogger(t))
+	startAgent(t, a)
+	eventually(t, 5*time.Second, func() string {
+		if !a.Status().Ready {
+			return "not ready"
+		}
+		return ""
+	})
+	put(t, mem, wepYAML("web", "b", "n1", "trlb", nil, "192.0.2.2/32"))
+	eventually(t, 5*time.Second, func() string {
+		if n, full := nft.lastRun(); n < 2 || full {
+			return fmt.Sprintf("runs = %d, last full = %v; want a partial sync after the first", n, full)
+		}
+		return ""
+	})
+
+	nft.fail.Store(true)
+	put(t, mem, wepYAML("web", "c", "n1", "trlc", nil, "192.0.2.3/32"))
+	eventually(t, 5*time.Second, func() string {
+		if s := a.Status(); s.Ready || !strings.Contains(s.LastError, "injected") {
+			return fmt.Sprintf("status = %+v, want not ready with the injected error", s)
+		}
+		return ""
+	})
+	if _, code, _ := NewClient(a.cfg.StatusSocket).Get(context.Background(), "/readyz"); code != 503 {
+		t.Errorf("/readyz after a failed sync = %d, want 503", code)
+	}
+	before, _ := nft.lastRun()
+	nft.fail.Store(false)
+	eventually(t, 5*time.Second, func() string {
+		n, full := nft.lastRun()
+		if n == before || !a.Status().Ready {
+			return "not recovered"
+		}
+		if !full {
+			return "the sync after a failure was partial, want full"
+		}
+		if !strings.Contains(fakeTable(nft.Fake), `"trlc"`) {
+			return "endpoint c not programmed after recovery"
+		}
+		return ""
+	})
 }
 
 func getStatus(st store.Store, k *model.Kind, ns, name string) (*model.EndpointStatus, error) {

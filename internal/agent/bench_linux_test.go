@@ -214,17 +214,21 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 		if err := apply(false); err != nil {
 			b.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			open, err := udpOpen(n.Pods[0].NS, dst, 150*time.Millisecond)
+		// Denied means three fresh flows in a row get no echo (a single lost echo on a
+		// loaded machine must not pass for enforcement).
+		deadline := time.Now().Add(60 * time.Second)
+		for denied := 0; denied < 3; {
+			open, err := udpOpen(n.Pods[0].NS, dst, 300*time.Millisecond)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if !open {
-				break
+			if open {
+				denied = 0
+			} else {
+				denied++
 			}
 			if time.Now().After(deadline) {
-				b.Fatal("flow still open 10s after the denying policy")
+				b.Fatal("flow still open 60s after the denying policy")
 			}
 		}
 		b.StartTimer()

@@ -39,9 +39,8 @@ func (a *Agent) syncStatuses(ctx context.Context) error {
 		if _, ok := a.localWEPs[wk]; ok {
 			continue
 		}
-		_, err := a.st.Delete(ctx, a.status, sk.namespace, sk.name, store.DeleteOptions{})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("delete endpoint status %s/%s: %w", sk.namespace, sk.name, err))
+		if err := a.deleteStatus(ctx, sk); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		delete(a.statuses, sk)
@@ -69,6 +68,26 @@ func (a *Agent) loadStatuses(ctx context.Context) error {
 		a.statuses[objKey{kind: a.status, namespace: s.Namespace, name: s.Name}] = uid
 	}
 	a.loadedStat = true
+	return nil
+}
+
+// deleteStatus deletes a status if it is still this node's: an endpoint that moved to
+// another node may already have that node's status under the same name.
+func (a *Agent) deleteStatus(ctx context.Context, k objKey) error {
+	obj, err := a.st.Get(ctx, a.status, k.namespace, k.name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read endpoint status %s/%s: %w", k.namespace, k.name, err)
+	}
+	if s, ok := obj.(*model.EndpointStatus); !ok || s.Status.Node != a.cfg.NodeName {
+		return nil
+	}
+	_, err = a.st.Delete(ctx, a.status, k.namespace, k.name, store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete endpoint status %s/%s: %w", k.namespace, k.name, err)
+	}
 	return nil
 }
 

@@ -18,20 +18,20 @@ type Status struct {
 	// InSync: the initial datastore list completed and was programmed.
 	InSync bool `json:"inSync"`
 	// LastSync is when the last successful sync started; LastSyncType is full or partial.
-	LastSync         *time.Time `json:"lastSync,omitempty"`
-	LastSyncType     string     `json:"lastSyncType,omitempty"`
-	LastSyncSeconds  float64    `json:"lastSyncSeconds"`
-	LastOperations   int        `json:"lastOperations"`
-	LastError        string     `json:"lastError,omitempty"`
-	LastErrorTime    *time.Time `json:"lastErrorTime,omitempty"`
-	Syncs            uint64     `json:"syncs"`
-	Errors           uint64     `json:"errors"`
-	Endpoints        int        `json:"endpoints"`
-	Policies         int        `json:"policies"`
-	Chains           int        `json:"chains"`
-	Rules            int        `json:"rules"`
-	Sets             int        `json:"sets"`
-	SetElements      int        `json:"setElements"`
+	LastSync        *time.Time `json:"lastSync,omitempty"`
+	LastSyncType    string     `json:"lastSyncType,omitempty"`
+	LastSyncSeconds float64    `json:"lastSyncSeconds"`
+	LastOperations  int        `json:"lastOperations"`
+	LastError       string     `json:"lastError,omitempty"`
+	LastErrorTime   *time.Time `json:"lastErrorTime,omitempty"`
+	Syncs           uint64     `json:"syncs"`
+	Errors          uint64     `json:"errors"`
+	Endpoints       int        `json:"endpoints"`
+	Policies        int        `json:"policies"`
+	Chains          int        `json:"chains"`
+	Rules           int        `json:"rules"`
+	Sets            int        `json:"sets"`
+	SetElements     int        `json:"setElements"`
 	// BGPPeers is reserved for the BGP speaker's sessions (filled when BGP lands).
 	BGPPeers []BGPPeer `json:"bgpPeers,omitempty"`
 }

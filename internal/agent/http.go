@@ -16,10 +16,10 @@ import (
 
 // server is the health, metrics and status HTTP server on TCP and a unix socket.
 type server struct {
-	srv   *http.Server
-	tcp   net.Listener
-	unix  net.Listener
-	sock  string
+	srv  *http.Server
+	tcp  net.Listener
+	unix net.Listener
+	sock string
 }
 
 // serve starts listening on HealthAddr and StatusSocket (each unless Disabled).

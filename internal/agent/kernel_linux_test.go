@@ -354,35 +354,51 @@ func TestKernelChurn(t *testing.T) {
 
 func TestKernelDriftRepaired(t *testing.T) {
 	testnet.RequireRoot(t)
-	cfg := testConfig(t, "node1")
-	cfg.ResyncPeriod = time.Second
-	e := newKernelEnv(t, 2, cfg)
-	testnet.Serve(t, e.net.Pods[1].NS, 7001)
-	testnet.Serve(t, e.net.Pods[1].NS, 7003)
-	put(t, e.st, podWEPs(e.net, "node1", []podSpec{{"drift", "client"}, {"drift", "server"}})+churnPolicy(0))
-	startAgent(t, e.agent)
-	cases := []connCase{{src: 0, dst: 1, proto: "tcp", port: 7001}, {src: 0, dst: 1, proto: "tcp", port: 7003}}
-	enforced := func() string {
-		return matrixHolds(e.net, cases, func(c connCase) bool { return c.port == 7001 })
-	}
-	eventually(t, 10*time.Second, enforced)
-
-	for _, tc := range []struct {
-		name  string
-		drift []string
+	for _, mode := range []struct {
+		name    string
+		resync  time.Duration
+		monitor bool
 	}{
-		{"flush the to-endpoint dispatch chain", []string{"flush", "chain", "inet", testTable, "forward-to"}},
-		{"delete the table", []string{"delete", "table", "inet", testTable}},
+		{"periodic resync", time.Second, false},
+		{"nft monitor", 10 * time.Minute, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			nftIn(t, e.net.Host, tc.drift...)
-			// The drift opens the control port until the next full resync repairs it.
-			if ok, err := probe(e.net, cases[1], 300*time.Millisecond); err != nil {
-				t.Fatal(err)
-			} else if !ok {
-				t.Logf("control port already closed again: the repair beat the probe")
+		t.Run(mode.name, func(t *testing.T) {
+			cfg := testConfig(t, "node1")
+			cfg.ResyncPeriod = mode.resync
+			e := newKernelEnv(t, 2, cfg)
+			if !mode.monitor {
+				e.agent.dp.Monitor = nil
 			}
-			eventually(t, 2*cfg.ResyncPeriod+3*time.Second, enforced)
+			testnet.Serve(t, e.net.Pods[1].NS, 7001)
+			testnet.Serve(t, e.net.Pods[1].NS, 7003)
+			put(t, e.st, podWEPs(e.net, "node1", []podSpec{{"drift", "client"}, {"drift", "server"}})+churnPolicy(0))
+			startAgent(t, e.agent)
+			cases := []connCase{{src: 0, dst: 1, proto: "tcp", port: 7001}, {src: 0, dst: 1, proto: "tcp", port: 7003}}
+			enforced := func() string {
+				return matrixHolds(e.net, cases, func(c connCase) bool { return c.port == 7001 })
+			}
+			eventually(t, 10*time.Second, enforced)
+			// Within the resync period, or within seconds with the monitor.
+			limit := 2*mode.resync + 3*time.Second
+			if mode.monitor {
+				limit = 5 * time.Second
+			}
+			// The periodic resync repairs any drift; the monitor sees deleted chains
+			// and tables.
+			drifts := [][]string{{"flush", "chain", "inet", testTable, "forward-to"}, {"delete", "table", "inet", testTable}}
+			if mode.monitor {
+				drifts[0] = []string{"delete", "chain", "inet", testTable, "forward-to"}
+			}
+			for _, drift := range drifts {
+				nftIn(t, e.net.Host, drift...)
+				// The drift opens the control port until the repair.
+				if ok, err := probe(e.net, cases[1], 300*time.Millisecond); err != nil {
+					t.Fatal(err)
+				} else if !ok {
+					t.Logf("%v: control port already closed again: the repair beat the probe", drift)
+				}
+				eventually(t, limit, enforced)
+			}
 		})
 	}
 }

@@ -74,6 +74,9 @@ func (a *Agent) syncOnce(ctx context.Context) bool {
 	if a.calc == nil {
 		return true // not in sync yet: program nothing
 	}
+	if a.checkDrift.Swap(false) && !a.needFull && a.applier.Applied() != nil {
+		a.detectDrift(ctx)
+	}
 	if !newSnap && len(pending) == 0 && !a.needFull && !a.statRetry && a.applier.Applied() != nil {
 		return true
 	}
@@ -141,11 +144,14 @@ func (a *Agent) program(ctx context.Context) bool {
 	renderTook := time.Since(start) - calcTook
 	var res nft.Result
 	var err error
+	a.applying.Store(true)
 	if full {
 		res, err = a.applier.FullSync(ctx, table)
 	} else {
 		res, err = a.applier.Apply(ctx, table)
 	}
+	a.ownUntil.Store(time.Now().Add(ownEventGrace).UnixNano())
+	a.applying.Store(false)
 	took := time.Since(start)
 	kind := "partial"
 	if full {

@@ -18,6 +18,14 @@
 // operator allowed) are reported; everything else stays in the RIB only. The callback is
 // called from one goroutine, with the full sorted set each time, coalescing bursts.
 //
+// Restart: Synced reports whether every configured peer has sent End-of-RIB since it came
+// up; a restarted agent keeps the routes it finds in the kernel until then (or until a grace
+// period ends), so a restart does not interrupt traffic on its own node either.
+//
+// Limits: IPv4 unicast only; one best path per prefix is reported (no BGP multipath, although
+// internal/route and internal/dataplane/link carry ECMP routes); no long-lived graceful
+// restart; no session passwords.
+//
 // Network namespaces: gobgp opens its listening socket in its Serve goroutine and dials
 // peers from per-peer goroutines it starts itself, so pinning the caller's goroutine to a
 // namespace's thread does not move gobgp into that namespace (the listener could be, the

@@ -156,6 +156,9 @@ func (c *child) write(t *testing.T, cfg childConfig) {
 
 func (c *child) start(t *testing.T) {
 	t.Helper()
+	if err := os.Remove(filepath.Join(c.dir, "status.json")); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"=1", envConfig+"="+filepath.Join(c.dir, "config.json"),
 		envStatus+"="+filepath.Join(c.dir, "status.json"))
@@ -293,5 +296,5 @@ func nodeConfig(t *testing.T, res route.Result, name string, accept ...netip.Pre
 		t.Fatalf("no BGP speaker for node %s in:\n%s", name, res)
 	}
 	return childConfig{Speaker: *n.BGP, Advertise: n.Advertise, Routes: n.Routes,
-		Accept: append(append([]netip.Prefix(nil), podPool...), accept...), SyncGrace: 10 * time.Second}
+		Accept: append(append([]netip.Prefix(nil), podPool...), accept...)}
 }

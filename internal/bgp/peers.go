@@ -86,7 +86,7 @@ func (s *Speaker) apiPeer(p route.Peer) *api.Peer {
 		Transport: &api.Transport{PassiveMode: p.Passive, RemotePort: uint32(p.Port)},
 		Timers: &api.Timers{Config: &api.TimersConfig{ConnectRetry: uint64(s.cfg.ConnectRetry.Seconds()),
 			HoldTime: holdTime, KeepaliveInterval: keepalive}},
-		GracefulRestart: &api.GracefulRestart{Enabled: false, RestartTime: p.RestartTime},
+		GracefulRestart: &api.GracefulRestart{Enabled: true, RestartTime: p.RestartTime},
 		AfiSafis: []*api.AfiSafi{{
 			Config:            &api.AfiSafiConfig{Family: apiutil.ToApiFamily(bgp.AFI_IP, bgp.SAFI_UNICAST), Enabled: true},
 			MpGracefulRestart: &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}},

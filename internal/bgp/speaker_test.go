@@ -18,7 +18,7 @@ var (
 )
 
 // freePort returns a TCP port that was free on a loopback address a moment ago.
-func freePort(t *testing.T, a netip.Addr) int {
+func freePort(t testing.TB, a netip.Addr) int {
 	t.Helper()
 	l, err := net.Listen("tcp", netip.AddrPortFrom(a, 0).String())
 	if err != nil {
@@ -153,4 +153,56 @@ func TestApiPeer(t *testing.T) {
 	if p := s.apiPeer(route.Peer{Address: addr("198.51.100.1"), ASNumber: 65000}); p.RouteReflector != nil || p.Transport.PassiveMode {
 		t.Errorf("plain eBGP peer = %v", p)
 	}
+}
+
+// pair starts two established loopback speakers; b advertises one block to a.
+func pair(t *testing.T) (sa, sb *Speaker, recA *recorder) {
+	t.Helper()
+	ctx := context.Background()
+	a1, a2 := addr("127.0.0.1"), addr("127.0.0.2")
+	p1, p2 := freePort(t, a1), freePort(t, a2)
+	recA = &recorder{}
+	sa = startSpeaker(t, Config{RouterID: a1, ASNumber: 64512, ListenAddress: a1, ListenPort: p1, ConnectRetry: time.Second}, recA)
+	sb = startSpeaker(t, Config{RouterID: a2, ASNumber: 64512, ListenAddress: a2, ListenPort: p2, ConnectRetry: time.Second}, &recorder{})
+	if err := sa.SetPeers(ctx, []route.Peer{{Address: a2, Port: uint16(p2), ASNumber: 64512, RestartTime: 120}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.SetPeers(ctx, []route.Peer{{Address: a1, Port: uint16(p1), ASNumber: 64512, Passive: true, RestartTime: 120}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.SetPrefixes([]netip.Prefix{pfx("10.244.1.0/26")}); err != nil {
+		t.Fatal(err)
+	}
+	sa.SetAccept([]netip.Prefix{pfx("10.244.0.0/16")})
+	eventually(t, 20*time.Second, "a learns b's block", func() (bool, string) {
+		return recA.String() == "[10.244.1.0/26 via 127.0.0.2]", recA.String()
+	})
+	return sa, sb, recA
+}
+
+func TestStop(t *testing.T) {
+	t.Run("graceful: the peer keeps the routes", func(t *testing.T) {
+		sa, sb, recA := pair(t)
+		if err := sb.Stop(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, "a sees b down", func() (bool, string) {
+			st, _ := sa.Status(context.Background())
+			return len(st) == 1 && !st[0].Established(), fmt.Sprint(st)
+		})
+		time.Sleep(300 * time.Millisecond)
+		if got := recA.String(); got != "[10.244.1.0/26 via 127.0.0.2]" {
+			t.Errorf("after b's graceful stop a has %s, want b's block kept", got)
+		}
+		if sa.Synced() {
+			t.Errorf("a reports synced while b is down")
+		}
+	})
+	t.Run("hard: the peer drops the routes", func(t *testing.T) {
+		_, sb, recA := pair(t)
+		if err := sb.Stop(context.Background(), false); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 5*time.Second, "a drops b's block", func() (bool, string) { return recA.String() == "[]", recA.String() })
+	})
 }

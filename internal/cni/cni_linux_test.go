@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/containernetworking/cni/libcni"
@@ -57,7 +58,7 @@ func (e *env) namespaceObjects() {
 }
 
 func TestAddCheckDel(t *testing.T) {
-	for _, version := range []string{"1.1.0", "1.0.0", "0.4.0"} {
+	for _, version := range []string{"1.1.0", "1.0.0", "0.4.0", "0.3.1"} {
 		t.Run(version, func(t *testing.T) {
 			e := newEnv(t)
 			e.namespaceObjects()
@@ -97,8 +98,8 @@ func TestAddCheckDel(t *testing.T) {
 				t.Errorf("endpoint spec %+v", wep.Spec)
 			}
 
-			ctx := context.Background()
-			if err := e.run(func(ctx context.Context) error { return e.cni.CheckNetworkList(ctx, l, p.rt()) }); err != nil {
+			canCheck := version >= "0.4.0" // CHECK arrived in 0.4.0
+			if err := e.run(func(ctx context.Context) error { return e.cni.CheckNetworkList(ctx, l, p.rt()) }); canCheck && err != nil {
 				t.Errorf("CHECK after ADD: %v", err)
 			}
 			// ADD again for the same container: same addresses.
@@ -116,7 +117,7 @@ func TestAddCheckDel(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.run(func(ctx context.Context) error { return e.cni.CheckNetworkList(ctx, l, p.rt()) }); err == nil {
+			if err := e.run(func(ctx context.Context) error { return e.cni.CheckNetworkList(ctx, l, p.rt()) }); canCheck && err == nil {
 				t.Error("CHECK succeeded after the default route was removed")
 			}
 
@@ -135,7 +136,6 @@ func TestAddCheckDel(t *testing.T) {
 			if err := e.run(func(ctx context.Context) error { return e.cni.DelNetworkList(ctx, l, p.rt()) }); err != nil {
 				t.Errorf("second DEL: %v", err)
 			}
-			_ = ctx
 		})
 	}
 }
@@ -309,5 +309,49 @@ func TestGC(t *testing.T) {
 		if _, err := e.wep(p); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: endpoint survives GC: %v", p.name, err)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	e := newEnv(t)
+	for _, plugin := range []string{PluginName, IPAMPluginName} {
+		var info interface{ SupportedVersions() []string }
+		err := e.run(func(ctx context.Context) error {
+			var err error
+			info, err = e.cni.GetVersionInfo(ctx, plugin)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("VERSION of %s: %v", plugin, err)
+		}
+		want := []string{"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}
+		if got := info.SupportedVersions(); !slices.Equal(got, want) {
+			t.Errorf("%s supports %v, want %v", plugin, got, want)
+		}
+	}
+}
+
+func TestAddFailureUndoesEverything(t *testing.T) {
+	e := newEnv(t)
+	l := e.conflist(confOpts{version: "1.1.0", assign6: true})
+	p := e.newPod("default", "broken", nil, nil)
+	rt := p.rt()
+	rt.NetNS = "/run/netns/trl-missing-" + randSuffix() // fails after IPAM, at the veth
+	_, err := e.add(l, rt)
+	if err == nil || !strings.Contains(e.logTail(), "addresses assigned") {
+		t.Fatalf("ADD into a missing namespace: %v; want a failure after IPAM assigned addresses\n%s", err, e.logTail())
+	}
+	if got := e.owned(p.containerID); len(got) != 0 {
+		t.Errorf("addresses %v left allocated by the failed ADD", got)
+	}
+	if _, ok := e.hostLink(HostVethName(p.ns, p.name, p.containerID)); ok {
+		t.Error("host link left behind by the failed ADD")
+	}
+	snap, err := ipam.New(ipamstore.New(e.st), ipamstore.Match).Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Handles) != 0 {
+		t.Errorf("handles left: %v", snap.Handles)
 	}
 }

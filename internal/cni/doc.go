@@ -24,6 +24,11 @@
 //	ipam                 {"type": "trellis-ipam", "ipv4_pools": [...], "ipv6_pools": [...],
 //	                      "assign_ipv4": "true", "assign_ipv6": "false"}
 //
+// STATUS returns code 50 when the datastore does not answer and 51 while the agent status
+// file is missing. GC releases the addresses (handles "<network name>.<container ID>" with
+// node attribute this node) and WorkloadEndpoints of this node whose container is not in
+// cni.dev/valid-attachments.
+//
 // The policy-wait contract: after writing the WorkloadEndpoint the plugin polls the
 // EndpointStatus (trellis.dev/v1) of the same namespace and name until its endpointUID is
 // the endpoint's UID and policyProgrammed is true.

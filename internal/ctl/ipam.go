@@ -3,7 +3,6 @@ package ctl
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/trellisnet/trellis/internal/ipam"
 	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
-	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -171,71 +169,7 @@ func newIPAMCheckCmd(o *Options) *cobra.Command {
 
 // ipamCheck reads the store and runs ipam.Check.
 func ipamCheck(ctx context.Context, st store.Store) (ipam.Report, error) {
-	snap, err := ipam.New(ipamstore.New(st), ipamstore.Match).Snapshot(ctx)
-	if err != nil {
-		return ipam.Report{}, err
-	}
-	held, err := endpointAddrs(ctx, st)
-	if err != nil {
-		return ipam.Report{}, err
-	}
-	nodes, err := nodeNames(ctx, st)
-	if err != nil {
-		return ipam.Report{}, err
-	}
-	inUse := func(al ipam.Allocation) bool {
-		cid := al.Attrs[ipam.AttrContainerID]
-		if cid == "" {
-			return true // not a workload address (e.g. a tunnel address)
-		}
-		return held[al.Addr] == cid
-	}
-	rep := ipam.Check(snap, inUse, func(n string) bool { return nodes[n] })
-	return rep, nil
-}
-
-// endpointAddrs maps each WorkloadEndpoint address to its container ID.
-func endpointAddrs(ctx context.Context, st store.Store) (map[netip.Addr]string, error) {
-	k, ok := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-	if !ok {
-		return nil, errors.New("kind WorkloadEndpoint is not registered")
-	}
-	res, err := st.List(ctx, k, store.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list workloadendpoints: %w", err)
-	}
-	out := map[netip.Addr]string{}
-	for _, obj := range res.Items {
-		wep, ok := obj.(*model.WorkloadEndpoint)
-		if !ok {
-			continue
-		}
-		for _, n := range wep.Spec.IPNetworks {
-			if p, err := ipamstore.ParseCIDROrAddr(n); err == nil {
-				out[p.Addr()] = wep.Spec.ContainerID
-			}
-		}
-	}
-	return out, nil
-}
-
-// nodeNames lists Calico and Kubernetes node names.
-func nodeNames(ctx context.Context, st store.Store) (map[string]bool, error) {
-	out := map[string]bool{}
-	for _, gv := range []string{model.APIVersionCalico, "v1"} {
-		k, ok := model.Lookup(gv, "Node")
-		if !ok {
-			continue
-		}
-		res, err := st.List(ctx, k, store.ListOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", k.Resource(), err)
-		}
-		for _, obj := range res.Items {
-			out[obj.GetName()] = true
-		}
-	}
-	return out, nil
+	return ipamstore.Check(ctx, st)
 }
 
 func newIPAMReleaseCmd(o *Options) *cobra.Command {

@@ -90,6 +90,13 @@ func TestNodeUsage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("run without nft names the fix", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		_, err := runNodeCmd(t, "run", "--node-name", "n1")
+		if err == nil || !strings.Contains(err.Error(), "apt-get install nftables") {
+			t.Fatalf("err = %v, want one naming apt-get install nftables", err)
+		}
+	})
 	t.Run("status of an absent agent", func(t *testing.T) {
 		_, err := runNodeCmd(t, "status", "--socket", "/nonexistent/trl/agent.sock")
 		var ue UsageError

@@ -75,6 +75,32 @@ func TestValidateEveryKindCovered(t *testing.T) {
 	}
 }
 
+// TestInvalidExamplesCoverEveryKind: the invalid examples hold at least one object of every
+// manifest kind.
+func TestInvalidExamplesCoverEveryKind(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range manifestFiles(t, "invalid") {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apiVersion := ""
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "apiVersion: "); ok {
+				apiVersion = v
+			}
+			if k, ok := strings.CutPrefix(line, "kind: "); ok {
+				seen[apiVersion+"/"+k] = true
+			}
+		}
+	}
+	for _, k := range model.Default.Kinds() {
+		if !k.Internal && !seen[k.APIVersion()+"/"+k.Kind] {
+			t.Errorf("no invalid example of %s %s", k.APIVersion(), k.Kind)
+		}
+	}
+}
+
 // wants reads the "# want: TEXT" lines of an invalid example.
 func wants(t *testing.T, path string) []string {
 	t.Helper()

@@ -294,7 +294,7 @@ func (a *Allocator) assignFromBlock(ctx context.Context, name string, n int, han
 		if !want(b) || b.Free() == 0 {
 			return nil, nil
 		}
-		c := b.Clone()
+		c := b // Get returned a copy this call owns
 		allocs := c.assign(n, handle, attrs, skip)
 		if len(allocs) == 0 {
 			return nil, nil

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -478,5 +479,32 @@ func TestCheck(t *testing.T) {
 	}
 	if len(r.MissingHandles) != 0 {
 		t.Errorf("missing %v", r.MissingHandles)
+	}
+}
+
+func TestLeakTracker(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a1 := Allocation{Addr: addr("192.0.2.1"), Handle: "h1", Sequence: 1}
+	a2 := Allocation{Addr: addr("192.0.2.2"), Handle: "h2", Sequence: 2}
+	tr := &LeakTracker{Grace: time.Minute}
+	steps := []struct {
+		at     time.Duration
+		leaked []Allocation
+		want   []netip.Addr
+	}{
+		{0, []Allocation{a1}, nil},
+		{30 * time.Second, []Allocation{a1, a2}, nil},
+		{time.Minute, []Allocation{a1, a2}, []netip.Addr{a1.Addr}},
+		{90 * time.Second, []Allocation{a2}, []netip.Addr{a2.Addr}},
+		{2 * time.Minute, []Allocation{a1}, nil}, // a1 came back: its clock restarted
+	}
+	for i, s := range steps {
+		var got []netip.Addr
+		for _, al := range tr.Observe(Report{Leaked: s.leaked}, t0.Add(s.at)) {
+			got = append(got, al.Addr)
+		}
+		if diff := cmp.Diff(s.want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+			t.Errorf("step %d (-want +got):\n%s", i, diff)
+		}
 	}
 }

@@ -10,12 +10,12 @@ import (
 func newBlock(cidr netip.Prefix, node string) *Block {
 	n := blockSize(cidr)
 	b := &Block{
-		Meta:         Meta{Name: BlockName(cidr)},
-		CIDR:         cidr,
-		Affinity:     node,
-		Allocations:  make([]int, n),
-		Unallocated:  make([]int, n),
-		SeqByOrdinal: map[int]uint64{},
+		Meta:        Meta{Name: BlockName(cidr)},
+		CIDR:        cidr,
+		Affinity:    node,
+		Allocations: make([]int, n),
+		Unallocated: make([]int, n),
+		Seqs:        make([]uint64, n),
 	}
 	for i := range n {
 		b.Allocations[i] = -1
@@ -24,18 +24,16 @@ func newBlock(cidr netip.Prefix, node string) *Block {
 	return b
 }
 
-// Clone returns a deep copy of b.
+// Clone returns a copy of b that can be changed without affecting b. Attribute maps are
+// shared: they are never modified once recorded (attributeIndex stores a private copy).
 func (b *Block) Clone() *Block {
 	c := *b
 	c.Allocations = slices.Clone(b.Allocations)
 	c.Unallocated = slices.Clone(b.Unallocated)
-	c.Attributes = make([]Attribute, len(b.Attributes))
-	for i, a := range b.Attributes {
-		c.Attributes[i] = Attribute{Handle: a.Handle, Attrs: maps.Clone(a.Attrs)}
-	}
-	c.SeqByOrdinal = maps.Clone(b.SeqByOrdinal)
-	if c.SeqByOrdinal == nil {
-		c.SeqByOrdinal = map[int]uint64{}
+	c.Attributes = slices.Clone(b.Attributes)
+	c.Seqs = slices.Clone(b.Seqs)
+	if len(c.Seqs) < len(c.Allocations) {
+		c.Seqs = append(c.Seqs, make([]uint64, len(c.Allocations)-len(c.Seqs))...)
 	}
 	return &c
 }
@@ -67,7 +65,7 @@ func (b *Block) Allocated() []Allocation {
 		}
 		a := b.Attributes[ai]
 		out = append(out, Allocation{Addr: ordinalAddr(b.CIDR, i), Block: b.CIDR, Handle: a.Handle,
-			Attrs: maps.Clone(a.Attrs), Sequence: b.SeqByOrdinal[i]})
+			Attrs: maps.Clone(a.Attrs), Sequence: b.Seqs[i]})
 	}
 	return out
 }
@@ -116,10 +114,7 @@ func (b *Block) take(ord, ai int, handle string, attrs map[string]string) Alloca
 	b.Allocations[ord] = ai
 	seq := b.Sequence
 	b.Sequence++
-	if b.SeqByOrdinal == nil {
-		b.SeqByOrdinal = map[int]uint64{}
-	}
-	b.SeqByOrdinal[ord] = seq
+	b.Seqs[ord] = seq
 	return Allocation{Addr: ordinalAddr(b.CIDR, ord), Block: b.CIDR, Handle: handle, Attrs: maps.Clone(attrs), Sequence: seq}
 }
 
@@ -155,11 +150,11 @@ func (b *Block) release(a netip.Addr, handle string, seq *uint64) (string, relea
 	if handle != "" && owner != handle {
 		return owner, wrongHandle
 	}
-	if seq != nil && b.SeqByOrdinal[ord] != *seq {
+	if seq != nil && b.Seqs[ord] != *seq {
 		return owner, wrongSequence
 	}
 	b.Allocations[ord] = -1
-	delete(b.SeqByOrdinal, ord)
+	b.Seqs[ord] = 0
 	b.Unallocated = append(b.Unallocated, ord)
 	b.compactAttributes()
 	return owner, released
@@ -171,7 +166,7 @@ func (b *Block) releaseHandle(handle string) int {
 	for ord, ai := range b.Allocations {
 		if ai >= 0 && b.Attributes[ai].Handle == handle {
 			b.Allocations[ord] = -1
-			delete(b.SeqByOrdinal, ord)
+			b.Seqs[ord] = 0
 			b.Unallocated = append(b.Unallocated, ord)
 			n++
 		}

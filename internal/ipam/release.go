@@ -75,7 +75,7 @@ func (a *Allocator) releaseInBlock(ctx context.Context, name string, reqs []Rele
 		if err != nil {
 			return fmt.Errorf("release: get block %s: %w", name, err)
 		}
-		c := b.Clone()
+		c := b // Get returned a copy this call owns
 		freed := map[string]int{}
 		for _, i := range idx {
 			owner, res := c.release(reqs[i].Addr, reqs[i].Handle, reqs[i].Sequence)
@@ -150,7 +150,7 @@ func (a *Allocator) releaseHandleInBlock(ctx context.Context, handle, name strin
 		if err != nil {
 			return nil, fmt.Errorf("release handle %s: get block %s: %w", handle, name, err)
 		}
-		c := b.Clone()
+		c := b // Get returned a copy this call owns
 		addrs := c.addrsOf(handle)
 		if c.releaseHandle(handle) == 0 {
 			return nil, nil
@@ -233,7 +233,7 @@ func (a *Allocator) AssignIP(ctx context.Context, args AssignIPArgs) (Allocation
 		if err != nil {
 			return Allocation{}, fmt.Errorf("assign %s: get block %s: %w", args.Addr, name, err)
 		}
-		c := b.Clone()
+		c := b // Get returned a copy this call owns
 		al, ok := c.assignAddr(args.Addr, args.Handle, args.Attrs)
 		if !ok {
 			return Allocation{}, fmt.Errorf("assign %s: %w", args.Addr, ErrInUse)

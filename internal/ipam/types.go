@@ -115,10 +115,10 @@ type Block struct {
 	Allocations []int
 	Unallocated []int
 	Attributes  []Attribute
-	// Sequence is the next sequence number; SeqByOrdinal records the number each live
-	// allocation got.
-	Sequence     uint64
-	SeqByOrdinal map[int]uint64
+	// Sequence is the next sequence number; Seqs[i] is the number the live allocation at
+	// ordinal i got (0 when free).
+	Sequence uint64
+	Seqs     []uint64
 }
 
 // Attribute describes the owner of one or more allocations.

@@ -3,24 +3,26 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
-// Clone returns a deep copy of obj of the same type, made by a JSON round trip (so fields
-// without a JSON form, like FelixConfigurationSpec.Extra, survive because they marshal).
-// It panics if obj's kind is not registered or obj does not marshal: both are programming
-// errors for objects that came through Decode or the store.
+// Clone returns a deep copy of obj, of the same Go type, made by a JSON round trip (fields
+// without a Go field of their own, like FelixConfigurationSpec.Extra, survive because they
+// marshal). obj need not be registered or carry its TypeMeta. It panics only if obj does not
+// survive its own JSON encoding, a programming error for any type in this package or
+// k8s.io/api.
 func Clone(obj Object) Object {
-	key, ok := KeyOf(obj)
-	if !ok {
-		panic(fmt.Sprintf("model.Clone: unregistered kind %v", obj.GetObjectKind().GroupVersionKind()))
+	t := reflect.TypeOf(obj)
+	if t.Kind() != reflect.Pointer {
+		panic(fmt.Sprintf("model.Clone: %T is not a pointer", obj))
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
-		panic(fmt.Sprintf("model.Clone: marshal %s: %v", key, err))
+		panic(fmt.Sprintf("model.Clone: marshal %T %s: %v", obj, obj.GetName(), err))
 	}
-	out := key.Kind.New()
+	out := reflect.New(t.Elem()).Interface().(Object)
 	if err := json.Unmarshal(b, out); err != nil {
-		panic(fmt.Sprintf("model.Clone: unmarshal %s: %v", key, err))
+		panic(fmt.Sprintf("model.Clone: unmarshal %T %s: %v", obj, obj.GetName(), err))
 	}
 	return out
 }

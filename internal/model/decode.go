@@ -112,7 +112,7 @@ func Decode(data []byte, source string) ([]Document, error) {
 	var docs []Document
 	var problems Problems
 	next := yamlStream(data)
-	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+	if isJSONStream(data) {
 		next = jsonStream(data)
 	}
 	index := 0
@@ -144,6 +144,25 @@ func Decode(data []byte, source string) ([]Document, error) {
 		return docs, problems
 	}
 	return docs, nil
+}
+
+// isJSONStream reports whether data is one or more concatenated JSON objects (a YAML parser
+// would read only the first of several).
+func isJSONStream(data []byte) bool {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 // yamlStream returns the documents of a YAML stream one by one, then io.EOF.
@@ -215,7 +234,7 @@ func decodeDocument(root *yaml.Node, source string, index int) ([]Document, Prob
 		return nil, Problems{base}
 	}
 	apiVersion, kind := w.typeOf(root)
-	if kind == "List" && (apiVersion == "v1" || strings.HasSuffix(apiVersion, "/v1") || apiVersion == "") {
+	if isListKind(apiVersion, kind) {
 		return decodeList(w, root, source, index)
 	}
 	d, ps := decodeObject(root, source, index, 0)
@@ -223,6 +242,19 @@ func decodeDocument(root *yaml.Node, source string, index int) ([]Document, Prob
 		return nil, ps
 	}
 	return []Document{*d}, ps
+}
+
+// isListKind: kubectl's "v1 List" and the typed lists `get -o yaml` prints
+// (projectcalico.org/v3 NetworkPolicyList, ...).
+func isListKind(apiVersion, kind string) bool {
+	if kind == "List" {
+		return true
+	}
+	if elem, ok := strings.CutSuffix(kind, "List"); ok && elem != "" {
+		_, known := Lookup(apiVersion, elem)
+		return known
+	}
+	return false
 }
 
 func decodeList(w *walker, root *yaml.Node, source string, index int) ([]Document, Problems) {
@@ -311,6 +343,8 @@ func decodeObject(n *yaml.Node, source string, index, item int) (*Document, Prob
 	if err == nil {
 		err = json.Unmarshal(b, obj)
 	}
+	// The object's type is the registered kind, whatever duplicates the document held.
+	obj.GetObjectKind().SetGroupVersionKind(k.GVK())
 	if err != nil {
 		p := base
 		p.Message = "cannot decode: " + strings.TrimPrefix(err.Error(), "json: ")

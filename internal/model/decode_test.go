@@ -55,6 +55,13 @@ func TestDecodeStreams(t *testing.T) {
 			wantIdx:  []int{1, 1},
 		},
 		{
+			name: "typed list as printed by get -o yaml",
+			in: "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSetList\nmetadata: {resourceVersion: '5'}\nitems:\n" +
+				"- {apiVersion: projectcalico.org/v3, kind: GlobalNetworkSet, metadata: {name: a}}\n",
+			wantRefs: []string{"GlobalNetworkSet/a"},
+			wantIdx:  []int{1},
+		},
+		{
 			name:     "unknown field names the path and line",
 			in:       "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: x\nspec:\n  ingress:\n  - action: Allow\n    source:\n      selectr: a == 'b'\n",
 			wantErrs: []string{`f.yaml: document 1 (GlobalNetworkPolicy/x): spec.ingress[0].source.selectr: Unknown field (did you mean "selector"?) (line 9)`},
@@ -221,5 +228,37 @@ func TestDecodeLinesLocateValidationErrors(t *testing.T) {
 	}
 	if _, ok := docs[0].Object.(*corev1.Service); !ok {
 		t.Errorf("object is %T", docs[0].Object)
+	}
+}
+
+func TestDecodeYAMLFlowMappingIsNotJSON(t *testing.T) {
+	docs, err := Decode([]byte("{apiVersion: v1, kind: Namespace, metadata: {name: a}}\n"), "f")
+	if err != nil || len(docs) != 1 || docs[0].Ref() != "Namespace/a" {
+		t.Errorf("flow mapping: %d docs, err %v", len(docs), err)
+	}
+}
+
+func TestCloneIsDeep(t *testing.T) {
+	pool := &IPPool{Spec: IPPoolSpec{CIDR: "192.0.2.0/24", AllowedUses: []IPPoolAllowedUse{AllowedUseWorkload}}}
+	pool.Name = "p"
+	c := Clone(pool).(*IPPool)
+	c.Spec.AllowedUses[0] = AllowedUseTunnel
+	c.Name = "q"
+	if pool.Spec.AllowedUses[0] != AllowedUseWorkload || pool.Name != "p" {
+		t.Errorf("Clone shares memory with the original: %+v", pool)
+	}
+	if c.Spec.CIDR != "192.0.2.0/24" {
+		t.Errorf("Clone lost a field: %+v", c.Spec)
+	}
+}
+
+func TestDecodeRepeatedFieldWithSameValueWarns(t *testing.T) {
+	in := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  name: a\n"
+	docs, err := Decode([]byte(in), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs[0].Warnings) != 1 || !strings.Contains(docs[0].Warnings[0].String(), "metadata.name: duplicate field with the same value, ignored (line 5)") {
+		t.Errorf("warnings = %v", docs[0].Warnings)
 	}
 }

@@ -5,17 +5,21 @@
 // Kubernetes kinds Trellis consumes (types from k8s.io/api, never re-declared) in the kind
 // registry, and provides, as separate pure functions:
 //
-//   - Decode: strict YAML/JSON decoding of multi-document streams and `kind: List`; an
-//     unknown or duplicate field, a value of the wrong type or an unknown apiVersion/kind is
-//     a Problem naming the file, document, field path and line. FelixConfiguration spec
-//     fields Trellis does not honour are kept verbatim and reported as warnings.
+//   - Decode: strict YAML/JSON decoding of multi-document streams, `kind: List` and typed
+//     lists (`NetworkPolicyList`); an unknown field, a field given twice with different
+//     values, a value of the wrong type or an unknown apiVersion/kind is a Problem naming
+//     the file, document, field path and line. A document with bad values is still returned
+//     (Partial, the values dropped) so that its other fields can be validated too; it must
+//     never be stored. FelixConfiguration spec fields Trellis does not honour are kept
+//     verbatim and reported as warnings, as is a field repeated with the same value.
 //   - SetDefaults: the defaults Calico and the Kubernetes API server apply on create.
 //   - Validate: what Calico's validator and the API server check, every problem collected
 //     as a field.Error with a path such as spec.ingress[0].action.
 //   - Clone: a deep copy for the store.
 //
 // Invariants: Decode → SetDefaults → marshal → Decode gives an equal object (round trip);
-// SetDefaults is idempotent; Validate never mutates and reports errors in a stable order.
+// SetDefaults is idempotent; Validate never mutates its argument. SetDefaults is not named
+// Default because Default is the kind registry.
 //
 // This package must never do I/O, log, read the clock or the environment, or import
 // anything above it (store, ctl, policy, ...): every other component builds on it.

@@ -43,6 +43,17 @@ func (k *Kind) Resource() string {
 	return k.Plural + "." + k.Group
 }
 
+// StorageName is the kind's unique name in store keys, "plural.group" with "core" for the
+// core group: Calico's Node (nodes.projectcalico.org) and Kubernetes' Node (nodes.core)
+// share a plural but never a key.
+func (k *Kind) StorageName() string {
+	g := k.Group
+	if g == "" {
+		g = "core"
+	}
+	return k.Plural + "." + g
+}
+
 // Registry holds the kinds Trellis knows.
 type Registry struct {
 	kinds   []*Kind
@@ -55,7 +66,12 @@ type Registry struct {
 // a programming error in the kind table.
 func NewRegistry(kinds ...*Kind) *Registry {
 	r := &Registry{byGVK: map[string]*Kind{}, byAlias: map[string]*Kind{}}
+	storage := map[string]bool{}
 	for _, k := range kinds {
+		if storage[k.StorageName()] {
+			panic("model: two kinds with the storage name " + k.StorageName())
+		}
+		storage[k.StorageName()] = true
 		r.kinds = append(r.kinds, k)
 		r.byGVK[k.APIVersion()+"/"+k.Kind] = k
 		aliases := append([]string{k.Kind, k.Plural, k.Plural + "." + k.Group, k.Kind + "." + k.Group}, k.Short...)

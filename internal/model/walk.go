@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -96,7 +97,7 @@ func (w *walker) resolve(n *yaml.Node) *yaml.Node {
 // merged ones. Duplicate keys are reported.
 func (w *walker) pairs(n *yaml.Node, p *field.Path) []pair {
 	var out []pair
-	seen := map[string]bool{}
+	seen := map[string]*yaml.Node{}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := w.resolve(n.Content[i]), n.Content[i+1]
@@ -111,11 +112,18 @@ func (w *walker) pairs(n *yaml.Node, p *field.Path) []pair {
 			w.fail(k, p, fmt.Sprintf("%s: Invalid value: mapping keys must be strings", pathOrRoot(p)))
 			continue
 		}
-		if seen[k.Value] {
-			w.fail(k, child(p, k.Value), fmt.Sprintf("%s: Duplicate value: %q", pathOrRoot(child(p, k.Value)), k.Value))
+		if prev, dup := seen[k.Value]; dup {
+			cp := child(p, k.Value)
+			if sameScalar(w.resolve(prev), w.resolve(v)) {
+				// Harmless (Calico's own WorkloadEndpoint example repeats `endpoint: eth0`).
+				w.warns = append(w.warns, walkNote{line: k.Line, path: cp.String(),
+					msg: fmt.Sprintf("%s: duplicate field with the same value, ignored", cp)})
+				continue
+			}
+			w.fail(k, cp, fmt.Sprintf("%s: Duplicate value: %q given twice with different values", pathOrRoot(cp), k.Value))
 			continue
 		}
-		seen[k.Value] = true
+		seen[k.Value] = v
 		out = append(out, pair{key: k.Value, k: k, v: v})
 	}
 	for _, m := range merges {
@@ -137,14 +145,19 @@ func (w *walker) pairs(n *yaml.Node, p *field.Path) []pair {
 				continue
 			}
 			for _, pr := range w.pairs(s, p) {
-				if !seen[pr.key] {
-					seen[pr.key] = true
+				if _, ok := seen[pr.key]; !ok {
+					seen[pr.key] = pr.v
 					out = append(out, pr)
 				}
 			}
 		}
 	}
 	return out
+}
+
+func sameScalar(a, b *yaml.Node) bool {
+	return a != nil && b != nil && a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode &&
+		a.Tag == b.Tag && a.Value == b.Value
 }
 
 func child(p *field.Path, name string) *field.Path {
@@ -172,12 +185,20 @@ func (w *walker) scalarString(n *yaml.Node) (string, bool) {
 
 // typeOf reads apiVersion and kind of an object node.
 func (w *walker) typeOf(n *yaml.Node) (apiVersion, kind string) {
+	// The first occurrence wins, as in pairs (a later duplicate is reported there).
+	seenAPI, seenKind := false, false
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		switch n.Content[i].Value {
 		case "apiVersion":
-			apiVersion, _ = w.scalarString(n.Content[i+1])
+			if !seenAPI {
+				apiVersion, _ = w.scalarString(n.Content[i+1])
+				seenAPI = true
+			}
 		case "kind":
-			kind, _ = w.scalarString(n.Content[i+1])
+			if !seenKind {
+				kind, _ = w.scalarString(n.Content[i+1])
+				seenKind = true
+			}
 		}
 	}
 	return apiVersion, kind
@@ -415,20 +436,11 @@ func (w *walker) walkOpaque(n *yaml.Node, t reflect.Type, p *field.Path, depth i
 }
 
 func cleanJSONError(err error) string {
-	s := strings.TrimPrefix(err.Error(), "json: ")
 	var ute *json.UnmarshalTypeError
-	if ok := asTypeError(err, &ute); ok {
+	if errors.As(err, &ute) {
 		return fmt.Sprintf("expected %s, got %s", ute.Type, ute.Value)
 	}
-	return s
-}
-
-func asTypeError(err error, target **json.UnmarshalTypeError) bool {
-	e, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*target = e
-	}
-	return ok
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 func shortValue(n *yaml.Node) string {

@@ -139,6 +139,7 @@ func (c *Calculator) Update(r Resource) {
 		key := netsetKey(r.Namespace, r.Name)
 		c.netsets[key] = r
 		c.refreshMember(key)
+		c.markMemberSets(key)
 	case *Config:
 		c.config = r
 		c.allDirty = true
@@ -225,7 +226,9 @@ func prefixLabels(prefix string, labels map[string]string, name string) map[stri
 
 func (c *Calculator) updateEndpoint(ep *EndpointInput) {
 	key := endpointKey(ep.Kind, ep.Name)
+	moved := true
 	if old, ok := c.endpoints[key]; ok {
+		moved = !slices.Equal(old.Addrs, ep.Addrs) || !slices.Equal(old.Ports, ep.Ports)
 		c.unlinkEndpoint(key, old)
 		if c.isLocal(old) {
 			c.dirtyEP[key] = struct{}{}
@@ -245,6 +248,24 @@ func (c *Calculator) updateEndpoint(ep *EndpointInput) {
 		c.dirtyEP[key] = struct{}{}
 	}
 	c.refreshMember(key)
+	if moved {
+		c.markMemberSets(key)
+	}
+}
+
+// markMemberSets marks every set containing the member as changed (its addresses or ports
+// may differ even when its memberships do not).
+func (c *Calculator) markMemberSets(key string) {
+	m, ok := c.idx.members[key]
+	if !ok {
+		return
+	}
+	for e := range m.in {
+		c.dirtySet[e.id] = struct{}{}
+		for np := range c.npByBase[e] {
+			c.dirtySet[np.id] = struct{}{}
+		}
+	}
 }
 
 func (c *Calculator) unlinkEndpoint(key string, ep *EndpointInput) {
@@ -256,14 +277,6 @@ func (c *Calculator) unlinkEndpoint(key string, ep *EndpointInput) {
 	}
 	for _, p := range ep.Profiles {
 		removeFrom(c.byProfile, p, key)
-	}
-	// Named-port sets depend on ports, which the index does not see.
-	if m, ok := c.idx.members[key]; ok {
-		for e := range m.in {
-			for np := range c.npByBase[e] {
-				c.dirtySet[np.id] = struct{}{}
-			}
-		}
 	}
 }
 

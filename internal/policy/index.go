@@ -12,7 +12,6 @@ type member struct {
 	id    identity
 	addrs []netip.Prefix
 	ports []NamedPort
-	terms []term // the index terms the member carries (derived from id.labels)
 	in    map[*exprEntry]struct{}
 	ep    *EndpointInput // nil for network sets
 }
@@ -25,6 +24,8 @@ type exprEntry struct {
 	term    term
 	indexed bool
 	members map[*member]struct{}
+	// keys are the labels the expression's result depends on.
+	keys []string
 }
 
 // labelIndex keeps the membership of every live expression over every member incrementally.
@@ -66,7 +67,7 @@ func (ix *labelIndex) acquire(x *selExpr) *exprEntry {
 		e.refs++
 		return e
 	}
-	e := &exprEntry{x: x, id: setID("s-", x.key), refs: 1, members: map[*member]struct{}{}}
+	e := &exprEntry{x: x, id: setID("s-", x.key), refs: 1, members: map[*member]struct{}{}, keys: x.labelKeys()}
 	best := 0
 	for _, t := range x.indexTerms() {
 		if n := ix.population(t); !e.indexed || n < best {
@@ -142,41 +143,62 @@ func (ix *labelIndex) eval(e *exprEntry, m *member) {
 	}
 }
 
-// upsert adds or replaces a member and re-evaluates only the candidate expressions.
+// upsert adds or replaces a member and re-evaluates only the candidate expressions: those
+// the member was in, those filed under a label it carries (or unindexed), and of these only
+// the ones that refer to a label whose value changed.
 func (ix *labelIndex) upsert(key string, id identity, addrs []netip.Prefix, ports []NamedPort, ep *EndpointInput) *member {
-	m, ok := ix.members[key]
-	if !ok {
+	m, existed := ix.members[key]
+	if !existed {
 		m = &member{key: key, in: map[*exprEntry]struct{}{}}
 		ix.members[key] = m
 	}
-	ix.unlabel(m)
-	m.id, m.addrs, m.ports, m.ep = id, addrs, ports, ep
-	m.terms = m.terms[:0]
-	for k, v := range id.labels {
-		t := term{key: k, value: v}
-		m.terms = append(m.terms, t)
-		addTo(ix.byLabel, t, m)
-		vals, ok := ix.keyValues[k]
-		if !ok {
-			vals = map[string]int{}
-			ix.keyValues[k] = vals
+	old := m.id.labels
+	var changed map[string]bool // nil: evaluate every candidate
+	if existed && m.id.namespace == id.namespace && m.id.sa == id.sa {
+		changed = map[string]bool{}
+		for k, v := range old {
+			if nv, ok := id.labels[k]; !ok || nv != v {
+				changed[k] = true
+				ix.dropLabel(m, k, v)
+			}
 		}
-		vals[v]++
+		for k, v := range id.labels {
+			if ov, ok := old[k]; !ok || ov != v {
+				changed[k] = true
+				ix.addLabel(m, k, v)
+			}
+		}
+	} else {
+		for k, v := range old {
+			ix.dropLabel(m, k, v)
+		}
+		for k, v := range id.labels {
+			ix.addLabel(m, k, v)
+		}
+	}
+	m.id, m.addrs, m.ports, m.ep = id, addrs, ports, ep
+	if changed != nil && len(changed) == 0 {
+		return m
 	}
 	cands := ix.scratch
 	clear(cands)
-	for e := range m.in {
-		cands[e] = struct{}{}
-	}
-	for e := range ix.unindexed {
-		cands[e] = struct{}{}
-	}
-	for _, t := range m.terms {
-		for e := range ix.byTerm[t] {
+	add := func(e *exprEntry) {
+		if changed == nil || e.dependsOn(changed) {
 			cands[e] = struct{}{}
 		}
-		for e := range ix.byTerm[term{key: t.key, any: true}] {
-			cands[e] = struct{}{}
+	}
+	for e := range m.in {
+		add(e)
+	}
+	for e := range ix.unindexed {
+		add(e)
+	}
+	for k, v := range id.labels {
+		for e := range ix.byTerm[term{key: k, value: v}] {
+			add(e)
+		}
+		for e := range ix.byTerm[term{key: k, any: true}] {
+			add(e)
 		}
 	}
 	for e := range cands {
@@ -186,21 +208,36 @@ func (ix *labelIndex) upsert(key string, id identity, addrs []netip.Prefix, port
 	return m
 }
 
-// unlabel removes m from byLabel and keyValues.
-func (ix *labelIndex) unlabel(m *member) {
-	for _, t := range m.terms {
-		removeFrom(ix.byLabel, t, m)
-		if vals, ok := ix.keyValues[t.key]; ok {
-			vals[t.value]--
-			if vals[t.value] <= 0 {
-				delete(vals, t.value)
-			}
-			if len(vals) == 0 {
-				delete(ix.keyValues, t.key)
-			}
+func (e *exprEntry) dependsOn(changed map[string]bool) bool {
+	for _, k := range e.keys {
+		if changed[k] {
+			return true
 		}
 	}
-	m.terms = m.terms[:0]
+	return false
+}
+
+func (ix *labelIndex) addLabel(m *member, k, v string) {
+	addTo(ix.byLabel, term{key: k, value: v}, m)
+	vals, ok := ix.keyValues[k]
+	if !ok {
+		vals = map[string]int{}
+		ix.keyValues[k] = vals
+	}
+	vals[v]++
+}
+
+func (ix *labelIndex) dropLabel(m *member, k, v string) {
+	removeFrom(ix.byLabel, term{key: k, value: v}, m)
+	if vals, ok := ix.keyValues[k]; ok {
+		vals[v]--
+		if vals[v] <= 0 {
+			delete(vals, v)
+		}
+		if len(vals) == 0 {
+			delete(ix.keyValues, k)
+		}
+	}
 }
 
 // remove deletes a member from every expression.
@@ -214,7 +251,9 @@ func (ix *labelIndex) remove(key string) {
 		ix.onChange(e, m, false)
 	}
 	m.in = map[*exprEntry]struct{}{}
-	ix.unlabel(m)
+	for k, v := range m.id.labels {
+		ix.dropLabel(m, k, v)
+	}
 	delete(ix.members, key)
 }
 

@@ -167,6 +167,33 @@ func (x *selExpr) canonical() string {
 	return strings.Join(parts, " && ")
 }
 
+// labelKeys lists every label the expression's result depends on (the namespace and
+// service account count as their built-in labels).
+func (x *selExpr) labelKeys() []string {
+	var keys []string
+	if x.sel != nil {
+		keys = append(keys, x.sel.LabelKeys()...)
+	}
+	if x.mode != nsAny {
+		keys = append(keys, LabelNamespace)
+	}
+	if x.nsSel != nil {
+		for _, k := range x.nsSel.LabelKeys() {
+			keys = append(keys, NamespacePrefix+k)
+		}
+	}
+	if x.saSel != nil {
+		keys = append(keys, LabelServiceAccount)
+		for _, k := range x.saSel.LabelKeys() {
+			keys = append(keys, ServiceAccountPrfx+k)
+		}
+	}
+	if len(x.saNames) > 0 {
+		keys = append(keys, LabelServiceAccount)
+	}
+	return keys
+}
+
 // term is an index key: a label and value, or a label with any value (any true).
 type term struct {
 	key, value string

@@ -3,6 +3,7 @@ package testnet
 import (
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestNetnsDoIsolation(t *testing.T) {
 	// The host-side veth exists inside the host namespace and nowhere else.
 	var inHost bool
 	if err := netns.Do(n.Host, func() error {
-		_, err := netInterfaceByName(n.Pods[0].HostIf)
+		_, err := net.InterfaceByName(n.Pods[0].HostIf)
 		inHost = err == nil
 		return nil
 	}); err != nil {
@@ -77,7 +78,7 @@ func TestNetnsDoIsolation(t *testing.T) {
 	if !inHost {
 		t.Fatalf("%s not visible inside %s", n.Pods[0].HostIf, n.Host)
 	}
-	if _, err := netInterfaceByName(n.Pods[0].HostIf); err == nil {
+	if _, err := net.InterfaceByName(n.Pods[0].HostIf); err == nil {
 		t.Fatalf("%s visible in the test's own namespace: namespace not restored", n.Pods[0].HostIf)
 	}
 	wantErr := errors.New("boom")

@@ -74,7 +74,7 @@ func TestPartialEqualsFullFake(t *testing.T) {
 		partial := knftables.NewFake(knftables.InetFamily, "trellis")
 		ap := NewApplier(partial)
 		for step := range 15 {
-			want := Render(Config{}, randomState(rng))
+			want := Render(Config{MergeRun: 1 + 2*rng.IntN(2)}, randomState(rng))
 			res, err := ap.Apply(ctx, want)
 			if err != nil {
 				t.Fatalf("seed %d step %d: apply: %v", seed, step, err)

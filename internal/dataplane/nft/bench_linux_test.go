@@ -22,6 +22,12 @@ import (
 // variant changes one policy, one set member and one endpoint's policy order: a typical
 // small update for partial syncs.
 func benchState(nPol, nEp int, allSelect bool, allow netip.Addr, variant int) *policy.State {
+	return benchStateRules(nPol, nEp, allSelect, allow, variant, true)
+}
+
+// benchStateRules is benchState; withDeny false leaves out the UDP deny rule, so every
+// policy is allow-only (mergeable).
+func benchStateRules(nPol, nEp int, allSelect bool, allow netip.Addr, variant int, withDeny bool) *policy.State {
 	st := &policy.State{}
 	eps := make([]policy.Endpoint, nEp)
 	for i := range eps {
@@ -36,11 +42,13 @@ func benchState(nPol, nEp int, allSelect bool, allow netip.Addr, variant int) *p
 		if i == 0 && variant%2 == 1 {
 			port++
 		}
-		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: []policy.Rule{
-			{Index: 0, Action: policy.ActionAllow, Protocol: "tcp", Source: policy.Match{IPSets: []string{set}},
-				Destination: policy.Match{Ports: []policy.PortRange{{First: port, Last: port}}}},
-			{Index: 1, Action: policy.ActionDeny, Protocol: "udp", Source: policy.Match{Nets: []netip.Prefix{netip.MustParsePrefix("10.200.0.0/16")}}},
-		}})
+		rules := []policy.Rule{{Index: 0, Action: policy.ActionAllow, Protocol: "tcp", Source: policy.Match{IPSets: []string{set}},
+			Destination: policy.Match{Ports: []policy.PortRange{{First: port, Last: port}}}}}
+		if withDeny {
+			rules = append(rules, policy.Rule{Index: 1, Action: policy.ActionDeny, Protocol: "udp",
+				Source: policy.Match{Nets: []netip.Prefix{netip.MustParsePrefix("10.200.0.0/16")}}})
+		}
+		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: rules})
 		s := policy.IPSet{ID: set, Kind: policy.SetNets}
 		for j := range 10 {
 			a := benchAddr(i, j)
@@ -66,7 +74,8 @@ func benchState(nPol, nEp int, allSelect bool, allow netip.Addr, variant int) *p
 	if allow.IsValid() {
 		id := pid("zz-allow-client")
 		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: []policy.Rule{{Action: policy.ActionAllow, Protocol: "tcp",
-			Source: policy.Match{Nets: []netip.Prefix{netip.PrefixFrom(allow, 32)}}}}})
+			Source: policy.Match{Nets: []netip.Prefix{netip.PrefixFrom(allow, 32)}},
+			Destination: policy.Match{Ports: []policy.PortRange{{First: portHTTP, Last: portHTTP}}}}}})
 		for e := range eps {
 			eps[e].Ingress.Tiers[0].Policies = append(eps[e].Ingress.Tiers[0].Policies, id)
 		}
@@ -135,9 +144,10 @@ func BenchmarkKernelSync(b *testing.B) {
 }
 
 // BenchmarkKernelConnRate measures new TCP connections per second from one pod to
-// another through the host namespace: with no table, with the Trellis table and N
+// another through the host namespace: with no table; with the Trellis table and N
 // policies selecting the destination (the client is allowed by a policy after all of
-// them), and with an equivalent linear ruleset (one rule per policy in one chain).
+// them), allow-only runs merged (default) and not merged (one jump per policy); and with
+// an equivalent linear ruleset (one rule per policy in one chain).
 func BenchmarkKernelConnRate(b *testing.B) {
 	n := requireRootB(b)
 	client, server := n.Pods[0], n.Pods[1]
@@ -169,17 +179,22 @@ func BenchmarkKernelConnRate(b *testing.B) {
 	}
 	b.Run("table=none", func(b *testing.B) { clear(); run(b) })
 	for _, nPol := range []int{0, 100, 1000, 10000} {
-		st := benchState(nPol, 2, true, client.IPv4, 0)
+		st := benchStateRules(nPol, 2, true, client.IPv4, 0, false)
 		st.Endpoints[0].Interface, st.Endpoints[1].Interface = client.HostIf, server.HostIf
 		st.Endpoints[0].Ingress = policy.Chain{Profiles: []string{"open"}, Final: policy.ActionDeny}
-		want := Render(Config{}, sortState(st))
-		b.Run(fmt.Sprintf("table=trellis/policies=%d", nPol), func(b *testing.B) {
-			clear()
-			if _, err := NewApplier(nft).FullSync(ctx, want); err != nil {
-				b.Fatal(err)
-			}
-			run(b)
-		})
+		for _, v := range []struct {
+			name string
+			cfg  Config
+		}{{"trellis", Config{}}, {"trellis-nomerge", Config{MergeRun: -1}}} {
+			want := Render(v.cfg, sortState(st))
+			b.Run(fmt.Sprintf("table=%s/policies=%d", v.name, nPol), func(b *testing.B) {
+				clear()
+				if _, err := NewApplier(nft).FullSync(ctx, want); err != nil {
+					b.Fatal(err)
+				}
+				run(b)
+			})
+		}
 		b.Run(fmt.Sprintf("table=linear/policies=%d", nPol), func(b *testing.B) {
 			clear()
 			if err := loadLinear(n.Host, nPol, client.IPv4); err != nil {
@@ -194,7 +209,7 @@ func BenchmarkKernelConnRate(b *testing.B) {
 // chain, conntrack first, then one rule per policy, then the client's allow, then drop.
 func loadLinear(ns string, nPol int, allow netip.Addr) error {
 	var sb strings.Builder
-	sb.WriteString("table inet trl-linear {\n chain fwd {\n  type filter hook forward priority filter;\n")
+	sb.WriteString("table inet trl-linear {\n chain linear {\n  type filter hook forward priority filter;\n")
 	sb.WriteString("  ct state established,related accept\n  ct state invalid drop\n")
 	for i := range nPol {
 		for j := range 10 {
@@ -207,7 +222,7 @@ func loadLinear(ns string, nPol int, allow netip.Addr) error {
 		}
 		fmt.Fprintf(&sb, " } tcp dport %d counter accept\n", portHTTP)
 	}
-	fmt.Fprintf(&sb, "  ip saddr %s meta l4proto tcp counter accept\n  counter drop\n }\n}\n", allow)
+	fmt.Fprintf(&sb, "  ip saddr %s tcp dport %d counter accept\n  counter drop\n }\n}\n", allow, portHTTP)
 	return netns.Do(ns, func() error {
 		cmd := exec.Command("nft", "-f", "-")
 		cmd.Stdin = strings.NewReader(sb.String())
@@ -219,7 +234,7 @@ func loadLinear(ns string, nPol int, allow netip.Addr) error {
 }
 
 func connectOnce(ns string, dst netip.AddrPort) error {
-	c, err := testnet.DialTCP(ns, dst, 2*time.Second)
+	c, err := testnet.DialTCP(ns, dst, 10*time.Second)
 	if err != nil {
 		return err
 	}

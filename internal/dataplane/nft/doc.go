@@ -22,8 +22,22 @@
 // interface with the workload prefix that has no map entry is dropped (fail closed).
 // Endpoint chains walk tiers in order, jumping to one shared chain per policy and
 // direction; Allow is accept, Deny is drop, Log logs and continues, Pass sets a mark bit
-// that makes the endpoint chain skip the tier's remaining policies and its end-of-tier
-// drop. Profiles follow the tiers, then the chain's final action.
+// (Config.PassMark) that makes the endpoint chain skip the tier's remaining policies and
+// its end-of-tier drop. Profiles follow the tiers, then the chain's final action. A run
+// of allow-only policies (Config.MergeRun, merge.go) becomes one lookup in a
+// concatenated (address . protocol . port) set, so the per-packet cost does not grow
+// with the number of such policies. Traffic from a workload to the host itself goes
+// through the same egress chain in the input hook ("input-from"); host-to-workload
+// traffic is not policed. Host endpoints (hostep.go) get base chains at raw priority
+// (doNotTrack: allow is notrack+accept), dstnat-10 (preDNAT), input/output (normal) and
+// forward (applyOnForward), each dispatching by interface name through a verdict map,
+// failsafe ports first.
+//
+// Sets: selector sets whose members are all single addresses are hash sets, others
+// interval sets; a family with no members gets no set and the rules that would need it
+// are left out (a positive match cannot match, a negated one always does). The kernel
+// looks sets up by name linearly and nft lists every set to add one element, so the set
+// count is what makes syncs slow at scale (see bench/nft).
 //
 // Invariants:
 //   - exactly one table (family inet, name configurable) is touched; the table itself is

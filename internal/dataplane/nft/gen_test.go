@@ -50,7 +50,9 @@ func randomState(rng *rand.Rand) *policy.State {
 			r := policy.Rule{Index: i, Action: []policy.Action{policy.ActionAllow, policy.ActionDeny, policy.ActionLog, policy.ActionPass}[rng.IntN(4)]}
 			r.Protocol = []string{"", "tcp", "udp", "icmp", "icmpv6"}[rng.IntN(5)]
 			if r.Protocol == "tcp" || r.Protocol == "udp" {
-				switch rng.IntN(3) {
+				switch rng.IntN(4) {
+				case 3:
+					r.Destination.Ports = []policy.PortRange{{First: 443, Last: 443}, {First: 8443, Last: 8443}}
 				case 0:
 					r.Destination.Ports = []policy.PortRange{{First: 80, Last: 80}, {First: uint16(8000 + rng.IntN(3)), Last: 8100}}
 				case 1:

@@ -114,8 +114,10 @@ func TestKernelPartialEqualsFull(t *testing.T) {
 	partial := NewApplier(kernelTable(t, n.Host, "trl-partial"))
 	fresh := kernelTable(t, n.Host, "trl-full")
 	rng := newRand(42)
-	for step := range 12 {
-		want := Render(Config{}, randomState(rng))
+	for step := range 16 {
+		// Odd steps merge every allow-only run, so partial syncs also move between
+		// merged and unmerged chains.
+		want := Render(Config{MergeRun: 1 - 2*(step%2)}, randomState(rng))
 		if _, err := partial.Apply(ctx, want); err != nil {
 			t.Fatalf("step %d: apply: %v", step, err)
 		}
@@ -198,10 +200,16 @@ func connectivityTopology(t *testing.T) (*testnet.Net, map[string]*testnet.Pod, 
 }
 
 func TestKernelConnectivity(t *testing.T) {
+	for name, cfg := range map[string]Config{"default": {}, "merge all": {MergeRun: 1}, "merge none": {MergeRun: -1}} {
+		t.Run(name, func(t *testing.T) { testConnectivity(t, cfg) })
+	}
+}
+
+func testConnectivity(t *testing.T, cfg Config) {
 	n, pods, tps := connectivityTopology(t)
 	ctx := context.Background()
 	ap := NewApplier(kernelTable(t, n.Host, "trl-conn"))
-	if _, err := ap.Apply(ctx, Render(Config{}, connectivityState(tps["a"], tps["b"], tps["c"], tps["s"]))); err != nil {
+	if _, err := ap.Apply(ctx, Render(cfg, connectivityState(tps["a"], tps["b"], tps["c"], tps["s"]))); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range pods {

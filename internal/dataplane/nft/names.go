@@ -1,9 +1,9 @@
 package nft
 
 import (
-	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 )
 
 // Fixed object names. None is an nft keyword (vmap, map, set, type, ...).
@@ -29,8 +29,18 @@ func endpointChain(dir direction, endpoint string) string {
 	return hashName("wl-"+dir.short+"-", "workload|"+endpoint)
 }
 
-func policyChain(dir direction, id string) string {
+// policyChain names a policy's chain; untracked (doNotTrack) use renders Allow as
+// notrack + accept, so it is a different chain.
+func policyChain(dir direction, id string, untracked bool) string {
+	if untracked {
+		return hashName("pu-"+dir.short+"-", "policy-untracked|"+id)
+	}
 	return hashName("po-"+dir.short+"-", "policy|"+id)
+}
+
+// hostChain names a host endpoint's chain for one stage and direction.
+func hostChain(stage string, dir direction, endpoint string) string {
+	return hashName("he-"+stage[:2]+"-"+dir.short+"-", "host|"+stage+"|"+endpoint)
 }
 
 func profileChain(dir direction, name string) string {

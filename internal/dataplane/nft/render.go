@@ -21,6 +21,10 @@ type Config struct {
 	// LogPrefix starts the log prefix of Log rules without their own prefix; the policy
 	// and rule are appended. Default "trellis".
 	LogPrefix string
+	// MergeRun is the shortest run of consecutive allow-only policies in a tier that is
+	// merged into one set lookup (see merge.go); 0 means the default 8, negative never.
+	// Merged policies share one counter instead of one per rule.
+	MergeRun int
 }
 
 func (c Config) withDefaults() Config {
@@ -32,6 +36,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LogPrefix == "" {
 		c.LogPrefix = "trellis"
+	}
+	if c.MergeRun == 0 {
+		c.MergeRun = 8
 	}
 	return c
 }
@@ -48,9 +55,9 @@ var (
 )
 
 type renderer struct {
-	cfg   Config
-	st    *policy.State
-	t     *Table
+	cfg Config
+	st  *policy.State
+	t   *Table
 	// setNames caches setFor results by kind|id|family.
 	setNames map[string]string
 }
@@ -69,9 +76,10 @@ func Render(cfg Config, st *policy.State) *Table {
 			continue
 		}
 		key := []string{quote(ep.Interface)}
-		to.AddElement(key, []string{"jump " + r.endpointChain(dirTo, ep, &ep.Ingress)})
-		from.AddElement(key, []string{"jump " + r.endpointChain(dirFrom, ep, &ep.Egress)})
+		to.AddElement(key, []string{"jump " + r.endpointChain(workloadCtx, dirTo, ep, &ep.Ingress)})
+		from.AddElement(key, []string{"jump " + r.endpointChain(workloadCtx, dirFrom, ep, &ep.Egress)})
 	}
+	r.hostEndpoints()
 	return r.t
 }
 
@@ -96,25 +104,47 @@ func (r *renderer) baseChains() {
 	mk(ChainInput, knftables.InputHook, knftables.FilterPriority, "iifname", MapFromWorkload)
 }
 
+// chainCtx is where an endpoint chain is used: workload chains, or one of the host
+// endpoint stages.
+type chainCtx struct {
+	stage     string // "" for workloads; "normal", "prednat", "untracked", "forward"
+	untracked bool   // allow means notrack + accept
+	failsafe  bool   // failsafe ports are accepted first
+}
+
+var workloadCtx = chainCtx{}
+
 // endpointChain renders an endpoint's chain for one direction and returns its name.
-func (r *renderer) endpointChain(dir direction, ep *policy.Endpoint, c *policy.Chain) string {
+func (r *renderer) endpointChain(ctx chainCtx, dir direction, ep *policy.Endpoint, c *policy.Chain) string {
 	name := endpointChain(dir, ep.Name)
+	if ctx.stage != "" {
+		name = hostChain(ctx.stage, dir, ep.Name)
+	}
 	if r.t.Chains[name] != nil {
 		return name
 	}
 	pass := fmt.Sprintf("0x%08x", r.cfg.PassMark)
 	clear := Rule{Text: fmt.Sprintf("meta mark set meta mark & 0x%08x", ^r.cfg.PassMark)}
 	var rules []Rule
+	if ctx.failsafe {
+		rules = r.failsafe(dir)
+	}
 	for _, tier := range c.Tiers {
 		rules = append(rules, clear)
-		for _, id := range tier.Policies {
+		for i := 0; i < len(tier.Policies); i++ {
+			if n := r.mergeableRun(dir, ctx, tier.Policies[i:]); n > 0 {
+				rules = append(rules, r.mergedRules(dir, tier.Name, tier.Policies[i:i+n], pass)...)
+				i += n - 1
+				continue
+			}
+			id := tier.Policies[i]
 			cmt := trimComment(fmt.Sprintf("%s tier %s policy %s", dir.label, tier.Name, id.Short()))
 			if _, ok := r.st.Policy(id); !ok {
 				// A missing reference fails closed.
 				rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: cmt + " (missing)"})
 				continue
 			}
-			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 jump " + r.policyChain(dir, id), Comment: cmt})
+			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 jump " + r.policyChain(dir, id, ctx.untracked), Comment: cmt})
 		}
 		if tier.End != policy.ActionPass {
 			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: trimComment(dir.label + " end of tier " + tier.Name)})
@@ -140,15 +170,15 @@ func (r *renderer) endpointChain(dir direction, ep *policy.Endpoint, c *policy.C
 	return name
 }
 
-func (r *renderer) policyChain(dir direction, id policy.PolicyID) string {
-	name := policyChain(dir, id.String())
+func (r *renderer) policyChain(dir direction, id policy.PolicyID, untracked bool) string {
+	name := policyChain(dir, id.String(), untracked)
 	if r.t.Chains[name] == nil {
 		p, _ := r.st.Policy(id)
 		rules := p.Egress
 		if dir.ingres {
 			rules = p.Ingress
 		}
-		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "policy "+id.Short(), rules)}
+		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "policy "+id.Short(), rules, untracked)}
 	}
 	return name
 }
@@ -161,16 +191,16 @@ func (r *renderer) profileChain(dir direction, prof string) string {
 		if dir.ingres {
 			rules = p.Ingress
 		}
-		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "profile "+prof, rules)}
+		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "profile "+prof, rules, false)}
 	}
 	return name
 }
 
-func (r *renderer) rules(dir direction, owner string, rules []policy.Rule) []Rule {
+func (r *renderer) rules(dir direction, owner string, rules []policy.Rule, untracked bool) []Rule {
 	var out []Rule
 	for _, rule := range rules {
 		label := fmt.Sprintf("%s %s[%d]", owner, dir.label, rule.Index)
-		for _, text := range r.ruleTexts(rule, label) {
+		for _, text := range r.ruleTexts(rule, label, untracked) {
 			out = append(out, Rule{Text: text, Comment: trimComment(label)})
 		}
 	}

@@ -11,8 +11,11 @@ import (
 // ruleTexts renders one policy rule as nft rules: one per IP family that can match, and
 // per alternative of source and destination port matches (numeric ports, or one of
 // the named-port sets). Each ends with a counter and the action's verdict.
-func (r *renderer) ruleTexts(rule policy.Rule, label string) []string {
+func (r *renderer) ruleTexts(rule policy.Rule, label string, untracked bool) []string {
 	action := r.action(rule, label)
+	if untracked && rule.Action == policy.ActionAllow {
+		action = "notrack accept"
+	}
 	var out []string
 	fams := []int{0}
 	if familySpecific(rule) {
@@ -36,12 +39,27 @@ func (r *renderer) ruleTexts(rule policy.Rule, label string) []string {
 						parts = append(parts, p)
 					}
 				}
+				if fam != 0 && !mentionsFamily(parts, fam) {
+					// Only the other family's variant says which family it is for.
+					parts = append([]string{map[int]string{4: "meta nfproto ipv4", 6: "meta nfproto ipv6"}[fam]}, parts...)
+				}
 				parts = append(parts, "counter", action)
 				out = append(out, strings.Join(parts, " "))
 			}
 		}
 	}
 	return out
+}
+
+// mentionsFamily reports whether one of the parts matches only packets of family fam.
+func mentionsFamily(parts []string, fam int) bool {
+	marker := map[int]string{4: "ip ", 6: "ip6 "}[fam]
+	for _, p := range parts {
+		if strings.HasPrefix(p, marker) || strings.Contains(p, " "+marker) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *renderer) action(rule policy.Rule, label string) string {
@@ -169,6 +187,8 @@ func (r *renderer) portAlternatives(m policy.Match, fam int, addr, port string) 
 		ip = "ip6"
 	}
 	tuple := fmt.Sprintf("%s %s . meta l4proto . th %s", ip, addr, port)
+	invalidOnly := len(m.Ports) > 0 && len(validRanges(m.Ports)) == 0
+	m.Ports, m.NotPorts = validRanges(m.Ports), validRanges(m.NotPorts)
 	var not []string
 	if len(m.NotPorts) > 0 {
 		not = append(not, "th "+port+" != "+portList(m.NotPorts))
@@ -187,7 +207,7 @@ func (r *renderer) portAlternatives(m policy.Match, fam int, addr, port string) 
 		}
 	}
 	if len(alts) == 0 {
-		if len(m.Ports)+len(m.NamedPortSets) > 0 {
+		if len(m.Ports)+len(m.NamedPortSets) > 0 || invalidOnly {
 			return nil, false
 		}
 		alts = []string{""}
@@ -198,6 +218,17 @@ func (r *renderer) portAlternatives(m policy.Match, fam int, addr, port string) 
 		}
 	}
 	return alts, true
+}
+
+// validRanges drops ranges with First > Last (they match nothing).
+func validRanges(ps []policy.PortRange) []policy.PortRange {
+	var out []policy.PortRange
+	for _, p := range ps {
+		if p.First <= p.Last {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func prefixList(ps []netip.Prefix) string {

@@ -2,6 +2,8 @@ package nft
 
 import (
 	"net/netip"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,16 +36,16 @@ func TestRuleTexts(t *testing.T) {
 		{"interval set both families", policy.Rule{Action: policy.ActionAllow, Source: policy.Match{IPSets: []string{"nets"}}},
 			[]string{"ip saddr @" + c4 + " counter accept", "ip6 saddr @" + c6 + " counter accept"}},
 		{"negated set empty in v6 matches all v6", policy.Rule{Action: policy.ActionDeny, Source: policy.Match{NotIPSets: []string{"hosts4"}}},
-			[]string{"ip saddr != @" + s4 + " counter drop", "counter drop"}},
+			[]string{"ip saddr != @" + s4 + " counter drop", "meta nfproto ipv6 counter drop"}},
 		{"unknown set matches nothing", policy.Rule{Action: policy.ActionAllow, Source: policy.Match{IPSets: []string{"gone"}}}, nil},
 		{"ipv6 only nets", policy.Rule{Action: policy.ActionAllow, Destination: policy.Match{Nets: []netip.Prefix{
 			netip.MustParsePrefix("2001:db8:1::/48"), netip.MustParsePrefix("2001:db8:1:2::/64"), netip.MustParsePrefix("2001:db8:2::1/128")}}},
 			[]string{"ip6 daddr { 2001:db8:1::/48, 2001:db8:2::1 } counter accept"}},
 		{"ports or named port", policy.Rule{Action: policy.ActionAllow, Protocol: "tcp", Destination: policy.Match{
 			Ports: []policy.PortRange{{First: 443, Last: 443}}, NamedPortSets: []string{"np"}}},
-			[]string{"meta l4proto tcp th dport 443 counter accept",
+			[]string{"meta nfproto ipv4 meta l4proto tcp th dport 443 counter accept",
 				"meta l4proto tcp ip daddr . meta l4proto . th dport @" + np4 + " counter accept",
-				"meta l4proto tcp th dport 443 counter accept"}},
+				"meta nfproto ipv6 meta l4proto tcp th dport 443 counter accept"}},
 		{"not ports and not named port", policy.Rule{Action: policy.ActionDeny, Protocol: "tcp", IPVersion: 4, Destination: policy.Match{
 			NotPorts: []policy.PortRange{{First: 22, Last: 22}}, NotNamedPortSets: []string{"np"}}},
 			[]string{"meta l4proto tcp th dport != 22 ip daddr . meta l4proto . th dport != @" + np4 + " counter drop"}},
@@ -62,7 +64,7 @@ func TestRuleTexts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &renderer{cfg: Config{}.withDefaults(), st: st, t: NewTable(), setNames: map[string]string{}}
-			got := r.ruleTexts(tc.rule, "policy p ingress["+itoa(tc.rule.Index)+"]")
+			got := r.ruleTexts(tc.rule, "policy p ingress["+itoa(tc.rule.Index)+"]", false)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("-want +got:\n%s", diff)
 			}
@@ -105,5 +107,28 @@ func TestRenderFailsClosed(t *testing.T) {
 	fwd := tab.Chains[ChainForwardTo].Rules
 	if last := fwd[len(fwd)-1].Text; last != `oifname "trl*" counter drop` {
 		t.Errorf("forward-to does not end by dropping unknown workload interfaces: %q", last)
+	}
+}
+
+func TestMergeRun(t *testing.T) {
+	a, b, c, s := testPods()
+	st := connectivityState(a, b, c, s)
+	merged := func(tab *Table) []string {
+		var keys []string
+		for name, set := range tab.Sets {
+			if strings.HasPrefix(name, "m4-") || strings.HasPrefix(name, "m6-") {
+				keys = append(keys, sortedKeys(set.Elements)...)
+			}
+		}
+		sort.Strings(keys)
+		return keys
+	}
+	if got := merged(Render(Config{}, st)); len(got) != 0 {
+		t.Errorf("default config merged a run shorter than 8: %v", got)
+	}
+	want := []string{b.V6.String() + " . tcp . 7002", b.V4.String() + " . tcp . 7002"}
+	sort.Strings(want)
+	if diff := cmp.Diff(want, merged(Render(Config{MergeRun: 1}, st))); diff != "" {
+		t.Errorf("merged elements (-want +got):\n%s", diff)
 	}
 }

@@ -42,7 +42,8 @@ const (
 // be dropped). Tiers:
 //
 //	security (end deny): deny-b-udp: deny udp from {b}; pass-ab: pass from {a,b}
-//	default  (end deny): allow-a: allow tcp to named port http from {a}, allow icmp from {a};
+//	default  (end deny): allow-b-other: allow tcp to port 7002 from {b} (mergeable);
+//	                     allow-a: allow tcp to named port http from {a}, allow icmp from {a};
 //	                     allow-udp: log, allow udp
 //
 // Clients have only the profile "open" (allow everything both ways).
@@ -60,7 +61,7 @@ func connectivityState(a, b, c, s testPod) *policy.State {
 		Addrs: hostPrefixes(s),
 		Ingress: policy.Chain{Tiers: []policy.TierChain{
 			{Name: "security", Policies: []policy.PolicyID{pid("deny-b-udp"), pid("pass-ab")}, End: policy.ActionDeny},
-			{Name: "default", Policies: []policy.PolicyID{pid("allow-a"), pid("allow-udp")}, End: policy.ActionDeny},
+			{Name: "default", Policies: []policy.PolicyID{pid("allow-b-other"), pid("allow-a"), pid("allow-udp")}, End: policy.ActionDeny},
 		}, Profiles: []string{"open"}, Final: policy.ActionDeny},
 		Egress: policy.Chain{Profiles: []string{"open"}, Final: policy.ActionDeny}}
 	member := func(ps ...testPod) []policy.Member {
@@ -83,6 +84,9 @@ func connectivityState(a, b, c, s testPod) *policy.State {
 					Destination: policy.Match{NamedPortSets: []string{"np-http"}}},
 				{Index: 1, Action: policy.ActionAllow, Protocol: "icmp", Source: sel("set-a")},
 				{Index: 2, Action: policy.ActionAllow, Protocol: "icmpv6", Source: sel("set-a")},
+			}},
+			{ID: pid("allow-b-other"), Tier: "default", Ingress: []policy.Rule{
+				{Action: policy.ActionAllow, Protocol: "tcp", Source: sel("set-b"), Destination: policy.Match{Ports: []policy.PortRange{{First: portOther, Last: portOther}}}},
 			}},
 			{ID: pid("allow-udp"), Tier: "default", Ingress: []policy.Rule{
 				{Index: 0, Action: policy.ActionLog, Protocol: "udp"},
@@ -120,6 +124,9 @@ var connTable = []connCase{
 	{"a", "s", "icmp", false, 0, true},
 	{"a", "s", "icmp", true, 0, true},
 	{"b", "s", "tcp", false, portHTTP, false}, // not from {a}
+	{"b", "s", "tcp", false, portOther, true},
+	{"b", "s", "tcp", true, portOther, true},
+	{"c", "s", "tcp", true, portOther, false},
 	{"b", "s", "udp", false, portHTTP, false}, // deny-b-udp
 	{"b", "s", "udp", true, portHTTP, false},
 	{"b", "s", "icmp", false, 0, false},

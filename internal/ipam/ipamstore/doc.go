@@ -1,6 +1,9 @@
 // Package ipamstore adapts store.Store to the ipam core: it implements ipam.Store over the
 // internal kinds IPAMBlock, BlockAffinity and IPAMHandle (group ipam.trellis.dev), and turns
 // the Calico IPPool, IPReservation and IPAMConfiguration resources into the core's inputs.
+// Check runs the core's leak check against WorkloadEndpoints and Nodes in the store, and
+// Collector releases leaks Check has reported for a grace period (for the agent or a
+// controller loop to Run).
 //
 // Invariants: every write goes through store.Store Create, Update with the revision that was
 // read, or Delete with a resourceVersion precondition; store errors keep their message and

@@ -166,11 +166,14 @@ func blockToModel(b *ipam.Block) *model.IPAMBlock {
 	for _, a := range b.Attributes {
 		o.Spec.Attributes = append(o.Spec.Attributes, model.IPAMAttribute{HandleID: a.Handle, Attrs: a.Attrs})
 	}
-	if len(b.SeqByOrdinal) > 0 {
-		o.Spec.SequenceNumberForAllocation = map[string]uint64{}
-		for ord, seq := range b.SeqByOrdinal {
-			o.Spec.SequenceNumberForAllocation[strconv.Itoa(ord)] = seq
+	for ord, ai := range b.Allocations {
+		if ai < 0 || ord >= len(b.Seqs) {
+			continue
 		}
+		if o.Spec.SequenceNumberForAllocation == nil {
+			o.Spec.SequenceNumberForAllocation = map[string]uint64{}
+		}
+		o.Spec.SequenceNumberForAllocation[strconv.Itoa(ord)] = b.Seqs[ord]
 	}
 	return o
 }
@@ -182,7 +185,7 @@ func blockFromModel(o *model.IPAMBlock) (*ipam.Block, error) {
 	}
 	b := &ipam.Block{Meta: meta(o), CIDR: cidr, Affinity: o.Spec.Affinity,
 		Allocations: make([]int, len(o.Spec.Allocations)), Unallocated: append([]int{}, o.Spec.Unallocated...),
-		Sequence: o.Spec.SequenceNumber, SeqByOrdinal: map[int]uint64{}}
+		Sequence: o.Spec.SequenceNumber, Seqs: make([]uint64, len(o.Spec.Allocations))}
 	for i, p := range o.Spec.Allocations {
 		b.Allocations[i] = -1
 		if p != nil {
@@ -197,10 +200,10 @@ func blockFromModel(o *model.IPAMBlock) (*ipam.Block, error) {
 	}
 	for k, seq := range o.Spec.SequenceNumberForAllocation {
 		ord, err := strconv.Atoi(k)
-		if err != nil {
-			return nil, fmt.Errorf("decode IPAMBlock %s: spec.sequenceNumberForAllocation[%q]: %w", o.Name, k, err)
+		if err != nil || ord < 0 || ord >= len(b.Seqs) {
+			return nil, fmt.Errorf("decode IPAMBlock %s: spec.sequenceNumberForAllocation[%q]: not an ordinal of the block", o.Name, k)
 		}
-		b.SeqByOrdinal[ord] = seq
+		b.Seqs[ord] = seq
 	}
 	return b, nil
 }

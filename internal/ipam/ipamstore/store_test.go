@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,16 +133,19 @@ func TestLoadInputs(t *testing.T) {
 	}
 }
 
-// concurrentAssign runs n allocations in parallel across 4 nodes and checks that no
-// address is given twice and every block is affine to the node its addresses went to.
-func concurrentAssign(t *testing.T, s store.Store, n int) {
+// concurrentAssign runs n allocations across 4 nodes, workers at a time, and checks that
+// no address is given twice and every block is affine to the node its addresses went to.
+func concurrentAssign(t *testing.T, s store.Store, n, workers int) {
 	ctx := context.Background()
 	a := ipam.New(ipamstore.New(s), ipamstore.Match)
 	pool := ipam.Pool{Name: "p", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	sem := make(chan struct{}, workers)
 	for i := range n {
 		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			node := fmt.Sprintf("node-%d", i%4)
 			_, err := a.AutoAssign(ctx, ipam.AssignArgs{Node: node, Handle: fmt.Sprintf("h-%d", i),
 				Attrs: map[string]string{ipam.AttrNode: node}, Num4: 1, Pools: []ipam.Pool{pool}})
@@ -183,7 +188,7 @@ func concurrentAssign(t *testing.T, s store.Store, n int) {
 }
 
 func TestConcurrentAssignMemoryBackend(t *testing.T) {
-	concurrentAssign(t, memory.New(0), 500)
+	concurrentAssign(t, memory.New(0), 500, 64)
 }
 
 func startEtcd(t testing.TB) store.Store {
@@ -211,5 +216,30 @@ func TestConcurrentAssignEtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	concurrentAssign(t, startEtcd(t), 500)
+	n := 200
+	if os.Getenv("TRELLIS_LONG_TESTS") != "" {
+		n = 500
+	}
+	concurrentAssign(t, startEtcd(t), n, 32)
+}
+
+// BenchmarkAssignEtcd4Nodes allocates from 4 nodes concurrently against an embedded etcd.
+// Run with -cpu 4 for one goroutine per node.
+func BenchmarkAssignEtcd4Nodes(b *testing.B) {
+	s := startEtcd(b)
+	ctx := context.Background()
+	a := ipam.New(ipamstore.New(s), ipamstore.Match)
+	pool := ipam.Pool{Name: "p", CIDR: netip.MustParsePrefix("10.0.0.0/8")}
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		node := fmt.Sprintf("node-%d", next.Add(1)%4)
+		for pb.Next() {
+			i := next.Add(1)
+			if _, err := a.AutoAssign(ctx, ipam.AssignArgs{Node: node, Handle: fmt.Sprintf("h-%d", i), Num4: 1,
+				Pools: []ipam.Pool{pool}, Attrs: map[string]string{ipam.AttrNode: node}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "allocs/s")
 }

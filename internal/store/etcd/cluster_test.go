@@ -159,6 +159,41 @@ func (w *writer) run(ctx context.Context, t *testing.T) {
 	}
 }
 
+// counter increments a label of one pod with read-modify-write and compare-and-swap,
+// retrying conflicts and unavailability. An increment whose answer was lost (unavailable)
+// may or may not have been applied; one that was acknowledged must never be lost.
+type counter struct {
+	s         store.Store
+	acked     int
+	ambiguous int
+}
+
+func (c *counter) run(ctx context.Context, t *testing.T, kind *model.Kind) {
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		cur, err := c.s.Get(rctx, kind, "trl-ns", "counter")
+		if err == nil {
+			n, _ := strconv.Atoi(cur.GetLabels()["count"])
+			cur.SetLabels(map[string]string{"count": strconv.Itoa(n + 1)})
+			_, err = c.s.Update(rctx, cur)
+			switch {
+			case err == nil:
+				c.acked++
+			case !errors.Is(err, store.ErrConflict):
+				c.ambiguous++ // unavailable, or stopped mid-request: maybe applied
+			}
+		}
+		cancel()
+		if err != nil && !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) {
+			if ctx.Err() == nil {
+				t.Errorf("counter: %v", err)
+			}
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -188,10 +223,18 @@ func testLeaderKilled(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 
+	if _, err := s.Create(context.Background(), storetest.Pod("trl-ns", "counter", map[string]string{"count": "0"})); err != nil {
+		t.Fatal(err)
+	}
 	w := &writer{s: s}
+	cnt := &counter{s: s}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); w.run(ctx, t) }()
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); w.run(ctx, t) }()
+	go func() { defer bg.Done(); cnt.run(ctx, t, podKind) }()
+	go func() { bg.Wait(); close(done) }()
 	defer func() { stop(); <-done }()
 
 	waitFor(t, "20 writes before the kill", func() bool { return w.ackedCount() >= 20 })
@@ -218,9 +261,19 @@ func testLeaderKilled(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	present := map[string]bool{}
+	finalCount := 0
 	for _, o := range final.Items {
 		present[o.GetName()] = true
+		if o.GetName() == "counter" {
+			n, _ := strconv.Atoi(o.GetLabels()["count"])
+			finalCount = n
+			if n < cnt.acked || n > cnt.acked+cnt.ambiguous {
+				t.Errorf("counter = %d, want between %d acknowledged and %d (plus unanswered) increments", n, cnt.acked, cnt.acked+cnt.ambiguous)
+			}
+			t.Logf("counter: %d, %d increments acknowledged, %d unanswered", n, cnt.acked, cnt.ambiguous)
+		}
 	}
+	delete(present, "counter")
 	for _, name := range acked {
 		if !present[name] {
 			t.Errorf("acknowledged write %s lost", name)
@@ -233,11 +286,14 @@ func testLeaderKilled(t *testing.T, c *cluster) {
 		name string
 		w    store.Watch
 	}{{"pods", pods}, {"all kinds", all}} {
-		checkWatch(t, wt.name, wt.w, acked)
+		checkWatch(t, wt.name, wt.w, acked, finalCount)
 	}
 }
 
-func checkWatch(t *testing.T, name string, w store.Watch, acked []string) {
+// checkWatch reads w until it has seen every acknowledged create exactly once and the
+// counter's every value up to finalCount (consecutive: a gap would skip one), all with
+// increasing revisions, or until EventResync.
+func checkWatch(t *testing.T, name string, w store.Watch, acked []string, finalCount int) {
 	t.Helper()
 	want := map[string]bool{}
 	for _, a := range acked {
@@ -245,8 +301,9 @@ func checkWatch(t *testing.T, name string, w store.Watch, acked []string) {
 	}
 	seen := map[string]bool{}
 	var last int64
+	count := -1
 	timeout := time.After(30 * time.Second)
-	for len(seen) < len(want) {
+	for len(seen) < len(want) || count < finalCount {
 		select {
 		case ev, ok := <-w.Events():
 			if !ok {
@@ -263,14 +320,22 @@ func checkWatch(t *testing.T, name string, w store.Watch, acked []string) {
 			}
 			last = rev
 			n := ev.Object.GetName()
+			if n == "counter" {
+				c, _ := strconv.Atoi(ev.Object.GetLabels()["count"])
+				if c != count+1 {
+					t.Errorf("watch %s: counter %d after %d: a change was lost or repeated", name, c, count)
+				}
+				count = c
+				continue
+			}
 			if ev.Type != store.EventAdded || seen[n] {
 				t.Errorf("watch %s: unexpected %s (duplicate or not a create)", name, storetest.Describe(ev))
 			}
 			seen[n] = true
 		case <-timeout:
-			t.Errorf("watch %s: neither all %d creates nor RESYNC within 30s (saw %d)", name, len(want), len(seen))
+			t.Errorf("watch %s: neither everything nor RESYNC within 30s (saw %d of %d creates, counter %d of %d)", name, len(seen), len(want), count, finalCount)
 			return
 		}
 	}
-	t.Logf("watch %s: resumed across the failover, all %d creates seen once and in order", name, len(want))
+	t.Logf("watch %s: resumed across the failover: all %d creates and %d counter changes seen once, in order", name, len(want), finalCount)
 }

@@ -2,7 +2,7 @@
 // (`trellis datastore run`, store/embed) and against a real etcd cluster.
 //
 // Layout: one key per object, /trellis/<resource>/<namespace>/<name> for namespaced kinds and
-// /trellis/<resource>/<name> for cluster-scoped ones (resource is model.Kind.Resource()); the
+// /trellis/<resource>/<name> for cluster-scoped ones (resource is model.Kind.StorageName(), e.g. pods.core); the
 // value is the object's JSON without resourceVersion. An object's resourceVersion is the
 // key's etcd mod revision as a decimal string, and Watch/List revisions are etcd store
 // revisions.
@@ -11,7 +11,9 @@
 // compare-and-swap needs no locks and two concurrent writers of one object cannot both win.
 // Watches use etcd's own resumption (the client re-establishes streams from the last
 // delivered revision); when that is impossible (compaction, cancellation by the server, loss
-// of leader) the watch ends with store.EventResync.
+// of leader) the watch ends with store.EventResync. Known limit: while none of the
+// configured endpoints can be reached, a watch waits (no events, no resync) and resumes
+// when one comes back; list every member of a cluster in Config.Endpoints.
 //
 // Invariants: nothing outside this package sees keys, leases or etcd revisions as such; etcd
 // and gRPC errors are mapped to the store sentinels here (ErrUnavailable for a down or

@@ -11,9 +11,9 @@ const root = "/trellis/"
 
 func objectKey(k model.Key) string {
 	if k.Kind.Namespaced {
-		return root + k.Kind.Resource() + "/" + k.Namespace + "/" + k.Name
+		return root + k.Kind.StorageName() + "/" + k.Namespace + "/" + k.Name
 	}
-	return root + k.Kind.Resource() + "/" + k.Name
+	return root + k.Kind.StorageName() + "/" + k.Name
 }
 
 // prefix is the key prefix of a kind (all kinds if nil), narrowed to a namespace when given
@@ -23,18 +23,18 @@ func prefix(kind *model.Kind, namespace string) string {
 	case kind == nil:
 		return root
 	case kind.Namespaced && namespace != "":
-		return root + kind.Resource() + "/" + namespace + "/"
+		return root + kind.StorageName() + "/" + namespace + "/"
 	}
-	return root + kind.Resource() + "/"
+	return root + kind.StorageName() + "/"
 }
 
-// resources maps Kind.Resource() to kinds, for decoding keys of watches over all kinds.
+// resources maps Kind.StorageName() to kinds, for decoding keys of watches over all kinds.
 type resources map[string]*model.Kind
 
 func newResources(r *model.Registry) resources {
 	m := resources{}
 	for _, k := range r.Kinds() {
-		m[k.Resource()] = k
+		m[k.StorageName()] = k
 	}
 	return m
 }

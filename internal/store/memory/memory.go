@@ -54,7 +54,7 @@ func New(history int) *Store {
 	return &Store{objs: map[string]*entry{}, history: history, notify: make(chan struct{})}
 }
 
-func mapKey(k model.Key) string { return k.Kind.Resource() + "/" + k.Namespace + "/" + k.Name }
+func mapKey(k model.Key) string { return k.Kind.StorageName() + "/" + k.Namespace + "/" + k.Name }
 
 func revString(r int64) string { return strconv.FormatInt(r, 10) }
 

@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"context"
+	"time"
+)
+
+// driftDebounce is how long the monitor collects table events before asking for a check,
+// so that a burst (e.g. the agent's own transaction) costs one check.
+const driftDebounce = 500 * time.Millisecond
+
+// ownEventGrace is how long after its own transaction the agent takes table events for
+// the echo of that transaction. A foreign change inside that window is left to the
+// periodic resync; outside it, a check runs within a second.
+const ownEventGrace = 250 * time.Millisecond
+
+// monitorLoop runs the dataplane monitor, restarting it after failures, and turns its
+// notifications into drift checks for the runner.
+func (a *Agent) monitorLoop(ctx context.Context) {
+	events := make(chan struct{}, 1)
+	notify := func() {
+		if a.applying.Load() || time.Now().UnixNano() < a.ownUntil.Load() {
+			return // the echo of the agent's own transaction
+		}
+		select {
+		case events <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-events:
+			}
+			if !sleep(ctx, driftDebounce) {
+				return
+			}
+			select { // events during the debounce are covered by this check
+			case <-events:
+			default:
+			}
+			a.checkDrift.Store(true)
+			a.poke()
+		}
+	}()
+	for ctx.Err() == nil {
+		if err := a.dp.Monitor(ctx, notify); err != nil && ctx.Err() == nil {
+			a.log.Warn("nft monitor ended; restarting", "err", err)
+		}
+		if !sleep(ctx, a.cfg.RetryPeriod) {
+			return
+		}
+	}
+}
+
+// detectDrift compares the kernel's table with what the Applier last applied: the names
+// of chains, sets and maps and the number of rules per chain. Any difference (a deleted
+// table, chain or set, a flushed chain, a deleted or added rule) makes the next sync a full
+// one. Element-level drift is left to the periodic resync. It runs when the monitor saw a
+// foreign change, so its cost (listing the table without elements) is rare.
+func (a *Agent) detectDrift(ctx context.Context) {
+	applied := a.applier.Applied()
+	if time.Since(a.lastCheck) < driftDebounce {
+		a.checkDrift.Store(true) // too soon after the last check: keep it for later
+		return
+	}
+	a.lastCheck = time.Now()
+	drift := func(why string) {
+		a.log.Warn("nftables table drifted; full sync", "table", a.cfg.TableName, "drift", why)
+		a.needFull = true
+	}
+	all, err := a.dp.NFT.ListAll(ctx)
+	if err != nil {
+		drift("list table: " + err.Error())
+		return
+	}
+	have := map[string]bool{}
+	for _, typ := range []string{"chain", "set", "map"} {
+		for _, name := range all[typ] {
+			have[typ+" "+name] = true
+		}
+	}
+	want := 0
+	for name := range applied.Chains {
+		want++
+		if !have["chain "+name] {
+			drift("chain " + name + " missing")
+			return
+		}
+	}
+	for name, s := range applied.Sets {
+		want++
+		typ := "set"
+		if s.Map {
+			typ = "map"
+		}
+		if !have[typ+" "+name] {
+			drift(typ + " " + name + " missing")
+			return
+		}
+	}
+	if len(have) != want {
+		drift("unexpected objects")
+		return
+	}
+	rules, err := a.dp.NFT.ListRules(ctx, "")
+	if err != nil {
+		drift("list rules: " + err.Error())
+		return
+	}
+	count := map[string]int{}
+	for _, r := range rules {
+		count[r.Chain]++
+	}
+	for name, c := range applied.Chains {
+		if count[name] != len(c.Rules) {
+			drift("chain " + name + " rules changed")
+			return
+		}
+	}
+}
