@@ -5,6 +5,8 @@ import (
 
 	"github.com/trellisnet/trellis/internal/cni"
 	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/etcd"
 )
 
 // addCommands registers every subcommand explicitly (no init() registries).
@@ -27,5 +29,5 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).
 func runCNI(name string) int {
-	return cni.Main(name)
+	return cni.Main(name, func(cfg store.Config) (store.Store, error) { return etcd.New(cfg) })
 }

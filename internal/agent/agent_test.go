@@ -190,8 +190,48 @@ func getStatus(st store.Store, k *model.Kind, ns, name string) (*model.EndpointS
 	return obj.(*model.EndpointStatus), nil
 }
 
+// statusOrderStore records, at each EndpointStatus write, whether the endpoint's interface
+// was already programmed.
+type statusOrderStore struct {
+	store.Store
+	fake   *knftables.Fake
+	ifaces map[string]string // status name -> interface
+	mu     sync.Mutex
+	early  []string
+}
+
+func (s *statusOrderStore) check(obj model.Object) {
+	if _, ok := obj.(*model.EndpointStatus); !ok {
+		return
+	}
+	if iface := s.ifaces[obj.GetName()]; !strings.Contains(fakeTable(s.fake), `"`+iface+`"`) {
+		s.mu.Lock()
+		s.early = append(s.early, obj.GetName())
+		s.mu.Unlock()
+	}
+}
+
+func (s *statusOrderStore) Create(ctx context.Context, obj model.Object) (model.Object, error) {
+	s.check(obj)
+	return s.Store.Create(ctx, obj)
+}
+
+func (s *statusOrderStore) Update(ctx context.Context, obj model.Object) (model.Object, error) {
+	s.check(obj)
+	return s.Store.Update(ctx, obj)
+}
+
 func TestEndpointStatus(t *testing.T) {
 	mem := memory.New(1000)
+	fake := knftables.NewFake(knftables.InetFamily, "trellis")
+	ordered := &statusOrderStore{Store: mem, fake: fake, ifaces: map[string]string{"local": "trl1"}}
+	t.Cleanup(func() {
+		ordered.mu.Lock()
+		defer ordered.mu.Unlock()
+		if len(ordered.early) > 0 {
+			t.Errorf("status written before the endpoint was programmed: %v", ordered.early)
+		}
+	})
 	statusKind := kind(t, "endpointstatus")
 	// Statuses left from before: one of this node for a gone endpoint (must go), one of
 	// another node (must stay).
@@ -206,8 +246,7 @@ func TestEndpointStatus(t *testing.T) {
 	put(t, mem, nsYAML("web")+
 		wepYAML("web", "local", "n1", "trl1", nil, "192.0.2.1/32")+
 		wepYAML("web", "remote", "n2", "trl2", nil, "192.0.2.2/32"))
-	fake := knftables.NewFake(knftables.InetFamily, "trellis")
-	a := New(testConfig(t, "n1"), mem, Dataplane{NFT: fake}, testLogger(t))
+	a := New(testConfig(t, "n1"), ordered, Dataplane{NFT: fake}, testLogger(t))
 	startAgent(t, a)
 
 	wepKind := kind(t, "workloadendpoint")

@@ -132,7 +132,7 @@ func flipLatency(ns string, dst netip.AddrPort, apply func() error) (time.Durati
 	got := make(chan time.Time, 1)
 	go func() {
 		buf := make([]byte, 64)
-		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
 		if _, err := c.Read(buf); err == nil {
 			got <- time.Now()
 		}
@@ -148,7 +148,7 @@ func flipLatency(ns string, dst netip.AddrPort, apply func() error) (time.Durati
 		select {
 		case at, ok := <-got:
 			if !ok {
-				return 0, fmt.Errorf("no echo within 10s of the apply")
+				return 0, fmt.Errorf("no echo within 60s of the apply")
 			}
 			return at.Sub(start), nil
 		case <-tick.C:
@@ -181,6 +181,8 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 	}
 	cfg := testConfig(b, "bench")
 	cfg.TableName = testTable
+	cfg.ResyncPeriod = 10 * time.Minute // measure flips, not periodic full syncs
+	cfg.RateLimit = DefaultRateLimit
 	a := New(cfg, st, dp, testLogger(b))
 	startAgent(b, a)
 	b.Cleanup(func() {
@@ -252,7 +254,7 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 	b.Logf("last sync: %s %.1f ms, %d operations", s.LastSyncType, s.LastSyncSeconds*1000, s.LastOperations)
 }
 
-var histRE = regexp.MustCompile(`trellis_agent_sync_duration_seconds_(sum|count)\{type="(full|partial)"\} (\S+)`)
+var histRE = regexp.MustCompile(`trellis_agent_sync(?:_phase)?_duration_seconds_(sum|count)\{(?:type|phase)="(\w+)"\} (\S+)`)
 
 // syncSummary gives the mean full and partial sync durations from /metrics.
 func syncSummary(metrics string) string {
@@ -265,6 +267,11 @@ func syncSummary(metrics string) string {
 	for _, typ := range []string{"full", "partial"} {
 		if c := v[typ+" count"]; c > 0 {
 			out = append(out, fmt.Sprintf("%s syncs: %.0f, mean %.1f ms", typ, c, v[typ+" sum"]/c*1000))
+		}
+	}
+	for _, ph := range []string{"calculate", "render", "apply"} {
+		if c := v[ph+" count"]; c > 0 {
+			out = append(out, fmt.Sprintf("mean %s %.1f ms", ph, v[ph+" sum"]/c*1000))
 		}
 	}
 	return strings.Join(out, "; ")

@@ -12,6 +12,11 @@
 // partial one otherwise. After a successful sync it writes EndpointStatus for every local
 // WorkloadEndpoint and deletes statuses of this node's endpoints that went away.
 //
+// Drift (someone deleting or changing the table behind the agent's back) is repaired by the
+// periodic full sync; with Dataplane.Monitor (`nft monitor` for deleted tables and chains)
+// a deletion is noticed within a second: the runner compares the kernel's chains, sets and
+// per-chain rule counts with what it applied and does a full sync if they differ.
+//
 // Invariants:
 //   - nothing is programmed before the initial list of every kind is complete (in sync);
 //     stale chains, sets and statuses are removed only after that;

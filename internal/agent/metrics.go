@@ -16,6 +16,7 @@ type metrics struct {
 	reg           *prometheus.Registry
 	syncs         *prometheus.CounterVec
 	syncDuration  *prometheus.HistogramVec
+	phaseDuration *prometheus.HistogramVec
 	syncErrors    prometheus.Counter
 	storeErrors   prometheus.Counter
 	convertErrors prometheus.Counter
@@ -46,7 +47,10 @@ func newMetrics(a *Agent) *metrics {
 	m.syncDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "trellis", Subsystem: "agent",
 		Name: "sync_duration_seconds", Help: "Duration of dataplane syncs (render and nft transaction) by type.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"type"})
-	m.reg.MustRegister(m.syncs, m.syncDuration)
+	m.phaseDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "trellis", Subsystem: "agent",
+		Name: "sync_phase_duration_seconds", Help: "Duration of the phases of a sync: calculate, render, apply (plan and nft transaction).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"phase"})
+	m.reg.MustRegister(m.syncs, m.syncDuration, m.phaseDuration)
 	m.syncErrors = counter("sync_errors_total", "Failed dataplane syncs.")
 	m.storeErrors = counter("datastore_errors_total", "Failed datastore lists, watches and status writes.")
 	m.convertErrors = counter("convert_errors_total", "Stored objects the calculation could not read (ignored).")

@@ -153,6 +153,9 @@ func (a *Agent) program(ctx context.Context) bool {
 	a.ownUntil.Store(time.Now().Add(ownEventGrace).UnixNano())
 	a.applying.Store(false)
 	took := time.Since(start)
+	a.metrics.phaseDuration.WithLabelValues("calculate").Observe(calcTook.Seconds())
+	a.metrics.phaseDuration.WithLabelValues("render").Observe(renderTook.Seconds())
+	a.metrics.phaseDuration.WithLabelValues("apply").Observe((took - calcTook - renderTook).Seconds())
 	kind := "partial"
 	if full {
 		kind = "full"
@@ -167,6 +170,9 @@ func (a *Agent) program(ctx context.Context) bool {
 		return false
 	}
 	a.needFull = false
+	if full {
+		a.loadedStat = false // re-read statuses too: rewrite any that were deleted behind our back
+	}
 	tiers := map[string]string{}
 	for _, p := range st.Policies {
 		tiers[p.ID.Short()] = p.Tier

@@ -355,3 +355,20 @@ func TestAddFailureUndoesEverything(t *testing.T) {
 		t.Errorf("handles left: %v", snap.Handles)
 	}
 }
+
+func TestIPv6Only(t *testing.T) {
+	e := newEnv(t)
+	l := e.conflist(confOpts{version: "1.0.0", ipamJSON: `{"type": "trellis-ipam", "assign_ipv4": "false", "assign_ipv6": "true"}`})
+	p := e.newPod("default", "v6only", nil, nil)
+	r := e.mustAdd(l, p.rt())
+	a := resultAddrs(r)
+	if len(a) != 1 || !pool6.Contains(a[0]) {
+		t.Fatalf("addresses %v, want one from %s", a, pool6)
+	}
+	if len(r.Routes) != 1 || r.Routes[0].GW.String() != Gateway6.String() {
+		t.Errorf("routes %v, want only the IPv6 default via %s", r.Routes, Gateway6)
+	}
+	if err := e.run(func(ctx context.Context) error { return e.cni.CheckNetworkList(ctx, l, p.rt()) }); err != nil {
+		t.Errorf("CHECK: %v", err)
+	}
+}

@@ -35,7 +35,7 @@ import (
 func TestMain(m *testing.M) {
 	switch filepath.Base(os.Args[0]) {
 	case PluginName, IPAMPluginName:
-		os.Exit(Main(filepath.Base(os.Args[0])))
+		os.Exit(Main(filepath.Base(os.Args[0]), func(cfg store.Config) (store.Store, error) { return etcd.New(cfg) }))
 	}
 	code := m.Run()
 	shared.stop()

@@ -14,7 +14,6 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/trellisnet/trellis/internal/store"
-	"github.com/trellisnet/trellis/internal/store/etcd"
 )
 
 // commandTimeout bounds one plugin invocation (the policy wait included).
@@ -22,8 +21,13 @@ const commandTimeout = 2 * time.Minute
 
 // Main runs the plugin named name (trellis-cni or trellis-ipam) on the CNI environment and
 // stdin, writes the result or error JSON to stdout and returns the exit code.
-func Main(name string) int {
-	p := &plugin{ipamOnly: name == IPAMPluginName, stderr: os.Stderr}
+//
+// open connects to the datastore the NetConf names; cmd/trellis passes the etcd backend, so
+// this package imports no other edge.
+func Main(name string, open func(store.Config) (store.Store, error)) int {
+	p := &plugin{ipamOnly: name == IPAMPluginName, stderr: os.Stderr, openStore: func(conf *NetConf) (store.Store, error) {
+		return open(storeConfig(conf))
+	}}
 	funcs := skel.CNIFuncs{Add: p.wrap("ADD", p.add), Del: p.wrap("DEL", p.del), Check: p.wrap("CHECK", p.check),
 		Status: p.wrap("STATUS", p.status), GC: p.wrap("GC", p.gc)}
 	about := "Trellis CNI plugin"
@@ -45,7 +49,7 @@ func Main(name string) int {
 type plugin struct {
 	ipamOnly bool
 	stderr   io.Writer
-	// openStore is replaced by tests; nil means the etcd backend at the NetConf endpoints.
+	// openStore connects to the datastore the NetConf names.
 	openStore func(conf *NetConf) (store.Store, error)
 }
 
@@ -79,11 +83,7 @@ func (p *plugin) wrap(cmd string, fn cmdFunc) func(*skel.CmdArgs) error {
 				return fmt.Errorf("node name: %w", err)
 			}
 		}
-		open := p.openStore
-		if open == nil {
-			open = openEtcd
-		}
-		st, err := open(conf)
+		st, err := p.openStore(conf)
 		if err != nil {
 			return types.NewError(types.ErrPluginNotAvailable, "datastore unavailable", err.Error())
 		}
@@ -105,8 +105,8 @@ func (p *plugin) wrap(cmd string, fn cmdFunc) func(*skel.CmdArgs) error {
 	}
 }
 
-func openEtcd(conf *NetConf) (store.Store, error) {
-	return etcd.New(store.Config{Endpoints: conf.DatastoreEndpoints, DialTimeout: conf.storeTimeout, RequestTimeout: conf.storeTimeout})
+func storeConfig(conf *NetConf) store.Config {
+	return store.Config{Endpoints: conf.DatastoreEndpoints, DialTimeout: conf.storeTimeout, RequestTimeout: conf.storeTimeout}
 }
 
 // newLogger logs to the NetConf log file at its level and to stderr at warn and above.

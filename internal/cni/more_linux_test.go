@@ -415,3 +415,39 @@ func TestIPAMPluginConcurrentWithKills(t *testing.T) {
 }
 
 var _ = libcni.CNIConfig{}
+
+// TestCheckFindsWorkloadWithoutEndpoint: the plugin's allocations carry the container ID
+// that the store-level check matches against WorkloadEndpoints, so an attachment whose
+// endpoint is missing (a plugin killed between IPAM and the endpoint write) is reported,
+// and only that one.
+func TestCheckFindsWorkloadWithoutEndpoint(t *testing.T) {
+	e := newEnv(t)
+	e.create(&model.Node{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "Node"},
+		ObjectMeta: metav1.ObjectMeta{Name: e.node}})
+	l := e.conflist(confOpts{version: "1.1.0", assign6: true})
+	ok, lost := e.newPod("default", "ok", nil, nil), e.newPod("default", "lost", nil, nil)
+	e.mustAdd(l, ok.rt())
+	rl := e.mustAdd(l, lost.rt())
+	wep, err := e.wep(lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
+	if _, err := e.st.Delete(context.Background(), k, wep.Namespace, wep.Name, store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ipamstore.Check(context.Background(), e.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaked []netip.Addr
+	for _, al := range rep.Leaked {
+		leaked = append(leaked, al.Addr)
+		if al.Handle != handleID("trl-net", lost.containerID) {
+			t.Errorf("leak reported for handle %s", al.Handle)
+		}
+	}
+	if len(leaked) != len(rl.IPs) || len(rep.OrphanBlocks) != 0 {
+		t.Errorf("leaked %v (want the lost pod's %v), orphan blocks %v", leaked, resultAddrs(rl), rep.OrphanBlocks)
+	}
+}

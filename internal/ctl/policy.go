@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
@@ -39,7 +36,7 @@ type policySource struct {
 
 func (s *policySource) addFlags(c *cobra.Command) {
 	c.Flags().StringArrayVarP(&s.files, "filename", "f", nil,
-		"manifest file or directory (repeatable); without -f the datastore is read")
+		"manifest file, directory or - for stdin (repeatable); without -f the datastore is read")
 }
 
 // scenario is a calculated state with the pods that can be named.
@@ -49,11 +46,15 @@ type scenario struct {
 	names []string
 }
 
-func (s *policySource) load(ctx context.Context, o *Options) (*scenario, error) {
+func (s *policySource) load(ctx context.Context, o *Options, stdin io.Reader) (*scenario, error) {
 	var objs []model.Object
 	var err error
 	if len(s.files) > 0 {
-		objs, err = loadPolicyManifests(s.files)
+		var docs []model.Document
+		docs, err = LoadManifests(s.files, stdin, false)
+		for _, d := range docs {
+			objs = append(objs, d.Object)
+		}
 	} else {
 		objs, err = listPolicyObjects(ctx, o)
 	}
@@ -244,7 +245,7 @@ func newPolicyTraceCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sc, err := src.load(c.Context(), o)
+			sc, err := src.load(c.Context(), o, c.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -351,7 +352,7 @@ func newPolicyMatrixCmd(o *Options) *cobra.Command {
 				}
 				specs = append(specs, s)
 			}
-			sc, err := src.load(c.Context(), o)
+			sc, err := src.load(c.Context(), o, c.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -426,103 +427,4 @@ func writeMatrix(w io.Writer, names []string, specs []traceSpec, results []matri
 		}
 	}
 	return nil
-}
-
-// loadPolicyManifests reads every YAML/JSON document of the given files and directories
-// (directories: *.yaml, *.yml, *.json, not recursive), in order.
-// TODO(lead): switch to LoadManifests (internal/ctl/manifest.go) once it exists.
-func loadPolicyManifests(paths []string) ([]model.Object, error) {
-	var files []string
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("read manifests: %w", err)
-		}
-		if !fi.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return nil, fmt.Errorf("read manifests: %w", err)
-		}
-		for _, e := range entries {
-			ext := filepath.Ext(e.Name())
-			if !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
-				files = append(files, filepath.Join(p, e.Name()))
-			}
-		}
-	}
-	var out []model.Object
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read manifests: %w", err)
-		}
-		for i, doc := range splitYAMLDocuments(string(data)) {
-			objs, err := decodePolicyDoc([]byte(doc))
-			if err != nil {
-				return nil, fmt.Errorf("%s: document %d: %w", f, i+1, err)
-			}
-			out = append(out, objs...)
-		}
-	}
-	return out, nil
-}
-
-func splitYAMLDocuments(s string) []string {
-	var docs []string
-	var cur strings.Builder
-	flush := func() {
-		if strings.TrimSpace(cur.String()) != "" {
-			docs = append(docs, cur.String())
-		}
-		cur.Reset()
-	}
-	for _, line := range strings.SplitAfter(s, "\n") {
-		if strings.TrimRight(line, " \t\r\n") == "---" {
-			flush()
-			continue
-		}
-		cur.WriteString(line)
-	}
-	flush()
-	return docs
-}
-
-func decodePolicyDoc(doc []byte) ([]model.Object, error) {
-	var head struct {
-		APIVersion string            `json:"apiVersion"`
-		Kind       string            `json:"kind"`
-		Items      []json.RawMessage `json:"items"`
-	}
-	if err := yaml.Unmarshal(doc, &head); err != nil {
-		return nil, err
-	}
-	if head.Kind == "" && head.APIVersion == "" {
-		return nil, nil // a comment-only document
-	}
-	if strings.HasSuffix(head.Kind, "List") {
-		var out []model.Object
-		for j, item := range head.Items {
-			objs, err := decodePolicyDoc(item)
-			if err != nil {
-				return nil, fmt.Errorf("items[%d]: %w", j, err)
-			}
-			out = append(out, objs...)
-		}
-		return out, nil
-	}
-	k, ok := model.Lookup(head.APIVersion, head.Kind)
-	if !ok {
-		return nil, fmt.Errorf("unknown kind %q in apiVersion %q", head.Kind, head.APIVersion)
-	}
-	obj := k.New()
-	if err := yaml.Unmarshal(doc, obj); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", head.Kind, err)
-	}
-	if k.Namespaced && obj.GetNamespace() == "" {
-		obj.SetNamespace("default")
-	}
-	return []model.Object{obj}, nil
 }

@@ -2,12 +2,16 @@ package ctl
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/memory"
 )
 
 func runPolicy(t *testing.T, args ...string) (string, error) {
@@ -124,5 +128,35 @@ func TestPolicyUsageErrors(t *testing.T) {
 	}
 	if _, err := runPolicy(t, "trace", "-f", "testdata/policy", "--from", "prod/nope", "--to", "prod/db", "--port", "tcp/1"); err == nil {
 		t.Error("unknown pod: want an error")
+	}
+}
+
+// TestPolicyTraceOnline reads the same scenario from a datastore instead of files.
+func TestPolicyTraceOnline(t *testing.T) {
+	docs, err := LoadManifests([]string{"testdata/policy/k8s_basic.yaml"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New(0)
+	for _, d := range docs {
+		if _, err := st.Create(context.Background(), d.Object); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := &Options{OpenStore: func(context.Context) (store.Store, error) { return st, nil }}
+	c := NewPolicyCmd(o)
+	var out bytes.Buffer
+	c.SetOut(&out)
+	c.SetErr(&out)
+	c.SetArgs([]string{"trace", "--from", "dev/client", "--to", "prod/db", "--port", "udp/9000", "-o", "json"})
+	if err := c.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("trace: %v\n%s", err, out.String())
+	}
+	var got traceJSON
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Verdict != "allow" || got.Ingress.Policy != "knp.default.db" || got.Ingress.Rule == nil || *got.Ingress.Rule != 1 {
+		t.Errorf("online trace = %+v, want allow by knp.default.db rule 1", got)
 	}
 }

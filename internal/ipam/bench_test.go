@@ -13,10 +13,10 @@ func BenchmarkAutoAssign4Nodes(b *testing.B) {
 	ctx := context.Background()
 	a := New(NewMemStore(), nil)
 	p := Pool{Name: "p", CIDR: pfx("10.0.0.0/8")}
-	var next atomic.Int64
-	b.SetParallelism(1) // GOMAXPROCS goroutines: with 2 CPUs and -cpu 4, 4 nodes
+	var next, nodes atomic.Int64
+	b.SetParallelism(1) // GOMAXPROCS goroutines: with -cpu 4, one per node
 	b.RunParallel(func(pb *testing.PB) {
-		node := fmt.Sprintf("node-%d", next.Add(1)%4)
+		node := fmt.Sprintf("node-%d", nodes.Add(1)%4)
 		for pb.Next() {
 			i := next.Add(1)
 			if _, err := a.AutoAssign(ctx, AssignArgs{Node: node, Handle: fmt.Sprintf("h%d", i), Num4: 1, Pools: []Pool{p},

@@ -225,6 +225,11 @@ func (b *builder) set(id string) IPSet {
 	switch v := b.setIndex[id].(type) {
 	case *exprEntry:
 		out = IPSet{ID: id, Kind: SetNets, Expr: v.x.key}
+		if v.cached {
+			out.Members = v.cache
+			return out
+		}
+		defer func() { v.cache, v.cached = out.Members, true }()
 		for m := range v.members {
 			for _, a := range m.addrs {
 				out.Members = append(out.Members, Member{Prefix: a})
@@ -232,6 +237,11 @@ func (b *builder) set(id string) IPSet {
 		}
 	case *npEntry:
 		out = IPSet{ID: id, Kind: SetNamedPort, Expr: v.key}
+		if v.cached {
+			out.Members = v.cache
+			return out
+		}
+		defer func() { v.cache, v.cached = out.Members, true }()
 		for m := range v.base.members {
 			for _, p := range m.ports {
 				if p.Name != v.name || p.Proto != v.proto {

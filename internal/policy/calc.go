@@ -100,10 +100,7 @@ func Compute(opts Options, rs []Resource) *State {
 }
 
 func (c *Calculator) membershipChanged(e *exprEntry, m *member, _ bool) {
-	c.dirtySet[e.id] = struct{}{}
-	for np := range c.npByBase[e] {
-		c.dirtySet[np.id] = struct{}{}
-	}
+	c.setChanged(e)
 	if m.ep != nil && len(c.selUsers[e]) > 0 && c.isLocal(m.ep) {
 		c.dirtyEP[m.key] = struct{}{}
 	}
@@ -261,10 +258,18 @@ func (c *Calculator) markMemberSets(key string) {
 		return
 	}
 	for e := range m.in {
-		c.dirtySet[e.id] = struct{}{}
-		for np := range c.npByBase[e] {
-			c.dirtySet[np.id] = struct{}{}
-		}
+		c.setChanged(e)
+	}
+}
+
+// setChanged records that e's members (and so its named-port sets) changed: the delta lists
+// them and their cached member lists are dropped.
+func (c *Calculator) setChanged(e *exprEntry) {
+	c.dirtySet[e.id] = struct{}{}
+	e.cache, e.cached = nil, false
+	for np := range c.npByBase[e] {
+		c.dirtySet[np.id] = struct{}{}
+		np.cache, np.cached = nil, false
 	}
 }
 

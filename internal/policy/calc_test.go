@@ -182,13 +182,17 @@ func TestIncrementalEqualsFromScratch(t *testing.T) {
 			for _, r := range rs {
 				c.Update(perturb(r))
 			}
+			c.State() // fill the member caches, which the rest must invalidate
 			for i, r := range rs {
 				if i%2 == 0 {
 					c.Delete(r.Key())
 				}
 			}
-			for _, r := range sc.resources {
+			for i, r := range sc.resources {
 				c.Update(perturb(r))
+				if i%3 == 0 {
+					c.State()
+				}
 				c.Update(r)
 			}
 			c.Changes()

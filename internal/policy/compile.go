@@ -19,6 +19,9 @@ type npEntry struct {
 	key   string
 	id    string
 	refs  int
+	// cache is the sorted member list State last built (valid when cached).
+	cache  []Member
+	cached bool
 }
 
 // refs records the index entries a compiled object holds, so they can be released.

@@ -26,6 +26,9 @@ type exprEntry struct {
 	members map[*member]struct{}
 	// keys are the labels the expression's result depends on.
 	keys []string
+	// cache is the sorted member list State last built (valid when cached).
+	cache  []Member
+	cached bool
 }
 
 // labelIndex keeps the membership of every live expression over every member incrementally.

@@ -232,7 +232,8 @@ type IPSet struct {
 	// for named ports `<selector> port <proto>:<name>`.
 	Expr string
 	// Members are sorted: IPv4 before IPv6, then by prefix, protocol and port. Nets sets
-	// have Proto "" and Port 0; named-port sets have full-length prefixes.
+	// have Proto "" and Port 0; named-port sets have full-length prefixes. The slice may be
+	// shared by successive States of one Calculator: treat it as read-only.
 	Members []Member
 }
 

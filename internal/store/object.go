@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -151,3 +152,15 @@ func specJSON(obj model.Object) ([]byte, error) {
 }
 
 func newUID() types.UID { return types.UID(uuid.NewString()) }
+
+// SortObjects sorts a List result by namespace, then name: the order every backend returns
+// (etcd's key order is not it, since '/' sorts after '-' and '.').
+func SortObjects(items []model.Object) {
+	sort.Slice(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if a.GetNamespace() != b.GetNamespace() {
+			return a.GetNamespace() < b.GetNamespace()
+		}
+		return a.GetName() < b.GetName()
+	})
+}

@@ -230,9 +230,9 @@ func BenchmarkAssignEtcd4Nodes(b *testing.B) {
 	ctx := context.Background()
 	a := ipam.New(ipamstore.New(s), ipamstore.Match)
 	pool := ipam.Pool{Name: "p", CIDR: netip.MustParsePrefix("10.0.0.0/8")}
-	var next atomic.Int64
+	var next, nodes atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
-		node := fmt.Sprintf("node-%d", next.Add(1)%4)
+		node := fmt.Sprintf("node-%d", nodes.Add(1)%4)
 		for pb.Next() {
 			i := next.Add(1)
 			if _, err := a.AutoAssign(ctx, ipam.AssignArgs{Node: node, Handle: fmt.Sprintf("h-%d", i), Num4: 1,

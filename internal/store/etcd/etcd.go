@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -121,14 +120,7 @@ func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptio
 		}
 		res.Items = append(res.Items, obj)
 	}
-	// Key order is not (namespace, name) order: '/' sorts after '-' and '.'.
-	sort.Slice(res.Items, func(i, j int) bool {
-		a, b := res.Items[i], res.Items[j]
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
-		}
-		return a.GetName() < b.GetName()
-	})
+	store.SortObjects(res.Items)
 	return res, nil
 }
 

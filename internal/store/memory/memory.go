@@ -3,7 +3,6 @@ package memory
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -100,13 +99,7 @@ func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptio
 		}
 		res.Items = append(res.Items, obj)
 	}
-	sort.Slice(res.Items, func(i, j int) bool {
-		a, b := res.Items[i], res.Items[j]
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
-		}
-		return a.GetName() < b.GetName()
-	})
+	store.SortObjects(res.Items)
 	return res, nil
 }
 
