@@ -138,6 +138,15 @@ func flipLatency(ns string, dst netip.AddrPort, apply func() error) (time.Durati
 		}
 		close(got)
 	}()
+	// Sanity: the flow must be dropped before the apply.
+	for range 100 {
+		_, _ = c.Write([]byte("pre"))
+		select {
+		case <-got:
+			return 0, fmt.Errorf("flow open before the apply")
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 	start := time.Now()
 	if err := apply(); err != nil {
 		return 0, err
@@ -239,6 +248,9 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 			b.Fatal(err)
 		}
 		lat = append(lat, d)
+		if testing.Verbose() {
+			b.Logf("flip %d: %s", len(lat), d)
+		}
 	}
 	b.StopTimer()
 	slices.Sort(lat)

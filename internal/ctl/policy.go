@@ -1,11 +1,14 @@
 package ctl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,15 +49,11 @@ type scenario struct {
 	names []string
 }
 
-func (s *policySource) load(ctx context.Context, o *Options, stdin io.Reader) (*scenario, error) {
+func (s *policySource) load(ctx context.Context, o *Options, stdin io.Reader, stderr io.Writer) (*scenario, error) {
 	var objs []model.Object
 	var err error
 	if len(s.files) > 0 {
-		var docs []model.Document
-		docs, err = LoadManifests(s.files, stdin, false)
-		for _, d := range docs {
-			objs = append(objs, d.Object)
-		}
+		objs, err = loadPolicyManifests(s.files, stdin, stderr)
 	} else {
 		objs, err = listPolicyObjects(ctx, o)
 	}
@@ -62,6 +61,58 @@ func (s *policySource) load(ctx context.Context, o *Options, stdin io.Reader) (*
 		return nil, err
 	}
 	return buildScenario(objs, len(s.files) > 0)
+}
+
+// loadPolicyManifests loads manifests as apply does, but leniently: when the documents decode
+// and only validation fails (a Pod without containers, say), it warns on stderr and goes on,
+// since a trace changes nothing and the calculation fails closed on bad policy input.
+func loadPolicyManifests(paths []string, stdin io.Reader, stderr io.Writer) ([]model.Object, error) {
+	var in []byte
+	if slices.Contains(paths, "-") && stdin != nil {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		in = b
+	}
+	docs, loadErr := LoadManifests(paths, bytes.NewReader(in), false)
+	if loadErr == nil {
+		objs := make([]model.Object, len(docs))
+		for i, d := range docs {
+			objs[i] = d.Object
+		}
+		return objs, nil
+	}
+	var problems model.Problems
+	if !errors.As(loadErr, &problems) {
+		return nil, loadErr
+	}
+	files, fp := expandPaths(paths, false)
+	if len(fp) > 0 {
+		return nil, loadErr
+	}
+	var objs []model.Object
+	for _, f := range files {
+		data := in
+		if f != "-" {
+			var err error
+			if data, err = os.ReadFile(f); err != nil {
+				return nil, fmt.Errorf("read %s: %w", f, err)
+			}
+		}
+		ds, err := model.Decode(data, f)
+		if err != nil {
+			return nil, loadErr // a decoding problem: report everything LoadManifests found
+		}
+		for _, d := range ds {
+			prepare(d.Object)
+			objs = append(objs, d.Object)
+		}
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "warning: %s\n", p)
+	}
+	return objs, nil
 }
 
 func listPolicyObjects(ctx context.Context, o *Options) ([]model.Object, error) {
@@ -245,7 +296,7 @@ func newPolicyTraceCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sc, err := src.load(c.Context(), o, c.InOrStdin())
+			sc, err := src.load(c.Context(), o, c.InOrStdin(), c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -352,7 +403,7 @@ func newPolicyMatrixCmd(o *Options) *cobra.Command {
 				}
 				specs = append(specs, s)
 			}
-			sc, err := src.load(c.Context(), o, c.InOrStdin())
+			sc, err := src.load(c.Context(), o, c.InOrStdin(), c.ErrOrStderr())
 			if err != nil {
 				return err
 			}

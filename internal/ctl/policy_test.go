@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -158,5 +160,43 @@ func TestPolicyTraceOnline(t *testing.T) {
 	}
 	if got.Verdict != "allow" || got.Ingress.Policy != "knp.default.db" || got.Ingress.Rule == nil || *got.Ingress.Rule != 1 {
 		t.Errorf("online trace = %+v, want allow by knp.default.db rule 1", got)
+	}
+}
+
+// TestPolicyLenientLoad: documents that decode but fail validation (pods without containers)
+// are traced with a warning; a document that does not decode is an error.
+func TestPolicyLenientLoad(t *testing.T) {
+	dir := t.TempDir()
+	minimal := `apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+status: {podIP: 192.0.2.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: x, labels: {app: b}}
+status: {podIP: 192.0.2.2}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: b}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "min.yaml"), []byte(minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runPolicy(t, "trace", "-f", filepath.Join(dir, "min.yaml"), "--from", "x/a", "--to", "x/b", "--port", "tcp/80")
+	if err != nil {
+		t.Fatalf("trace: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "warning:") || !strings.Contains(out, "verdict: deny") {
+		t.Errorf("want a warning and a deny verdict:\n%s", out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("kind: Pod\nmetadata: {name: a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runPolicy(t, "matrix", "-f", filepath.Join(dir, "bad.yaml")); err == nil {
+		t.Error("undecodable manifest: want an error")
 	}
 }

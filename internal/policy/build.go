@@ -14,12 +14,8 @@ func (c *Calculator) State() *State {
 	if c.config != nil {
 		st.Failsafe = c.config.Failsafe
 	}
-	for _, key := range slices.Sorted(maps.Keys(c.endpoints)) {
-		ep := c.endpoints[key]
-		if !c.isLocal(ep) {
-			continue
-		}
-		st.Endpoints = append(st.Endpoints, b.endpoint(ep, c.idx.members[key]))
+	for _, key := range slices.Sorted(maps.Keys(c.local)) {
+		st.Endpoints = append(st.Endpoints, b.endpoint(c.endpoints[key], c.idx.members[key]))
 	}
 	slices.SortFunc(st.Endpoints, func(a, b Endpoint) int {
 		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Name, b.Name))
@@ -56,7 +52,6 @@ type builder struct {
 	policies map[PolicyID]bool // value: tier missing
 	profiles map[string]bool
 	sets     map[string]bool
-	setIndex map[string]any
 }
 
 func (b *builder) endpoint(ep *EndpointInput, m *member) Endpoint {
@@ -212,17 +207,14 @@ func (b *builder) collectSets(rules []Rule) {
 
 // set materialises one IP set's members.
 func (b *builder) set(id string) IPSet {
-	if b.setIndex == nil {
-		b.setIndex = map[string]any{}
-		for _, e := range b.c.idx.exprs {
-			b.setIndex[e.id] = e
-		}
-		for _, np := range b.c.nps {
-			b.setIndex[np.id] = np
-		}
+	var v any
+	if e, ok := b.c.idx.byID[id]; ok {
+		v = e
+	} else if np, ok := b.c.npByID[id]; ok {
+		v = np
 	}
 	var out IPSet
-	switch v := b.setIndex[id].(type) {
+	switch v := v.(type) {
 	case *exprEntry:
 		out = IPSet{ID: id, Kind: SetNets, Expr: v.x.key}
 		if v.cached {

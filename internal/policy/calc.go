@@ -56,6 +56,8 @@ type Calculator struct {
 
 	idx      *labelIndex
 	nps      map[string]*npEntry
+	npByID   map[string]*npEntry
+	local    map[string]struct{} // keys of local endpoints
 	npByBase map[*exprEntry]map[*npEntry]struct{}
 	selUsers map[*exprEntry]map[*compiledPolicy]struct{}
 
@@ -81,6 +83,8 @@ func NewCalculator(opts Options) *Calculator {
 		bySA:       map[string]map[string]struct{}{},
 		byProfile:  map[string]map[string]struct{}{},
 		nps:        map[string]*npEntry{},
+		npByID:     map[string]*npEntry{},
+		local:      map[string]struct{}{},
 		npByBase:   map[*exprEntry]map[*npEntry]struct{}{},
 		selUsers:   map[*exprEntry]map[*compiledPolicy]struct{}{},
 		dirtyEP:    map[string]struct{}{},
@@ -177,6 +181,7 @@ func (c *Calculator) Delete(k Key) {
 		if ep, ok := c.endpoints[key]; ok {
 			c.unlinkEndpoint(key, ep)
 			delete(c.endpoints, key)
+			delete(c.local, key)
 			if c.isLocal(ep) {
 				c.dirtyEP[key] = struct{}{}
 			}
@@ -196,14 +201,11 @@ func (c *Calculator) Delete(k Key) {
 }
 
 func endpointKey(kind EndpointKind, name string) string {
-	if kind == KeyHostKind {
+	if kind == KindHost {
 		return "h/" + name
 	}
 	return "w/" + name
 }
-
-// KeyHostKind is the EndpointKind of host endpoints (alias kept for key building).
-const KeyHostKind = KindHost
 
 func netsetKey(ns, name string) string {
 	if ns == "" {
@@ -232,6 +234,11 @@ func (c *Calculator) updateEndpoint(ep *EndpointInput) {
 		}
 	}
 	c.endpoints[key] = ep
+	if c.isLocal(ep) {
+		c.local[key] = struct{}{}
+	} else {
+		delete(c.local, key)
+	}
 	if ep.Namespace != "" {
 		addTo(c.byNS, ep.Namespace, key)
 	}

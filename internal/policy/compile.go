@@ -53,6 +53,7 @@ func (cp compiler) namedPort(base *exprEntry, proto, name string) *npEntry {
 		base.refs++ // the named-port set keeps its base alive
 		np = &npEntry{base: base, proto: proto, name: name, key: key, id: setID("n-", key)}
 		cp.c.nps[key] = np
+		cp.c.npByID[np.id] = np
 		addTo(cp.c.npByBase, base, np)
 	}
 	np.refs++
@@ -66,6 +67,7 @@ func (c *Calculator) release(r *refs) {
 		np.refs--
 		if np.refs == 0 {
 			delete(c.nps, np.key)
+			delete(c.npByID, np.id)
 			removeFrom(c.npByBase, np.base, np)
 			c.idx.release(np.base)
 		}
@@ -104,6 +106,10 @@ func (cp compiler) rule(in *model.Rule, ns string) (Rule, error) {
 		r.Action = ActionPass
 	default:
 		return r, fmt.Errorf("unknown action %q", in.Action)
+	}
+	if in.HTTP != nil || in.Source.Services != nil || in.Destination.Services != nil {
+		// Layer-7 and service matches are not implemented: fail closed.
+		return r, fmt.Errorf("http and services matches are not supported")
 	}
 	if in.IPVersion != nil {
 		r.IPVersion = *in.IPVersion

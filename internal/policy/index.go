@@ -37,6 +37,7 @@ type exprEntry struct {
 // members that carry its required term.
 type labelIndex struct {
 	exprs     map[string]*exprEntry
+	byID      map[string]*exprEntry
 	byTerm    map[term]map[*exprEntry]struct{}
 	unindexed map[*exprEntry]struct{}
 	members   map[string]*member
@@ -54,6 +55,7 @@ type labelIndex struct {
 func newLabelIndex(onChange func(*exprEntry, *member, bool)) *labelIndex {
 	return &labelIndex{
 		exprs:     map[string]*exprEntry{},
+		byID:      map[string]*exprEntry{},
 		byTerm:    map[term]map[*exprEntry]struct{}{},
 		unindexed: map[*exprEntry]struct{}{},
 		members:   map[string]*member{},
@@ -78,6 +80,7 @@ func (ix *labelIndex) acquire(x *selExpr) *exprEntry {
 		}
 	}
 	ix.exprs[x.key] = e
+	ix.byID[e.id] = e
 	if e.indexed {
 		addTo(ix.byTerm, e.term, e)
 		if e.term.any {
@@ -111,6 +114,7 @@ func (ix *labelIndex) release(e *exprEntry) {
 		ix.onChange(e, m, false)
 	}
 	delete(ix.exprs, e.x.key)
+	delete(ix.byID, e.id)
 	if e.indexed {
 		removeFrom(ix.byTerm, e.term, e)
 	} else {

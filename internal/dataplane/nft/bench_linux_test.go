@@ -74,7 +74,7 @@ func benchStateRules(nPol, nEp int, allSelect bool, allow netip.Addr, variant in
 	if allow.IsValid() {
 		id := pid("zz-allow-client")
 		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: []policy.Rule{{Action: policy.ActionAllow, Protocol: "tcp",
-			Source: policy.Match{Nets: []netip.Prefix{netip.PrefixFrom(allow, 32)}},
+			Source:      policy.Match{Nets: []netip.Prefix{netip.PrefixFrom(allow, 32)}},
 			Destination: policy.Match{Ports: []policy.PortRange{{First: portHTTP, Last: portHTTP}}}}}})
 		for e := range eps {
 			eps[e].Ingress.Tiers[0].Policies = append(eps[e].Ingress.Tiers[0].Policies, id)

@@ -1,0 +1,88 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/memory"
+)
+
+// failingStore fails every Create after the first n (never, for a negative n); Close leaves
+// the underlying store open so a test can inspect it.
+type failingStore struct {
+	store.Store
+	n int
+}
+
+func (s *failingStore) Create(ctx context.Context, obj model.Object) (model.Object, error) {
+	if s.n == 0 {
+		return nil, store.ErrUnavailable
+	}
+	s.n--
+	return s.Store.Create(ctx, obj)
+}
+
+func (s *failingStore) Close() error { return nil }
+
+func runWriteCmd(t *testing.T, st store.Store, mode writeMode, file string) (string, error) {
+	t.Helper()
+	o := &Options{OpenStore: func(context.Context) (store.Store, error) { return st, nil }}
+	var out bytes.Buffer
+	err := runWrite(context.Background(), o, mode, &writeFlags{files: []string{file}}, strings.NewReader(""), &out)
+	return out.String(), err
+}
+
+func TestWriteReportsWhatWasWrittenBeforeAFailure(t *testing.T) {
+	mem := memory.New(0)
+	defer mem.Close()
+	_, err := runWriteCmd(t, &failingStore{Store: mem, n: 2}, modeCreate, "testdata/write/three.yaml")
+	if err == nil {
+		t.Fatal("create succeeded although the store failed on the third object")
+	}
+	msg := err.Error()
+	for _, want := range []string{"Tier/third", "created 2 of 3", "Tier/first", "Tier/second", "unavailable"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not mention %q", msg, want)
+		}
+	}
+	tiers, _ := model.Resolve("tier")
+	res, lerr := mem.List(context.Background(), tiers, store.ListOptions{})
+	if lerr != nil || len(res.Items) != 2 {
+		t.Fatalf("store holds %v (err %v), want exactly the two reported tiers", res, lerr)
+	}
+}
+
+func TestApplyCreatesThenUpdates(t *testing.T) {
+	mem := memory.New(0)
+	defer mem.Close()
+	for i := 0; i < 2; i++ {
+		out, err := runWriteCmd(t, &failingStore{Store: mem, n: -1}, modeApply, "testdata/write/three.yaml")
+		if err != nil || !strings.Contains(out, "Successfully applied 3 resource(s)") {
+			t.Fatalf("apply #%d: %q, %v", i+1, out, err)
+		}
+	}
+	tiers, _ := model.Resolve("tier")
+	obj, err := mem.Get(context.Background(), tiers, "", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.GetGeneration() != 1 {
+		t.Errorf("re-applying an unchanged object bumped generation to %d", obj.GetGeneration())
+	}
+}
+
+func TestReplaceAndDeleteOfMissingObjectsFail(t *testing.T) {
+	mem := memory.New(0)
+	defer mem.Close()
+	for _, mode := range []writeMode{modeReplace, modeDelete} {
+		_, err := runWriteCmd(t, &failingStore{Store: mem, n: -1}, mode, "testdata/write/three.yaml")
+		if !errors.Is(err, store.ErrNotFound) && (err == nil || !strings.Contains(err.Error(), "not found")) {
+			t.Errorf("%s of missing objects: %v, want not found", modeVerb[mode], err)
+		}
+	}
+}
