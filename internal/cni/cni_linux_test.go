@@ -266,9 +266,11 @@ func TestStatus(t *testing.T) {
 	if err := status(l); err != nil {
 		t.Errorf("STATUS with datastore and agent up: %v", err)
 	}
-	if err := os.Remove(e.agentFile); err != nil {
-		t.Fatal(err)
+	e.agent.ready.Store(false)
+	if err := status(l); cniCode(err) != types.ErrLimitedConnectivity {
+		t.Errorf("STATUS with the agent not ready: %v, want code %d", err, types.ErrLimitedConnectivity)
 	}
+	e.agent.stop()
 	if err := status(l); cniCode(err) != types.ErrLimitedConnectivity {
 		t.Errorf("STATUS without the agent: %v, want code %d", err, types.ErrLimitedConnectivity)
 	}

@@ -14,7 +14,6 @@ import (
 // Defaults of the NetConf.
 const (
 	DefaultPolicyWaitTimeout = 10 * time.Second
-	DefaultAgentStatusFile   = "/run/trellis/agent/ready"
 	DefaultDatastoreTimeout  = 10 * time.Second
 	PluginName               = "trellis-cni"
 	IPAMPluginName           = "trellis-ipam"
@@ -32,7 +31,7 @@ type NetConf struct {
 	MTU                int      `json:"mtu,omitempty"`
 	PolicyWait         bool     `json:"policy_wait,omitempty"`
 	PolicyWaitTimeout  string   `json:"policy_wait_timeout,omitempty"`
-	AgentStatusFile    string   `json:"agent_status_file,omitempty"`
+	AgentSocket        string   `json:"agent_socket,omitempty"`
 	LogFile            string   `json:"log_file_path,omitempty"`
 	LogLevel           string   `json:"log_level,omitempty"`
 	IPAM               IPAMConf `json:"ipam"`
@@ -75,9 +74,6 @@ func parseConf(data []byte) (*NetConf, error) {
 				fmt.Sprintf("datastore_timeout: invalid duration %q", c.DatastoreTimeout))
 		}
 		c.storeTimeout = d
-	}
-	if c.AgentStatusFile == "" {
-		c.AgentStatusFile = DefaultAgentStatusFile
 	}
 	if c.MTU < 0 || c.MTU > 65535 {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, "invalid network configuration", fmt.Sprintf("mtu: %d out of range", c.MTU))
@@ -143,4 +139,13 @@ func handleID(network, containerID string) string { return network + "." + conta
 // containerOfHandle returns the container ID of a handle of network, or false.
 func containerOfHandle(network, handle string) (string, bool) {
 	return strings.CutPrefix(handle, network+".")
+}
+
+// agentSocket is the node agent's status socket: the NetConf's, else the agent's default
+// for this node. "-" turns the agent check off.
+func (c *NetConf) agentSocket(node string) string {
+	if c.AgentSocket != "" {
+		return c.AgentSocket
+	}
+	return "/run/trellis/node/" + node + "/agent.sock"
 }

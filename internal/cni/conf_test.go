@@ -39,7 +39,7 @@ func TestParseConf(t *testing.T) {
 		{name: "defaults", conf: `{"cniVersion":"1.1.0","name":"n","type":"trellis-cni","ipam":{"type":"trellis-ipam"}}`,
 			check: func(c *NetConf) bool {
 				return c.waitTimeout == DefaultPolicyWaitTimeout && c.storeTimeout == DefaultDatastoreTimeout &&
-					c.AgentStatusFile == DefaultAgentStatusFile && !c.PolicyWait && c.PluginConf.IPAM.Type == "trellis-ipam"
+					c.agentSocket("n1") == "/run/trellis/node/n1/agent.sock" && !c.PolicyWait && c.PluginConf.IPAM.Type == "trellis-ipam"
 			}},
 		{name: "all fields", conf: `{"cniVersion":"1.0.0","name":"n","type":"trellis-cni","datastore_endpoints":["unix:///x"],
 			"nodename":"n1","mtu":1450,"policy_wait":true,"policy_wait_timeout":"3s","ipam":{"type":"trellis-ipam",

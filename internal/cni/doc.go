@@ -18,14 +18,14 @@
 //	mtu                  pod interface MTU; 0: the MTU of the host's default-route device, else 1500
 //	policy_wait          wait for the node agent to program the endpoint's policy (default false)
 //	policy_wait_timeout  how long (Go duration); default 10s. ADD fails (and is undone) on timeout
-//	agent_status_file    STATUS reports "limited connectivity" (51) while it is missing;
-//	                     default /run/trellis/agent/ready; "-" disables the check
+//	agent_socket         the node agent's status socket, asked GET /readyz by STATUS;
+//	                     default /run/trellis/node/<nodename>/agent.sock; "-" disables the check
 //	log_file_path        log file (default: none); log_level debug|info|warn|error (default info)
 //	ipam                 {"type": "trellis-ipam", "ipv4_pools": [...], "ipv6_pools": [...],
 //	                      "assign_ipv4": "true", "assign_ipv6": "false"}
 //
-// STATUS returns code 50 when the datastore does not answer and 51 while the agent status
-// file is missing. GC releases the addresses (handles "<network name>.<container ID>" with
+// STATUS returns code 50 when the datastore does not answer and 51 while the node agent does
+// not answer 200 on its socket's /readyz (not running, or not in sync). GC releases the addresses (handles "<network name>.<container ID>" with
 // node attribute this node) and WorkloadEndpoints of this node whose container is not in
 // cni.dev/valid-attachments.
 //

@@ -101,7 +101,7 @@ type env struct {
 	hostNS    string
 	dir       string
 	cni       *libcni.CNIConfig
-	agentFile string
+	agent     *readyzAgent
 	node      string
 }
 
@@ -151,10 +151,7 @@ func newEnv(t testing.TB) *env {
 		}
 	}
 	e.cni = libcni.NewCNIConfigWithCacheDir([]string{plugins, "/usr/lib/cni"}, filepath.Join(e.dir, "cache"), nil)
-	e.agentFile = filepath.Join(e.dir, "agent-ready")
-	if err := os.WriteFile(e.agentFile, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.agent = startReadyzAgent(t, filepath.Join(e.dir, "agent.sock"))
 	e.create(ipPool("pool-v4", "198.51.100.0/24", 28, ""))
 	e.create(ipPool("pool-v6", "2001:db8:1::/120", 0, ""))
 	return e
@@ -297,8 +294,8 @@ func (e *env) conflist(o confOpts) *libcni.NetworkConfigList {
 		ipamJSON = o.ipamJSON
 	}
 	plugins := []string{fmt.Sprintf(`{"type": %q, "datastore_endpoints": [%q], "datastore_timeout": "2s", "nodename": %q,
-		"mtu": 1400, %s "agent_status_file": %q, "log_file_path": %q, "log_level": "debug", "ipam": %s}`,
-		PluginName, ep, e.node, wait, e.agentFile, filepath.Join(e.dir, "cni.log"), ipamJSON)}
+		"mtu": 1400, %s "agent_socket": %q, "log_file_path": %q, "log_level": "debug", "ipam": %s}`,
+		PluginName, ep, e.node, wait, e.agent.socket, filepath.Join(e.dir, "cni.log"), ipamJSON)}
 	if o.chain {
 		plugins = append(plugins,
 			`{"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}`,

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"time"
 
@@ -207,10 +206,11 @@ func (p *plugin) status(c *call) error {
 	if _, err := c.st.Get(ctx, k, "", "default"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return types.NewError(types.ErrPluginNotAvailable, "datastore unavailable", err.Error())
 	}
-	if p.ipamOnly || c.conf.AgentStatusFile == "-" {
+	sock := c.conf.agentSocket(c.node)
+	if p.ipamOnly || sock == "-" {
 		return nil
 	}
-	if _, err := os.Stat(c.conf.AgentStatusFile); err != nil {
+	if err := agentReady(c.ctx, sock); err != nil {
 		return types.NewError(types.ErrLimitedConnectivity, "node agent not ready", err.Error())
 	}
 	return nil
