@@ -28,7 +28,7 @@ TRELLIS_BENCH_POLICIES="${POLICIES:-1000}" TRELLIS_BENCH_ENDPOINTS="${ENDPOINTS:
 	"$out/agent.test" -test.run '^$' -test.bench 'ApplyToEnforced' -test.benchtime 1x -test.v -test.timeout 30m 2>&1 |
 	grep -v '^time=' | tee "$out/latency.txt"
 echo "== summary"
-awk '/^BenchmarkApplyToEnforced/ {
+awk '/^BenchmarkApplyToEnforced.*p50-ms/ {
 	for (i = 4; i < NF; i++) {
 		if ($(i+1) == "p50-ms") p50 = $i
 		if ($(i+1) == "p99-ms") p99 = $i

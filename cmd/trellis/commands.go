@@ -25,6 +25,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewDatastoreCmd(o))
 	root.AddCommand(ctl.NewNodeCmd(o))
 	root.AddCommand(ctl.NewIPAMCmd(o))
+	root.AddCommand(ctl.NewLabCmd(o), ctl.NewDemoCmd(o))
 }
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.watchLoop(ctx)
 	}()
+	if a.cfg.IPAMLeakGrace > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			collector := ipamstore.NewCollector(a.st, a.cfg.IPAMLeakGrace, ipamstore.DefaultLeakInterval, a.log.With("component", "ipam-leak-collector"))
+			if err := collector.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("ipam leak collector stopped", "err", err)
+			}
+		}()
+	}
 	if a.dp.Monitor != nil {
 		wg.Add(1)
 		go func() {

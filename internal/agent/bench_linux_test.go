@@ -119,11 +119,17 @@ func udpOpen(ns string, dst netip.AddrPort, timeout time.Duration) (bool, error)
 
 // flipLatency applies the allowing policy and returns the time until a UDP flow that was
 // dropped gets its first echo; the flow sends a datagram every millisecond.
-func flipLatency(ns string, dst netip.AddrPort, apply func() error) (time.Duration, error) {
+var hostNS string
+
+// The flow uses srcPort, outside the ephemeral range and different for each flip: the
+// probes that wait for the deny leave thousands of conntrack entries from random ports,
+// and a new flow that happened to reuse one of them would pass as "established".
+func flipLatency(ns string, srcPort int, dst netip.AddrPort, apply func() error) (time.Duration, error) {
 	var c net.Conn
 	if err := netns.Do(ns, func() error {
 		var err error
-		c, err = net.Dial("udp", dst.String())
+		d := net.Dialer{LocalAddr: &net.UDPAddr{Port: srcPort}}
+		c, err = d.Dial("udp", dst.String())
 		return err
 	}); err != nil {
 		return 0, err
@@ -143,7 +149,13 @@ func flipLatency(ns string, dst netip.AddrPort, apply func() error) (time.Durati
 		_, _ = c.Write([]byte("pre"))
 		select {
 		case <-got:
-			return 0, fmt.Errorf("flow open before the apply")
+			var ct []byte
+			_ = netns.Do(hostNS, func() error {
+				var err error
+				ct, err = os.ReadFile("/proc/thread-self/net/nf_conntrack")
+				return err
+			})
+			return 0, fmt.Errorf("flow open before the apply: local %s; host conntrack:\n%s", c.LocalAddr(), grepLines(string(ct), "dport=7001"))
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
@@ -209,6 +221,7 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 		s.LastSyncSeconds*1000, s.Endpoints, s.Policies, s.Chains, s.Rules, s.Sets, s.SetElements, s.LastOperations)
 
 	dst := netip.AddrPortFrom(n.Pods[1].IPv4, 7001)
+	hostNS = n.Host
 	flipKind := kind(b, "globalnetworkpolicy")
 	apply := func(allow bool) error {
 		obj := decode(b, flipPolicy(allow))[0]
@@ -235,6 +248,7 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 			}
 			if open {
 				denied = 0
+				time.Sleep(10 * time.Millisecond) // not too many flows (conntrack entries)
 			} else {
 				denied++
 			}
@@ -243,7 +257,7 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		d, err := flipLatency(n.Pods[0].NS, dst, func() error { return apply(true) })
+		d, err := flipLatency(n.Pods[0].NS, 20000+len(lat), dst, func() error { return apply(true) })
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -45,6 +45,10 @@ type Config struct {
 	WorkloadPrefix string
 	// LogPrefix starts the nft log prefix of Log rules; the renderer's default when empty.
 	LogPrefix string
+	// IPAMLeakGrace, when positive, makes this agent the cluster's IPAM leak collector:
+	// addresses `trellis ipam check` reports as leaked for this long are released. Turn it on
+	// in one place per cluster (zero: off).
+	IPAMLeakGrace time.Duration
 }
 
 // SocketPath is the default status socket of a node.

@@ -62,6 +62,7 @@ func newNodeRunCmd(o *Options) *cobra.Command {
 	f.StringVar(&cfg.TableName, "table", agent.DefaultTableName, "name of the inet nftables table the agent owns")
 	f.StringVar(&cfg.WorkloadPrefix, "workload-prefix", "trl", "name prefix of workload (pod) interfaces")
 	f.StringVar(&cfg.LogPrefix, "log-prefix", "trellis", "start of the nft log prefix of Log rules")
+	f.DurationVar(&cfg.IPAMLeakGrace, "ipam-leak-grace", 0, "make this agent the cluster's IPAM leak collector: release addresses leaked for this long (0: off; enable on one node)")
 	return c
 }
 
