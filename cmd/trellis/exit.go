@@ -7,6 +7,10 @@ import (
 )
 
 func exitCode(err error) int {
+	var ec ctl.ExitCodeError
+	if errors.As(err, &ec) {
+		return ec.Code
+	}
 	var u ctl.UsageError
 	if errors.As(err, &u) || isCobraUsage(err) {
 		return 2

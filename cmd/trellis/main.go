@@ -34,6 +34,10 @@ func run(args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args[1:])
 	if err := root.Execute(); err != nil {
+		var ec ctl.ExitCodeError
+		if errors.As(err, &ec) {
+			return ec.Code // the command run by `lab exec` has spoken for itself
+		}
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		if errors.Is(err, store.ErrUnavailable) {
 			fmt.Fprintln(os.Stderr, "Hint: is the datastore running? Start one with 'trellis datastore run', or point --datastore-endpoints at yours.")

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/lab"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/etcd"
 )
@@ -35,7 +36,7 @@ var envNames = map[string]string{
 
 func addGlobalFlags(root *cobra.Command, g *globalFlags) {
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.endpoints, "datastore-endpoints", store.DefaultEndpoint, "comma-separated etcd client URLs (http://, https://, unix://) [$TRELLIS_DATASTORE_ENDPOINTS]")
+	pf.StringVar(&g.endpoints, "datastore-endpoints", "", "comma-separated etcd client URLs (http://, https://, unix://) [$TRELLIS_DATASTORE_ENDPOINTS] (default: the running lab's, else "+store.DefaultEndpoint+")")
 	pf.StringVar(&g.caFile, "datastore-ca", "", "CA certificate file to verify the datastore [$TRELLIS_DATASTORE_CA]")
 	pf.StringVar(&g.certFile, "datastore-cert", "", "client certificate file [$TRELLIS_DATASTORE_CERT]")
 	pf.StringVar(&g.keyFile, "datastore-key", "", "client key file [$TRELLIS_DATASTORE_KEY]")
@@ -59,6 +60,12 @@ func applyEnv(c *cobra.Command) error {
 }
 
 func (g *globalFlags) storeConfig() store.Config {
+	if g.endpoints == "" {
+		g.endpoints = store.DefaultEndpoint
+		if ep, ok := lab.DefaultEndpoint(); ok {
+			g.endpoints = ep
+		}
+	}
 	var eps []string
 	for _, e := range strings.Split(g.endpoints, ",") {
 		if e = strings.TrimSpace(e); e != "" {

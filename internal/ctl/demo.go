@@ -1,0 +1,49 @@
+package ctl
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/demo"
+)
+
+// NewDemoCmd returns `trellis demo` with the lab's test workloads: http-server and udp-echo.
+func NewDemoCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a test workload (for lab pods): an HTTP server or a UDP echo server",
+		Args:  cobra.NoArgs,
+	}
+	c.AddCommand(newDemoServerCmd(o, "http-server", "Answer GET / with this pod's host name and address", 80, demo.ServeHTTP),
+		newDemoServerCmd(o, "udp-echo", "Send every UDP datagram back to its sender", 53, demo.ServeUDPEcho))
+	return c
+}
+
+func newDemoServerCmd(o *Options, use, short string, defPort int, serve func(ctx context.Context, port int, log *slog.Logger) error) *cobra.Command {
+	var port int
+	c := &cobra.Command{
+		Use:     use + " [--port P]",
+		Short:   short,
+		Example: "  trellis demo " + use + " --port 8080",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if port < 1 || port > 65535 {
+				return Usagef("invalid --port %d: use 1-65535", port)
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := o.Logger
+			if log == nil {
+				log = slog.New(slog.DiscardHandler)
+			}
+			return serve(ctx, port, log.With("component", "demo"))
+		},
+	}
+	c.Flags().IntVar(&port, "port", defPort, "port to listen on")
+	return c
+}

@@ -1,0 +1,464 @@
+package ctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/lab"
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+// ExitCodeError carries the exit code of a command run by `lab exec`; cmd/trellis exits
+// with Code.
+type ExitCodeError struct{ Code int }
+
+func (e ExitCodeError) Error() string { return fmt.Sprintf("command exited with code %d", e.Code) }
+
+// ExitCode is the process exit code to use.
+func (e ExitCodeError) ExitCode() int { return e.Code }
+
+// NewLabCmd returns `trellis lab`: up, down, status, exec, probe, matrix and the hidden
+// controller the lab runs.
+func NewLabCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a local multi-node cluster in network namespaces and probe it with real packets",
+		Args:  cobra.NoArgs,
+	}
+	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o),
+		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(o))
+	return c
+}
+
+func labNameFlag(c *cobra.Command, name *string) {
+	c.Flags().StringVar(name, "name", "", "lab name (default: the lab started last, else \""+lab.DefaultName+"\")")
+}
+
+func newLabUpCmd(o *Options) *cobra.Command {
+	cfg := lab.Config{}
+	var name string
+	c := &cobra.Command{
+		Use:   "up [--nodes 3] [--routing bgp|vxlan] [--name NAME]",
+		Short: "Build the lab: fabric, nodes, datastore, agents and the pod controller",
+		Long: "Build an isolated cluster on this machine: a fabric bridge and one network namespace\n" +
+			"per node, the embedded datastore on a unix socket, one node agent per node and the\n" +
+			"controller that runs Pods through the CNI plugin. Returns when every agent is ready.\n" +
+			"Nothing is connected to the machine's own network.",
+		Example: "  sudo trellis lab up --nodes 2\n  sudo trellis lab up --name blue --routing vxlan",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg.Name = name
+			if cfg.Name == "" {
+				cfg.Name = lab.DefaultName
+			}
+			if err := lab.ValidateName(cfg.Name); err != nil {
+				return UsageError{Err: err}
+			}
+			if cfg.Routing != lab.RoutingBGP && cfg.Routing != lab.RoutingVXLAN {
+				return Usagef("invalid --routing %q: use bgp or vxlan", cfg.Routing)
+			}
+			if cfg.Nodes < 1 || cfg.Nodes > 200 {
+				return Usagef("invalid --nodes %d: use 1-200", cfg.Nodes)
+			}
+			bin, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("lab up: find the trellis binary: %w", err)
+			}
+			cfg.Binary = bin
+			if o.Logger != nil && o.Logger.Enabled(c.Context(), slog.LevelDebug) {
+				cfg.LogLevel = "debug"
+			}
+			return lab.Up(c.Context(), cfg, c.OutOrStdout())
+		},
+	}
+	c.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of nodes")
+	c.Flags().StringVar(&cfg.Routing, "routing", lab.RoutingBGP, "routing between nodes: bgp or vxlan")
+	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name (a-z, 0-9)")
+	c.Flags().DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "how long to wait for the datastore and every agent")
+	return c
+}
+
+func newLabDownCmd() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:     "down [--name NAME]",
+		Short:   "Remove the lab: its processes, namespaces and state (idempotent)",
+		Example: "  sudo trellis lab down\n  sudo trellis lab down --name blue",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			n := lab.ResolveName(name)
+			if err := lab.ValidateName(n); err != nil {
+				return UsageError{Err: err}
+			}
+			return lab.Down(n, c.OutOrStdout())
+		},
+	}
+	labNameFlag(c, &name)
+	return c
+}
+
+func newLabStatusCmd() *cobra.Command {
+	var name, output string
+	c := &cobra.Command{
+		Use:     "status [--name NAME] [-o text|json]",
+		Short:   "Show the lab's nodes, agents and pods",
+		Example: "  trellis lab status\n  trellis lab status --name blue -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return Usagef("invalid --output %q: use text or json", output)
+			}
+			n := lab.ResolveName(name)
+			if err := lab.ValidateName(n); err != nil {
+				return UsageError{Err: err}
+			}
+			r, err := lab.Status(c.Context(), n)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				writeLabStatus(c.OutOrStdout(), r)
+			}
+			if !r.Healthy() {
+				return fmt.Errorf("lab %s is not healthy", n)
+			}
+			return nil
+		},
+	}
+	labNameFlag(c, &name)
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func writeLabStatus(w io.Writer, r lab.Report) {
+	fmt.Fprintf(w, "lab %s (routing %s)\n", r.Name, r.Routing)
+	fmt.Fprintf(w, "datastore: pid %d, alive %s\ncontroller: pid %d, alive %s\n\n", r.Datastore.PID, yesNo(r.Datastore.Alive),
+		r.Controller.PID, yesNo(r.Controller.Alive))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tNAMESPACE\tADDRESS\tAGENT PID\tALIVE\tREADY")
+	for _, n := range r.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", n.Name, n.Namespace, n.Address, n.AgentPID, yesNo(n.AgentAlive), yesNo(n.AgentReady))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	if r.PodsError != "" {
+		fmt.Fprintf(w, "pods: %s\n", r.PodsError)
+		return
+	}
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tIP\tPHASE\tREADY\tRESTARTS")
+	for _, p := range r.Pods {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Namespace, p.Name, p.Node, p.IP, p.Phase, yesNo(p.Ready), p.Restarts)
+	}
+	tw.Flush()
+}
+
+func newLabControllerCmd(o *Options) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:    "controller --name NAME",
+		Short:  "Run the lab's pod controller (started by lab up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := lab.ValidateName(name); err != nil {
+				return UsageError{Err: err}
+			}
+			bin, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("lab controller: find the trellis binary: %w", err)
+			}
+			st, err := lab.OpenStore(name)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := o.Logger
+			if log == nil {
+				log = slog.New(slog.DiscardHandler)
+			}
+			return lab.NewController(name, bin, st, log.With("component", "lab-controller")).Run(ctx)
+		},
+	}
+	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name")
+	return c
+}
+
+func newLabExecCmd() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:     "exec NS/POD -- CMD [ARGS...]",
+		Short:   "Run a command inside a pod's network namespace",
+		Example: "  sudo trellis lab exec default/web -- curl -s http://10.244.0.2/\n  sudo trellis lab exec default/web -- ip addr",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return Usagef("want NS/POD -- CMD [ARGS...]")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			argv := args[1:]
+			if argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return Usagef("want NS/POD -- CMD [ARGS...]")
+			}
+			bin, _ := os.Executable()
+			code, err := lab.Exec(c.Context(), lab.ResolveName(name), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return ExitCodeError{Code: code}
+			}
+			return nil
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	labNameFlag(c, &name)
+	return c
+}
+
+// labPodAddrs maps "ns/pod" to the pod's IPv4 (else first) address, for running pods.
+func labPodAddrs(ctx context.Context, name string) (map[string]netip.Addr, error) {
+	pods, err := lab.Pods(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]netip.Addr{}
+	for _, p := range pods {
+		var best netip.Addr
+		for _, ip := range p.Status.PodIPs {
+			a, err := netip.ParseAddr(ip.IP)
+			if err == nil && (!best.IsValid() || (a.Is4() && !best.Is4())) {
+				best = a
+			}
+		}
+		if !best.IsValid() {
+			if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
+				best = a
+			}
+		}
+		if best.IsValid() {
+			out[p.Namespace+"/"+p.Name] = best
+		}
+	}
+	return out, nil
+}
+
+func newLabProbeCmd() *cobra.Command {
+	var name, from, to, port, output string
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:     "probe --from NS/POD --to NS/POD|IP --port tcp/80|udp/53 [-o json]",
+		Short:   "Connect from inside a pod to a pod or address over real packets",
+		Example: "  sudo trellis lab probe --from default/a --to default/b --port tcp/80 -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if from == "" || to == "" || port == "" {
+				return Usagef("--from, --to and --port are required")
+			}
+			if output != "text" && output != "json" {
+				return Usagef("invalid --output %q: use text or json", output)
+			}
+			p, err := lab.ParsePort(port)
+			if err != nil {
+				return UsageError{Err: err}
+			}
+			if _, _, err := lab.PodRef(from); err != nil {
+				return UsageError{Err: err}
+			}
+			n := lab.ResolveName(name)
+			addr, err := netip.ParseAddr(to)
+			if err != nil {
+				if _, _, rerr := lab.PodRef(to); rerr != nil {
+					return Usagef("invalid --to %q: want NAMESPACE/POD or an IP address", to)
+				}
+				addrs, err := labPodAddrs(c.Context(), n)
+				if err != nil {
+					return err
+				}
+				a, ok := addrs[to]
+				if !ok {
+					return fmt.Errorf("probe: pod %s has no address in lab %s (not running?)", to, n)
+				}
+				addr = a
+			}
+			r := lab.Probe(c.Context(), n, from, to, addr, p, timeout)
+			if output == "json" {
+				enc := json.NewEncoder(c.OutOrStdout())
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else if r.Connected {
+				fmt.Fprintf(c.OutOrStdout(), "%s -> %s (%s) %s: connected\n", r.From, r.To, r.Address, r.Port)
+			} else {
+				fmt.Fprintf(c.OutOrStdout(), "%s -> %s (%s) %s: not connected: %s\n", r.From, r.To, r.Address, r.Port, r.Error)
+			}
+			if !r.Connected {
+				return fmt.Errorf("probe %s -> %s %s: not connected", r.From, r.To, r.Port)
+			}
+			return nil
+		},
+	}
+	labNameFlag(c, &name)
+	c.Flags().StringVar(&from, "from", "", "source pod NAMESPACE/POD")
+	c.Flags().StringVar(&to, "to", "", "destination NAMESPACE/POD or IP address")
+	c.Flags().StringVar(&port, "port", "", "tcp/PORT or udp/PORT (udp expects an echo)")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.Flags().DurationVar(&timeout, "timeout", time.Second, "how long to wait for the connection (or the UDP echo)")
+	return c
+}
+
+func newLabMatrixCmd(o *Options) *cobra.Command {
+	var name, output string
+	var namespaces, ports []string
+	var compare bool
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "matrix [-n NS]... [--ports tcp/80,udp/53] [-o table|json] [--compare]",
+		Short: "Probe every ordered pair of pods over real packets; --compare checks the calculation",
+		Long: "Probe every ordered pair of running pods (in the namespaces given with -n, else all)\n" +
+			"on every port, from inside the source pod. The JSON output has the shape of\n" +
+			"`trellis policy matrix`. With --compare the calculation's matrix for the same datastore\n" +
+			"state is computed too and every disagreement is printed (exit code 1 if any). A pod\n" +
+			"connecting to itself never leaves its namespace, so those pairs are not compared.",
+		Example: "  sudo trellis lab matrix --ports tcp/80,udp/53 --compare",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return Usagef("invalid output format %q: want table or json", output)
+			}
+			var specs []traceSpec
+			var lports []lab.Port
+			for _, p := range ports {
+				lp, err := lab.ParsePort(p)
+				if err != nil {
+					return UsageError{Err: err}
+				}
+				lports = append(lports, lp)
+				specs = append(specs, traceSpec{proto: lp.Proto, port: lp.Num})
+			}
+			n := lab.ResolveName(name)
+			addrs, err := labPodAddrs(c.Context(), n)
+			if err != nil {
+				return err
+			}
+			var names []string
+			for k := range addrs {
+				ns, _, _ := strings.Cut(k, "/")
+				if len(namespaces) == 0 || slices.Contains(namespaces, ns) {
+					names = append(names, k)
+				}
+			}
+			slices.Sort(names)
+			var probes []lab.ProbeSpec
+			for _, p := range lports {
+				for _, from := range names {
+					for _, to := range names {
+						probes = append(probes, lab.ProbeSpec{From: from, To: to, Addr: addrs[to], Port: p})
+					}
+				}
+			}
+			var results []matrixResult
+			for _, r := range lab.ProbeAll(c.Context(), n, probes, timeout) {
+				v := "deny"
+				if r.Connected {
+					v = "allow"
+				}
+				results = append(results, matrixResult{From: r.From, To: r.To, Port: r.Port, Verdict: v})
+			}
+			if err := writeMatrix(c.OutOrStdout(), names, specs, results, output); err != nil {
+				return err
+			}
+			if !compare {
+				return nil
+			}
+			w := c.OutOrStdout()
+			if output == "json" {
+				w = c.ErrOrStderr()
+			}
+			open := func(context.Context) (store.Store, error) { return lab.OpenStore(n) }
+			return compareMatrix(c.Context(), o, open, specs, results, w, c.ErrOrStderr())
+		},
+	}
+	labNameFlag(c, &name)
+	c.Flags().StringSliceVarP(&namespaces, "namespace", "n", nil, "only pods of these namespaces (repeatable)")
+	c.Flags().StringSliceVar(&ports, "ports", []string{"tcp/80"}, "comma-separated tcp/PORT, udp/PORT list")
+	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	c.Flags().BoolVar(&compare, "compare", false, "compare with the calculation's matrix and print every disagreement")
+	c.Flags().DurationVar(&timeout, "timeout", time.Second, "per-probe timeout")
+	return c
+}
+
+// compareMatrix computes the calculation's matrix from the lab's datastore and reports
+// every pair (other than a pod with itself) where it differs from what the packets did.
+func compareMatrix(ctx context.Context, o *Options, open func(context.Context) (store.Store, error), specs []traceSpec,
+	probed []matrixResult, w, stderr io.Writer) error {
+	lo := *o
+	lo.OpenStore = open
+	sc, err := (&policySource{}).load(ctx, &lo, nil, stderr)
+	if err != nil {
+		return fmt.Errorf("compare: calculate the matrix: %w", err)
+	}
+	calc, err := sc.matrix(specs)
+	if err != nil {
+		return fmt.Errorf("compare: calculate the matrix: %w", err)
+	}
+	want := map[[3]string]string{}
+	for _, r := range calc {
+		want[[3]string{r.From, r.To, r.Port}] = r.Verdict
+	}
+	var diffs []string
+	for _, r := range probed {
+		if r.From == r.To {
+			continue
+		}
+		v, ok := want[[3]string{r.From, r.To, r.Port}]
+		if !ok {
+			v = "unknown"
+		}
+		if v != r.Verdict {
+			diffs = append(diffs, fmt.Sprintf("%s -> %s %s: packets %s, calculation %s", r.From, r.To, r.Port, r.Verdict, v))
+		}
+	}
+	if len(diffs) == 0 {
+		fmt.Fprintln(w, "compare: no disagreement between packets and calculation")
+		return nil
+	}
+	fmt.Fprintf(w, "compare: %d disagreements:\n", len(diffs))
+	for _, d := range diffs {
+		fmt.Fprintln(w, "  "+d)
+	}
+	return errors.New("compare: the packets disagree with the calculation")
+}

@@ -1,0 +1,83 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Hostname is the name the workloads report: $HOSTNAME (the lab sets it to the pod's
+// name), else the kernel's host name.
+func Hostname() string {
+	if h := os.Getenv("HOSTNAME"); h != "" {
+		return h
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// Handler answers every GET with "<hostname> <local address>\n".
+func Handler(hostname string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		local := ""
+		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			if host, _, err := net.SplitHostPort(a.String()); err == nil {
+				local = host
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "%s %s\n", hostname, local)
+	})
+}
+
+// ServeHTTP serves Handler on port until ctx ends.
+func ServeHTTP(ctx context.Context, port int, log *slog.Logger) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen on tcp port %d: %w", port, err)
+	}
+	srv := &http.Server{Handler: Handler(Hostname()), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("http server listening", "addr", l.Addr().String(), "hostname", Hostname())
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http on port %d: %w", port, err)
+	}
+	return nil
+}
+
+// ServeUDPEcho sends every datagram received on port back to its sender until ctx ends.
+func ServeUDPEcho(ctx context.Context, port int, log *slog.Logger) error {
+	pc, err := net.ListenPacket("udp", net.JoinHostPort("", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen on udp port %d: %w", port, err)
+	}
+	go func() {
+		<-ctx.Done()
+		pc.Close()
+	}()
+	log.Info("udp echo listening", "addr", pc.LocalAddr().String())
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read udp port %d: %w", port, err)
+		}
+		if _, err := pc.WriteTo(buf[:n], from); err != nil {
+			log.Warn("udp echo reply failed", "to", from.String(), "err", err)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/trellisnet/trellis/internal/netns"
+)
+
+// ProbeResult is one connection attempt over real packets.
+type ProbeResult struct {
+	Connected bool   `json:"connected"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Address   string `json:"address,omitempty"`
+	Port      string `json:"port"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Port is a PROTO/PORT to probe: tcp connects; udp sends a datagram and waits for the
+// echo (`trellis demo udp-echo`).
+type Port struct {
+	Proto string
+	Num   uint16
+}
+
+func (p Port) String() string { return p.Proto + "/" + strconv.Itoa(int(p.Num)) }
+
+// ParsePort parses tcp/80 or udp/53.
+func ParsePort(s string) (Port, error) {
+	proto, num, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "/")
+	n, err := strconv.ParseUint(num, 10, 16)
+	if !ok || err != nil || n == 0 || (proto != "tcp" && proto != "udp") {
+		return Port{}, fmt.Errorf("invalid port %q: want tcp/PORT or udp/PORT with PORT 1-65535", s)
+	}
+	return Port{Proto: proto, Num: uint16(n)}, nil
+}
+
+// PodRef splits NS/POD.
+func PodRef(ref string) (namespace, pod string, err error) {
+	ns, p, ok := strings.Cut(ref, "/")
+	if !ok || ns == "" || p == "" || strings.Contains(p, "/") {
+		return "", "", fmt.Errorf("invalid pod %q: want NAMESPACE/POD", ref)
+	}
+	return ns, p, nil
+}
+
+// PodNamespaceOf returns the network namespace of a realised pod.
+func PodNamespaceOf(name, ref string) (string, error) {
+	ns, pod, err := PodRef(ref)
+	if err != nil {
+		return "", err
+	}
+	n := PodNS(name, ns, pod)
+	if !netns.Exists(n) {
+		return "", fmt.Errorf("pod %s is not running in lab %s (no namespace %s)", ref, name, n)
+	}
+	return n, nil
+}
+
+// Pods lists the lab's pods.
+func Pods(ctx context.Context, name string) ([]*corev1.Pod, error) { return listPods(ctx, name) }
+
+// Probe connects from inside the source pod's namespace to addr.
+func Probe(ctx context.Context, lab, from, to string, addr netip.Addr, port Port, timeout time.Duration) ProbeResult {
+	r := ProbeResult{From: from, To: to, Address: addr.String(), Port: port.String()}
+	ns, err := PodNamespaceOf(lab, from)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	target := net.JoinHostPort(addr.String(), strconv.Itoa(int(port.Num)))
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var conn net.Conn
+	err = netns.Do(ns, func() error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, port.Proto, target)
+		conn = c
+		return err
+	})
+	if err != nil {
+		r.Error = probeError(err)
+		return r
+	}
+	defer conn.Close()
+	if port.Proto == "udp" {
+		deadline, _ := ctx.Deadline()
+		_ = conn.SetDeadline(deadline)
+		msg := []byte("trellis-probe")
+		if _, err := conn.Write(msg); err != nil {
+			r.Error = probeError(err)
+			return r
+		}
+		buf := make([]byte, 64)
+		n, err := conn.Read(buf)
+		if err != nil {
+			r.Error = probeError(err)
+			return r
+		}
+		if string(buf[:n]) != string(msg) {
+			r.Error = "unexpected reply"
+			return r
+		}
+	}
+	r.Connected = true
+	return r
+}
+
+func probeError(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// ProbeSpec is one probe of a batch.
+type ProbeSpec struct {
+	From, To string
+	Addr     netip.Addr
+	Port     Port
+}
+
+// ProbeAll runs probes concurrently (at most 16 at a time) and returns the results in the
+// order of specs.
+func ProbeAll(ctx context.Context, lab string, specs []ProbeSpec, timeout time.Duration) []ProbeResult {
+	out := make([]ProbeResult, len(specs))
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = Probe(ctx, lab, s.From, s.To, s.Addr, s.Port, timeout)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Exec runs argv inside the pod's namespace with the given standard streams and returns
+// its exit code.
+func Exec(ctx context.Context, lab, ref string, argv []string, stdin io.Reader, stdout, stderr io.Writer, binary string) (int, error) {
+	ns, err := PodNamespaceOf(lab, ref)
+	if err != nil {
+		return 0, err
+	}
+	bin := argv[0]
+	if bin == "trellis" && binary != "" {
+		bin = binary
+	}
+	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	_, pod, _ := PodRef(ref)
+	cmd.Env = append(os.Environ(), "HOSTNAME="+pod)
+	if err := netns.Do(ns, cmd.Start); err != nil {
+		return 0, fmt.Errorf("exec %s in pod %s: %w", argv[0], ref, err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("exec %s in pod %s: %w", argv[0], ref, err)
+	}
+	return 0, nil
+}

@@ -1,0 +1,124 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/etcd"
+)
+
+// State is what state.json records about a running lab.
+type State struct {
+	Name    string      `json:"name"`
+	Routing string      `json:"routing"`
+	Binary  string      `json:"binary"`
+	Nodes   []NodeState `json:"nodes"`
+	// DatastorePID and ControllerPID are the root-namespace processes.
+	DatastorePID  int `json:"datastorePID"`
+	ControllerPID int `json:"controllerPID"`
+}
+
+// NodeState is one node of the lab.
+type NodeState struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Address is the underlay address with its prefix length (10.99.0.11/24).
+	Address  string `json:"address"`
+	AgentPID int    `json:"agentPID"`
+	Socket   string `json:"agentSocket"`
+}
+
+// Node returns the named node.
+func (s *State) Node(name string) (NodeState, bool) {
+	for _, n := range s.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return NodeState{}, false
+}
+
+// LoadState reads state.json of the named lab; fs.ErrNotExist when the lab is not up.
+func LoadState(name string) (*State, error) {
+	data, err := os.ReadFile(statePath(name))
+	if err != nil {
+		return nil, fmt.Errorf("read lab state %s: %w", statePath(name), err)
+	}
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("decode lab state %s: %w", statePath(name), err)
+	}
+	return &s, nil
+}
+
+func saveState(s *State) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode lab state: %w", err)
+	}
+	tmp := statePath(s.Name) + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write lab state: %w", err)
+	}
+	if err := os.Rename(tmp, statePath(s.Name)); err != nil {
+		return fmt.Errorf("write lab state: %w", err)
+	}
+	return nil
+}
+
+// Current returns the name of the lab `lab up` started last, if it is still there.
+func Current() (string, bool) {
+	data, err := os.ReadFile(currentPath())
+	if err != nil {
+		return "", false
+	}
+	name := strings.TrimSpace(string(data))
+	if ValidateName(name) != nil {
+		return "", false
+	}
+	if _, err := os.Stat(statePath(name)); err != nil {
+		return "", false
+	}
+	return name, true
+}
+
+// DefaultEndpoint is the datastore client URL of the current lab (see Current), for the
+// CLI's default --datastore-endpoints; false when no lab is up.
+func DefaultEndpoint() (string, bool) {
+	name, ok := Current()
+	if !ok {
+		return "", false
+	}
+	return Endpoint(name), true
+}
+
+// ResolveName returns name when given, else the current lab, else DefaultName.
+func ResolveName(name string) string {
+	if name != "" {
+		return name
+	}
+	if cur, ok := Current(); ok {
+		return cur
+	}
+	return DefaultName
+}
+
+// OpenStore connects to the named lab's datastore.
+func OpenStore(name string) (store.Store, error) {
+	if _, err := os.Stat(SocketPath(name)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("connect to lab %s datastore: no socket at %s (is the lab up?): %w", name, SocketPath(name), store.ErrUnavailable)
+		}
+		return nil, fmt.Errorf("connect to lab %s datastore: %w", name, err)
+	}
+	st, err := etcd.New(store.Config{Endpoints: []string{Endpoint(name)}})
+	if err != nil {
+		return nil, fmt.Errorf("connect to lab %s datastore: %w", name, err)
+	}
+	return st, nil
+}
