@@ -274,10 +274,7 @@ func TestIPAMPluginConcurrentWithKills(t *testing.T) {
 	self := filepath.Join(e.dir, "bin", IPAMPluginName)
 	sandbox := e.newPod("default", "sandbox", nil, nil).netns
 	e.create(ipPool("pool-big", "10.200.0.0/16", 26, "")) // room for 500 (never configured on a link)
-	n := 48
-	if os.Getenv("TRELLIS_LONG_TESTS") != "" {
-		n = 500
-	}
+	const n = 500
 	nodes := []string{"trl-n0", "trl-n1", "trl-n2", "trl-n3"}
 	rng := rand.New(rand.NewPCG(7, 9))
 	type proc struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -216,11 +215,7 @@ func TestConcurrentAssignEtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	n := 200
-	if os.Getenv("TRELLIS_LONG_TESTS") != "" {
-		n = 500
-	}
-	concurrentAssign(t, startEtcd(t), n, 32)
+	concurrentAssign(t, startEtcd(t), 500, 32)
 }
 
 // BenchmarkAssignEtcd4Nodes allocates from 4 nodes concurrently against an embedded etcd.
