@@ -95,14 +95,14 @@ func randSuffix() string {
 // env is one test's world: a datastore, a "host" namespace the plugin runs in, a plugin
 // directory and libcni.
 type env struct {
-	t         testing.TB
-	endpoint  string
-	st        store.Store
-	hostNS    string
-	dir       string
-	cni       *libcni.CNIConfig
-	agent     *readyzAgent
-	node      string
+	t        testing.TB
+	endpoint string
+	st       store.Store
+	hostNS   string
+	dir      string
+	cni      *libcni.CNIConfig
+	agent    *readyzAgent
+	node     string
 }
 
 func newEnv(t testing.TB) *env {
