@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bin=$PWD/bin/trellis
 [ -x "$bin" ] || scripts/build.sh
 lab=${TRELLIS_DEMO_LAB:-demo}
-nodes=${TRELLIS_DEMO_NODES:-1}
+nodes=${TRELLIS_DEMO_NODES:-2}
 cleanup() { "$bin" lab down --name "$lab" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 

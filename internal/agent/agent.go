@@ -55,10 +55,12 @@ type Agent struct {
 	dp      Dataplane
 	log     *slog.Logger
 	applier *nft.Applier
-	kinds   []*model.Kind        // listed and watched for the calculation
-	wanted  map[*model.Kind]bool // the same, as a set
-	status  *model.Kind          // EndpointStatus
-	metrics *metrics
+	// renderer renders incrementally: unchanged policies and sets reuse last sync's objects.
+	renderer *nft.Renderer
+	kinds    []*model.Kind        // listed and watched for the calculation
+	wanted   map[*model.Kind]bool // the same, as a set
+	status   *model.Kind          // EndpointStatus
+	metrics  *metrics
 
 	// Recorded by the watch goroutine, consumed by the runner.
 	mu       sync.Mutex
@@ -81,6 +83,8 @@ type Agent struct {
 	ownUntil   atomic.Int64 // unix ns until which monitor events are the runner's own
 
 	health health
+
+	routing *router // nil when Config.Routing is RoutingOff
 }
 
 // New returns an agent for cfg over the store and the dataplane. It does no I/O and starts
@@ -91,14 +95,15 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{
-		cfg:     cfg,
-		st:      st,
-		dp:      dp,
-		log:     log,
-		applier: nft.NewApplier(dp.NFT),
-		wanted:  map[*model.Kind]bool{},
-		pending: map[objKey]model.Object{},
-		wake:    make(chan struct{}, 1),
+		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
+		cfg:      cfg,
+		st:       st,
+		dp:       dp,
+		log:      log,
+		applier:  nft.NewApplier(dp.NFT),
+		wanted:   map[*model.Kind]bool{},
+		pending:  map[objKey]model.Object{},
+		wake:     make(chan struct{}, 1),
 	}
 	a.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
 	a.kinds = calculationKinds()
@@ -106,6 +111,9 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 		a.wanted[k] = true
 	}
 	a.metrics = newMetrics(a)
+	if cfg.Routing != RoutingOff {
+		a.routing = newRouter(cfg, st, log.With("component", "routing"))
+	}
 	return a
 }
 
@@ -164,6 +172,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.log.Error("ipam leak collector stopped", "err", err)
 			}
 		}()
+	}
+	if a.routing != nil {
+		wg.Go(func() { a.routing.run(ctx) })
 	}
 	if a.dp.Monitor != nil {
 		wg.Add(1)

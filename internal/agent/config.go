@@ -49,6 +49,9 @@ type Config struct {
 	// addresses `trellis ipam check` reports as leaked for this long are released. Turn it on
 	// in one place per cluster (zero: off).
 	IPAMLeakGrace time.Duration
+	// Routing is RoutingAuto (also when empty) or RoutingOff: whether the agent programs
+	// pod routing (BGP speaker, VXLAN device, routes) for this node.
+	Routing string
 }
 
 // SocketPath is the default status socket of a node.

@@ -32,15 +32,21 @@ type Status struct {
 	Rules           int        `json:"rules"`
 	Sets            int        `json:"sets"`
 	SetElements     int        `json:"setElements"`
-	// BGPPeers is reserved for the BGP speaker's sessions (filled when BGP lands).
+	// BGPPeers are the BGP speaker's sessions (routing with BGP only).
 	BGPPeers []BGPPeer `json:"bgpPeers,omitempty"`
 }
 
-// BGPPeer is one BGP session as status reports it (reserved).
+// BGPPeer is one BGP session as status reports it.
 type BGPPeer struct {
-	Address string `json:"address"`
-	State   string `json:"state"`
-	Since   string `json:"since,omitempty"`
+	Address  string `json:"address"`
+	ASNumber uint32 `json:"asNumber,omitempty"`
+	State    string `json:"state"`
+	Since    string `json:"since,omitempty"`
+	// Uptime is how long the session has been established ("0s" when it is down).
+	Uptime     string `json:"uptime,omitempty"`
+	Received   uint64 `json:"received"`
+	Accepted   uint64 `json:"accepted"`
+	Advertised uint64 `json:"advertised"`
 }
 
 // syncSnapshot describes one successful sync.
@@ -96,10 +102,11 @@ func (h *health) tiers() map[string]string {
 
 // Status returns the agent's current status.
 func (a *Agent) Status() Status {
+	peers := a.routing.peers()
 	h := &a.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := Status{Node: a.cfg.NodeName, Table: a.cfg.TableName, Syncs: h.syncs, Errors: h.errors}
+	s := Status{Node: a.cfg.NodeName, Table: a.cfg.TableName, Syncs: h.syncs, Errors: h.errors, BGPPeers: peers}
 	s.Healthy = h.busySince.IsZero() || time.Since(h.busySince) < a.cfg.StuckAfter
 	s.InSync = h.last != nil
 	s.Ready = s.InSync && h.lastOK

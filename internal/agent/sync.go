@@ -140,7 +140,7 @@ func (a *Agent) program(ctx context.Context) bool {
 	}
 	st := a.calc.State()
 	calcTook := time.Since(start)
-	table := nft.Render(nft.Config{IfPrefix: a.cfg.WorkloadPrefix, LogPrefix: a.cfg.LogPrefix}, st)
+	table := a.renderer.Render(st)
 	renderTook := time.Since(start) - calcTook
 	var res nft.Result
 	var err error

@@ -91,6 +91,9 @@ func (a *Agent) record(ev store.Event) {
 		return
 	}
 	k, ok := keyOf(ev.Object)
+	if ok && a.routing.wants(k.kind) {
+		a.routing.poke()
+	}
 	if !ok || !a.wanted[k.kind] {
 		return
 	}

@@ -45,6 +45,9 @@ func newNodeRunCmd(o *Options) *cobra.Command {
 			if cfg.NodeName == "" {
 				return Usagef("--node-name is required")
 			}
+			if cfg.Routing != agent.RoutingAuto && cfg.Routing != agent.RoutingOff {
+				return Usagef("invalid --routing %q: use auto or off", cfg.Routing)
+			}
 			if cfg.ResyncPeriod <= 0 {
 				return Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
 			}
@@ -62,6 +65,7 @@ func newNodeRunCmd(o *Options) *cobra.Command {
 	f.StringVar(&cfg.TableName, "table", agent.DefaultTableName, "name of the inet nftables table the agent owns")
 	f.StringVar(&cfg.WorkloadPrefix, "workload-prefix", "trl", "name prefix of workload (pod) interfaces")
 	f.StringVar(&cfg.LogPrefix, "log-prefix", "trellis", "start of the nft log prefix of Log rules")
+	f.StringVar(&cfg.Routing, "routing", agent.RoutingAuto, "pod routing: auto (BGP when this node's Node has spec.bgp.ipv4Address, VXLAN when a pool uses it) or off")
 	f.DurationVar(&cfg.IPAMLeakGrace, "ipam-leak-grace", 0, "make this agent the cluster's IPAM leak collector: release addresses leaked for this long (0: off; enable on one node)")
 	return c
 }
@@ -169,12 +173,12 @@ func writeNodeStatus(w io.Writer, s agent.Status, now time.Time) error {
 	fmt.Fprintf(tw, "policies:\t%d\n", s.Policies)
 	fmt.Fprintf(tw, "chains:\t%d (%d rules)\n", s.Chains, s.Rules)
 	fmt.Fprintf(tw, "sets:\t%d (%d elements)\n", s.Sets, s.SetElements)
-	// BGP peers: filled once the BGP speaker reports its sessions through agent.Status.
 	if len(s.BGPPeers) == 0 {
 		fmt.Fprintf(tw, "bgp peers:\tnone\n")
 	}
 	for _, p := range s.BGPPeers {
-		fmt.Fprintf(tw, "bgp peer:\t%s %s %s\n", p.Address, p.State, p.Since)
+		fmt.Fprintf(tw, "bgp peer:\t%s AS %d %s, up %s, prefixes %d received %d accepted %d advertised\n",
+			p.Address, p.ASNumber, p.State, p.Uptime, p.Received, p.Accepted, p.Advertised)
 	}
 	return tw.Flush()
 }

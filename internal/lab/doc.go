@@ -15,6 +15,11 @@
 //   - processes: `trellis datastore run` and `trellis lab controller` in the root namespace,
 //     one `trellis node run` inside each node namespace, pod containers inside their pod
 //     namespaces. All are started in sessions of their own so that they outlive `lab up`.
+//   - pod routing between nodes (done by the agents): with --routing bgp every Node has
+//     spec.bgp.ipv4Address (its underlay address) and the agents' BGP speakers form a full
+//     mesh over the fabric; with --routing vxlan the default pool has vxlanMode Always, the
+//     Nodes have no BGP address, and each agent records its tunnel address and MAC on its
+//     Node and programs the trellis.vxlan device;
 //   - /run/trellis/lab/current names the lab that `lab up` started last; DefaultEndpoint
 //     gives its datastore socket.
 //

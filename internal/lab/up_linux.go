@@ -253,11 +253,16 @@ func seedStore(ctx context.Context, cfg Config, st *State, ds *proc) error {
 	for _, n := range st.Nodes {
 		addr := strings.SplitN(n.Address, "/", 2)[0]
 		labels := map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux"}
+		// With BGP routing the node speaks BGP from its underlay address; with VXLAN it has
+		// no BGP address (the agent's routing then runs the overlay only) and the agent
+		// records its tunnel address and MAC itself.
+		spec := model.NodeSpec{Addresses: []model.NodeAddress{{Address: addr, Type: "InternalIP"}}}
+		if cfg.Routing == RoutingBGP {
+			spec.BGP = &model.NodeBGPSpec{IPv4Address: n.Address}
+		}
 		objs = append(objs,
 			&model.Node{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "Node"},
-				ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels},
-				Spec: model.NodeSpec{BGP: &model.NodeBGPSpec{IPv4Address: n.Address},
-					Addresses: []model.NodeAddress{{Address: addr, Type: "InternalIP"}}}},
+				ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels}, Spec: spec},
 			&corev1.Node{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Node"},
 				ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels},
 				Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: addr}, {Type: corev1.NodeHostName, Address: n.Name}}}})

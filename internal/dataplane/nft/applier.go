@@ -18,6 +18,9 @@ type Applier struct {
 	applied *Table
 	// now is the clock used for durations (tests may replace it).
 	now func() time.Time
+	// batch sends set elements in lists, one command per set (plan.go addElements);
+	// off for knftables.Fake, which cannot parse them.
+	batch bool
 }
 
 // Result describes one sync.
@@ -34,7 +37,8 @@ type Result struct {
 
 // NewApplier returns an Applier over nft. It does no I/O; the first Apply is a full sync.
 func NewApplier(nft knftables.Interface) *Applier {
-	return &Applier{nft: nft, now: time.Now}
+	_, fake := nft.(*knftables.Fake)
+	return &Applier{nft: nft, now: time.Now, batch: !fake}
 }
 
 // Apply makes the kernel match want: a partial sync when the Applier knows what it last
@@ -46,7 +50,7 @@ func (a *Applier) Apply(ctx context.Context, want *Table) (Result, error) {
 	}
 	start := a.now()
 	tx := a.nft.NewTransaction()
-	PlanPartial(tx, a.applied, want)
+	planPartial(tx, a.applied, want, a.batch)
 	res := Result{Operations: tx.NumOperations(), Table: want.Stats()}
 	if res.Operations > 0 {
 		if err := a.nft.Run(ctx, tx); err != nil {
@@ -70,7 +74,7 @@ func (a *Applier) FullSync(ctx context.Context, want *Table) (Result, error) {
 		return Result{Full: true}, err
 	}
 	tx := a.nft.NewTransaction()
-	PlanFull(tx, want, have)
+	planFull(tx, want, have, a.batch)
 	res := Result{Full: true, Operations: tx.NumOperations(), Table: want.Stats()}
 	if err := a.nft.Run(ctx, tx); err != nil {
 		return res, fmt.Errorf("full sync of nftables table: %w", err)

@@ -107,9 +107,11 @@ func BenchmarkKernelSync(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			// One Renderer, as the agent uses: the two tables share unchanged objects.
+			rr := NewRenderer(Config{})
 			states := [2]*Table{
-				Render(Config{}, benchState(nPol, 100, false, netip.Addr{}, 0)),
-				Render(Config{}, benchState(nPol, 100, false, netip.Addr{}, 1)),
+				rr.Render(benchState(nPol, 100, false, netip.Addr{}, 0)),
+				rr.Render(benchState(nPol, 100, false, netip.Addr{}, 1)),
 			}
 			ap := NewApplier(nft)
 			b.Run("full", func(b *testing.B) {

@@ -4,6 +4,10 @@
 //
 //   - Render (pure): policy.State -> Table, the complete content of the one table the
 //     agent owns (chains with ordered rules, sets, verdict maps with their elements).
+//     A Renderer (cache.go) gives the same Table for successive states but reuses the
+//     chain and set objects whose inputs (fingerprinted) did not change, so a small
+//     change costs a small render, and the partial plan skips reused objects by
+//     identity.
 //   - Plan (pure): Table(s) -> one knftables.Transaction. A partial plan diffs the new
 //     table against the one last applied (changed chains are flushed and refilled inside
 //     the transaction, set elements are added and deleted one by one); a full plan
@@ -26,7 +30,9 @@
 // its end-of-tier drop. Profiles follow the tiers, then the chain's final action. A run
 // of allow-only policies (Config.MergeRun, merge.go) becomes one lookup in a
 // concatenated (address . protocol . port) set, so the per-packet cost does not grow
-// with the number of such policies. Traffic from a workload to the host itself goes
+// with the number of such policies; a run is merged only when its set holds at most
+// twice the elements its rules use unmerged (a merged set is a cross product of
+// addresses and ports, one per distinct run, while selector sets are shared). Traffic from a workload to the host itself goes
 // through the same egress chain in the input hook ("input-from"); host-to-workload
 // traffic is not policed. Host endpoints (hostep.go) get base chains at raw priority
 // (doNotTrack: allow is notrack+accept), dstnat-10 (preDNAT), input/output (normal) and
@@ -37,7 +43,8 @@
 // interval sets; a family with no members gets no set and the rules that would need it
 // are left out (a positive match cannot match, a negated one always does). The kernel
 // looks sets up by name linearly and nft lists every set to add one element, so the set
-// count is what makes syncs slow at scale (see bench/nft).
+// count is what makes syncs slow at scale (see bench/nft); against the real nft the
+// Applier therefore adds and deletes set elements in lists, one command per set.
 //
 // Invariants:
 //   - exactly one table (family inet, name configurable) is touched; the table itself is
@@ -48,7 +55,9 @@
 //     map elements referencing them were replaced;
 //   - dataplane names are derived from hashes of canonical strings, so renders are
 //     deterministic and byte-stable;
-//   - after any series of partial syncs the kernel equals a fresh full sync.
+//   - after any series of partial syncs the kernel equals a fresh full sync;
+//   - Table objects are never modified once rendered: a Renderer's later tables and the
+//     Applier's applied table share them.
 //
 // This package must never touch another table, flush the whole ruleset, or decide
 // policy: it renders exactly what policy.State says.

@@ -22,24 +22,73 @@ import (
 // policy IDs, so endpoints with the same run share it; set membership changes reach it
 // through the ordinary element diff.
 
-// mergeableRun returns how many policies from the start of ids form a mergeable run, or
-// 0 when the run is shorter than the configured minimum.
-func (r *renderer) mergeableRun(dir direction, ctx chainCtx, ids []policy.PolicyID) int {
+// mergeableRun returns how many policies from the start of ids are mergeable, and
+// whether they are to be merged: the run is at least the configured minimum long and
+// merging pays (mergePays).
+func (r *renderer) mergeableRun(dir direction, ctx chainCtx, ids []policy.PolicyID) (n int, merge bool) {
 	if r.cfg.MergeRun < 0 || ctx.untracked {
-		return 0
+		return 0, false
 	}
-	n := 0
 	for _, id := range ids {
-		p, ok := r.st.Policy(id)
-		if !ok || !r.mergeablePolicy(p, dir) {
+		key := dir.short + "|" + id.String()
+		ok, seen := r.mergeable[key]
+		if !seen {
+			var p *policy.Policy
+			p, ok = r.st.Policy(id)
+			ok = ok && r.mergeablePolicy(p, dir)
+			r.mergeable[key] = ok
+		}
+		if !ok {
 			break
 		}
 		n++
 	}
-	if n < r.cfg.MergeRun {
-		return 0
+	return n, n >= r.cfg.MergeRun && r.mergePays(dir, ids[:n])
+}
+
+// mergeGrowth is how many times more elements a merged set may hold than the sets and
+// nets its policies' rules use on their own.
+const mergeGrowth = 2
+
+// mergePays reports whether merging the run costs at most mergeGrowth times the
+// elements its rules need unmerged. A merged set holds the cross product of each rule's
+// peer addresses and ports, and one set exists per distinct run, while selector sets
+// are shared by every rule and endpoint naming them: many policies allowing a few
+// ports from the same large selector would multiply the kernel's elements (and every
+// sync's work) for a per-packet saving that a handful of jumps does not need.
+func (r *renderer) mergePays(dir direction, ids []policy.PolicyID) bool {
+	merged, plain := 0, 0
+	seen := map[string]bool{}
+	for _, id := range ids {
+		p, _ := r.st.Policy(id)
+		rules := p.Egress
+		if dir.ingres {
+			rules = p.Ingress
+		}
+		for _, rule := range rules {
+			peer, local := rule.Source, rule.Destination
+			if !dir.ingres {
+				peer, local = local, peer
+			}
+			for _, fam := range []int{4, 6} {
+				if rule.IPVersion != 0 && rule.IPVersion != fam {
+					continue
+				}
+				n := len(r.peerPrefixes(peer, fam))
+				merged += n * len(local.Ports)
+				switch {
+				case len(peer.IPSets) == 1:
+					if k := fmt.Sprint(fam, "|", peer.IPSets[0]); !seen[k] {
+						seen[k] = true
+						plain += n
+					}
+				default:
+					plain += n
+				}
+			}
+		}
 	}
-	return n
+	return merged <= mergeGrowth*plain
 }
 
 func (r *renderer) mergeablePolicy(p *policy.Policy, dir direction) bool {
@@ -128,6 +177,54 @@ type mergedElem struct {
 }
 
 func (r *renderer) mergedSet(dir direction, fam int, key string, ids []policy.PolicyID) *Set {
+	name := hashName(fmt.Sprintf("m%d-", fam), "merged|"+key)
+	if old := r.t.Sets[name]; old != nil {
+		return old
+	}
+	ckey := ""
+	if r.cache != nil {
+		ckey = r.mergedKey(dir, name, ids)
+		if s, ok := lookup(r.cache.old.sets, r.cache.next.sets, ckey); ok {
+			if s != nil {
+				r.t.Sets[name] = s
+			}
+			return s
+		}
+	}
+	s := r.buildMergedSet(dir, fam, name, ids)
+	if r.cache != nil {
+		r.cache.next.sets[ckey] = s
+	}
+	if s != nil {
+		r.t.Sets[name] = s
+	}
+	return s
+}
+
+// mergedKey is the cache key of a merged set: its name and the fingerprints of the run's
+// policies and of the selector sets their rules name.
+func (r *renderer) mergedKey(dir direction, name string, ids []policy.PolicyID) string {
+	var b strings.Builder
+	b.WriteString("merged|" + name)
+	for _, id := range ids {
+		p, _ := r.st.Policy(id)
+		b.WriteString("|" + r.ruleOwnerFP("policy", id.String(), p))
+		rules := p.Egress
+		if dir.ingres {
+			rules = p.Ingress
+		}
+		for _, rule := range rules {
+			for _, m := range []policy.Match{rule.Source, rule.Destination} {
+				for _, set := range m.IPSets {
+					b.WriteString("|" + r.ipsetFP(set))
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+func (r *renderer) buildMergedSet(dir direction, fam int, name string, ids []policy.PolicyID) *Set {
 	var elems []mergedElem
 	for _, id := range ids {
 		p, _ := r.st.Policy(id)
@@ -153,14 +250,10 @@ func (r *renderer) mergedSet(dir direction, fam int, key string, ids []policy.Po
 	if len(elems) == 0 {
 		return nil
 	}
-	s := &Set{Name: hashName(fmt.Sprintf("m%d-", fam), "merged|"+key), Type: addrType(fam) + " . inet_proto . inet_service"}
-	if old := r.t.Sets[s.Name]; old != nil {
-		return old
-	}
+	s := &Set{Name: name, Type: addrType(fam) + " . inet_proto . inet_service"}
 	for _, e := range elems {
 		s.AddElement([]string{e.prefix.Addr().String(), e.proto, fmt.Sprint(e.ports.First)}, nil)
 	}
-	r.t.Sets[s.Name] = s
 	return s
 }
 
@@ -171,15 +264,7 @@ func (r *renderer) peerPrefixes(peer policy.Match, fam int) []netip.Prefix {
 	case len(peer.Nets) > 0:
 		return normalizePrefixes(peer.Nets, fam)
 	case len(peer.IPSets) == 1:
-		st, ok := r.st.IPSet(peer.IPSets[0])
-		if !ok {
-			return nil
-		}
-		var ps []netip.Prefix
-		for _, m := range st.Members {
-			ps = append(ps, m.Prefix)
-		}
-		return normalizePrefixes(ps, fam)
+		return r.setPrefixes(peer.IPSets[0], fam)
 	default:
 		if fam == 4 {
 			return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}

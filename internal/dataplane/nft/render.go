@@ -60,12 +60,33 @@ type renderer struct {
 	t   *Table
 	// setNames caches setFor results by kind|id|family.
 	setNames map[string]string
+	// fps caches input fingerprints, prefixes normalized set members (cache.go).
+	fps      map[string]string
+	prefixes map[string][]netip.Prefix
+	// mergeable memoizes mergeablePolicy by direction and policy ID, chainNames policy
+	// chain names.
+	mergeable  map[string]bool
+	chainNames map[string]string
+	// cache is the Renderer's cache across renders (nil for Render); refs, when set,
+	// records setFor questions and answers (cache.go).
+	cache *renderCache
+	refs  *[]setRef
+}
+
+func newRenderer(cfg Config, st *policy.State) *renderer {
+	return &renderer{cfg: cfg.withDefaults(), st: st, t: NewTable(), setNames: map[string]string{},
+		fps: map[string]string{}, prefixes: map[string][]netip.Prefix{}, mergeable: map[string]bool{}, chainNames: map[string]string{}}
 }
 
 // Render turns a node's desired policy state into the complete content of the owned
-// table. It is pure and deterministic.
+// table. It is pure and deterministic. A Renderer gives the same result faster when
+// states are rendered one after another.
 func Render(cfg Config, st *policy.State) *Table {
-	r := &renderer{cfg: cfg.withDefaults(), st: st, t: NewTable(), setNames: map[string]string{}}
+	return newRenderer(cfg, st).render()
+}
+
+func (r *renderer) render() *Table {
+	st := r.st
 	r.baseChains()
 	from := &Set{Name: MapFromWorkload, Map: true, Type: "ifname : verdict"}
 	to := &Set{Name: MapToWorkload, Map: true, Type: "ifname : verdict"}
@@ -131,20 +152,18 @@ func (r *renderer) endpointChain(ctx chainCtx, dir direction, ep *policy.Endpoin
 	}
 	for _, tier := range c.Tiers {
 		rules = append(rules, clear)
-		for i := 0; i < len(tier.Policies); i++ {
-			if n := r.mergeableRun(dir, ctx, tier.Policies[i:]); n > 0 {
+		for i := 0; i < len(tier.Policies); {
+			n, merge := r.mergeableRun(dir, ctx, tier.Policies[i:])
+			if merge {
 				rules = append(rules, r.mergedRules(dir, tier.Name, tier.Policies[i:i+n], pass)...)
-				i += n - 1
+				i += n
 				continue
 			}
-			id := tier.Policies[i]
-			cmt := trimComment(fmt.Sprintf("%s tier %s policy %s", dir.label, tier.Name, id.Short()))
-			if _, ok := r.st.Policy(id); !ok {
-				// A missing reference fails closed.
-				rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: cmt + " (missing)"})
-				continue
+			// A run that is not merged is not merged in part either: its suffixes are
+			// shorter, and checking each would make long runs quadratic.
+			for end := i + max(n, 1); i < end; i++ {
+				rules = append(rules, r.policyJump(ctx, dir, tier.Name, tier.Policies[i], pass))
 			}
-			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 jump " + r.policyChain(dir, id, ctx.untracked), Comment: cmt})
 		}
 		if tier.End != policy.ActionPass {
 			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: trimComment(dir.label + " end of tier " + tier.Name)})
@@ -170,15 +189,37 @@ func (r *renderer) endpointChain(ctx chainCtx, dir direction, ep *policy.Endpoin
 	return name
 }
 
+// policyJump is the endpoint chain's rule for one policy of a tier.
+func (r *renderer) policyJump(ctx chainCtx, dir direction, tier string, id policy.PolicyID, pass string) Rule {
+	cmt := trimComment(fmt.Sprintf("%s tier %s policy %s", dir.label, tier, id.Short()))
+	if _, ok := r.st.Policy(id); !ok {
+		// A missing reference fails closed.
+		return Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: cmt + " (missing)"}
+	}
+	return Rule{Text: "meta mark & " + pass + " == 0x00000000 jump " + r.policyChain(dir, id, ctx.untracked), Comment: cmt}
+}
+
 func (r *renderer) policyChain(dir direction, id policy.PolicyID, untracked bool) string {
-	name := policyChain(dir, id.String(), untracked)
+	memo := dir.short + "|" + id.String()
+	if untracked {
+		memo = "u" + memo
+	}
+	name, ok := r.chainNames[memo]
+	if !ok {
+		name = policyChain(dir, id.String(), untracked)
+		r.chainNames[memo] = name
+	}
 	if r.t.Chains[name] == nil {
 		p, _ := r.st.Policy(id)
 		rules := p.Egress
 		if dir.ingres {
 			rules = p.Ingress
 		}
-		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "policy "+id.Short(), rules, untracked)}
+		key := ""
+		if r.cache != nil {
+			key = name + "|" + r.ruleOwnerFP("policy", id.String(), p)
+		}
+		r.t.Chains[name] = r.cachedChain(key, name, func() []Rule { return r.rules(dir, "policy "+id.Short(), rules, untracked) })
 	}
 	return name
 }
@@ -191,7 +232,11 @@ func (r *renderer) profileChain(dir direction, prof string) string {
 		if dir.ingres {
 			rules = p.Ingress
 		}
-		r.t.Chains[name] = &Chain{Name: name, Rules: r.rules(dir, "profile "+prof, rules, false)}
+		key := ""
+		if r.cache != nil {
+			key = name + "|" + r.ruleOwnerFP("profile", prof, p)
+		}
+		r.t.Chains[name] = r.cachedChain(key, name, func() []Rule { return r.rules(dir, "profile "+prof, rules, false) })
 	}
 	return name
 }
@@ -216,42 +261,63 @@ func (r *renderer) rules(dir direction, owner string, rules []policy.Rule, untra
 // have different names, so a change of kind is a new set.
 func (r *renderer) setFor(id string, fam int, namedPort bool) string {
 	key := fmt.Sprintf("%v|%s|%d", namedPort, id, fam)
-	if name, ok := r.setNames[key]; ok {
-		return name
+	name, ok := r.setNames[key]
+	if !ok {
+		name = r.declareSet(key, id, fam, namedPort)
+		r.setNames[key] = name
 	}
+	if r.refs != nil {
+		*r.refs = append(*r.refs, setRef{id: id, fam: fam, namedPort: namedPort, name: name})
+	}
+	return name
+}
+
+// declareSet builds (or takes from the cache) the set setFor describes, declares it in
+// the table when it has elements and returns its name, or "".
+func (r *renderer) declareSet(key, id string, fam int, namedPort bool) string {
 	st, _ := r.st.IPSet(id)
+	if st == nil {
+		return ""
+	}
 	var s *Set
-	switch {
-	case st == nil:
-	case namedPort:
-		s = &Set{Name: namedPortSetName(fam, id), Type: addrType(fam) + " . inet_proto . inet_service"}
+	ckey := ""
+	if r.cache != nil {
+		ckey = key + "|" + r.ipsetFP(id)
+		s, _ = lookup(r.cache.old.sets, r.cache.next.sets, ckey)
+	}
+	if s == nil {
+		s = r.buildSet(st, id, fam, namedPort)
+		if r.cache != nil {
+			r.cache.next.sets[ckey] = s
+		}
+	}
+	if len(s.Elements) == 0 {
+		return ""
+	}
+	r.t.Sets[s.Name] = s
+	return s.Name
+}
+
+func (r *renderer) buildSet(st *policy.IPSet, id string, fam int, namedPort bool) *Set {
+	if namedPort {
+		s := &Set{Name: namedPortSetName(fam, id), Type: addrType(fam) + " . inet_proto . inet_service"}
 		for _, m := range st.Members {
 			if famOf(m.Prefix.Addr()) == fam && m.Proto != "" {
 				s.AddElement([]string{m.Prefix.Addr().Unmap().String(), protoName(m.Proto), fmt.Sprint(m.Port)}, nil)
 			}
 		}
-	default:
-		var ps []netip.Prefix
-		for _, m := range st.Members {
-			ps = append(ps, m.Prefix)
-		}
-		ps = normalizePrefixes(ps, fam)
-		interval := false
-		for _, p := range ps {
-			interval = interval || !p.IsSingleIP()
-		}
-		s = &Set{Name: addrSetName(fam, id, interval), Type: addrType(fam), Interval: interval}
-		for _, p := range ps {
-			s.AddElement([]string{prefixString(p)}, nil)
-		}
+		return s
 	}
-	name := ""
-	if s != nil && len(s.Elements) > 0 {
-		name = s.Name
-		r.t.Sets[name] = s
+	ps := r.setPrefixes(id, fam)
+	interval := false
+	for _, p := range ps {
+		interval = interval || !p.IsSingleIP()
 	}
-	r.setNames[key] = name
-	return name
+	s := &Set{Name: addrSetName(fam, id, interval), Type: addrType(fam), Interval: interval}
+	for _, p := range ps {
+		s.AddElement([]string{prefixString(p)}, nil)
+	}
+	return s
 }
 
 func addrType(fam int) string {

@@ -63,7 +63,7 @@ func TestRuleTexts(t *testing.T) {
 		{"unknown action fails closed", policy.Rule{Action: "bogus"}, []string{"counter drop"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &renderer{cfg: Config{}.withDefaults(), st: st, t: NewTable(), setNames: map[string]string{}}
+			r := newRenderer(Config{}, st)
 			got := r.ruleTexts(tc.rule, "policy p ingress["+itoa(tc.rule.Index)+"]", false)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("-want +got:\n%s", diff)

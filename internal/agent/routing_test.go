@@ -1,0 +1,223 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/knftables"
+
+	"github.com/trellisnet/trellis/internal/dataplane/link"
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/route"
+	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/memory"
+)
+
+// fakeRoutes records what the router asked the kernel side for.
+type fakeRoutes struct {
+	routes    []route.Route
+	vtep      *route.VTEP
+	fdb       []route.FDBEntry
+	neighbors []route.Neighbor
+	calls     int
+}
+
+func (f *fakeRoutes) SyncRoutes(desired []route.Route) (link.Changes, error) {
+	f.routes = desired
+	f.calls++
+	return link.Changes{}, nil
+}
+
+func (f *fakeRoutes) EnsureVXLAN(v route.VTEP, _ int) error {
+	f.vtep = &v
+	return nil
+}
+
+func (f *fakeRoutes) DeleteVXLAN(string) error {
+	f.vtep = nil
+	return nil
+}
+
+func (f *fakeRoutes) Routes() ([]route.Route, error) { return f.routes, nil }
+
+func (f *fakeRoutes) SyncFDB(_ string, want []route.FDBEntry) (link.Changes, error) {
+	f.fdb = want
+	return link.Changes{}, nil
+}
+
+func (f *fakeRoutes) SyncNeighbors(_ string, want []route.Neighbor) (link.Changes, error) {
+	f.neighbors = want
+	return link.Changes{}, nil
+}
+
+const routingNodesYAML = `
+apiVersion: projectcalico.org/v3
+kind: Node
+metadata: {name: node1}
+spec:
+  addresses: [{address: 192.0.2.1, type: InternalIP}]
+---
+apiVersion: projectcalico.org/v3
+kind: Node
+metadata: {name: node2}
+spec:
+  addresses: [{address: 192.0.2.2, type: InternalIP}]
+  ipv4VXLANTunnelAddr: 10.244.1.1
+  vxlanTunnelMACAddr: "66:00:00:00:00:02"
+`
+
+const vxlanPoolYAML = `
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool}
+spec: {cidr: 10.244.0.0/16, blockSize: 26, vxlanMode: Always, nodeSelector: all()}
+`
+
+func putBlock(t *testing.T, st store.Store, cidr, node string) {
+	t.Helper()
+	b := &model.IPAMBlock{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionIPAM, Kind: "IPAMBlock"},
+		ObjectMeta: metav1.ObjectMeta{Name: "b-" + node},
+		Spec:       model.IPAMBlockSpec{CIDR: cidr, Affinity: node, Allocations: make([]*int, 64)}}
+	for i := range 64 {
+		b.Spec.Unallocated = append(b.Spec.Unallocated, i)
+	}
+	if err := putObject(context.Background(), st, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getNode(t *testing.T, st store.Store, name string) *model.Node {
+	t.Helper()
+	obj, err := st.Get(context.Background(), kind(t, "nodes.projectcalico.org"), "", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj.(*model.Node)
+}
+
+var addrs = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+
+func TestRouterVXLANAllocatesTunnelAndProgramsOverlay(t *testing.T) {
+	st := memory.New(1000)
+	put(t, st, routingNodesYAML+"---\n"+vxlanPoolYAML)
+	putBlock(t, st, "10.244.1.0/26", "node2")
+	fake := &fakeRoutes{}
+	r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
+	r.open = func() (routeDataplane, error) { return fake, nil }
+	if err := r.syncOnce(context.Background()); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	n1 := getNode(t, st, "node1")
+	tunnel, err := netip.ParseAddr(n1.Spec.IPv4VXLANTunnelAddr)
+	if err != nil || !netip.MustParsePrefix("10.244.0.0/16").Contains(tunnel) {
+		t.Fatalf("node1 tunnel address %q: want an address of the pool (%v)", n1.Spec.IPv4VXLANTunnelAddr, err)
+	}
+	if n1.Spec.VXLANTunnelMACAddr != TunnelMAC("node1") {
+		t.Errorf("node1 tunnel MAC %q, want %q", n1.Spec.VXLANTunnelMACAddr, TunnelMAC("node1"))
+	}
+	wantVTEP := &route.VTEP{Device: route.VXLANDevice, VNI: route.VXLANVNI, Port: route.VXLANPort,
+		MAC: TunnelMAC("node1"), Addr: tunnel, Underlay: netip.MustParseAddr("192.0.2.1")}
+	if diff := cmp.Diff(wantVTEP, fake.vtep, addrs); diff != "" {
+		t.Errorf("VTEP (-want +got):\n%s", diff)
+	}
+	remote := netip.MustParseAddr("10.244.1.1")
+	if diff := cmp.Diff([]route.FDBEntry{{Dev: route.VXLANDevice, MAC: "66:00:00:00:00:02", Dst: netip.MustParseAddr("192.0.2.2")}}, fake.fdb, addrs); diff != "" {
+		t.Errorf("FDB (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]route.Neighbor{{Dev: route.VXLANDevice, Addr: remote, MAC: "66:00:00:00:00:02"}}, fake.neighbors, addrs); diff != "" {
+		t.Errorf("neighbours (-want +got):\n%s", diff)
+	}
+	var own netip.Prefix
+	var sawRemote bool
+	for _, rt := range fake.routes {
+		switch {
+		case rt.Blackhole && rt.Dst.Contains(tunnel):
+			own = rt.Dst
+		case rt.Dst == netip.MustParsePrefix("10.244.1.0/26"):
+			sawRemote = len(rt.NextHops) == 1 && rt.NextHops[0].Via == remote && rt.NextHops[0].Dev == route.VXLANDevice
+		}
+	}
+	if !own.IsValid() || !sawRemote {
+		t.Errorf("routes %v: want a blackhole for the own block and 10.244.1.0/26 via %s dev %s", fake.routes, remote, route.VXLANDevice)
+	}
+
+	// A second sync keeps the tunnel: no new allocation, no Node write.
+	rv := n1.ResourceVersion
+	if err := r.syncOnce(context.Background()); err != nil {
+		t.Fatalf("second sync: %v", err)
+	}
+	if got := getNode(t, st, "node1"); got.ResourceVersion != rv || got.Spec.IPv4VXLANTunnelAddr != tunnel.String() {
+		t.Errorf("second sync rewrote node1: %s %s, was %s %s", got.ResourceVersion, got.Spec.IPv4VXLANTunnelAddr, rv, tunnel)
+	}
+
+	// The pool stops using VXLAN and the node has no BGP address: routing is torn down.
+	put(t, st, strings.Replace(vxlanPoolYAML, "vxlanMode: Always", "vxlanMode: Never", 1))
+	if err := r.syncOnce(context.Background()); err != nil {
+		t.Fatalf("sync after vxlan off: %v", err)
+	}
+	if fake.vtep != nil || len(fake.routes) != 0 {
+		t.Errorf("after vxlan off: device %v, routes %v; want neither", fake.vtep, fake.routes)
+	}
+}
+
+func TestRouterIdleWithoutRoutingInputs(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		manifest string
+	}{
+		{"no nodes", vxlanPoolYAML},
+		{"node without bgp address and no vxlan pool", routingNodesYAML + `---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool}
+spec: {cidr: 10.244.0.0/16, blockSize: 26, vxlanMode: Never, nodeSelector: all()}
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New(100)
+			put(t, st, tc.manifest)
+			r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
+			r.open = func() (routeDataplane, error) { return nil, errors.New("kernel opened while routing is idle") }
+			if err := r.syncOnce(context.Background()); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+		})
+	}
+}
+
+func TestRoutingOffHasNoRouter(t *testing.T) {
+	cfg := testConfig(t, "node1")
+	cfg.Routing = RoutingOff
+	a := New(cfg, memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, nil)
+	if a.routing != nil || a.Status().BGPPeers != nil {
+		t.Fatal("routing off: the agent has a router")
+	}
+}
+
+func TestTunnelMAC(t *testing.T) {
+	seen := map[string]string{}
+	for _, node := range []string{"node1", "node2", "node3", "a-much-longer-node-name.example"} {
+		mac := TunnelMAC(node)
+		hw, err := net.ParseMAC(mac)
+		if err != nil || len(hw) != 6 {
+			t.Fatalf("TunnelMAC(%q) = %q: not a MAC (%v)", node, mac, err)
+		}
+		if hw[0]&0x02 == 0 || hw[0]&0x01 != 0 {
+			t.Errorf("TunnelMAC(%q) = %q: want locally administered unicast", node, mac)
+		}
+		if TunnelMAC(node) != mac {
+			t.Errorf("TunnelMAC(%q) is not deterministic", node)
+		}
+		if other, dup := seen[mac]; dup {
+			t.Errorf("TunnelMAC(%q) = TunnelMAC(%q) = %q", node, other, mac)
+		}
+		seen[mac] = node
+	}
+}

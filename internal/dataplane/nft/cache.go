@@ -1,0 +1,212 @@
+package nft
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"net/netip"
+
+	"github.com/trellisnet/trellis/internal/policy"
+)
+
+// Incremental rendering.
+//
+// A Renderer keeps the chains and sets it rendered last time, keyed by their name and a
+// fingerprint (SHA-256) of the inputs they were rendered from, and hands the very same
+// objects out again when those inputs did not change. A one-policy change therefore
+// re-renders that policy's chain (and the endpoint chains, which are small), not the
+// table; and because unchanged objects are the same pointers as in the table applied
+// last, PlanPartial skips them without comparing their rules or elements.
+//
+// What an object depends on:
+//   - a selector or named-port set: its IPSet's members (the key includes kind, id and
+//     family);
+//   - a policy or profile chain: the policy's (profile's) content and the answers setFor
+//     gave while rendering it (the name of each set it consulted, or "" for an empty
+//     one); rendering is deterministic, so the same content and the same answers to the
+//     same questions give the same rules. The answers are recorded with the entry and
+//     asked again on a lookup;
+//   - a merged set: the run's policies and the members of the sets their rules name.
+//
+// Objects handed out are never modified afterwards (the table and the Applier share
+// them). Entries not used by a render are dropped after it, so the cache holds one
+// table's worth of objects.
+
+// Renderer renders successive desired states, reusing the objects of unchanged inputs.
+// Its output equals Render's for the same Config and state. Not safe for concurrent use.
+type Renderer struct {
+	cfg   Config
+	cache *renderCache
+}
+
+// NewRenderer returns a Renderer with an empty cache.
+func NewRenderer(cfg Config) *Renderer {
+	return &Renderer{cfg: cfg.withDefaults(), cache: newRenderCache(nil)}
+}
+
+// Render is Render(cfg, st) reusing the objects of the previous call where their
+// inputs are unchanged.
+func (rr *Renderer) Render(st *policy.State) *Table {
+	r := newRenderer(rr.cfg, st)
+	r.cache = rr.cache
+	t := r.render()
+	rr.cache = newRenderCache(rr.cache)
+	return t
+}
+
+// renderCache holds the objects of the render in progress (next) and of the previous
+// one (old); a lookup that hits old moves the entry to next.
+type renderCache struct {
+	old, next cacheGen
+}
+
+type cacheGen struct {
+	sets     map[string]*Set
+	chains   map[string]chainEntry
+	prefixes map[string][]netip.Prefix
+}
+
+type chainEntry struct {
+	chain *Chain
+	refs  []setRef
+}
+
+// setRef is one setFor question and its answer.
+type setRef struct {
+	id        string
+	fam       int
+	namedPort bool
+	name      string
+}
+
+func newCacheGen() cacheGen {
+	return cacheGen{sets: map[string]*Set{}, chains: map[string]chainEntry{}, prefixes: map[string][]netip.Prefix{}}
+}
+
+// newRenderCache starts a generation after prev's render (nil: an empty cache).
+func newRenderCache(prev *renderCache) *renderCache {
+	c := &renderCache{old: newCacheGen(), next: newCacheGen()}
+	if prev != nil {
+		c.old = prev.next
+	}
+	return c
+}
+
+func lookup[V any](old, next map[string]V, key string) (V, bool) {
+	if v, ok := next[key]; ok {
+		return v, true
+	}
+	v, ok := old[key]
+	if ok {
+		next[key] = v
+	}
+	return v, ok
+}
+
+// cachedChain returns the chain name rendered by render, reusing the cached one under
+// key when the sets it consulted give the same answers.
+func (r *renderer) cachedChain(key, name string, render func() []Rule) *Chain {
+	if r.cache == nil {
+		return &Chain{Name: name, Rules: render()}
+	}
+	if e, ok := lookup(r.cache.old.chains, r.cache.next.chains, key); ok && r.sameAnswers(e.refs) {
+		return e.chain
+	}
+	saved := r.refs
+	var refs []setRef
+	r.refs = &refs
+	c := &Chain{Name: name, Rules: render()}
+	r.refs = saved
+	r.cache.next.chains[key] = chainEntry{chain: c, refs: refs}
+	return c
+}
+
+// sameAnswers asks the recorded setFor questions again (declaring the sets, as the
+// rendering would) and reports whether every answer is unchanged. It stops at the first
+// difference, so it asks only questions a new rendering asks too.
+func (r *renderer) sameAnswers(refs []setRef) bool {
+	for _, ref := range refs {
+		if r.setFor(ref.id, ref.fam, ref.namedPort) != ref.name {
+			return false
+		}
+	}
+	return true
+}
+
+// ruleOwnerFP fingerprints a policy or profile's content.
+func (r *renderer) ruleOwnerFP(kind, name string, v any) string {
+	key := kind + "|" + name
+	if fp, ok := r.fps[key]; ok {
+		return fp
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Not reachable for the plain data in policy; an unfingerprintable owner is
+		// never reused.
+		b = []byte(err.Error())
+		key = ""
+	}
+	sum := sha256.Sum256(b)
+	fp := string(sum[:])
+	if key != "" {
+		r.fps[key] = fp
+	}
+	return fp
+}
+
+// ipsetFP fingerprints an IP set's members ("" for an unknown set).
+func (r *renderer) ipsetFP(id string) string {
+	key := "ipset|" + id
+	if fp, ok := r.fps[key]; ok {
+		return fp
+	}
+	fp := ""
+	if st, ok := r.st.IPSet(id); ok {
+		h := sha256.New()
+		h.Write([]byte(st.Kind))
+		buf := make([]byte, 0, 64)
+		for _, m := range st.Members {
+			buf = buf[:0]
+			a := m.Prefix.Addr().As16()
+			buf = append(buf, 0, byte(m.Prefix.Bits()+1))
+			if m.Prefix.Addr().Is4() {
+				buf = append(buf, 4)
+			}
+			buf = append(buf, a[:]...)
+			buf = binary.BigEndian.AppendUint16(buf, m.Port)
+			buf = append(buf, m.Proto...)
+			h.Write(buf)
+		}
+		fp = string(h.Sum(nil))
+	}
+	r.fps[key] = fp
+	return fp
+}
+
+// setPrefixes returns the normalized family-fam prefixes of IP set id's members.
+func (r *renderer) setPrefixes(id string, fam int) []netip.Prefix {
+	key := string(rune('0'+fam)) + "|" + id
+	if ps, ok := r.prefixes[key]; ok {
+		return ps
+	}
+	var ckey string
+	if r.cache != nil {
+		ckey = key + "|" + r.ipsetFP(id)
+		if ps, ok := lookup(r.cache.old.prefixes, r.cache.next.prefixes, ckey); ok {
+			r.prefixes[key] = ps
+			return ps
+		}
+	}
+	var ps []netip.Prefix
+	if st, ok := r.st.IPSet(id); ok {
+		for _, m := range st.Members {
+			ps = append(ps, m.Prefix)
+		}
+		ps = normalizePrefixes(ps, fam)
+	}
+	r.prefixes[key] = ps
+	if r.cache != nil {
+		r.cache.next.prefixes[ckey] = ps
+	}
+	return ps
+}
