@@ -86,6 +86,24 @@ func Clone(kind *model.Kind, obj model.Object) (model.Object, error) {
 	return out, nil
 }
 
+// NewRecord is what every backend's Create does before it writes: the object's key, a copy
+// with the metadata of a new object (PrepareCreate) and that copy's encoding.
+func NewRecord(obj model.Object, now time.Time) (model.Key, model.Object, []byte, error) {
+	key, err := KeyOf("create", obj)
+	if err != nil {
+		return model.Key{}, nil, nil, err
+	}
+	out, err := PrepareCreate(key.Kind, obj, now)
+	if err != nil {
+		return model.Key{}, nil, nil, err
+	}
+	data, err := Encode(out)
+	if err != nil {
+		return model.Key{}, nil, nil, fmt.Errorf("create %s: %w", key, err)
+	}
+	return key, out, data, nil
+}
+
 // PrepareCreate returns a copy of obj with the server-managed metadata of a new object: a
 // fresh uid, creationTimestamp now, generation 1 and no resourceVersion.
 func PrepareCreate(kind *model.Kind, obj model.Object, now time.Time) (model.Object, error) {

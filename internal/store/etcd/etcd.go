@@ -126,17 +126,9 @@ func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptio
 
 // Create implements store.Store: put if the key has never been created (or was deleted).
 func (s *Store) Create(ctx context.Context, obj model.Object) (model.Object, error) {
-	key, err := store.KeyOf("create", obj)
+	key, out, data, err := store.NewRecord(obj, time.Now())
 	if err != nil {
 		return nil, err
-	}
-	out, err := store.PrepareCreate(key.Kind, obj, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	data, err := store.Encode(out)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
