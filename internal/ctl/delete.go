@@ -48,7 +48,7 @@ func NewDeleteCmd(o *Options) *cobra.Command {
 		},
 	}
 	addFileFlags(c, f)
-	c.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace of KIND NAME (default \"default\")")
+	c.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace of KIND NAME, or for objects in -f files that name none (default \"default\")")
 	c.Flags().BoolVar(&f.ignoreNotFound, "ignore-not-found", false, "treat a missing resource as deleted")
 	return c
 }

@@ -45,6 +45,12 @@ func LoadManifests(paths []string, stdin io.Reader, recursive bool) ([]model.Doc
 
 // LoadManifestSet is LoadManifests that also reports how many files were read.
 func LoadManifestSet(paths []string, stdin io.Reader, recursive bool) (Manifests, error) {
+	return loadManifestSet(paths, stdin, recursive, "")
+}
+
+// loadManifestSet is LoadManifestSet with the namespace of `-n`: namespaced objects that name
+// none get it, and one that names another is a problem (as with kubectl). Empty: "default".
+func loadManifestSet(paths []string, stdin io.Reader, recursive bool, namespace string) (Manifests, error) {
 	if len(paths) == 0 {
 		return Manifests{}, Usagef("no manifests given: use -f FILE|DIR|-")
 	}
@@ -83,7 +89,11 @@ func LoadManifestSet(paths []string, stdin io.Reader, recursive bool) (Manifests
 						k.Kind.Kind, k.Kind.APIVersion())})
 				continue
 			}
-			prepare(d.Object)
+			if p, bad := namespaceProblem(d, namespace); bad {
+				fileProblems = append(fileProblems, p)
+				continue
+			}
+			prepare(d.Object, namespace)
 			fileProblems = append(fileProblems, d.Problems(model.Validate(d.Object))...)
 		}
 		// Report in file order: by document, then line.
@@ -109,13 +119,27 @@ func LoadManifestSet(paths []string, stdin io.Reader, recursive bool) (Manifests
 	return Manifests{Documents: docs, Files: len(files)}, nil
 }
 
-// prepare gives namespaced objects the default namespace, drops a namespace from
-// cluster-scoped ones (kubectl ignores it too) and applies the model's defaults.
-func prepare(obj model.Object) {
+// namespaceProblem reports a namespaced document whose namespace differs from `-n`.
+func namespaceProblem(d model.Document, namespace string) (model.Problem, bool) {
+	k, ok := model.KeyOf(d.Object)
+	if namespace == "" || !ok || !k.Kind.Namespaced || d.Object.GetNamespace() == "" || d.Object.GetNamespace() == namespace {
+		return model.Problem{}, false
+	}
+	return model.Problem{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line, Ref: d.Ref(),
+		Message: fmt.Sprintf("metadata.namespace: Invalid value: %q: does not match the namespace %q given with -n",
+			d.Object.GetNamespace(), namespace)}, true
+}
+
+// prepare gives namespaced objects that name none the namespace (empty: "default"), drops a
+// namespace from cluster-scoped ones (kubectl ignores it too) and applies the model's defaults.
+func prepare(obj model.Object, namespace string) {
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
 	if k, ok := model.KeyOf(obj); ok {
 		switch {
 		case k.Kind.Namespaced && obj.GetNamespace() == "":
-			obj.SetNamespace(DefaultNamespace)
+			obj.SetNamespace(namespace)
 		case !k.Kind.Namespaced && obj.GetNamespace() != "":
 			obj.SetNamespace("")
 		}

@@ -105,7 +105,7 @@ func loadPolicyManifests(paths []string, stdin io.Reader, stderr io.Writer) ([]m
 			return nil, loadErr // a decoding problem: report everything LoadManifests found
 		}
 		for _, d := range ds {
-			prepare(d.Object)
+			prepare(d.Object, "")
 			objs = append(objs, d.Object)
 		}
 	}

@@ -28,7 +28,7 @@ var modeVerb = map[writeMode]string{modeApply: "applied", modeCreate: "created",
 type writeFlags struct {
 	files          []string
 	recursive      bool
-	namespace      string // delete KIND NAME only
+	namespace      string // -n: for namespaced objects that name none (and delete KIND NAME)
 	ignoreNotFound bool
 }
 
@@ -61,6 +61,7 @@ func newWriteCmd(o *Options, mode writeMode, use, short string) *cobra.Command {
 		},
 	}
 	addFileFlags(c, f)
+	c.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace for namespaced objects that name none (default \"default\"); one that names another is an error")
 	return c
 }
 
@@ -73,7 +74,8 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 	if len(f.files) == 0 {
 		return Usagef("at least one -f FILE|DIR|- is required")
 	}
-	docs, err := LoadManifests(f.files, stdin, f.recursive)
+	m, err := loadManifestSet(f.files, stdin, f.recursive, f.namespace)
+	docs := m.Documents
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -84,5 +86,60 @@ func TestReplaceAndDeleteOfMissingObjectsFail(t *testing.T) {
 		if !errors.Is(err, store.ErrNotFound) && (err == nil || !strings.Contains(err.Error(), "not found")) {
 			t.Errorf("%s of missing objects: %v, want not found", modeVerb[mode], err)
 		}
+	}
+}
+
+func TestApplyNamespaceFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/np.yaml"
+	doc := `apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: unnamed}
+spec: {selector: all()}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: named, namespace: %s}
+spec: {selector: all()}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata: {name: cluster-scoped}
+spec: {nets: [192.0.2.0/24]}
+`
+	write := func(ns string) {
+		if err := os.WriteFile(file, []byte(fmt.Sprintf(doc, ns)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mem := memory.New(0)
+	defer mem.Close()
+	o := &Options{OpenStore: func(context.Context) (store.Store, error) { return &failingStore{Store: mem, n: -1}, nil }}
+	run := func(ns string) error {
+		var out bytes.Buffer
+		return runWrite(context.Background(), o, modeApply, &writeFlags{files: []string{file}, namespace: ns}, strings.NewReader(""), &out)
+	}
+	nps, _ := model.Resolve("networkpolicy")
+
+	write("other")
+	err := run("prod")
+	if err == nil || !strings.Contains(err.Error(), `"other"`) || !strings.Contains(err.Error(), "document 2") {
+		t.Fatalf("apply -n prod of a policy in namespace other: err %v, want a problem naming document 2 and its namespace", err)
+	}
+	if res, _ := mem.List(context.Background(), nps, store.ListOptions{}); len(res.Items) != 0 {
+		t.Fatalf("a rejected file wrote %d objects", len(res.Items))
+	}
+
+	write("prod")
+	if err := run("prod"); err != nil {
+		t.Fatalf("apply -n prod: %v", err)
+	}
+	for _, name := range []string{"unnamed", "named"} {
+		if _, err := mem.Get(context.Background(), nps, "prod", name); err != nil {
+			t.Errorf("policy %s not in namespace prod: %v", name, err)
+		}
+	}
+	if _, err := mem.Get(context.Background(), nps, "default", "unnamed"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("policy without a namespace went to default despite -n: %v", err)
 	}
 }
