@@ -29,6 +29,9 @@ type Dataplane struct {
 	// in the table (`nft monitor`); the agent then checks for drift instead of waiting for
 	// the next periodic resync.
 	Monitor func(ctx context.Context, notify func()) error
+	// Services reaches the node's namespace for the service proxy (health-check node
+	// ports, conntrack); zero: those features are off.
+	Services ServiceHost
 }
 
 // CounterReader reads the counters of the table's rules.
@@ -85,6 +88,8 @@ type Agent struct {
 	health health
 
 	routing *router // nil when Config.Routing is RoutingOff
+
+	svc *serviceProxy // Services and EndpointSlices; owned by the runner
 }
 
 // New returns an agent for cfg over the store and the dataplane. It does no I/O and starts
@@ -106,11 +111,12 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 		wake:     make(chan struct{}, 1),
 	}
 	a.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
-	a.kinds = calculationKinds()
+	a.kinds = append(calculationKinds(), serviceKinds()...)
 	for _, k := range a.kinds {
 		a.wanted[k] = true
 	}
 	a.metrics = newMetrics(a)
+	a.svc = newServiceProxy(a)
 	if cfg.Routing != RoutingOff {
 		a.routing = newRouter(cfg, st, log.With("component", "routing"))
 	}
@@ -184,6 +190,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	a.runLoop(ctx)
+	a.svc.stop()
 	cancel()
 	wg.Wait()
 	a.log.Info("node agent stopped; nftables table left in place", "table", a.cfg.TableName)

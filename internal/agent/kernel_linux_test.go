@@ -80,25 +80,6 @@ func podWEPs(n *testnet.Net, node string, spec []podSpec) string {
 	return b.String()
 }
 
-type podSpec struct{ ns, app string }
-
-// connCase is one row of a connectivity table.
-type connCase struct {
-	src, dst int
-	proto    string
-	port     int
-	v6       bool
-	want     bool // before the policy change
-	after    bool // after it
-}
-
-func (c connCase) String() string {
-	fam := "v4"
-	if c.v6 {
-		fam = "v6"
-	}
-	return fmt.Sprintf("pod%d->pod%d/%s/%d/%s", c.src, c.dst, c.proto, c.port, fam)
-}
 
 // probe sends c's probe and reports whether it got through; an error other than a
 // dropped packet (no reply) fails the test, so "denied" always means "dropped".
@@ -141,85 +122,20 @@ func matrixHolds(n *testnet.Net, cases []connCase, want func(connCase) bool) str
 	return strings.Join(bad, "; ")
 }
 
-const scenarioPolicies = `apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: db-ingress, namespace: back}
-spec:
-  selector: app == 'db'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source: {namespaceSelector: "team == 'front'", selector: "app == 'client'"}
-    destination: {ports: [5432]}
-  - action: Allow
-    protocol: ICMP
-  - action: Allow
-    protocol: ICMPv6
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata: {name: cache}
-spec:
-  selector: app == 'cache'
-  types: [Ingress]
-  ingress:
-  - action: Deny
-    protocol: UDP
-    destination: {ports: [9999]}
-  - action: Allow
-`
-
-// The policy change: db now takes 8080 from the client instead of 5432.
-const scenarioChange = `apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata: {name: db-ingress, namespace: back}
-spec:
-  selector: app == 'db'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source: {namespaceSelector: "team == 'front'", selector: "app == 'client'"}
-    destination: {ports: [8080]}
-  - action: Allow
-    protocol: ICMP
-  - action: Allow
-    protocol: ICMPv6
-`
-
 func TestKernelScenario(t *testing.T) {
 	testnet.RequireRoot(t)
 	cfg := testConfig(t, "node1")
 	e := newKernelEnv(t, 4, cfg)
-	spec := []podSpec{{"front", "client"}, {"back", "db"}, {"back", "cache"}, {"front", "other"}}
 	for _, p := range e.net.Pods {
 		for _, port := range []int{5432, 8080, 9999} {
 			testnet.Serve(t, p.NS, port)
 		}
 	}
-	put(t, e.st, podWEPs(e.net, "node1", spec)+scenarioPolicies)
+	put(t, e.st, podWEPs(e.net, "node1", scenarioPods)+scenarioPolicies)
 	startAgent(t, e.agent)
 
-	// One table drives the scenario: (src, dst, proto, port, family, want before, after).
-	cases := []connCase{
-		{src: 0, dst: 1, proto: "tcp", port: 5432, want: true, after: false},
-		{src: 0, dst: 1, proto: "tcp", port: 5432, v6: true, want: true, after: false},
-		{src: 0, dst: 1, proto: "tcp", port: 8080, want: false, after: true},
-		{src: 3, dst: 1, proto: "tcp", port: 5432, want: false, after: false},
-		{src: 3, dst: 1, proto: "tcp", port: 8080, want: false, after: false},
-		{src: 0, dst: 1, proto: "udp", port: 5432, want: false, after: false},
-		{src: 2, dst: 1, proto: "tcp", port: 5432, want: false, after: false},
-		{src: 0, dst: 1, proto: "icmp", want: true, after: true},
-		{src: 0, dst: 1, proto: "icmp", v6: true, want: true, after: true},
-		{src: 0, dst: 2, proto: "udp", port: 9999, want: false, after: false},
-		{src: 0, dst: 2, proto: "udp", port: 9999, v6: true, want: false, after: false},
-		{src: 0, dst: 2, proto: "udp", port: 8080, want: true, after: true},
-		{src: 0, dst: 2, proto: "tcp", port: 9999, want: true, after: true},
-		{src: 1, dst: 0, proto: "tcp", port: 8080, want: true, after: true},
-		{src: 1, dst: 3, proto: "udp", port: 5432, v6: true, want: true, after: true},
-		{src: 3, dst: 0, proto: "icmp", want: true, after: true},
-	}
+	// One table drives the scenario and its trace through the fake (TestTraceScenario).
+	cases := loadScenarioTable(t)
 	eventually(t, 10*time.Second, func() string {
 		return matrixHolds(e.net, cases, func(c connCase) bool { return c.want })
 	})

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
 	"github.com/trellisnet/trellis/internal/bgp"
 	"github.com/trellisnet/trellis/internal/dataplane/link"
 	"github.com/trellisnet/trellis/internal/ipam"
@@ -50,6 +53,8 @@ var routingKinds = []struct{ apiVersion, kind string }{
 	{model.APIVersionCalico, "BGPPeer"},
 	{model.APIVersionIPAM, "IPAMBlock"},
 	{model.APIVersionIPAM, "BlockAffinity"},
+	{"v1", "Service"},
+	{"discovery.k8s.io/v1", "EndpointSlice"},
 }
 
 // routeDataplane is the kernel side of routing (link.Manager).
@@ -61,6 +66,10 @@ type routeDataplane interface {
 	DeleteVXLAN(name string) error
 	Routes() ([]route.Route, error)
 }
+
+// bgpConnectRetry is the pause between connection attempts to a peer: short, so that a
+// node that joins (or restarts) has its sessions within about a second.
+const bgpConnectRetry = time.Second
 
 // restartGrace bounds how long a restarted agent keeps the kernel routes it finds while its
 // BGP peers have not all sent End-of-RIB.
@@ -74,6 +83,8 @@ type routingInputs struct {
 	configs []*model.BGPConfiguration
 	peers   []*model.BGPPeer
 	blocks  []*model.IPAMBlock
+	svcs    []*corev1.Service
+	slices  []*discoveryv1.EndpointSlice
 }
 
 // router is the agent's routing loop: it shares the agent's watch (record pokes it for
@@ -98,11 +109,16 @@ type router struct {
 
 	mu     sync.Mutex
 	active *bgp.Speaker // for status
+	// dirty are the kinds changed since they were last listed (guarded by mu); cache
+	// is the last list of each kind (owned by the routing goroutine).
+	dirty map[*model.Kind]bool
+	cache map[*model.Kind][]model.Object
 }
 
 func newRouter(cfg Config, st store.Store, log *slog.Logger) *router {
 	r := &router{node: cfg.NodeName, cfg: cfg, st: st, log: log, kinds: map[*model.Kind]bool{},
-		wake: make(chan struct{}, 1), open: openRouteDataplane, bgpLog: log.With("component", "bgp")}
+		wake: make(chan struct{}, 1), open: openRouteDataplane, bgpLog: log.With("component", "bgp"),
+		dirty: map[*model.Kind]bool{}, cache: map[*model.Kind][]model.Object{}}
 	for _, k := range routingKinds {
 		if kind, ok := model.Lookup(k.apiVersion, k.kind); ok {
 			r.kinds[kind] = true
@@ -111,8 +127,17 @@ func newRouter(cfg Config, st store.Store, log *slog.Logger) *router {
 	return r
 }
 
-// wants reports whether a change of kind k concerns routing.
-func (r *router) wants(k *model.Kind) bool { return r != nil && r.kinds[k] }
+// wants reports whether a change of kind k concerns routing; if so it marks the kind to
+// be listed again by the next sync (the caller then pokes).
+func (r *router) wants(k *model.Kind) bool {
+	if r == nil || !r.kinds[k] {
+		return false
+	}
+	r.mu.Lock()
+	r.dirty[k] = true
+	r.mu.Unlock()
+	return true
+}
 
 func (r *router) poke() {
 	if r == nil {
@@ -136,6 +161,7 @@ func (r *router) run(ctx context.Context) {
 	limit := max(r.cfg.RateLimit, 200*time.Millisecond)
 	var last time.Time
 	r.poke()
+	full := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -143,13 +169,19 @@ func (r *router) run(ctx context.Context) {
 			return
 		case <-r.wake:
 		case <-resync.C:
+			full = true
 		case <-retry.C:
+			full = true
 		}
 		if d := limit - time.Since(last); d > 0 && !sleep(ctx, d) {
 			r.stop()
 			return
 		}
 		last = time.Now()
+		if full {
+			r.markAll()
+			full = false
+		}
 		if err := r.syncOnce(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("sync routing failed; retrying", "err", err)
 			retry.Reset(r.cfg.RetryPeriod)
@@ -172,15 +204,36 @@ func (r *router) stop() {
 	r.mu.Unlock()
 }
 
-// list reads every routing kind.
+// markAll makes the next list read every routing kind (start, resync, after an error).
+func (r *router) markAll() {
+	r.mu.Lock()
+	for k := range r.kinds {
+		r.dirty[k] = true
+	}
+	r.mu.Unlock()
+}
+
+// list reads the routing kinds changed since their last list (every kind the first
+// time) and returns the inputs from the cache. A kind that fails to list stays marked.
 func (r *router) list(ctx context.Context) (routingInputs, error) {
 	var in routingInputs
+	r.mu.Lock()
+	dirty := r.dirty
+	r.dirty = map[*model.Kind]bool{}
+	r.mu.Unlock()
 	for k := range r.kinds {
+		if _, cached := r.cache[k]; cached && !dirty[k] {
+			continue
+		}
 		res, err := r.st.List(ctx, k, store.ListOptions{})
 		if err != nil {
+			r.markAll()
 			return in, fmt.Errorf("list %s: %w", k.Resource(), err)
 		}
-		for _, o := range res.Items {
+		r.cache[k] = append([]model.Object{}, res.Items...)
+	}
+	for _, items := range r.cache {
+		for _, o := range items {
 			switch v := o.(type) {
 			case *model.Node:
 				in.nodes = append(in.nodes, v)
@@ -192,6 +245,10 @@ func (r *router) list(ctx context.Context) (routingInputs, error) {
 				in.peers = append(in.peers, v)
 			case *model.IPAMBlock:
 				in.blocks = append(in.blocks, v)
+			case *corev1.Service:
+				in.svcs = append(in.svcs, v)
+			case *discoveryv1.EndpointSlice:
+				in.slices = append(in.slices, v)
 			}
 		}
 	}
@@ -243,6 +300,7 @@ func (r *router) syncOnce(ctx context.Context) error {
 			return err
 		}
 		// The allocation may have claimed a block: read the blocks again.
+		r.markAll()
 		if in, err = r.list(ctx); err != nil {
 			return err
 		}
@@ -254,7 +312,8 @@ func (r *router) syncOnce(ctx context.Context) error {
 	}
 	blocks, borrowed, probs := route.BlocksFromModel(in.blocks)
 	res := route.Compute(route.Input{Nodes: in.nodes, Pools: in.pools, BGPConfig: in.configs,
-		BGPPeers: in.peers, Blocks: blocks, Borrowed: borrowed, BGP: useBGP})
+		BGPPeers: in.peers, Blocks: blocks, Borrowed: borrowed, BGP: useBGP,
+		Services: route.ServicesFromModel(in.svcs, in.slices)})
 	for _, p := range append(probs, res.Problems...) {
 		r.log.Debug("routing input ignored", "problem", p.String())
 	}
@@ -353,7 +412,7 @@ func (r *router) applyOverlay(n route.Node) error {
 func (r *router) applyBGP(ctx context.Context, n route.Node, pools []*model.IPPool) ([]route.Route, error) {
 	sp := n.BGP
 	cfg := bgp.Config{RouterID: sp.RouterID, ASNumber: sp.ASNumber, ListenAddress: sp.Address,
-		ListenPort: int(sp.ListenPort), ClusterID: sp.ClusterID, Logger: r.bgpLog}
+		ListenPort: int(sp.ListenPort), ClusterID: sp.ClusterID, Logger: r.bgpLog, ConnectRetry: bgpConnectRetry}
 	if r.speaker != nil && r.bgpCfg != cfg {
 		r.log.Info("bgp identity changed; restarting the speaker", "routerID", sp.RouterID, "as", sp.ASNumber)
 		r.stop()
@@ -376,6 +435,7 @@ func (r *router) applyBGP(ctx context.Context, n route.Node, pools []*model.IPPo
 		}
 	}
 	r.speaker.SetAccept(accept)
+	r.speaker.SetReject(n.NoInstall)
 	errs := []error{r.speaker.SetPeers(ctx, sp.Peers), r.speaker.SetPrefixes(n.Advertise)}
 	return r.speaker.Learned(), errors.Join(errs...)
 }

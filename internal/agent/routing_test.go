@@ -111,7 +111,7 @@ func TestRouterVXLANAllocatesTunnelAndProgramsOverlay(t *testing.T) {
 	fake := &fakeRoutes{}
 	r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
 	r.open = func() (routeDataplane, error) { return fake, nil }
-	if err := r.syncOnce(context.Background()); err != nil {
+	if err := fullSync(r); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
 	n1 := getNode(t, st, "node1")
@@ -150,7 +150,7 @@ func TestRouterVXLANAllocatesTunnelAndProgramsOverlay(t *testing.T) {
 
 	// A second sync keeps the tunnel: no new allocation, no Node write.
 	rv := n1.ResourceVersion
-	if err := r.syncOnce(context.Background()); err != nil {
+	if err := fullSync(r); err != nil {
 		t.Fatalf("second sync: %v", err)
 	}
 	if got := getNode(t, st, "node1"); got.ResourceVersion != rv || got.Spec.IPv4VXLANTunnelAddr != tunnel.String() {
@@ -159,7 +159,7 @@ func TestRouterVXLANAllocatesTunnelAndProgramsOverlay(t *testing.T) {
 
 	// The pool stops using VXLAN and the node has no BGP address: routing is torn down.
 	put(t, st, strings.Replace(vxlanPoolYAML, "vxlanMode: Always", "vxlanMode: Never", 1))
-	if err := r.syncOnce(context.Background()); err != nil {
+	if err := fullSync(r); err != nil {
 		t.Fatalf("sync after vxlan off: %v", err)
 	}
 	if fake.vtep != nil || len(fake.routes) != 0 {
@@ -185,7 +185,7 @@ spec: {cidr: 10.244.0.0/16, blockSize: 26, vxlanMode: Never, nodeSelector: all()
 			put(t, st, tc.manifest)
 			r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
 			r.open = func() (routeDataplane, error) { return nil, errors.New("kernel opened while routing is idle") }
-			if err := r.syncOnce(context.Background()); err != nil {
+			if err := fullSync(r); err != nil {
 				t.Fatalf("sync: %v", err)
 			}
 		})
@@ -219,5 +219,62 @@ func TestTunnelMAC(t *testing.T) {
 			t.Errorf("TunnelMAC(%q) = TunnelMAC(%q) = %q", node, other, mac)
 		}
 		seen[mac] = node
+	}
+}
+
+// fullSync syncs as after a resync tick: every routing kind is listed again.
+func fullSync(r *router) error {
+	r.markAll()
+	return r.syncOnce(context.Background())
+}
+
+// countingStore counts List calls per kind.
+type countingStore struct {
+	store.Store
+	lists map[string]int
+}
+
+func (c *countingStore) List(ctx context.Context, k *model.Kind, o store.ListOptions) (*store.ListResult, error) {
+	c.lists[k.Kind]++
+	return c.Store.List(ctx, k, o)
+}
+
+func TestRouterListsOnlyChangedKinds(t *testing.T) {
+	st := &countingStore{Store: memory.New(100), lists: map[string]int{}}
+	put(t, st.Store, routingNodesYAML+"---\n"+vxlanPoolYAML)
+	fake := &fakeRoutes{}
+	r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
+	r.open = func() (routeDataplane, error) { return fake, nil }
+	if err := r.syncOnce(context.Background()); err != nil {
+		t.Fatalf("first sync: %v", err)
+	}
+	for k := range r.kinds {
+		if st.lists[k.Kind] == 0 {
+			t.Errorf("first sync did not list %s", k.Kind)
+		}
+	}
+	svc, _ := model.Lookup("v1", "Service")
+	pod, _ := model.Lookup("v1", "Pod")
+	if r.wants(pod) {
+		t.Error("router wants Pod changes")
+	}
+	if !r.wants(svc) {
+		t.Fatal("router does not want Service changes")
+	}
+	before := map[string]int{}
+	for k, v := range st.lists {
+		before[k] = v
+	}
+	if err := r.syncOnce(context.Background()); err != nil {
+		t.Fatalf("sync after a Service change: %v", err)
+	}
+	for k, v := range st.lists {
+		want := before[k]
+		if k == "Service" {
+			want++
+		}
+		if v != want {
+			t.Errorf("after a Service change %s listed %d times, want %d", k, v-before[k], want-before[k])
+		}
 	}
 }

@@ -62,6 +62,7 @@ func (a *Agent) syncOnce(ctx context.Context) bool {
 		a.localWEPs = map[objKey]string{}
 		a.loadedStat = false
 		a.needFull = true
+		a.svc.reset()
 		for _, obj := range snap {
 			if k, ok := keyOf(obj); ok {
 				a.update(k, obj)
@@ -95,6 +96,9 @@ func (a *Agent) syncOnce(ctx context.Context) bool {
 
 // update applies one recorded object (nil: deleted) to the calculator.
 func (a *Agent) update(k objKey, obj model.Object) {
+	if a.svc.update(k, obj) {
+		return
+	}
 	old, had := a.applied[k]
 	if obj == nil {
 		if had {
@@ -135,12 +139,18 @@ func (a *Agent) update(k objKey, obj model.Object) {
 func (a *Agent) program(ctx context.Context) bool {
 	start := time.Now()
 	full := a.needFull || a.applier.Applied() == nil
-	if d := a.calc.Changes(); !full && !d.All && len(d.Endpoints) == 0 && len(d.IPSets) == 0 {
+	if d := a.calc.Changes(); !full && !d.All && len(d.Endpoints) == 0 && len(d.IPSets) == 0 && !a.svc.changed() {
 		return true // nothing local changed (e.g. a remote endpoint no set selects)
 	}
 	st := a.calc.State()
 	calcTook := time.Since(start)
 	table := a.renderer.Render(st)
+	if err := table.Merge(a.svc.render()); err != nil {
+		a.needFull = true
+		a.health.failed(err)
+		a.log.Error("merge service proxy table failed", "err", err)
+		return false
+	}
 	renderTook := time.Since(start) - calcTook
 	var res nft.Result
 	var err error
@@ -170,6 +180,7 @@ func (a *Agent) program(ctx context.Context) bool {
 		return false
 	}
 	a.needFull = false
+	a.svc.programmed(ctx)
 	if full {
 		a.loadedStat = false // re-read statuses too: rewrite any that were deleted behind our back
 	}

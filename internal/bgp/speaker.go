@@ -53,6 +53,7 @@ type Speaker struct {
 	peers    map[netip.Addr]route.Peer
 	prefixes map[netip.Prefix]uuid.UUID
 	accept   []netip.Prefix
+	reject   []netip.Prefix
 	learned  map[netip.Prefix]learnedPath
 	eor      map[netip.Addr]bool
 	notify   chan struct{}
@@ -107,6 +108,12 @@ func (s *Speaker) Start(ctx context.Context) error {
 	}
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		return fmt.Errorf("start bgp speaker as %d router-id %s port %d: %w", s.cfg.ASNumber, s.cfg.RouterID, port, err)
+	}
+	if s.cfg.ClusterID == "" {
+		if err := exportOwnAndExternal(ctx, srv); err != nil {
+			_ = srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+			return err
+		}
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	cb := server.WatchEventMessageCallbacks{
@@ -177,7 +184,7 @@ func (s *Speaker) Learned() []route.Route {
 	defer s.mu.Unlock()
 	var out []route.Route
 	for p, lp := range s.learned {
-		if accepted(s.accept, p) {
+		if accepted(s.accept, p) && !accepted(s.reject, p) {
 			out = append(out, route.Learned(p, []netip.Addr{lp.nextHop}))
 		}
 	}
@@ -205,6 +212,15 @@ func accepted(accept []netip.Prefix, p netip.Prefix) bool {
 func (s *Speaker) SetAccept(prefixes []netip.Prefix) {
 	s.mu.Lock()
 	s.accept = append([]netip.Prefix(nil), prefixes...)
+	s.mu.Unlock()
+	s.changed()
+}
+
+// SetReject sets prefixes whose learned routes are never reported, even inside an
+// accepted prefix (service address ranges: each node's proxy handles them).
+func (s *Speaker) SetReject(prefixes []netip.Prefix) {
+	s.mu.Lock()
+	s.reject = append([]netip.Prefix(nil), prefixes...)
 	s.mu.Unlock()
 	s.changed()
 }
@@ -286,4 +302,26 @@ func portString(p route.Peer) string {
 		return p.Address.String()
 	}
 	return p.Address.String() + ":" + strconv.Itoa(int(p.Port))
+}
+
+// exportOwnAndExternal installs the global export policy of a speaker that is no route
+// reflector: routes learned from iBGP peers (other nodes) are never passed on, so an
+// external peer learns each prefix only from the nodes that originate it (a service's
+// /32 only from the nodes with local endpoints), as it would from the originators alone.
+func exportOwnAndExternal(ctx context.Context, srv *server.BgpServer) error {
+	pol := &api.Policy{Name: "trellis-export", Statements: []*api.Statement{{
+		Name:       "no-transit-internal",
+		Conditions: &api.Conditions{RouteType: api.Conditions_ROUTE_TYPE_INTERNAL},
+		Actions:    &api.Actions{RouteAction: api.RouteAction_ROUTE_ACTION_REJECT},
+	}}}
+	if err := srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: pol}); err != nil {
+		return fmt.Errorf("start bgp speaker: add export policy: %w", err)
+	}
+	err := srv.AddPolicyAssignment(ctx, &api.AddPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+		Name: "global", Direction: api.PolicyDirection_POLICY_DIRECTION_EXPORT, Policies: []*api.Policy{pol},
+		DefaultAction: api.RouteAction_ROUTE_ACTION_ACCEPT}})
+	if err != nil {
+		return fmt.Errorf("start bgp speaker: assign export policy: %w", err)
+	}
+	return nil
 }

@@ -45,28 +45,59 @@ func BenchmarkAddDel(b *testing.B) {
 	}
 	report(b, "add", adds)
 	report(b, "del", dels)
-	inproc := e.loggedDurations("ADD")
-	report(b, "add-inplugin", inproc)
+	e.reportLogged(b, "ADD", "add")
+	e.reportLogged(b, "DEL", "del")
 }
 
-// loggedDurations reads the plugin's own "command done" durations from its log.
-func (e *env) loggedDurations(cmd string) []time.Duration {
+// loggedCommand is one "command done" record of the plugin's log.
+type loggedCommand struct {
+	Msg           string                   `json:"msg"`
+	Command       string                   `json:"command"`
+	Duration      time.Duration            `json:"duration"`
+	StoreRequests int                      `json:"storeRequests"`
+	Phases        map[string]time.Duration `json:"phases"`
+}
+
+// logged reads the plugin's own "command done" records of cmd from its log.
+func (e *env) logged(cmd string) []loggedCommand {
 	data, err := os.ReadFile(filepath.Join(e.dir, "cni.log"))
 	if err != nil {
 		return nil
 	}
-	var out []time.Duration
+	var out []loggedCommand
 	for _, line := range strings.Split(string(data), "\n") {
-		var rec struct {
-			Msg      string `json:"msg"`
-			Command  string `json:"command"`
-			Duration int64  `json:"duration"`
-		}
+		var rec loggedCommand
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "command done" && rec.Command == cmd {
-			out = append(out, time.Duration(rec.Duration))
+			out = append(out, rec)
 		}
 	}
 	return out
+}
+
+// reportLogged reports the in-plugin duration of cmd, its phases (p50 only) and its
+// datastore requests (median) from the plugin's log.
+func (e *env) reportLogged(b *testing.B, cmd, name string) {
+	recs := e.logged(cmd)
+	if len(recs) == 0 {
+		return
+	}
+	var total []time.Duration
+	var reqs []int
+	phases := map[string][]time.Duration{}
+	for _, r := range recs {
+		total = append(total, r.Duration)
+		reqs = append(reqs, r.StoreRequests)
+		for p, d := range r.Phases {
+			phases[p] = append(phases[p], d)
+		}
+	}
+	report(b, name+"-inplugin", total)
+	slices.Sort(reqs)
+	b.ReportMetric(float64(reqs[len(reqs)/2]), name+"-store-requests")
+	for p, d := range phases {
+		slices.Sort(d)
+		b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, name+"-"+p+"-p50-ms")
+	}
 }
 
 // BenchmarkAddPolicyWait measures ADD including the policy wait against an agent that

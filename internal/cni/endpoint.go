@@ -57,7 +57,7 @@ func EndpointName(node string, w workload) string {
 
 // podInfo is what the store says about the workload's pod, namespace and service account.
 type podInfo struct {
-	Pod       *corev1.Pod
+	Pod       *podView
 	Namespace *corev1.Namespace
 	SA        *corev1.ServiceAccount
 }

@@ -145,6 +145,13 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// TRELLIS_CNI_PLUGIN names a built trellis binary to run as the plugins instead of this
+	// test binary (benchmarks of the real binary, whose start-up costs more).
+	if bin := os.Getenv("TRELLIS_CNI_PLUGIN"); bin != "" {
+		if self, err = filepath.Abs(bin); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, n := range []string{PluginName, IPAMPluginName} {
 		if err := os.Symlink(self, filepath.Join(plugins, n)); err != nil {
 			t.Fatal(err)

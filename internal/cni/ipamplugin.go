@@ -32,11 +32,15 @@ func lookupPod(ctx context.Context, st store.Store, w workload) (podInfo, error)
 		}
 		return st.Get(ctx, k, ns, name)
 	}
-	obj, err := get("v1", "Pod", w.Namespace, w.Pod)
+	pk, err := podViewKind()
+	if err != nil {
+		return info, err
+	}
+	obj, err := st.Get(ctx, pk, w.Namespace, w.Pod)
 	if err != nil {
 		return info, fmt.Errorf("look up pod %s/%s: %w", w.Namespace, w.Pod, err)
 	}
-	info.Pod, _ = obj.(*corev1.Pod)
+	info.Pod, _ = obj.(*podView)
 	if obj, err := get("v1", "Namespace", "", w.Namespace); err == nil {
 		info.Namespace, _ = obj.(*corev1.Namespace)
 	} else if !errors.Is(err, store.ErrNotFound) {

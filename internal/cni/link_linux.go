@@ -111,9 +111,11 @@ func deleteVeth(name string) error {
 	return nil
 }
 
-// setupPodLink (re)creates the veth pair and configures both ends. It returns the pod
-// side's MAC address. On error the caller tears down by name.
-func setupPodLink(l podLink) (string, error) {
+// createPodLink (re)creates the veth pair: the part of the pod interface that does not
+// depend on the addresses, so it runs while IPAM does. It returns the pod side's MAC
+// address. The host side stays down until configurePodLink. On error the caller tears
+// down by name.
+func createPodLink(l podLink) (string, error) {
 	nsh, err := openNS(l.NetNS)
 	if err != nil {
 		return "", err
@@ -133,38 +135,57 @@ func setupPodLink(l podLink) (string, error) {
 	if err := netlink.LinkAdd(veth); err != nil {
 		return "", fmt.Errorf("add veth %s (peer %s in %s): %w", l.HostIf, l.ContIf, l.NetNS, err)
 	}
-	host, err := netlink.LinkByName(l.HostIf)
-	if err != nil {
-		return "", fmt.Errorf("find link %s: %w", l.HostIf, err)
-	}
-	if err := configureHostSide(host, l); err != nil {
-		return "", err
+	name := l.HostIf
+	for _, s := range [][2]string{
+		{"net/ipv4/conf/" + name + "/proxy_arp", "1"},
+		{"net/ipv4/conf/" + name + "/forwarding", "1"},
+		{"net/ipv4/neigh/" + name + "/proxy_delay", "0"},
+	} {
+		if err := writeSysctl(s[0], s[1]); err != nil {
+			return "", err
+		}
 	}
 	var mac string
 	err = netns.DoHandle(nsh, func() error {
-		var err error
-		mac, err = configurePodSide(l)
-		return err
+		link, err := netlink.LinkByName(l.ContIf)
+		if err != nil {
+			return fmt.Errorf("find link %s in the pod: %w", l.ContIf, err)
+		}
+		mac = link.Attrs().HardwareAddr.String()
+		return nil
 	})
 	return mac, err
 }
 
+// configurePodLink gives the pair created by createPodLink its addresses and routes and
+// brings it up. On error the caller tears down by name.
+func configurePodLink(l podLink) error {
+	nsh, err := openNS(l.NetNS)
+	if err != nil {
+		return err
+	}
+	defer nsh.Close()
+	host, err := netlink.LinkByName(l.HostIf)
+	if err != nil {
+		return fmt.Errorf("find link %s: %w", l.HostIf, err)
+	}
+	if err := configureHostSide(host, l); err != nil {
+		return err
+	}
+	return netns.DoHandle(nsh, func() error { return configurePodSide(l) })
+}
+
 func configureHostSide(host netlink.Link, l podLink) error {
 	name := l.HostIf
-	settings := [][2]string{
-		{"net/ipv4/conf/" + name + "/proxy_arp", "1"},
-		{"net/ipv4/conf/" + name + "/forwarding", "1"},
-		{"net/ipv4/neigh/" + name + "/proxy_delay", "0"},
-	}
 	if has6(l.Addrs) {
-		settings = append(settings,
-			[2]string{"net/ipv6/conf/" + name + "/disable_ipv6", "0"},
-			[2]string{"net/ipv6/conf/" + name + "/accept_dad", "0"},
-			[2]string{"net/ipv6/conf/" + name + "/forwarding", "1"})
-	}
-	for _, s := range settings {
-		if err := writeSysctl(s[0], s[1]); err != nil {
-			return err
+		for _, s := range [][2]string{
+			{"net/ipv6/conf/" + name + "/disable_ipv6", "0"},
+			{"net/ipv6/conf/" + name + "/accept_dad", "0"},
+			{"net/ipv6/conf/" + name + "/forwarding", "1"},
+		} {
+			if err := writeSysctl(s[0], s[1]); err != nil {
+				return err
+			}
 		}
 	}
 	if err := netlink.LinkSetUp(host); err != nil {
@@ -186,15 +207,15 @@ func configureHostSide(host netlink.Link, l podLink) error {
 }
 
 // configurePodSide runs inside the pod namespace.
-func configurePodSide(l podLink) (string, error) {
+func configurePodSide(l podLink) error {
 	link, err := netlink.LinkByName(l.ContIf)
 	if err != nil {
-		return "", fmt.Errorf("find link %s in the pod: %w", l.ContIf, err)
+		return fmt.Errorf("find link %s in the pod: %w", l.ContIf, err)
 	}
 	if has6(l.Addrs) {
 		for _, s := range [][2]string{{"net/ipv6/conf/" + l.ContIf + "/disable_ipv6", "0"}, {"net/ipv6/conf/" + l.ContIf + "/accept_dad", "0"}} {
 			if err := writeSysctl(s[0], s[1]); err != nil {
-				return "", err
+				return err
 			}
 		}
 	}
@@ -204,11 +225,11 @@ func configurePodSide(l podLink) (string, error) {
 			addr.Flags = unix.IFA_F_NODAD
 		}
 		if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-			return "", fmt.Errorf("add address %s to %s in the pod: %w", a, l.ContIf, err)
+			return fmt.Errorf("add address %s to %s in the pod: %w", a, l.ContIf, err)
 		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
-		return "", fmt.Errorf("set link %s up in the pod: %w", l.ContIf, err)
+		return fmt.Errorf("set link %s up in the pod: %w", l.ContIf, err)
 	}
 	idx := link.Attrs().Index
 	var routes []*netlink.Route
@@ -222,10 +243,10 @@ func configurePodSide(l podLink) (string, error) {
 	}
 	for _, r := range routes {
 		if err := netlink.RouteReplace(r); err != nil {
-			return "", fmt.Errorf("add route %s in the pod: %w", r.Dst, err)
+			return fmt.Errorf("add route %s in the pod: %w", r.Dst, err)
 		}
 	}
-	return link.Attrs().HardwareAddr.String(), nil
+	return nil
 }
 
 // teardownPodLink removes the pair: by the host side, or by the pod side when only that

@@ -7,24 +7,36 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 
+	// For its init's side effect only: no metric registrations in a plugin process.
+	_ "github.com/trellisnet/trellis/internal/cni/quietmetrics"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
 // commandTimeout bounds one plugin invocation (the policy wait included).
 const commandTimeout = 2 * time.Minute
 
+// gcMemoryLimit is the heap size at which a plugin run collects garbage after all.
+const gcMemoryLimit = 256 << 20
+
 // Main runs the plugin named name (trellis-cni or trellis-ipam) on the CNI environment and
 // stdin, writes the result or error JSON to stdout and returns the exit code.
 //
 // open connects to the datastore the NetConf names; cmd/trellis passes the etcd backend, so
 // this package imports no other edge.
+//
+// Main owns the process: a plugin run is short-lived and allocates a few megabytes, so it
+// turns the garbage collector off (collecting would cost more CPU than the run needs) and
+// keeps a memory limit as the bound: past gcMemoryLimit of heap, collection runs again.
 func Main(name string, open func(store.Config) (store.Store, error)) int {
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(gcMemoryLimit)
 	p := &plugin{ipamOnly: name == IPAMPluginName, stderr: os.Stderr, openStore: func(conf *NetConf) (store.Store, error) {
 		return open(storeConfig(conf))
 	}}
@@ -61,6 +73,7 @@ type call struct {
 	log  *slog.Logger
 	st   store.Store
 	node string
+	tm   *timing
 }
 
 type cmdFunc func(c *call) error
@@ -83,15 +96,19 @@ func (p *plugin) wrap(cmd string, fn cmdFunc) func(*skel.CmdArgs) error {
 				return fmt.Errorf("node name: %w", err)
 			}
 		}
-		st, err := p.openStore(conf)
+		start := time.Now()
+		tm := &timing{}
+		done := tm.phase("connect")
+		backend, err := p.openStore(conf)
+		done()
 		if err != nil {
 			return types.NewError(types.ErrPluginNotAvailable, "datastore unavailable", err.Error())
 		}
-		defer st.Close()
-		start := time.Now()
-		err = fn(&call{ctx: ctx, args: args, conf: conf, log: log, st: st, node: node})
+		defer backend.Close()
+		st := &countingStore{Store: backend}
+		err = fn(&call{ctx: ctx, args: args, conf: conf, log: log, st: st, node: node, tm: tm})
 		if err != nil {
-			log.Error("command failed", "error", err, "duration", time.Since(start))
+			log.Error("command failed", "error", err, "duration", time.Since(start), "storeRequests", st.n.Load(), tm.attr())
 			if errors.Is(err, store.ErrUnavailable) {
 				var te *types.Error
 				if !errors.As(err, &te) {
@@ -100,7 +117,7 @@ func (p *plugin) wrap(cmd string, fn cmdFunc) func(*skel.CmdArgs) error {
 			}
 			return err
 		}
-		log.Info("command done", "duration", time.Since(start))
+		log.Info("command done", "duration", time.Since(start), "storeRequests", st.n.Load(), tm.attr())
 		return nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -56,20 +57,26 @@ func (p *plugin) add(c *call) (err error) {
 	if err != nil {
 		return err
 	}
-	var in addInputs
-	if c.inProcessIPAM() {
-		in, err = gather(c.ctx, c.st, c.conf, c.node, w)
-	} else {
-		in.info, err = lookupPod(c.ctx, c.st, w)
-	}
-	if err != nil {
-		return err
-	}
-	info := in.info
 	hostIf := HostVethName(w.Namespace, w.Pod, w.ContainerID)
-	success := false
+	pl := podLink{HostIf: hostIf, ContIf: w.IfName, NetNS: c.args.Netns, MTU: c.conf.MTU}
+	// The veth pair does not depend on the addresses: create it while the datastore is
+	// read and IPAM runs. Everything below waits for it before touching the link.
+	created := make(chan linkResult, 1)
+	go func(l podLink) {
+		done := c.tm.phase("linkCreate")
+		defer done()
+		if l.MTU == 0 {
+			l.MTU = autoMTU()
+		}
+		mac, err := createPodLink(l)
+		created <- linkResult{mac: mac, err: err}
+	}(pl)
+	var link linkResult
+	waitLink := sync.OnceFunc(func() { link = <-created })
+	success, ipamRan := false, false
 	var wepWritten *model.WorkloadEndpoint
 	defer func() {
+		waitLink()
 		if success {
 			return
 		}
@@ -78,39 +85,77 @@ func (p *plugin) add(c *call) (err error) {
 		if wepWritten != nil {
 			undo = append(undo, deleteEndpoint(c.ctx, c.st, wepWritten.Namespace, wepWritten.Name, w.ContainerID))
 		}
-		undo = append(undo, teardownPodLink(hostIf, w.IfName, c.args.Netns), c.free(w.ContainerID))
+		undo = append(undo, teardownPodLink(hostIf, w.IfName, c.args.Netns))
+		if ipamRan {
+			undo = append(undo, c.free(w.ContainerID))
+		}
 		if uerr := errors.Join(undo...); uerr != nil {
 			c.log.Error("undo failed ADD", "error", uerr)
 		}
 	}()
+	var in addInputs
+	done := c.tm.phase("gather")
+	if c.inProcessIPAM() {
+		in, err = gather(c.ctx, c.st, c.conf, c.node, w)
+	} else {
+		in.info, err = lookupPod(c.ctx, c.st, w)
+	}
+	done()
+	if err != nil {
+		return err
+	}
+	done = c.tm.phase("ipam")
+	ipamRan = true
 	addrs, err := c.allocate(w, in)
+	done()
 	if err != nil {
 		return err
 	}
 	c.log.Info("addresses assigned", "addrs", addrs)
-	mtu := c.conf.MTU
-	if mtu == 0 {
-		mtu = autoMTU()
+	waitLink()
+	if link.err != nil {
+		return link.err
 	}
-	mac, err := setupPodLink(podLink{HostIf: hostIf, ContIf: w.IfName, NetNS: c.args.Netns, MTU: mtu, Addrs: addrs})
-	if err != nil {
-		return err
+	// The endpoint is written while the link gets its addresses and routes.
+	pl.Addrs = addrs
+	var wep *model.WorkloadEndpoint
+	var wepErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		done := c.tm.phase("endpoint")
+		wep, wepErr = writeEndpoint(c.ctx, c.st, buildEndpoint(c.node, w, in.info, hostIf, link.mac, addrs))
+		done()
+	})
+	done = c.tm.phase("linkConfigure")
+	cfgErr := configurePodLink(pl)
+	done()
+	wg.Wait()
+	if wepErr == nil {
+		wepWritten = wep
 	}
-	wep, err := writeEndpoint(c.ctx, c.st, buildEndpoint(c.node, w, info, hostIf, mac, addrs))
-	if err != nil {
-		return err
+	if cfgErr != nil {
+		return cfgErr
 	}
-	wepWritten = wep
+	if wepErr != nil {
+		return wepErr
+	}
 	if c.conf.PolicyWait {
-		start := time.Now()
-		if err := waitForPolicy(c.ctx, c.st, wep, c.conf.waitTimeout); err != nil {
+		done = c.tm.phase("policyWait")
+		err := waitForPolicy(c.ctx, c.st, wep, c.conf.waitTimeout)
+		done()
+		if err != nil {
 			return err
 		}
-		c.log.Info("policy programmed", "wait", time.Since(start))
 	}
-	res := podResult(hostIf, w.IfName, mac, c.args.Netns, addrs)
+	res := podResult(hostIf, w.IfName, link.mac, c.args.Netns, addrs)
 	success = true
 	return types.PrintResult(res, c.conf.CNIVersion)
+}
+
+// linkResult is what createPodLink returned.
+type linkResult struct {
+	mac string
+	err error
 }
 
 // podResult is the result of trellis-cni ADD.
@@ -136,13 +181,29 @@ func (p *plugin) del(c *call) error {
 		return err
 	}
 	hostIf := HostVethName(w.Namespace, w.Pod, w.ContainerID)
-	if err := teardownPodLink(hostIf, w.IfName, c.args.Netns); err != nil {
-		return err
+	// The kernel takes tens of milliseconds to delete a veth; the datastore work does not
+	// depend on it and runs meanwhile. Each part is idempotent, so a DEL that fails in
+	// one part is simply repeated by the runtime.
+	var linkErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		done := c.tm.phase("linkDelete")
+		linkErr = teardownPodLink(hostIf, w.IfName, c.args.Netns)
+		done()
+	})
+	done := c.tm.phase("ipam")
+	err = c.free(w.ContainerID)
+	done()
+	if err == nil {
+		done = c.tm.phase("endpoint")
+		err = deleteEndpoint(c.ctx, c.st, w.Namespace, EndpointName(c.node, w), w.ContainerID)
+		done()
 	}
-	if err := c.free(w.ContainerID); err != nil {
-		return err
+	wg.Wait()
+	if linkErr != nil {
+		return linkErr
 	}
-	return deleteEndpoint(c.ctx, c.st, w.Namespace, EndpointName(c.node, w), w.ContainerID)
+	return err
 }
 
 func (p *plugin) check(c *call) error {

@@ -20,7 +20,8 @@ func NewDemoCmd(o *Options) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	c.AddCommand(newDemoServerCmd(o, "http-server", "Answer GET / with this pod's host name and address", 80, demo.ServeHTTP),
-		newDemoServerCmd(o, "udp-echo", "Send every UDP datagram back to its sender", 53, demo.ServeUDPEcho))
+		newDemoServerCmd(o, "udp-echo", "Send every UDP datagram back to its sender", 53, demo.ServeUDPEcho),
+		newDemoYAOBankCmd(o))
 	return c
 }
 

@@ -40,7 +40,8 @@ func NewLabCmd(o *Options) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o),
-		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(o))
+		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(o), newLabExternalCmd(), newLabNodeCmd())
+	c.AddCommand(newLabShimCmd())
 	return c
 }
 
@@ -51,6 +52,7 @@ func labNameFlag(c *cobra.Command, name *string) {
 func newLabUpCmd(o *Options) *cobra.Command {
 	cfg := lab.Config{}
 	var name string
+	var withYAOBank bool
 	c := &cobra.Command{
 		Use:   "up [--nodes 3] [--routing bgp|vxlan] [--name NAME]",
 		Short: "Build the lab: fabric, nodes, datastore, agents and the pod controller",
@@ -82,9 +84,13 @@ func newLabUpCmd(o *Options) *cobra.Command {
 			if o.Logger != nil && o.Logger.Enabled(c.Context(), slog.LevelDebug) {
 				cfg.LogLevel = "debug"
 			}
-			return lab.Up(c.Context(), cfg, c.OutOrStdout())
+			if err := lab.Up(c.Context(), cfg, c.OutOrStdout()); err != nil || !withYAOBank {
+				return err
+			}
+			return lab.DeployYAOBank(c.Context(), cfg.Name, c.OutOrStdout(), cfg.Timeout)
 		},
 	}
+	c.Flags().BoolVar(&withYAOBank, "with-yaobank", false, "also deploy YAOBank (examples/yaobank.yaml) and wait for its pods")
 	c.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of nodes")
 	c.Flags().StringVar(&cfg.Routing, "routing", lab.RoutingBGP, "routing between nodes: bgp or vxlan")
 	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name (a-z, 0-9)")
@@ -168,6 +174,7 @@ func writeLabStatus(w io.Writer, r lab.Report) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	writeLabRouting(w, r)
 	if r.PodsError != "" {
 		fmt.Fprintf(w, "pods: %s\n", r.PodsError)
 		return
@@ -461,4 +468,199 @@ func compareMatrix(ctx context.Context, o *Options, open func(context.Context) (
 		fmt.Fprintln(w, "  "+d)
 	}
 	return errors.New("compare: the packets disagree with the calculation")
+}
+
+func newLabExternalCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "external",
+		Short: "Hosts outside the cluster on the lab's fabric, optionally running BIRD",
+		Args:  cobra.NoArgs,
+	}
+	var name string
+	var rc lab.RouterConfig
+	var bird bool
+	var announce, imports []string
+	add := &cobra.Command{
+		Use:   "add HOST [--bird --asn N [--peer NODE]... [--announce CIDR]... [--import CIDR]...]",
+		Short: "Attach a host (namespace trl-LAB-HOST) to the fabric; with --bird run BIRD in it",
+		Long: "Attach a host outside the cluster to the lab's fabric at the next free address. It does\n" +
+			"not forward and has no default route. With --bird, Debian's bird2 runs in it, peering\n" +
+			"with every node (or the --peer nodes), installing what it learns with equal-cost paths\n" +
+			"merged, and announcing the --announce prefixes. `lab down` removes it.",
+		Example: "  sudo trellis lab external add client\n  sudo trellis lab external add tor --bird --asn 65001 --announce 203.0.113.0/24",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			n := lab.ResolveName(name)
+			if err := lab.ValidateHost(args[0]); err != nil {
+				return UsageError{Err: err}
+			}
+			if !bird {
+				e, err := lab.AddExternal(c.Context(), n, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "external %s: namespace %s, address %s\n", e.Name, e.Namespace, e.Address)
+				return nil
+			}
+			if rc.ASN == 0 {
+				return Usagef("--bird needs --asn")
+			}
+			for _, list := range []struct {
+				in  []string
+				out *[]netip.Prefix
+			}{{announce, &rc.Announce}, {imports, &rc.Import}} {
+				for _, s := range list.in {
+					p, err := netip.ParsePrefix(s)
+					if err != nil {
+						return Usagef("invalid prefix %q: %v", s, err)
+					}
+					*list.out = append(*list.out, p.Masked())
+				}
+			}
+			e, err := lab.AddRouter(c.Context(), n, args[0], rc)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "external %s: namespace %s, address %s, bird pid %d (AS %d), socket %s\n",
+				e.Name, e.Namespace, e.Address, e.Router.PID, rc.ASN, e.Router.Socket)
+			return nil
+		},
+	}
+	labNameFlag(add, &name)
+	add.Flags().BoolVar(&bird, "bird", false, "run BIRD (bird2) in the host")
+	add.Flags().Uint32Var(&rc.ASN, "asn", 0, "BIRD's AS number")
+	add.Flags().Uint32Var(&rc.NodeASN, "node-asn", 0, "the nodes' AS number (default 64512)")
+	add.Flags().StringSliceVar(&rc.Peers, "peer", nil, "nodes to peer with (default: every node)")
+	add.Flags().StringSliceVar(&announce, "announce", nil, "prefixes BIRD announces")
+	add.Flags().StringSliceVar(&imports, "import", nil, "accept only these prefixes (and more specifics) from the nodes")
+	var rname string
+	remove := &cobra.Command{
+		Use:   "remove HOST",
+		Short: "Stop the host's BIRD and delete its namespace",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return lab.RemoveExternal(c.Context(), lab.ResolveName(rname), args[0])
+		},
+	}
+	labNameFlag(remove, &rname)
+	var lname string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the external hosts",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			exts, err := lab.Externals(lab.ResolveName(lname))
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "HOST\tNAMESPACE\tADDRESS\tBIRD PID\tAS")
+			for _, e := range exts {
+				pid, as := "-", "-"
+				if e.Router != nil {
+					pid, as = fmt.Sprint(e.Router.PID), fmt.Sprint(e.Router.Spec.ASN)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Address, pid, as)
+			}
+			return tw.Flush()
+		},
+	}
+	labNameFlag(list, &lname)
+	var bname string
+	birdc := &cobra.Command{
+		Use:     "birdc HOST -- ARGS...",
+		Short:   "Run birdc against the host's BIRD",
+		Example: "  sudo trellis lab external birdc tor -- show route",
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			out, err := lab.RouterCommand(c.Context(), lab.ResolveName(bname), args[0], args[1:]...)
+			fmt.Fprint(c.OutOrStdout(), out)
+			return err
+		},
+	}
+	labNameFlag(birdc, &bname)
+	c.AddCommand(add, remove, list, birdc)
+	return c
+}
+
+func newLabNodeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "node",
+		Short: "Add nodes to or remove nodes from a running lab",
+		Args:  cobra.NoArgs,
+	}
+	var aname string
+	add := &cobra.Command{
+		Use:     "add [NODE]",
+		Short:   "Add a node (namespace, underlay address, Node resources, agent) to the running lab",
+		Example: "  sudo trellis lab node add\n  sudo trellis lab node add edge1",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			node := ""
+			if len(args) == 1 {
+				node = args[0]
+				if err := lab.ValidateHost(node); err != nil {
+					return UsageError{Err: err}
+				}
+			}
+			_, err := lab.AddNode(c.Context(), lab.ResolveName(aname), node, c.OutOrStdout())
+			return err
+		},
+	}
+	labNameFlag(add, &aname)
+	var rname string
+	remove := &cobra.Command{
+		Use:   "remove NODE",
+		Short: "Remove a node: its pods, Node resources, IPAM affinities, agent and namespace",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return lab.RemoveNode(c.Context(), lab.ResolveName(rname), args[0], c.OutOrStdout())
+		},
+	}
+	labNameFlag(remove, &rname)
+	c.AddCommand(add, remove)
+	return c
+}
+
+// writeLabRouting prints each node's BGP sessions and the external hosts with their
+// BIRD protocols; nothing when there are none.
+func writeLabRouting(w io.Writer, r lab.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := false
+	for _, n := range r.Nodes {
+		for _, p := range n.BGPPeers {
+			if !header {
+				fmt.Fprintln(tw, "NODE\tBGP PEER\tAS\tSTATE\tUPTIME\tRECEIVED\tACCEPTED\tADVERTISED")
+				header = true
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\n", n.Name, p.Address, p.ASNumber, p.State, p.Uptime, p.Received, p.Accepted, p.Advertised)
+		}
+	}
+	tw.Flush()
+	if header {
+		fmt.Fprintln(w)
+	}
+	if len(r.Externals) == 0 {
+		return
+	}
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EXTERNAL\tNAMESPACE\tADDRESS\tBIRD\tPROTOCOL\tSTATE\tSINCE\tINFO")
+	for _, e := range r.Externals {
+		bird := "-"
+		if e.RouterPID != 0 {
+			bird = fmt.Sprintf("pid %d alive %s", e.RouterPID, yesNo(e.RouterAlive))
+		}
+		if len(e.Protocols) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t\t\t%s\n", e.Name, e.Namespace, e.Address, bird, e.RouterError)
+		}
+		for i, p := range e.Protocols {
+			if i > 0 {
+				fmt.Fprintf(tw, "\t\t\t\t%s\t%s\t%s\t%s\n", p.Name, p.State, p.Since, p.Info)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Address, bird, p.Name, p.State, p.Since, p.Info)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }

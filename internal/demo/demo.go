@@ -22,9 +22,20 @@ func Hostname() string {
 	return h
 }
 
-// Handler answers every GET with "<hostname> <local address>\n".
+// ClientPath is the one path Handler answers differently: with the client's address
+// ("<hostname> <client address>\n"), to see whether a service preserved it.
+const ClientPath = "/client"
+
+// Handler answers every GET with "<hostname> <local address>\n", and GET ClientPath with
+// "<hostname> <client address>\n".
 func Handler(hostname string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == ClientPath {
+			client, _, _ := net.SplitHostPort(r.RemoteAddr)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "%s %s\n", hostname, client)
+			return
+		}
 		local := ""
 		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 			if host, _, err := net.SplitHostPort(a.String()); err == nil {
@@ -38,11 +49,16 @@ func Handler(hostname string) http.Handler {
 
 // ServeHTTP serves Handler on port until ctx ends.
 func ServeHTTP(ctx context.Context, port int, log *slog.Logger) error {
+	return serve(ctx, port, Handler(Hostname()), log)
+}
+
+// serve serves h on port until ctx ends.
+func serve(ctx context.Context, port int, h http.Handler, log *slog.Logger) error {
 	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("listen on tcp port %d: %w", port, err)
 	}
-	srv := &http.Server{Handler: Handler(Hostname()), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -26,6 +26,20 @@ func TestHandlerNamesHostAndAddress(t *testing.T) {
 	}
 }
 
+func TestHandlerClientPathNamesClient(t *testing.T) {
+	srv := httptest.NewServer(Handler("pod-a"))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + ClientPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if got, want := string(body), "pod-a 127.0.0.1\n"; got != want {
+		t.Fatalf("body = %q, want %q", got, want)
+	}
+}
+
 func TestUDPEcho(t *testing.T) {
 	// Find a free port on loopback, then serve on it.
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")

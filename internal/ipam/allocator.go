@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -85,14 +86,16 @@ func (a *Allocator) AutoAssign(ctx context.Context, args AssignArgs) (Result, er
 	}
 	var res Result
 	var err error
+	// The handle usually does not exist yet: try creating it before reading it.
+	call := &assignCall{handle: handleHint{absent: true}}
 	if args.Num4 > 0 {
-		res.IPv4, err = a.assignFamily(ctx, args, true, args.Num4)
+		res.IPv4, err = a.assignFamily(ctx, args, call, true, args.Num4)
 		if err != nil {
 			return Result{}, fmt.Errorf("auto-assign %d IPv4 for handle %s on node %s: %w", args.Num4, args.Handle, args.Node, err)
 		}
 	}
 	if args.Num6 > 0 {
-		res.IPv6, err = a.assignFamily(ctx, args, false, args.Num6)
+		res.IPv6, err = a.assignFamily(ctx, args, call, false, args.Num6)
 		if err != nil {
 			rbErr := a.rollback(ctx, res.IPv4)
 			return Result{}, errors.Join(fmt.Errorf("auto-assign %d IPv6 for handle %s on node %s: %w", args.Num6, args.Handle, args.Node, err), rbErr)
@@ -198,9 +201,18 @@ func reservedFunc(res []netip.Prefix) func(netip.Addr) bool {
 	}
 }
 
+// assignCall is what one AutoAssign carries from one family to the next, so that a dual
+// stack assignment reads the node's affinities once and the handle record not at all.
+type assignCall struct {
+	handle handleHint
+	affs   []*Affinity // the node's usable affinities, listed once, plus blocks claimed since
+	listed bool
+}
+
 // assignFamily assigns n addresses of one family: from the node's affine blocks, then from
-// newly claimed blocks, then (without strict affinity) borrowed from other blocks.
-func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, v4 bool, n int) ([]Allocation, error) {
+// newly claimed blocks, then (without strict affinity) borrowed from other blocks. Only
+// when the affine blocks do not suffice does it list the blocks.
+func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *assignCall, v4 bool, n int) ([]Allocation, error) {
 	pools, err := a.eligiblePools(args, v4)
 	if err != nil {
 		return nil, err
@@ -214,18 +226,21 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, v4 bool, 
 		return nil, errors.Join(err, a.rollback(ctx, got))
 	}
 	take := func(name string, want func(*Block) bool) error {
-		allocs, err := a.assignFromBlock(ctx, name, n-len(got), args.Handle, args.Attrs, skip, want)
+		allocs, err := a.assignFromBlock(ctx, name, n-len(got), args.Handle, &call.handle, args.Attrs, skip, want)
 		got = append(got, allocs...)
 		return err
 	}
 	affine := func(b *Block) bool { return b.Affinity == args.Node }
 
 	// 1. Blocks already affine to the node.
-	affs, err := a.nodeAffinities(ctx, args.Node)
-	if err != nil {
-		return fail(err)
+	if !call.listed {
+		affs, err := a.nodeAffinities(ctx, args.Node)
+		if err != nil {
+			return fail(err)
+		}
+		call.affs, call.listed = affs, true
 	}
-	for _, af := range affs {
+	for _, af := range call.affs {
 		if len(got) == n {
 			return got, nil
 		}
@@ -236,6 +251,9 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, v4 bool, 
 			return fail(err)
 		}
 	}
+	if len(got) == n {
+		return got, nil
+	}
 	// 2. New blocks, up to the per-node limit.
 	blocks, err := a.store.Blocks().List(ctx)
 	if err != nil {
@@ -245,8 +263,7 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, v4 bool, 
 	for _, b := range blocks {
 		existing[b.CIDR] = true
 	}
-	owned := len(affs)
-	for len(got) < n && (args.Config.MaxBlocksPerHost == 0 || owned < args.Config.MaxBlocksPerHost) {
+	for len(got) < n && (args.Config.MaxBlocksPerHost == 0 || len(call.affs) < args.Config.MaxBlocksPerHost) {
 		cidr, err := a.claimNext(ctx, args.Node, pools, existing)
 		if errors.Is(err, ErrExhausted) {
 			break
@@ -254,7 +271,7 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, v4 bool, 
 		if err != nil {
 			return fail(err)
 		}
-		owned++
+		call.affs = append(call.affs, &Affinity{Meta: Meta{Name: AffinityName(args.Node, cidr)}, Node: args.Node, CIDR: cidr, State: AffinityConfirmed})
 		if err := take(BlockName(cidr), affine); err != nil {
 			return fail(err)
 		}
@@ -281,7 +298,7 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, v4 bool, 
 }
 
 // assignFromBlock takes up to n addresses from the named block while want(block) holds.
-func (a *Allocator) assignFromBlock(ctx context.Context, name string, n int, handle string, attrs map[string]string,
+func (a *Allocator) assignFromBlock(ctx context.Context, name string, n int, handle string, hint *handleHint, attrs map[string]string,
 	skip func(netip.Addr) bool, want func(*Block) bool) ([]Allocation, error) {
 	for range a.retries {
 		b, err := a.store.Blocks().Get(ctx, name)
@@ -299,14 +316,14 @@ func (a *Allocator) assignFromBlock(ctx context.Context, name string, n int, han
 		if len(allocs) == 0 {
 			return nil, nil
 		}
-		if err := a.adjustHandle(ctx, handle, name, len(allocs)); err != nil {
+		if err := a.adjustHandle(ctx, hint, handle, name, len(allocs)); err != nil {
 			return nil, err
 		}
 		_, err = a.store.Blocks().Update(ctx, c)
 		if err == nil {
 			return allocs, nil
 		}
-		if dErr := a.adjustHandle(ctx, handle, name, -len(allocs)); dErr != nil {
+		if dErr := a.adjustHandle(ctx, hint, handle, name, -len(allocs)); dErr != nil {
 			return nil, errors.Join(fmt.Errorf("update block %s: %w", name, err), dErr)
 		}
 		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
@@ -316,18 +333,57 @@ func (a *Allocator) assignFromBlock(ctx context.Context, name string, n int, han
 	return nil, fmt.Errorf("assign from block %s: %w", name, ErrRetries)
 }
 
+// handleHint is what one call last knew of a handle record, so that a call writing the
+// same handle several times (dual stack) need not read it back first. It is a guess only:
+// every write stays guarded, and a wrong guess costs one failed write and the read.
+type handleHint struct {
+	h      *Handle // the state this call last wrote; nil if none
+	absent bool    // believed not to exist yet: try Create before Get
+}
+
+// guess returns the hinted state to start from (a copy the caller may change), with
+// ErrNotFound when the handle is believed absent, or false when there is no hint.
+func (hint *handleHint) guess() (*Handle, bool, error) {
+	switch {
+	case hint == nil:
+		return nil, false, nil
+	case hint.h != nil:
+		c := *hint.h
+		c.Blocks = maps.Clone(hint.h.Blocks)
+		if c.Blocks == nil {
+			c.Blocks = map[string]int{}
+		}
+		return &c, true, nil
+	case hint.absent:
+		return nil, true, ErrNotFound
+	}
+	return nil, false, nil
+}
+
+func (hint *handleHint) set(h *Handle) {
+	if hint != nil {
+		hint.h, hint.absent = h, h == nil
+	}
+}
+
 // adjustHandle adds delta allocations in block to handle's record, creating it on first use
-// and deleting it when it counts nothing.
-func (a *Allocator) adjustHandle(ctx context.Context, handle, block string, delta int) error {
+// and deleting it when it counts nothing. hint, if not nil, is used for the first attempt
+// and updated with what was written.
+func (a *Allocator) adjustHandle(ctx context.Context, hint *handleHint, handle, block string, delta int) error {
 	t := a.store.Handles()
-	for range a.retries {
-		h, err := t.Get(ctx, handle)
+	for i := range a.retries {
+		h, hinted, err := hint.guess()
+		if i > 0 || !hinted {
+			h, err = t.Get(ctx, handle)
+		}
 		if errors.Is(err, ErrNotFound) {
 			if delta < 0 {
+				hint.set(nil)
 				return nil
 			}
-			_, err = t.Create(ctx, &Handle{Meta: Meta{Name: handle}, Blocks: map[string]int{block: delta}})
+			created, err := t.Create(ctx, &Handle{Meta: Meta{Name: handle}, Blocks: map[string]int{block: delta}})
 			if err == nil {
+				hint.set(created)
 				return nil
 			}
 			if errors.Is(err, ErrAlreadyExists) {
@@ -345,12 +401,14 @@ func (a *Allocator) adjustHandle(ctx context.Context, handle, block string, delt
 		if h.Blocks[block] <= 0 {
 			delete(h.Blocks, block)
 		}
+		var written *Handle
 		if len(h.Blocks) == 0 {
 			err = t.Delete(ctx, handle, h.Revision)
 		} else {
-			_, err = t.Update(ctx, h)
+			written, err = t.Update(ctx, h)
 		}
 		if err == nil || (errors.Is(err, ErrNotFound) && delta < 0) {
+			hint.set(written)
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {

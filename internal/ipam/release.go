@@ -95,7 +95,7 @@ func (a *Allocator) releaseInBlock(ctx context.Context, name string, reqs []Rele
 			return fmt.Errorf("release: update block %s: %w", name, err)
 		}
 		for _, h := range slices.Sorted(maps.Keys(freed)) {
-			if err := a.adjustHandle(ctx, h, name, -freed[h]); err != nil {
+			if err := a.adjustHandle(ctx, nil, h, name, -freed[h]); err != nil {
 				return err
 			}
 		}
@@ -238,14 +238,14 @@ func (a *Allocator) AssignIP(ctx context.Context, args AssignIPArgs) (Allocation
 		if !ok {
 			return Allocation{}, fmt.Errorf("assign %s: %w", args.Addr, ErrInUse)
 		}
-		if err := a.adjustHandle(ctx, args.Handle, name, 1); err != nil {
+		if err := a.adjustHandle(ctx, nil, args.Handle, name, 1); err != nil {
 			return Allocation{}, err
 		}
 		_, err = a.store.Blocks().Update(ctx, c)
 		if err == nil {
 			return al, nil
 		}
-		if dErr := a.adjustHandle(ctx, args.Handle, name, -1); dErr != nil {
+		if dErr := a.adjustHandle(ctx, nil, args.Handle, name, -1); dErr != nil {
 			return Allocation{}, errors.Join(err, dErr)
 		}
 		if !errors.Is(err, ErrConflict) {

@@ -58,6 +58,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.adoptRecords()
 	trigger := make(chan struct{}, 1)
 	go c.watch(ctx, trigger)
+	go c.runClusterControllers(ctx)
 	tick := time.NewTicker(resyncPeriod)
 	defer tick.Stop()
 	c.log.Info("lab controller started", "lab", c.name, "nodes", len(st.Nodes))
@@ -99,6 +100,9 @@ func (c *Controller) watch(ctx context.Context, trigger chan<- struct{}) {
 }
 
 func (c *Controller) reconcile(ctx context.Context) error {
+	if st, err := LoadState(c.name); err == nil && len(st.Nodes) > 0 {
+		c.state = st // nodes come and go (lab node add/remove)
+	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	res, err := c.st.List(lctx, podKind(), store.ListOptions{})
 	cancel()
@@ -217,6 +221,7 @@ func (c *Controller) realise(ctx context.Context, pod *corev1.Pod, all map[strin
 		_ = c.teardown(ctx, rt)
 		return fmt.Errorf("pod %s: %w", rt.key(), err)
 	}
+	rt.startProbes(pod)
 	c.mu.Lock()
 	c.pods[rt.key()] = rt
 	c.mu.Unlock()
@@ -282,7 +287,7 @@ func (c *Controller) writeStatus(ctx context.Context, rt *podRuntime) error {
 		pod.Status.ContainerStatuses = rt.containerStatuses()
 		pod.Status.Conditions = nil
 		for _, t := range []corev1.PodConditionType{corev1.PodScheduled, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
-			pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: now})
+			pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: t, Status: rt.conditionStatus(t), LastTransitionTime: now})
 		}
 		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err = c.st.Update(uctx, pod)

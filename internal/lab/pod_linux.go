@@ -34,6 +34,7 @@ type podRuntime struct {
 	mu         sync.Mutex
 	stopped    bool
 	containers []*container
+	probeReady map[string]bool // container -> readiness, for containers with a readinessProbe
 }
 
 type container struct {
@@ -53,7 +54,7 @@ func (rt *podRuntime) containerStatuses() []corev1.ContainerStatus {
 	var out []corev1.ContainerStatus
 	for _, k := range rt.containers {
 		started := true
-		out = append(out, corev1.ContainerStatus{Name: k.name, Ready: true, Started: &started, RestartCount: k.restarts,
+		out = append(out, corev1.ContainerStatus{Name: k.name, Ready: rt.containerReadyLocked(k.name), Started: &started, RestartCount: k.restarts,
 			Image: k.argv[0], State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(k.started)}}})
 	}
 	return out
@@ -163,6 +164,7 @@ func (rt *podRuntime) startContainers(pod *corev1.Pod) error {
 			return fmt.Errorf("container %s: %w", ct.Name, err)
 		}
 		argv[0] = bin
+		argv = rt.c.withResolvConf(rt, argv)
 		env := []string{"HOSTNAME=" + rt.pod, "POD_NAME=" + rt.pod, "POD_NAMESPACE=" + rt.namespace,
 			"POD_IP=" + rt.ips[0], "NODE_NAME=" + rt.node.Name}
 		for _, e := range ct.Env {

@@ -21,6 +21,8 @@ type State struct {
 	// DatastorePID and ControllerPID are the root-namespace processes.
 	DatastorePID  int `json:"datastorePID"`
 	ControllerPID int `json:"controllerPID"`
+	// Externals are hosts outside the cluster on the fabric (lab external add).
+	Externals []External `json:"externals,omitempty"`
 }
 
 // NodeState is one node of the lab.

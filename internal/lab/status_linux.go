@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/trellisnet/trellis/internal/agent"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
@@ -23,6 +24,19 @@ type Report struct {
 	Nodes      []NodeReport `json:"nodes"`
 	Pods       []PodReport  `json:"pods"`
 	PodsError  string       `json:"podsError,omitempty"`
+	// Externals are the hosts outside the cluster on the fabric.
+	Externals []ExternalReport `json:"externals,omitempty"`
+}
+
+// ExternalReport is one external host and, when it runs BIRD, its protocols.
+type ExternalReport struct {
+	Name        string           `json:"name"`
+	Namespace   string           `json:"namespace"`
+	Address     string           `json:"address"`
+	RouterPID   int              `json:"routerPID,omitempty"`
+	RouterAlive bool             `json:"routerAlive,omitempty"`
+	Protocols   []RouterProtocol `json:"protocols,omitempty"`
+	RouterError string           `json:"routerError,omitempty"`
 }
 
 // ProcReport is one process of the lab.
@@ -39,6 +53,8 @@ type NodeReport struct {
 	AgentPID   int    `json:"agentPID"`
 	AgentAlive bool   `json:"agentAlive"`
 	AgentReady bool   `json:"agentReady"`
+	// BGPPeers are the sessions of the node's BGP speaker, from its agent's status.
+	BGPPeers []agent.BGPPeer `json:"bgpPeers,omitempty"`
 }
 
 // PodReport is one pod as the store shows it.
@@ -89,8 +105,14 @@ func status(ctx context.Context, st *State, withPods bool) Report {
 			AgentAlive: alive(n.AgentPID) && isLabProcess(st.Name, n.AgentPID) && netns.Exists(n.Namespace)}
 		if nr.AgentAlive {
 			nr.AgentReady = agentReady(ctx, n.Socket)
+			if withPods {
+				nr.BGPPeers = agentPeers(ctx, n.Socket)
+			}
 		}
 		r.Nodes = append(r.Nodes, nr)
+	}
+	if withPods {
+		r.Externals = externalReports(ctx, st)
 	}
 	if withPods && r.Datastore.Alive {
 		pods, err := listPods(ctx, st.Name)
@@ -175,4 +197,37 @@ func writeConflists(cfg Config, st *State) error {
 		}
 	}
 	return nil
+}
+
+// agentPeers asks an agent's status socket for its BGP sessions.
+func agentPeers(ctx context.Context, sock string) []agent.BGPPeer {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := agent.NewClient(sock).Status(ctx)
+	if err != nil {
+		return nil
+	}
+	return s.BGPPeers
+}
+
+// externalReports describes the external hosts; a router's protocols come from birdc.
+func externalReports(ctx context.Context, st *State) []ExternalReport {
+	var out []ExternalReport
+	for _, e := range st.Externals {
+		er := ExternalReport{Name: e.Name, Namespace: e.Namespace, Address: e.Address}
+		if e.Router != nil {
+			er.RouterPID = e.Router.PID
+			er.RouterAlive = alive(e.Router.PID)
+			if er.RouterAlive {
+				text, err := birdc(ctx, e.Router.Socket, "show", "protocols")
+				if err != nil {
+					er.RouterError = err.Error()
+				} else {
+					er.Protocols = parseBirdProtocols(text)
+				}
+			}
+		}
+		out = append(out, er)
+	}
+	return out
 }

@@ -267,6 +267,7 @@ func seedStore(ctx context.Context, cfg Config, st *State, ds *proc) error {
 				ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: labels},
 				Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: addr}, {Type: corev1.NodeHostName, Address: n.Name}}}})
 	}
+	objs = append(objs, dnsObjects(cfg.Name)...)
 	for _, o := range objs {
 		model.SetDefaults(o)
 		if errs := model.Validate(o); len(errs) > 0 {

@@ -27,6 +27,7 @@ func Compute(in Input) Result {
 	if in.BGP {
 		speakers = computeSpeakers(nodes, in.BGPConfig, in.BGPPeers, &prob)
 	}
+	svcCIDRs := parseServiceCIDRs(in.BGPConfig, &prob)
 	overlay := false
 	for _, p := range pools {
 		overlay = overlay || p.isOverlay
@@ -36,6 +37,9 @@ func Compute(in Input) Result {
 		out := Node{Name: n.name, BGP: speakers[n.name]}
 		if in.BGP {
 			out.Advertise = advertised(n.name, blocks, borrowed, pools)
+			out.Advertise = append(out.Advertise, serviceAdvertisements(n, svcCIDRs, in.Services)...)
+			out.Advertise = onlyIPv4(sortPrefixes(out.Advertise))
+			out.NoInstall = svcCIDRs.all()
 		}
 		out.Routes = blackholes(n.name, blocks)
 		if overlay {
@@ -218,4 +222,9 @@ func Merge(calculated, learned []Route) []Route {
 		}
 	}
 	return canonRoutes(out)
+}
+
+// onlyIPv4 keeps the IPv4 prefixes: the sessions carry IPv4 unicast only.
+func onlyIPv4(ps []netip.Prefix) []netip.Prefix {
+	return slices.DeleteFunc(ps, func(p netip.Prefix) bool { return !p.Addr().Is4() })
 }

@@ -17,6 +17,9 @@ type Input struct {
 	BGPPeers  []*model.BGPPeer
 	Blocks    []Block
 	Borrowed  []Borrowed
+	// Services are advertised as the default BGPConfiguration's serviceClusterIPs,
+	// serviceExternalIPs and serviceLoadBalancerIPs say (see ServicesFromModel).
+	Services []Service
 	// BGP turns the BGP speaker calculation on (the lab's routing mode "bgp").
 	BGP bool
 }

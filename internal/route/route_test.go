@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/trellisnet/trellis/internal/model"
 )
@@ -27,6 +29,8 @@ func parseCase(t *testing.T, text string) (Input, string) {
 	body, want, _ := strings.Cut(text, wantMarker)
 	head, yml, _ := strings.Cut(body, "\n---\n")
 	var in Input
+	var svcs []*corev1.Service
+	var eps []*discoveryv1.EndpointSlice
 	for _, line := range strings.Split(head, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
@@ -60,10 +64,15 @@ func parseCase(t *testing.T, text string) (Input, string) {
 			in.BGPConfig = append(in.BGPConfig, o)
 		case *model.BGPPeer:
 			in.BGPPeers = append(in.BGPPeers, o)
+		case *corev1.Service:
+			svcs = append(svcs, o)
+		case *discoveryv1.EndpointSlice:
+			eps = append(eps, o)
 		default:
 			t.Fatalf("unexpected kind %T", o)
 		}
 	}
+	in.Services = ServicesFromModel(svcs, eps)
 	return in, want
 }
 
@@ -81,6 +90,8 @@ func reversed(in Input) Input {
 	slices.Reverse(out.Blocks)
 	out.Borrowed = slices.Clone(in.Borrowed)
 	slices.Reverse(out.Borrowed)
+	out.Services = slices.Clone(in.Services)
+	slices.Reverse(out.Services)
 	return out
 }
 

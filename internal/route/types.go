@@ -51,6 +51,9 @@ type Node struct {
 	BGP *Speaker
 	// Advertise are the prefixes the node announces over BGP, sorted.
 	Advertise []netip.Prefix
+	// NoInstall are the service address ranges: routes learned for prefixes inside them
+	// are never installed (each node's service proxy handles those addresses). Sorted.
+	NoInstall []netip.Prefix
 	// Routes are the kernel routes the calculation wants: blackholes for the node's own
 	// blocks and, for the overlay, routes to remote blocks. Sorted by destination, one
 	// route per destination.
@@ -236,6 +239,9 @@ func (n Node) String() string {
 	}
 	for _, p := range n.Advertise {
 		fmt.Fprintf(&b, "  advertise %s\n", p)
+	}
+	for _, p := range n.NoInstall {
+		fmt.Fprintf(&b, "  no-install %s\n", p)
 	}
 	for _, r := range n.Routes {
 		fmt.Fprintf(&b, "  route %s\n", r)

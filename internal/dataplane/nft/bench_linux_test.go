@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,82 +16,6 @@ import (
 	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/testnet"
 )
-
-// benchState has nPol policies in one tier and nEp workload endpoints. Policy i selects
-// endpoint i%nEp, or every endpoint when allSelect is set; it allows TCP to portHTTP from
-// its own selector set (ten addresses nobody uses) and denies UDP from a net. When
-// allow is valid, a last policy allows TCP from it (so probes walk every policy first).
-// variant changes one policy, one set member and one endpoint's policy order: a typical
-// small update for partial syncs.
-func benchState(nPol, nEp int, allSelect bool, allow netip.Addr, variant int) *policy.State {
-	return benchStateRules(nPol, nEp, allSelect, allow, variant, true)
-}
-
-// benchStateRules is benchState; withDeny false leaves out the UDP deny rule, so every
-// policy is allow-only (mergeable).
-func benchStateRules(nPol, nEp int, allSelect bool, allow netip.Addr, variant int, withDeny bool) *policy.State {
-	st := &policy.State{}
-	eps := make([]policy.Endpoint, nEp)
-	for i := range eps {
-		eps[i] = policy.Endpoint{Kind: policy.KindWorkload, Name: fmt.Sprintf("bench/pod%05d", i), Interface: fmt.Sprintf("trlb%d", i),
-			Ingress: policy.Chain{Tiers: []policy.TierChain{{Name: "default", End: policy.ActionDeny}}, Final: policy.ActionDeny},
-			Egress:  policy.Chain{Profiles: []string{"open"}, Final: policy.ActionDeny}}
-	}
-	for i := range nPol {
-		id := pid(fmt.Sprintf("pol%05d", i))
-		set := fmt.Sprintf("set%05d", i)
-		port := uint16(portHTTP)
-		if i == 0 && variant%2 == 1 {
-			port++
-		}
-		rules := []policy.Rule{{Index: 0, Action: policy.ActionAllow, Protocol: "tcp", Source: policy.Match{IPSets: []string{set}},
-			Destination: policy.Match{Ports: []policy.PortRange{{First: port, Last: port}}}}}
-		if withDeny {
-			rules = append(rules, policy.Rule{Index: 1, Action: policy.ActionDeny, Protocol: "udp",
-				Source: policy.Match{Nets: []netip.Prefix{netip.MustParsePrefix("10.200.0.0/16")}}})
-		}
-		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: rules})
-		s := policy.IPSet{ID: set, Kind: policy.SetNets}
-		for j := range 10 {
-			a := benchAddr(i, j)
-			if i == 0 && j == 0 && variant%2 == 1 {
-				a = netip.MustParseAddr("10.99.99.99")
-			}
-			s.Members = append(s.Members, policy.Member{Prefix: netip.PrefixFrom(a, 32)})
-		}
-		st.IPSets = append(st.IPSets, s)
-		if allSelect {
-			for e := range eps {
-				eps[e].Ingress.Tiers[0].Policies = append(eps[e].Ingress.Tiers[0].Policies, id)
-			}
-		} else {
-			e := &eps[i%nEp]
-			e.Ingress.Tiers[0].Policies = append(e.Ingress.Tiers[0].Policies, id)
-		}
-	}
-	if variant%2 == 1 && len(eps[0].Ingress.Tiers[0].Policies) > 1 {
-		ps := eps[0].Ingress.Tiers[0].Policies
-		ps[0], ps[1] = ps[1], ps[0]
-	}
-	if allow.IsValid() {
-		id := pid("zz-allow-client")
-		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: []policy.Rule{{Action: policy.ActionAllow, Protocol: "tcp",
-			Source:      policy.Match{Nets: []netip.Prefix{netip.PrefixFrom(allow, 32)}},
-			Destination: policy.Match{Ports: []policy.PortRange{{First: portHTTP, Last: portHTTP}}}}}})
-		for e := range eps {
-			eps[e].Ingress.Tiers[0].Policies = append(eps[e].Ingress.Tiers[0].Policies, id)
-		}
-	}
-	st.Endpoints = eps
-	st.Profiles = []policy.Profile{{Name: "open", Egress: []policy.Rule{{Action: policy.ActionAllow}}}}
-	return sortState(st)
-}
-
-// benchAddr is member j of policy i's set: distinct addresses in 10.100.0.0/14.
-func benchAddr(i, j int) netip.Addr {
-	k := i*10 + j
-	return netip.AddrFrom4([4]byte{10, byte(100 + k>>16), byte(k >> 8), byte(k)})
-}
 
 func requireRootB(b *testing.B) *testnet.Net {
 	b.Helper()
@@ -150,11 +76,21 @@ func BenchmarkKernelSync(b *testing.B) {
 // policies selecting the destination (the client is allowed by a policy after all of
 // them), allow-only runs merged (default) and not merged (one jump per policy); and with
 // an equivalent linear ruleset (one rule per policy in one chain).
+//
+// The machine is shared and its load drifts, so every run is paired with a reference:
+// a second, identical topology that never has a table. The run alternates slices of
+// connections through the two (ABBA order) and reports the table's rate (conns/s), the
+// reference's (ref-conns/s) and the median of the per-slice ratios (ratio), which is
+// what the targets are about. table=none (no table in either) shows the pairing's own
+// bias.
 func BenchmarkKernelConnRate(b *testing.B) {
 	n := requireRootB(b)
+	ref := testnet.New(b, testnet.Config{Pods: 2})
 	client, server := n.Pods[0], n.Pods[1]
 	testnet.Serve(b, server.NS, portHTTP)
+	testnet.Serve(b, ref.Pods[1].NS, portHTTP)
 	dst := netip.AddrPortFrom(server.IPv4, portHTTP)
+	refDst := netip.AddrPortFrom(ref.Pods[1].IPv4, portHTTP)
 	ctx := context.Background()
 	nft, err := NewKernelIn(ctx, n.Host, "trl-bench")
 	if err != nil {
@@ -168,21 +104,35 @@ func BenchmarkKernelConnRate(b *testing.B) {
 	}
 	b.Cleanup(clear)
 	run := func(b *testing.B) {
-		b.SetParallelism(2)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := connectOnce(client.NS, dst); err != nil {
-					b.Error(err)
-					return
-				}
+		const slices = 20
+		per := max(b.N/slices, 100)
+		var rates, refRates, ratios []float64
+		b.ResetTimer()
+		for i := range slices {
+			var r, rr float64
+			if i%4 == 0 || i%4 == 3 {
+				r, rr = connRate(b, client.NS, dst, per), connRate(b, ref.Pods[0].NS, refDst, per)
+			} else {
+				rr, r = connRate(b, ref.Pods[0].NS, refDst, per), connRate(b, client.NS, dst, per)
 			}
-		})
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+			rates, refRates, ratios = append(rates, r), append(refRates, rr), append(ratios, r/rr)
+		}
+		b.StopTimer()
+		b.ReportMetric(median(rates), "conns/s")
+		b.ReportMetric(median(refRates), "ref-conns/s")
+		b.ReportMetric(median(ratios), "ratio")
 	}
 	// settle lets the kernel finish the deferred work of a large commit (freeing the
 	// previous ruleset, growing hash tables) before measuring.
 	settle := func() { time.Sleep(5 * time.Second) }
-	b.Run("table=none", func(b *testing.B) { clear(); settle(); run(b) })
+	b.Run("table=none", once(func(*testing.B) { clear(); settle() }, run))
+	b.Run("table=conntrack", once(func(b *testing.B) {
+		clear()
+		if err := loadLinear(n.Host, -1, client.IPv4); err != nil {
+			b.Fatal(err)
+		}
+		settle()
+	}, run))
 	for _, nPol := range []int{0, 100, 1000, 10000} {
 		st := benchStateRules(nPol, 2, true, client.IPv4, 0, false)
 		st.Endpoints[0].Interface, st.Endpoints[1].Interface = client.HostIf, server.HostIf
@@ -191,33 +141,90 @@ func BenchmarkKernelConnRate(b *testing.B) {
 			name string
 			cfg  Config
 		}{{"trellis", Config{}}, {"trellis-nomerge", Config{MergeRun: -1}}} {
-			want := Render(v.cfg, sortState(st))
-			b.Run(fmt.Sprintf("table=%s/policies=%d", v.name, nPol), func(b *testing.B) {
+			b.Run(fmt.Sprintf("table=%s/policies=%d", v.name, nPol), once(func(b *testing.B) {
 				clear()
-				if _, err := NewApplier(nft).FullSync(ctx, want); err != nil {
+				if _, err := NewApplier(nft).FullSync(ctx, Render(v.cfg, sortState(st))); err != nil {
 					b.Fatal(err)
 				}
 				settle()
-				run(b)
-			})
+			}, run))
 		}
-		b.Run(fmt.Sprintf("table=linear/policies=%d", nPol), func(b *testing.B) {
+		b.Run(fmt.Sprintf("table=linear/policies=%d", nPol), once(func(b *testing.B) {
 			clear()
 			if err := loadLinear(n.Host, nPol, client.IPv4); err != nil {
 				b.Fatal(err)
 			}
 			settle()
-			run(b)
-		})
+		}, run))
 	}
+}
+
+// once returns a benchmark function that runs setup only the first time the testing
+// package calls it (it calls a benchmark once with b.N=1, then with the real b.N), then
+// run every time.
+func once(setup, run func(b *testing.B)) func(b *testing.B) {
+	done := false
+	return func(b *testing.B) {
+		if !done {
+			setup(b)
+			done = true
+		}
+		run(b)
+	}
+}
+
+// connRate opens count connections from ns to dst, two at a time, and returns the
+// rate. Each of the two workers enters ns once (sockets belong to the namespace of the
+// thread that creates them), so the client's own overhead is small and the kernel's
+// path dominates.
+func connRate(b *testing.B, ns string, dst netip.AddrPort, count int) float64 {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := netns.Do(ns, func() error {
+				for range count/2 + w*(count%2) {
+					c, err := net.DialTimeout("tcp", dst.String(), 10*time.Second)
+					if err != nil {
+						return err
+					}
+					_ = c.(*net.TCPConn).SetLinger(0) // RST on close: no TIME_WAIT exhaustion
+					c.Close()
+				}
+				return nil
+			})
+			if err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(count) / time.Since(start).Seconds()
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // loadLinear installs the way older dataplanes enforce the same policies: one forward
 // chain, conntrack first, then one rule per policy, then the client's allow, then drop.
+// nPol < 0 installs only the conntrack rules and accepts the rest: the fixed cost of
+// any stateful table (table=conntrack).
 func loadLinear(ns string, nPol int, allow netip.Addr) error {
 	var sb strings.Builder
 	sb.WriteString("table inet trl-linear {\n chain linear {\n  type filter hook forward priority filter;\n")
 	sb.WriteString("  ct state established,related accept\n  ct state invalid drop\n")
+	if nPol < 0 {
+		sb.WriteString("  accept\n }\n}\n")
+		return nftFile(ns, sb.String())
+	}
 	for i := range nPol {
 		for j := range 10 {
 			a := benchAddr(i, j)
@@ -230,23 +237,17 @@ func loadLinear(ns string, nPol int, allow netip.Addr) error {
 		fmt.Fprintf(&sb, " } tcp dport %d counter accept\n", portHTTP)
 	}
 	fmt.Fprintf(&sb, "  ip saddr %s tcp dport %d counter accept\n  counter drop\n }\n}\n", allow, portHTTP)
+	return nftFile(ns, sb.String())
+}
+
+// nftFile loads ruleset text with nft -f inside namespace ns.
+func nftFile(ns, text string) error {
 	return netns.Do(ns, func() error {
 		cmd := exec.Command("nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(sb.String())
+		cmd.Stdin = strings.NewReader(text)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("load linear ruleset: %v: %s", err, out)
+			return fmt.Errorf("load ruleset: %v: %s", err, out)
 		}
 		return nil
 	})
-}
-
-func connectOnce(ns string, dst netip.AddrPort) error {
-	c, err := testnet.DialTCP(ns, dst, 10*time.Second)
-	if err != nil {
-		return err
-	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0) // RST on close: no TIME_WAIT exhaustion
-	}
-	return c.Close()
 }

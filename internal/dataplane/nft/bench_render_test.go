@@ -64,3 +64,103 @@ func BenchmarkRenderPlan(b *testing.B) {
 	b.ReportMetric(float64(st.Elements), "elements")
 	b.ReportMetric(float64(st.Sets), "sets")
 }
+
+// BenchmarkRendererSync measures the Renderer as the agent uses it between syncs: the
+// sync benchmark's state (bench/nft: nPol policies, 100 local endpoints) alternating
+// between two variants that differ in one policy, one set member and one endpoint's
+// policy order, and the partial plan from the previous table.
+func BenchmarkRendererSync(b *testing.B) {
+	for _, nPol := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("policies=%d", nPol), func(b *testing.B) {
+			states := [2]*policy.State{benchState(nPol, 100, false, netip.Addr{}, 0), benchState(nPol, 100, false, netip.Addr{}, 1)}
+			f := knftables.NewFake(knftables.InetFamily, "trellis")
+			rr := NewRenderer(Config{})
+			prev := rr.Render(states[1])
+			var ops int
+			for i := 0; b.Loop(); i++ {
+				t := rr.Render(states[i%2])
+				tx := f.NewTransaction()
+				PlanPartial(tx, prev, t)
+				ops = tx.NumOperations()
+				prev = t
+			}
+			b.ReportMetric(float64(ops), "ops/tx")
+		})
+	}
+}
+
+// benchState has nPol policies in one tier and nEp workload endpoints. Policy i selects
+// endpoint i%nEp, or every endpoint when allSelect is set; it allows TCP to portHTTP from
+// its own selector set (ten addresses nobody uses) and denies UDP from a net. When
+// allow is valid, a last policy allows TCP from it (so probes walk every policy first).
+// variant changes one policy, one set member and one endpoint's policy order: a typical
+// small update for partial syncs.
+func benchState(nPol, nEp int, allSelect bool, allow netip.Addr, variant int) *policy.State {
+	return benchStateRules(nPol, nEp, allSelect, allow, variant, true)
+}
+
+// benchStateRules is benchState; withDeny false leaves out the UDP deny rule, so every
+// policy is allow-only (mergeable).
+func benchStateRules(nPol, nEp int, allSelect bool, allow netip.Addr, variant int, withDeny bool) *policy.State {
+	st := &policy.State{}
+	eps := make([]policy.Endpoint, nEp)
+	for i := range eps {
+		eps[i] = policy.Endpoint{Kind: policy.KindWorkload, Name: fmt.Sprintf("bench/pod%05d", i), Interface: fmt.Sprintf("trlb%d", i),
+			Ingress: policy.Chain{Tiers: []policy.TierChain{{Name: "default", End: policy.ActionDeny}}, Final: policy.ActionDeny},
+			Egress:  policy.Chain{Profiles: []string{"open"}, Final: policy.ActionDeny}}
+	}
+	for i := range nPol {
+		id := pid(fmt.Sprintf("pol%05d", i))
+		set := fmt.Sprintf("set%05d", i)
+		port := uint16(portHTTP)
+		if i == 0 && variant%2 == 1 {
+			port++
+		}
+		rules := []policy.Rule{{Index: 0, Action: policy.ActionAllow, Protocol: "tcp", Source: policy.Match{IPSets: []string{set}},
+			Destination: policy.Match{Ports: []policy.PortRange{{First: port, Last: port}}}}}
+		if withDeny {
+			rules = append(rules, policy.Rule{Index: 1, Action: policy.ActionDeny, Protocol: "udp",
+				Source: policy.Match{Nets: []netip.Prefix{netip.MustParsePrefix("10.200.0.0/16")}}})
+		}
+		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: rules})
+		s := policy.IPSet{ID: set, Kind: policy.SetNets}
+		for j := range 10 {
+			a := benchAddr(i, j)
+			if i == 0 && j == 0 && variant%2 == 1 {
+				a = netip.MustParseAddr("10.99.99.99")
+			}
+			s.Members = append(s.Members, policy.Member{Prefix: netip.PrefixFrom(a, 32)})
+		}
+		st.IPSets = append(st.IPSets, s)
+		if allSelect {
+			for e := range eps {
+				eps[e].Ingress.Tiers[0].Policies = append(eps[e].Ingress.Tiers[0].Policies, id)
+			}
+		} else {
+			e := &eps[i%nEp]
+			e.Ingress.Tiers[0].Policies = append(e.Ingress.Tiers[0].Policies, id)
+		}
+	}
+	if variant%2 == 1 && len(eps[0].Ingress.Tiers[0].Policies) > 1 {
+		ps := eps[0].Ingress.Tiers[0].Policies
+		ps[0], ps[1] = ps[1], ps[0]
+	}
+	if allow.IsValid() {
+		id := pid("zz-allow-client")
+		st.Policies = append(st.Policies, policy.Policy{ID: id, Ingress: []policy.Rule{{Action: policy.ActionAllow, Protocol: "tcp",
+			Source:      policy.Match{Nets: []netip.Prefix{netip.PrefixFrom(allow, 32)}},
+			Destination: policy.Match{Ports: []policy.PortRange{{First: portHTTP, Last: portHTTP}}}}}})
+		for e := range eps {
+			eps[e].Ingress.Tiers[0].Policies = append(eps[e].Ingress.Tiers[0].Policies, id)
+		}
+	}
+	st.Endpoints = eps
+	st.Profiles = []policy.Profile{{Name: "open", Egress: []policy.Rule{{Action: policy.ActionAllow}}}}
+	return sortState(st)
+}
+
+// benchAddr is member j of policy i's set: distinct addresses in 10.100.0.0/14.
+func benchAddr(i, j int) netip.Addr {
+	k := i*10 + j
+	return netip.AddrFrom4([4]byte{10, byte(100 + k>>16), byte(k >> 8), byte(k)})
+}

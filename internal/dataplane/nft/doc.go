@@ -46,6 +46,11 @@
 // count is what makes syncs slow at scale (see bench/nft); against the real nft the
 // Applier therefore adds and deletes set elements in lists, one command per set.
 //
+// Testing: the connectivity tables in testdata/*.table (src, dst, proto, family, port,
+// verdict) run both through the packet tracer (package trace, over what the Applier put
+// into knftables.Fake) in a plain go test, and as real packets between namespaces in the
+// root tests, so the two cannot drift apart.
+//
 // Invariants:
 //   - exactly one table (family inet, name configurable) is touched; the table itself is
 //     never flushed or deleted;

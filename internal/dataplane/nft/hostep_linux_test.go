@@ -2,10 +2,8 @@ package nft
 
 import (
 	"context"
-	"fmt"
-	"sync"
+	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/testnet"
@@ -42,6 +40,7 @@ func hostState(hostIf string) *policy.State {
 }
 
 func TestKernelHostEndpoint(t *testing.T) {
+	rows := loadConnTable(t, "hostendpoint.table")
 	// Host-side veths are named eth*, so for the renderer (prefix trl) they are host
 	// interfaces, not workloads.
 	n := testnet.New(t, testnet.Config{Pods: 2, IfPrefix: "eth"})
@@ -50,38 +49,18 @@ func TestKernelHostEndpoint(t *testing.T) {
 	if _, err := ap.Apply(ctx, Render(Config{}, hostState(n.Pods[0].HostIf))); err != nil {
 		t.Fatal(err)
 	}
-	for _, port := range []int{22, portHTTP, portOther, 7003} {
+	ports := map[int]bool{}
+	for _, r := range rows {
+		ports[r.port] = true
+	}
+	for port := range ports {
 		testnet.Serve(t, n.Host, port)
 	}
-	host := testnet.GatewayV4
-	var wg sync.WaitGroup
-	for _, tc := range []struct {
-		pod   int
-		proto string
-		port  int
-		want  bool
-	}{
-		{0, "tcp", portHTTP, true},
-		{0, "tcp", portOther, false}, // end of tier
-		{0, "tcp", 22, true},         // failsafe
-		{0, "tcp", 7003, false},      // preDNAT deny
-		{0, "udp", portHTTP, false},  // doNotTrack deny
-		{0, "udp", portOther, false}, // normal policy allows only TCP
-		{1, "tcp", portOther, true},  // not a host endpoint
-		{1, "udp", portHTTP, true},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			timeout := 2 * time.Second
-			if !tc.want {
-				timeout = 400 * time.Millisecond
-			}
-			err := testnet.Probe(n.Pods[tc.pod].NS, tc.proto, host, tc.port, timeout)
-			if got := err == nil; got != tc.want {
-				t.Errorf("%s: allowed=%v, want %v (%v)", fmt.Sprintf("pod%d->host %s/%d", tc.pod, tc.proto, tc.port), got, tc.want, err)
-			}
-		}()
-	}
-	wg.Wait()
+	pods := map[string]*testnet.Pod{"pod0": n.Pods[0], "pod1": n.Pods[1]}
+	probeRows(t, rows, func(r connRow) (string, netip.Addr) {
+		if pods[r.src] == nil || r.dst != "host" || r.v6 {
+			t.Fatalf("row %s: only IPv4 probes from pod0 or pod1 to host are supported", r)
+		}
+		return pods[r.src].NS, testnet.GatewayV4
+	})
 }

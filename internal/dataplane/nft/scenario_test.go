@@ -105,37 +105,3 @@ func connectivityState(a, b, c, s testPod) *policy.State {
 		},
 	})
 }
-
-// connCase is one row of the connectivity table.
-type connCase struct {
-	src, dst string // pod names
-	proto    string // tcp, udp, icmp
-	v6       bool
-	port     int
-	want     bool
-}
-
-var connTable = []connCase{
-	{"a", "s", "tcp", false, portHTTP, true},
-	{"a", "s", "tcp", true, portHTTP, true},
-	{"a", "s", "tcp", false, portOther, false}, // end of tier "default"
-	{"a", "s", "udp", false, portHTTP, true},
-	{"a", "s", "udp", true, portHTTP, true},
-	{"a", "s", "icmp", false, 0, true},
-	{"a", "s", "icmp", true, 0, true},
-	{"b", "s", "tcp", false, portHTTP, false}, // not from {a}
-	{"b", "s", "tcp", false, portOther, true},
-	{"b", "s", "tcp", true, portOther, true},
-	{"c", "s", "tcp", true, portOther, false},
-	{"b", "s", "udp", false, portHTTP, false}, // deny-b-udp
-	{"b", "s", "udp", true, portHTTP, false},
-	{"b", "s", "icmp", false, 0, false},
-	{"c", "s", "tcp", false, portHTTP, false}, // end of tier "security"
-	{"c", "s", "udp", false, portHTTP, false},
-	{"c", "s", "icmp", true, 0, false},
-	{"s", "a", "tcp", false, portHTTP, true}, // profile "open"
-	{"s", "c", "udp", true, portHTTP, true},
-	{"b", "c", "icmp", false, 0, true},
-	{"x", "a", "icmp", false, 0, false}, // unknown workload interface
-	{"a", "x", "tcp", false, portHTTP, false},
-}

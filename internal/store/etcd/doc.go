@@ -9,6 +9,11 @@
 //
 // Every write is a single-key transaction guarded by the key's create or mod revision, so
 // compare-and-swap needs no locks and two concurrent writers of one object cannot both win.
+// Update and Delete read the old state first (for uid, creationTimestamp, generation and
+// the returned object), except when guarded by a resourceVersion whose value this client
+// read or wrote last: a bounded per-client cache keyed by mod revision then serves it, so
+// the common read-modify-write costs two round trips, not three. The cache is a hint only:
+// a stale entry makes the guarded write fail and the old path run.
 // Watches use etcd's own resumption (the client re-establishes streams from the last
 // delivered revision); when that is impossible (compaction, cancellation by the server, loss
 // of leader) the watch ends with store.EventResync. Known limit: while none of the

@@ -20,6 +20,7 @@ type Store struct {
 	cli        *clientv3.Client
 	kinds      resources
 	reqTimeout time.Duration
+	seen       seen // values recently read or written, to guard writes without a read
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,6 +92,7 @@ func (s *Store) Get(ctx context.Context, kind *model.Kind, namespace, name strin
 		return nil, fmt.Errorf("get %s: %w", key, store.ErrNotFound)
 	}
 	kv := resp.Kvs[0]
+	s.seen.put(string(kv.Key), kv.ModRevision, kv.Value)
 	return store.Decode(kind, kv.Value, revString(kv.ModRevision))
 }
 
@@ -143,6 +145,7 @@ func (s *Store) Create(ctx context.Context, obj model.Object) (model.Object, err
 	if !resp.Succeeded {
 		return nil, fmt.Errorf("create %s: %w", key, store.ErrAlreadyExists)
 	}
+	s.seen.put(k, resp.Header.Revision, data)
 	out.SetResourceVersion(revString(resp.Header.Revision))
 	return out, nil
 }
@@ -150,7 +153,8 @@ func (s *Store) Create(ctx context.Context, obj model.Object) (model.Object, err
 // Update implements store.Store. It reads the stored object (for uid, creationTimestamp and
 // generation) and writes guarded by the mod revision it read; if another writer got in
 // between, it reads again, so an unconditional update still never loses the server-managed
-// metadata, and a conditional one then fails its precondition.
+// metadata, and a conditional one then fails its precondition. A conditional update of a
+// value this client has just read or written skips the first read (see seen).
 func (s *Store) Update(ctx context.Context, obj model.Object) (model.Object, error) {
 	key, err := store.KeyOf("update", obj)
 	if err != nil {
@@ -159,8 +163,8 @@ func (s *Store) Update(ctx context.Context, obj model.Object) (model.Object, err
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 	k := objectKey(key)
-	for {
-		old, modRev, err := s.read(ctx, "update", key)
+	for attempt := 0; ; attempt++ {
+		old, modRev, err := s.readOrSeen(ctx, "update", key, obj.GetResourceVersion(), attempt == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +187,7 @@ func (s *Store) Update(ctx context.Context, obj model.Object) (model.Object, err
 			return nil, wrapErr("update", key.String(), err)
 		}
 		if resp.Succeeded {
+			s.seen.put(k, resp.Header.Revision, data)
 			out.SetResourceVersion(revString(resp.Header.Revision))
 			return out, nil
 		}
@@ -199,8 +204,8 @@ func (s *Store) Delete(ctx context.Context, kind *model.Kind, namespace, name st
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 	k := objectKey(key)
-	for {
-		old, modRev, err := s.read(ctx, "delete", key)
+	for attempt := 0; ; attempt++ {
+		old, modRev, err := s.readOrSeen(ctx, "delete", key, opts.ResourceVersion, attempt == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -218,9 +223,24 @@ func (s *Store) Delete(ctx context.Context, kind *model.Kind, namespace, name st
 			return nil, wrapErr("delete", key.String(), err)
 		}
 		if resp.Succeeded {
+			s.seen.drop(k)
 			return old, nil
 		}
 	}
+}
+
+// readOrSeen is read, except that when useSeen and the value of key at resourceVersion rv
+// is remembered it returns that without a request. The caller's guarded write then finds
+// out whether it is still current.
+func (s *Store) readOrSeen(ctx context.Context, op string, key model.Key, rv string, useSeen bool) (model.Object, int64, error) {
+	if useSeen && rv != "" {
+		if data, rev, ok := s.seen.get(objectKey(key), rv); ok {
+			if obj, err := store.Decode(key.Kind, data, rv); err == nil {
+				return obj, rev, nil
+			}
+		}
+	}
+	return s.read(ctx, op, key)
 }
 
 // read returns the stored object and its mod revision, or ErrNotFound.
@@ -233,6 +253,7 @@ func (s *Store) read(ctx context.Context, op string, key model.Key) (model.Objec
 		return nil, 0, fmt.Errorf("%s %s: %w", op, key, store.ErrNotFound)
 	}
 	kv := resp.Kvs[0]
+	s.seen.put(string(kv.Key), kv.ModRevision, kv.Value)
 	obj, err := store.Decode(key.Kind, kv.Value, revString(kv.ModRevision))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s %s: %w", op, key, err)

@@ -1,0 +1,277 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/service"
+)
+
+// ServiceHost is the service proxy's access to the node's network namespace beyond
+// nftables. Nil functions turn the corresponding feature off.
+type ServiceHost struct {
+	// Listen opens a TCP listener on port on all the node's addresses (health-check node
+	// ports).
+	Listen func(port int) (net.Listener, error)
+	// FlushUDP deletes the conntrack entries of UDP flows that were DNATed to one of eps
+	// (endpoints removed from a service), so that clients stop sending to them.
+	FlushUDP func(eps []netip.AddrPort) (int, error)
+}
+
+// serviceKinds are the kinds the service proxy reads.
+func serviceKinds() []*model.Kind {
+	var out []*model.Kind
+	for _, name := range []string{"services", "endpointslices.discovery.k8s.io"} {
+		if k, err := model.Resolve(name); err == nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// serviceProxy keeps the Services and EndpointSlices the watch recorded, computes and
+// renders the service state when they change, and after a successful sync flushes stale
+// UDP conntrack entries, serves health-check node ports and updates metrics. Everything
+// but the health-check handlers runs on the runner goroutine.
+type serviceProxy struct {
+	node     string
+	host     ServiceHost
+	a        *Agent
+	services map[objKey]*corev1.Service
+	slices   map[objKey]*discoveryv1.EndpointSlice
+	dirty    bool
+	renderer *nft.ServiceRenderer
+	state    *service.State // last computed
+	table    *nft.Table     // last rendered
+	// programmedState is the state of the last successful sync.
+	programmedState *service.State
+	checks          map[uint16]*healthServer
+
+	ports, services2, endpoints prometheus.Gauge
+	flushed                     prometheus.Counter
+}
+
+func newServiceProxy(a *Agent) *serviceProxy {
+	p := &serviceProxy{
+		node: a.cfg.NodeName, host: a.dp.Services, a: a,
+		renderer: nft.NewServiceRenderer(nft.Config{IfPrefix: a.cfg.WorkloadPrefix}),
+		checks:   map[uint16]*healthServer{},
+	}
+	p.reset()
+	gauge := func(name, help string) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trellis", Subsystem: "agent", Name: name, Help: help})
+		a.metrics.reg.MustRegister(g)
+		return g
+	}
+	p.ports = gauge("service_ports", "Service ports (per IP family) programmed.")
+	p.services2 = gauge("services", "Services with at least one port programmed.")
+	p.endpoints = gauge("service_endpoints", "Service endpoints programmed (summed over service ports).")
+	p.flushed = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "trellis", Subsystem: "agent",
+		Name: "service_conntrack_flushed_total", Help: "UDP conntrack entries deleted because their service endpoint went away."})
+	a.metrics.reg.MustRegister(p.flushed)
+	return p
+}
+
+// reset forgets everything recorded (a new snapshot follows).
+func (p *serviceProxy) reset() {
+	p.services = map[objKey]*corev1.Service{}
+	p.slices = map[objKey]*discoveryv1.EndpointSlice{}
+	p.dirty = true
+}
+
+// update records one object (nil: deleted) and reports whether it was a service kind.
+func (p *serviceProxy) update(k objKey, obj model.Object) bool {
+	switch {
+	case k.kind.Kind == "Service" && k.kind.Group == "":
+		if svc, ok := obj.(*corev1.Service); ok {
+			p.services[k] = svc
+		} else {
+			delete(p.services, k)
+		}
+	case k.kind.Kind == "EndpointSlice" && k.kind.Group == "discovery.k8s.io":
+		if sl, ok := obj.(*discoveryv1.EndpointSlice); ok {
+			p.slices[k] = sl
+		} else {
+			delete(p.slices, k)
+		}
+	default:
+		return false
+	}
+	p.dirty = true
+	return true
+}
+
+// changed reports whether the service state must be computed again.
+func (p *serviceProxy) changed() bool { return p.dirty }
+
+// render returns the table of the current service state, computing it when inputs
+// changed since the last call.
+func (p *serviceProxy) render() *nft.Table {
+	if p.dirty || p.table == nil {
+		in := service.Input{Node: p.node}
+		for _, s := range p.services {
+			in.Services = append(in.Services, s)
+		}
+		for _, s := range p.slices {
+			in.Slices = append(in.Slices, s)
+		}
+		p.state = service.Compute(in)
+		p.table = p.renderer.Render(p.state)
+		p.dirty = false
+	}
+	return p.table
+}
+
+// programmed runs after a successful sync of the current state.
+func (p *serviceProxy) programmed(ctx context.Context) {
+	st := p.state
+	if st == nil {
+		return
+	}
+	if p.host.FlushUDP != nil && p.programmedState != nil {
+		if gone := removedUDPEndpoints(p.programmedState, st); len(gone) > 0 {
+			n, err := p.host.FlushUDP(gone)
+			if err != nil {
+				p.a.log.Warn("flush conntrack of removed UDP service endpoints failed", "endpoints", len(gone), "err", err)
+			}
+			p.flushed.Add(float64(n))
+		}
+	}
+	p.programmedState = st
+	p.syncHealthChecks(ctx, st)
+	svcs := map[string]bool{}
+	eps := 0
+	for i := range st.Ports {
+		svcs[st.Ports[i].Namespace+"/"+st.Ports[i].Service] = true
+		eps += len(st.Ports[i].Cluster)
+	}
+	p.ports.Set(float64(len(st.Ports)))
+	p.services2.Set(float64(len(svcs)))
+	p.endpoints.Set(float64(eps))
+}
+
+// removedUDPEndpoints lists the UDP endpoints traffic could be sent to in old but not in
+// cur, sorted.
+func removedUDPEndpoints(old, cur *service.State) []netip.AddrPort {
+	have := map[netip.AddrPort]bool{}
+	collect := func(st *service.State, fn func(netip.AddrPort)) {
+		for i := range st.Ports {
+			if st.Ports[i].Protocol != "udp" {
+				continue
+			}
+			for _, eps := range [][]service.Endpoint{st.Ports[i].Cluster, st.Ports[i].Local} {
+				for _, e := range eps {
+					fn(e.AddrPort())
+				}
+			}
+		}
+	}
+	collect(cur, func(ap netip.AddrPort) { have[ap] = true })
+	seen := map[netip.AddrPort]bool{}
+	var out []netip.AddrPort
+	collect(old, func(ap netip.AddrPort) {
+		if !have[ap] && !seen[ap] {
+			seen[ap] = true
+			out = append(out, ap)
+		}
+	})
+	sortAddrPorts(out)
+	return out
+}
+
+func sortAddrPorts(aps []netip.AddrPort) {
+	for i := 1; i < len(aps); i++ {
+		for j := i; j > 0 && aps[j].Compare(aps[j-1]) < 0; j-- {
+			aps[j], aps[j-1] = aps[j-1], aps[j]
+		}
+	}
+}
+
+// healthServer answers one health-check node port.
+type healthServer struct {
+	srv  *http.Server // nil: listening failed, tried again at the next sync
+	info atomic.Pointer[healthInfo]
+}
+
+type healthInfo struct {
+	Service        healthService `json:"service"`
+	LocalEndpoints int           `json:"localEndpoints"`
+}
+
+type healthService struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+func (h *healthServer) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	info := h.info.Load()
+	w.Header().Set("Content-Type", "application/json")
+	if info.LocalEndpoints == 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(info)
+}
+
+// syncHealthChecks starts, updates and stops health-check servers to match st.
+func (p *serviceProxy) syncHealthChecks(ctx context.Context, st *service.State) {
+	if p.host.Listen == nil {
+		return
+	}
+	want := map[uint16]bool{}
+	for _, hc := range st.HealthChecks {
+		want[hc.Port] = true
+		info := &healthInfo{Service: healthService{Namespace: hc.Namespace, Name: hc.Service}, LocalEndpoints: hc.LocalEndpoints}
+		h := p.checks[hc.Port]
+		if h == nil || h.srv == nil {
+			ln, err := p.host.Listen(int(hc.Port))
+			if err != nil {
+				p.a.log.Warn("listen on health-check node port failed; retrying at the next sync", "port", hc.Port,
+					"service", hc.Namespace+"/"+hc.Service, "err", err)
+				p.checks[hc.Port] = &healthServer{}
+				continue
+			}
+			h = &healthServer{}
+			h.info.Store(info)
+			h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+				BaseContext: func(net.Listener) context.Context { return ctx }}
+			p.checks[hc.Port] = h
+			go func() {
+				if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					p.a.log.Warn("health-check node port server stopped", "port", strconv.Itoa(int(hc.Port)), "err", err)
+				}
+			}()
+		}
+		h.info.Store(info)
+	}
+	for port, h := range p.checks {
+		if !want[port] {
+			if h.srv != nil {
+				_ = h.srv.Close()
+			}
+			delete(p.checks, port)
+		}
+	}
+}
+
+// stop closes every health-check server.
+func (p *serviceProxy) stop() {
+	for port, h := range p.checks {
+		if h.srv != nil {
+			_ = h.srv.Close()
+		}
+		delete(p.checks, port)
+	}
+}

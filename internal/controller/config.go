@@ -1,0 +1,64 @@
+package controller
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Config holds the cluster's service ranges.
+type Config struct {
+	// ServiceCIDRs are the ranges of cluster IPs, at most one per family; the first one's
+	// family is the cluster's primary family.
+	ServiceCIDRs []netip.Prefix
+	// Reserved addresses are never handed out automatically (the DNS service's address).
+	Reserved []netip.Addr
+	// NodePortMin and NodePortMax bound node ports (30000-32767 when zero).
+	NodePortMin, NodePortMax int32
+	// Resync is the period of full reconciliations besides watch events (30s when zero).
+	Resync time.Duration
+}
+
+// Lab defaults, outside the lab fabric (10.99.0.0/24) and the pod pool (10.244.0.0/16).
+var (
+	DefaultServiceCIDR = netip.MustParsePrefix("10.96.0.0/16")
+	DefaultDNSAddr     = netip.MustParseAddr("10.96.0.10")
+)
+
+// DefaultConfig is the lab's configuration.
+func DefaultConfig() Config {
+	return Config{ServiceCIDRs: []netip.Prefix{DefaultServiceCIDR}, Reserved: []netip.Addr{DefaultDNSAddr}}
+}
+
+func (c Config) withDefaults() Config {
+	if c.NodePortMin == 0 && c.NodePortMax == 0 {
+		c.NodePortMin, c.NodePortMax = 30000, 32767
+	}
+	if c.Resync <= 0 {
+		c.Resync = 30 * time.Second
+	}
+	return c
+}
+
+// Validate checks the ranges.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if len(c.ServiceCIDRs) == 0 || len(c.ServiceCIDRs) > 2 {
+		return fmt.Errorf("service CIDRs %v: want one or two (one per family)", c.ServiceCIDRs)
+	}
+	if len(c.ServiceCIDRs) == 2 && c.ServiceCIDRs[0].Addr().Is4() == c.ServiceCIDRs[1].Addr().Is4() {
+		return fmt.Errorf("service CIDRs %v: two of the same family", c.ServiceCIDRs)
+	}
+	for _, p := range c.ServiceCIDRs {
+		if !p.IsValid() || p.Masked() != p {
+			return fmt.Errorf("service CIDR %s: not a valid network prefix", p)
+		}
+		if p.Addr().BitLen()-p.Bits() < 2 {
+			return fmt.Errorf("service CIDR %s: too small", p)
+		}
+	}
+	if c.NodePortMin < 1 || c.NodePortMax > 65535 || c.NodePortMin > c.NodePortMax {
+		return fmt.Errorf("node port range %d-%d: invalid", c.NodePortMin, c.NodePortMax)
+	}
+	return nil
+}

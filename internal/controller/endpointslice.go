@@ -1,0 +1,280 @@
+package controller
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Labels and values of the slices this controller manages.
+const (
+	LabelServiceName = discoveryv1.LabelServiceName // kubernetes.io/service-name
+	LabelManagedBy   = discoveryv1.LabelManagedBy   // endpointslice.kubernetes.io/managed-by
+	ManagedBy        = "endpointslice-controller.trellis.dev"
+	LabelHeadless    = corev1.IsHeadlessService // service.kubernetes.io/headless
+	// MaxEndpointsPerSlice is Kubernetes' default.
+	MaxEndpointsPerSlice = 100
+)
+
+// Managed reports whether this controller owns the slice.
+func Managed(s *discoveryv1.EndpointSlice) bool { return s.Labels[LabelManagedBy] == ManagedBy }
+
+// selects reports whether svc is one whose slices this controller maintains.
+func selects(svc *corev1.Service) bool {
+	return svc.Spec.Type != corev1.ServiceTypeExternalName && len(svc.Spec.Selector) > 0
+}
+
+// PodReady reports the pod's Ready condition.
+func PodReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podAddrs(p *corev1.Pod) []netip.Addr {
+	var out []netip.Addr
+	for _, ip := range p.Status.PodIPs {
+		if a, err := netip.ParseAddr(ip.IP); err == nil {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 && p.Status.PodIP != "" {
+		if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// resolvePort returns the pod port a service port sends to: the number, or the container
+// port of that name and protocol.
+func resolvePort(sp corev1.ServicePort, pod *corev1.Pod) (int32, bool) {
+	proto := cmp.Or(sp.Protocol, corev1.ProtocolTCP)
+	if sp.TargetPort.Type == intstr.Int {
+		if sp.TargetPort.IntVal == 0 {
+			return sp.Port, true
+		}
+		return sp.TargetPort.IntVal, true
+	}
+	for _, c := range pod.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.Name == sp.TargetPort.StrVal && cmp.Or(cp.Protocol, corev1.ProtocolTCP) == proto {
+				return cp.ContainerPort, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// DesiredSlices returns the EndpointSlices svc should have given every pod (any
+// namespace; only svc's are considered), sorted by name. A Service without a selector has
+// none (its slices are someone else's).
+func DesiredSlices(svc *corev1.Service, pods []*corev1.Pod) []*discoveryv1.EndpointSlice {
+	if !selects(svc) {
+		return nil
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	fams := svc.Spec.IPFamilies
+	if len(fams) == 0 {
+		fams = []corev1.IPFamily{corev1.IPv4Protocol}
+	}
+	var out []*discoveryv1.EndpointSlice
+	for _, fam := range fams {
+		groups := map[string][]discoveryv1.Endpoint{}
+		ports := map[string][]discoveryv1.EndpointPort{}
+		for _, p := range pods {
+			if p.Namespace != svc.Namespace || !sel.Matches(labels.Set(p.Labels)) ||
+				p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			for _, a := range podAddrs(p) {
+				if familyOf(a) != fam {
+					continue
+				}
+				eps := endpointPorts(svc, p)
+				k := portKey(eps)
+				groups[k] = append(groups[k], endpoint(svc, p, a))
+				ports[k] = eps
+			}
+		}
+		if len(groups) == 0 {
+			groups[""] = nil // a placeholder: the service exists and has no endpoints
+		}
+		keys := make([]string, 0, len(groups))
+		for k := range groups {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			eps := groups[k]
+			slices.SortFunc(eps, func(a, b discoveryv1.Endpoint) int {
+				return netip.MustParseAddr(a.Addresses[0]).Compare(netip.MustParseAddr(b.Addresses[0]))
+			})
+			for chunk := 0; chunk == 0 || chunk*MaxEndpointsPerSlice < len(eps); chunk++ {
+				part := eps[chunk*MaxEndpointsPerSlice : min(len(eps), (chunk+1)*MaxEndpointsPerSlice)]
+				out = append(out, newSlice(svc, fam, k, chunk, part, ports[k]))
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func endpointPorts(svc *corev1.Service, p *corev1.Pod) []discoveryv1.EndpointPort {
+	var out []discoveryv1.EndpointPort
+	for _, sp := range svc.Spec.Ports {
+		n, ok := resolvePort(sp, p)
+		if !ok {
+			continue
+		}
+		name, proto := sp.Name, cmp.Or(sp.Protocol, corev1.ProtocolTCP)
+		out = append(out, discoveryv1.EndpointPort{Name: &name, Port: &n, Protocol: &proto, AppProtocol: sp.AppProtocol})
+	}
+	return out
+}
+
+func portKey(ps []discoveryv1.EndpointPort) string {
+	b, _ := json.Marshal(ps)
+	return string(b)
+}
+
+func endpoint(svc *corev1.Service, p *corev1.Pod, a netip.Addr) discoveryv1.Endpoint {
+	serving := PodReady(p)
+	terminating := p.DeletionTimestamp != nil
+	ready := (serving && !terminating) || svc.Spec.PublishNotReadyAddresses
+	ep := discoveryv1.Endpoint{
+		Addresses:  []string{a.String()},
+		Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &serving, Terminating: &terminating},
+		TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID},
+	}
+	if n := p.Spec.NodeName; n != "" {
+		ep.NodeName = &n
+	}
+	if h := p.Spec.Hostname; h != "" && p.Spec.Subdomain == svc.Name {
+		ep.Hostname = &h
+	}
+	return ep
+}
+
+func newSlice(svc *corev1.Service, fam corev1.IPFamily, key string, chunk int, eps []discoveryv1.Endpoint, ports []discoveryv1.EndpointPort) *discoveryv1.EndpointSlice {
+	lbl := map[string]string{}
+	for k, v := range svc.Labels {
+		lbl[k] = v
+	}
+	lbl[LabelServiceName] = svc.Name
+	lbl[LabelManagedBy] = ManagedBy
+	if svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		lbl[LabelHeadless] = ""
+	}
+	base := svc.Name
+	if len(base) > 56 {
+		base = base[:56]
+	}
+	suffix := strconv.FormatUint(hash64(string(fam)+"|"+key+"|"+strconv.Itoa(chunk)), 36)
+	if len(suffix) > 6 {
+		suffix = suffix[:6]
+	}
+	controller, block := true, true
+	return &discoveryv1.EndpointSlice{
+		TypeMeta: metav1.TypeMeta{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice"},
+		ObjectMeta: metav1.ObjectMeta{Name: base + "-" + suffix, Namespace: svc.Namespace, Labels: lbl,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: svc.Name, UID: svc.UID,
+				Controller: &controller, BlockOwnerDeletion: &block}}},
+		AddressType: discoveryv1.AddressType(fam),
+		Endpoints:   eps,
+		Ports:       ports,
+	}
+}
+
+// SlicePlan is what the EndpointSlice controller writes.
+type SlicePlan struct {
+	Create []*discoveryv1.EndpointSlice
+	// Update carries the stored resourceVersion (compare-and-swap).
+	Update []*discoveryv1.EndpointSlice
+	Delete []*discoveryv1.EndpointSlice
+	// Problems are slices that could not be written, e.g. a name taken by a slice this
+	// controller does not manage.
+	Problems []error
+}
+
+// PlanSlices compares the desired slices of every Service with the stored ones. Slices
+// not managed by this controller are never touched.
+func PlanSlices(svcs []*corev1.Service, pods []*corev1.Pod, stored []*discoveryv1.EndpointSlice) SlicePlan {
+	byNS := map[string][]*corev1.Pod{}
+	for _, p := range pods {
+		byNS[p.Namespace] = append(byNS[p.Namespace], p)
+	}
+	have := map[string]*discoveryv1.EndpointSlice{}
+	for _, s := range stored {
+		have[Key(s.Namespace, s.Name)] = s
+	}
+	var plan SlicePlan
+	want := map[string]bool{}
+	sorted := slices.Clone(svcs)
+	slices.SortFunc(sorted, func(a, b *corev1.Service) int {
+		return cmp.Compare(Key(a.Namespace, a.Name), Key(b.Namespace, b.Name))
+	})
+	for _, svc := range sorted {
+		for _, d := range DesiredSlices(svc, byNS[svc.Namespace]) {
+			k := Key(d.Namespace, d.Name)
+			want[k] = true
+			cur, ok := have[k]
+			switch {
+			case !ok:
+				plan.Create = append(plan.Create, d)
+			case !Managed(cur):
+				plan.Problems = append(plan.Problems, fmt.Errorf("endpoint slice %s of service %s: the name is taken by a slice managed by %q",
+					k, svc.Name, cur.Labels[LabelManagedBy]))
+			case !sameContent(cur, d):
+				u := cur.DeepCopy()
+				u.Labels, u.OwnerReferences = d.Labels, d.OwnerReferences
+				u.AddressType, u.Endpoints, u.Ports = d.AddressType, d.Endpoints, d.Ports
+				plan.Update = append(plan.Update, u)
+			}
+		}
+	}
+	for _, s := range stored {
+		if Managed(s) && !want[Key(s.Namespace, s.Name)] {
+			plan.Delete = append(plan.Delete, s)
+		}
+	}
+	slices.SortFunc(plan.Delete, func(a, b *discoveryv1.EndpointSlice) int {
+		return cmp.Compare(Key(a.Namespace, a.Name), Key(b.Namespace, b.Name))
+	})
+	return plan
+}
+
+func sameContent(a, b *discoveryv1.EndpointSlice) bool {
+	enc := func(s *discoveryv1.EndpointSlice) []byte {
+		eps := s.Endpoints
+		if len(eps) == 0 {
+			eps = nil
+		}
+		ports := s.Ports
+		if len(ports) == 0 {
+			ports = nil
+		}
+		b, _ := json.Marshal(struct {
+			L map[string]string
+			O []metav1.OwnerReference
+			A discoveryv1.AddressType
+			E []discoveryv1.Endpoint
+			P []discoveryv1.EndpointPort
+		}{s.Labels, s.OwnerReferences, s.AddressType, eps, ports})
+		return b
+	}
+	return bytes.Equal(enc(a), enc(b))
+}

@@ -1,0 +1,280 @@
+package nft
+
+import (
+	"fmt"
+	"slices"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/trellisnet/trellis/internal/service"
+)
+
+// Service proxy mark bits; distinct from Config.PassMark (0x00100000).
+const (
+	// ServiceMasqMark marks a connection's first packet for masquerade in postrouting
+	// (hairpin: a pod reaching itself through its service).
+	ServiceMasqMark uint32 = 0x00200000
+	// ServiceExternalMark marks external traffic under externalTrafficPolicy Cluster; it
+	// is masqueraded when it leaves through anything but a workload interface (the
+	// chosen endpoint is on another node, so the reply must come back here).
+	ServiceExternalMark uint32 = 0x00400000
+)
+
+// Fixed service object names; every service object starts with "svc-", which no policy
+// object does.
+const (
+	ChainSvcPrerouting  = "svc-prerouting"
+	ChainSvcOutput      = "svc-output"
+	ChainSvcPostrouting = "svc-postrouting"
+	ChainSvcDispatch    = "svc-dispatch"
+	ChainSvcFilterFwd   = "svc-filter-fwd"
+	ChainSvcFilterIn    = "svc-filter-in"
+	ChainSvcFilterOut   = "svc-filter-out"
+	ChainSvcNoEndpoints = "svc-noep"
+	ChainSvcReject      = "svc-reject"
+	// MapSvcAddr4 (6) map address . protocol . port of ClusterIPs, externalIPs and
+	// LoadBalancer IPs to the service port's chain; MapSvcNodePort4 (6) map protocol .
+	// port of NodePorts (on local addresses).
+	MapSvcAddr4     = "svc-addr4"
+	MapSvcAddr6     = "svc-addr6"
+	MapSvcNodePort4 = "svc-nodeport4"
+	MapSvcNodePort6 = "svc-nodeport6"
+	// MapSvcNoEP4 (6, NodePort4, NodePort6) map the same keys of service ports without
+	// usable endpoints to reject or drop, in the filter hooks.
+	MapSvcNoEP4         = "svc-noep4"
+	MapSvcNoEP6         = "svc-noep6"
+	MapSvcNoEPNodePort4 = "svc-noep-np4"
+	MapSvcNoEPNodePort6 = "svc-noep-np6"
+)
+
+// RenderServices renders a node's service proxy state as a table of its own (merge it
+// into the policy table with Table.Merge before applying). Pure and deterministic.
+//
+// Packet path: nat base chains at dstnat in prerouting (traffic arriving) and output
+// (the node's own clients) jump to svc-dispatch, which does one verdict-map lookup on
+// daddr . l4proto . dport (ClusterIPs, externalIPs, LoadBalancer IPs) and, for local
+// destinations, one on l4proto . dport (NodePorts), so the cost of a packet does not grow
+// with the number of services; only a connection's first packet goes through nat
+// chains. A map element leads to the service port's chain: for the ClusterIP the
+// load-balancing chain of the endpoints internalTrafficPolicy allows, for external
+// addresses a chain applying externalTrafficPolicy first. A load-balancing chain sends a
+// client that has affinity to its endpoint, then picks one with `numgen random`; the
+// endpoint chain marks hairpin traffic for masquerade, records affinity and DNATs.
+// Postrouting masquerades only marked packets. Ports without usable endpoints are not
+// DNATed; filter chains (priority filter - 10, before policy) reject or drop their new
+// connections through maps with the same keys.
+func RenderServices(cfg Config, st *service.State) *Table {
+	cfg = cfg.withDefaults()
+	r := &svcRenderer{cfg: cfg, t: NewTable()}
+	r.base()
+	if st != nil {
+		for i := range st.Ports {
+			r.port(&st.Ports[i])
+		}
+	}
+	return r.t
+}
+
+type svcRenderer struct {
+	cfg Config
+	t   *Table
+}
+
+func (r *svcRenderer) base() {
+	wild := quote(r.cfg.IfPrefix + "*")
+	hook := func(name string, typ knftables.BaseChainType, h knftables.BaseChainHook, prio knftables.BaseChainPriority, rules ...Rule) {
+		r.t.Chains[name] = &Chain{Name: name, Hook: &Hook{Type: typ, Hook: h, Priority: prio}, Rules: rules}
+	}
+	hook(ChainSvcPrerouting, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority, Rule{Text: "jump " + ChainSvcDispatch})
+	hook(ChainSvcOutput, knftables.NATType, knftables.OutputHook, knftables.DNATPriority, Rule{Text: "jump " + ChainSvcDispatch})
+	hook(ChainSvcPostrouting, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority,
+		Rule{Text: fmt.Sprintf("meta mark & 0x%08x == 0x%08x counter masquerade", ServiceMasqMark, ServiceMasqMark), Comment: "service hairpin masquerade"},
+		Rule{Text: fmt.Sprintf("meta mark & 0x%08x == 0x%08x oifname != %s counter masquerade", ServiceExternalMark, ServiceExternalMark, wild), Comment: "service external masquerade"},
+	)
+	r.t.Chains[ChainSvcDispatch] = &Chain{Name: ChainSvcDispatch, Rules: []Rule{
+		{Text: "ip daddr . meta l4proto . th dport vmap @" + MapSvcAddr4},
+		{Text: "ip6 daddr . meta l4proto . th dport vmap @" + MapSvcAddr6},
+		{Text: "meta nfproto ipv4 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNodePort4},
+		{Text: "meta nfproto ipv6 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNodePort6},
+	}}
+	newConn := Rule{Text: "ct state new jump " + ChainSvcNoEndpoints}
+	prio := knftables.BaseChainPriority(knftables.FilterPriority + " - 10")
+	hook(ChainSvcFilterFwd, knftables.FilterType, knftables.ForwardHook, prio, newConn)
+	hook(ChainSvcFilterIn, knftables.FilterType, knftables.InputHook, prio, newConn)
+	hook(ChainSvcFilterOut, knftables.FilterType, knftables.OutputHook, prio, newConn)
+	r.t.Chains[ChainSvcNoEndpoints] = &Chain{Name: ChainSvcNoEndpoints, Rules: []Rule{
+		{Text: "ip daddr . meta l4proto . th dport vmap @" + MapSvcNoEP4},
+		{Text: "ip6 daddr . meta l4proto . th dport vmap @" + MapSvcNoEP6},
+		{Text: "meta nfproto ipv4 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNoEPNodePort4},
+		{Text: "meta nfproto ipv6 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNoEPNodePort6},
+	}}
+	r.t.Chains[ChainSvcReject] = &Chain{Name: ChainSvcReject, Rules: []Rule{
+		{Text: "meta l4proto tcp counter reject with tcp reset", Comment: "service without endpoints"},
+		{Text: "counter reject", Comment: "service without endpoints"},
+	}}
+	for _, m := range []struct {
+		name, typ string
+	}{
+		{MapSvcAddr4, "ipv4_addr . inet_proto . inet_service : verdict"},
+		{MapSvcAddr6, "ipv6_addr . inet_proto . inet_service : verdict"},
+		{MapSvcNodePort4, "inet_proto . inet_service : verdict"},
+		{MapSvcNodePort6, "inet_proto . inet_service : verdict"},
+		{MapSvcNoEP4, "ipv4_addr . inet_proto . inet_service : verdict"},
+		{MapSvcNoEP6, "ipv6_addr . inet_proto . inet_service : verdict"},
+		{MapSvcNoEPNodePort4, "inet_proto . inet_service : verdict"},
+		{MapSvcNoEPNodePort6, "inet_proto . inet_service : verdict"},
+	} {
+		r.t.Sets[m.name] = &Set{Name: m.name, Map: true, Type: m.typ}
+	}
+}
+
+func svcMaps(fam int) (addr, nodePort, noEP, noEPNodePort string) {
+	if fam == 4 {
+		return MapSvcAddr4, MapSvcNodePort4, MapSvcNoEP4, MapSvcNoEPNodePort4
+	}
+	return MapSvcAddr6, MapSvcNodePort6, MapSvcNoEP6, MapSvcNoEPNodePort6
+}
+
+// port renders one service port's chains and map elements.
+func (r *svcRenderer) port(p *service.Port) {
+	addrMap, npMap, noEPMap, noEPNPMap := svcMaps(p.Family)
+	proto := p.Protocol
+	port := fmt.Sprint(p.Port)
+	if p.ClusterIP.IsValid() {
+		key := []string{p.ClusterIP.String(), proto, port}
+		switch v := p.InternalVerdict(); v {
+		case service.Forward:
+			r.t.Sets[addrMap].AddElement(key, []string{"goto " + r.balance(p, p.InternalEndpoints(), p.InternalLocal)})
+		default:
+			r.t.Sets[noEPMap].AddElement(key, []string{noEndpointVerdict(v)})
+		}
+	}
+	if !p.External() {
+		return
+	}
+	var extKeys [][]string
+	for _, a := range append(slices.Clone(p.ExternalIPs), p.LoadBalancerIPs...) {
+		extKeys = append(extKeys, []string{a.String(), proto, port})
+	}
+	npKey := []string{proto, fmt.Sprint(p.NodePort)}
+	if v := p.ExternalVerdict(); v == service.Reject {
+		for _, k := range extKeys {
+			r.t.Sets[noEPMap].AddElement(k, []string{noEndpointVerdict(v)})
+		}
+		if p.NodePort != 0 {
+			r.t.Sets[noEPNPMap].AddElement(npKey, []string{noEndpointVerdict(v)})
+		}
+		return
+	}
+	ext := r.external(p)
+	for _, k := range extKeys {
+		r.t.Sets[addrMap].AddElement(k, []string{"goto " + ext})
+	}
+	if p.NodePort != 0 {
+		r.t.Sets[npMap].AddElement(npKey, []string{"goto " + ext})
+	}
+}
+
+func noEndpointVerdict(v service.Verdict) string {
+	if v == service.Drop {
+		return "drop"
+	}
+	return "goto " + ChainSvcReject
+}
+
+// external renders the chain applying externalTrafficPolicy to external traffic.
+func (r *svcRenderer) external(p *service.Port) string {
+	name := hashName("svc-x-", "service-external|"+p.ID())
+	cluster := Rule{Text: fmt.Sprintf("meta mark set meta mark | 0x%08x goto %s", ServiceExternalMark, r.balance(p, p.Cluster, false))}
+	var rules []Rule
+	if !p.ExternalLocal {
+		rules = []Rule{cluster}
+	} else {
+		// Pods and the node itself are not external: pods get the internal
+		// behaviour, the node's own clients the cluster-wide endpoints (masqueraded).
+		switch p.InternalVerdict() {
+		case service.Forward:
+			rules = append(rules, Rule{Text: fmt.Sprintf("iifname %s goto %s", quote(r.cfg.IfPrefix+"*"), r.balance(p, p.InternalEndpoints(), p.InternalLocal))})
+		default:
+			rules = append(rules, Rule{Text: fmt.Sprintf("iifname %s %s", quote(r.cfg.IfPrefix+"*"), noEndpointVerdict(p.InternalVerdict()))})
+		}
+		cluster.Text = "fib saddr type local " + cluster.Text
+		rules = append(rules, cluster)
+		if len(p.Local) > 0 {
+			rules = append(rules, Rule{Text: "goto " + r.balance(p, p.Local, true)})
+		} else {
+			rules = append(rules, Rule{Text: "counter drop", Comment: "service " + p.Namespace + "/" + p.Service + " has no local endpoint"})
+		}
+	}
+	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
+	return name
+}
+
+// balance renders the chain spreading new connections over eps and returns its name.
+func (r *svcRenderer) balance(p *service.Port, eps []service.Endpoint, local bool) string {
+	which := "cluster"
+	if local {
+		which = "local"
+	}
+	name := hashName("svc-lb-", "service-balance|"+p.ID()+"|"+which)
+	if r.t.Chains[name] != nil {
+		return name
+	}
+	fam := "ip"
+	if p.Family == 6 {
+		fam = "ip6"
+	}
+	var rules []Rule
+	targets := make([]string, len(eps))
+	for i, e := range eps {
+		targets[i] = r.endpoint(p, e)
+		if p.AffinitySeconds > 0 {
+			rules = append(rules, Rule{Text: fmt.Sprintf("%s saddr @%s goto %s", fam, affinitySet(p, e), targets[i])})
+		}
+	}
+	// Uniform choice without a set per service (the kernel allocates anonymous set names
+	// by scanning every set of the table, so one set per service makes big syncs
+	// quadratic): endpoint i of n is taken with probability 1/(n-i) among the rest.
+	for i, t := range targets {
+		if left := len(targets) - i; left > 1 {
+			rules = append(rules, Rule{Text: fmt.Sprintf("numgen random mod %d == 0 goto %s", left, t)})
+		} else {
+			rules = append(rules, Rule{Text: "goto " + t})
+		}
+	}
+	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
+	return name
+}
+
+func affinitySet(p *service.Port, e service.Endpoint) string {
+	return hashName("svc-af-", "service-affinity|"+p.ID()+"|"+e.AddrPort().String())
+}
+
+// endpoint renders the chain DNATing to one endpoint and returns its name.
+func (r *svcRenderer) endpoint(p *service.Port, e service.Endpoint) string {
+	name := hashName("svc-ep-", "service-endpoint|"+p.ID()+"|"+e.AddrPort().String())
+	if r.t.Chains[name] != nil {
+		return name
+	}
+	fam, addrType, target := "ip", "ipv4_addr", e.AddrPort().String()
+	if p.Family == 6 {
+		fam, addrType = "ip6", "ipv6_addr"
+	}
+	rules := []Rule{{Text: fmt.Sprintf("%s saddr %s meta mark set meta mark | 0x%08x", fam, e.Addr, ServiceMasqMark)}}
+	if p.AffinitySeconds > 0 {
+		set := affinitySet(p, e)
+		// The flags and timeout ride in the declaration's type (see affinityType).
+		r.t.Sets[set] = &Set{Name: set, Type: affinityType(addrType, p.AffinitySeconds)}
+		rules = append(rules, Rule{Text: fmt.Sprintf("update @%s { %s saddr }", set, fam)})
+	}
+	rules = append(rules, Rule{Text: fmt.Sprintf("meta l4proto %s dnat %s to %s", p.Protocol, fam, target)})
+	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
+	return name
+}
+
+// affinityType is the declaration of a session affinity set: Set has no fields for
+// flags other than interval or for a timeout, so they are appended to the type, which
+// knftables writes verbatim into "add set ... { type TYPE ; }".
+func affinityType(addrType string, seconds int32) string {
+	return fmt.Sprintf("%s ; flags dynamic,timeout ; timeout %ds", addrType, seconds)
+}

@@ -1,0 +1,16 @@
+// Package dns is the cluster DNS server: it answers for the cluster zone (cluster.local)
+// from an in-memory view of Services and EndpointSlices kept current by a store list +
+// watch, the way CoreDNS's kubernetes plugin does:
+//
+//   - <svc>.<ns>.svc.<zone> A/AAAA: the cluster IPs; for a headless service the addresses
+//     of its ready endpoints; an ExternalName service: a CNAME (not followed);
+//   - <hostname-or-dashed-ip>.<svc>.<ns>.svc.<zone>: one endpoint of a headless service;
+//   - _<port>._<proto>.<svc>.<ns>.svc.<zone> SRV for named service ports;
+//   - <dashed-ip>.<ns>.pod.<zone>: the address itself ("pods insecure").
+//
+// A name that exists without records of the asked type gets NOERROR with no answer; any
+// other name, inside or outside the zone, gets NXDOMAIN.
+//
+// It must never forward or recurse: no query ever leaves this server (the lab's network
+// safety rule). It never writes to the store.
+package dns

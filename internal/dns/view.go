@@ -1,0 +1,136 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+var (
+	kindService, _       = model.Lookup("v1", "Service")
+	kindEndpointSlice, _ = model.Lookup("discovery.k8s.io/v1", "EndpointSlice")
+)
+
+// view is the server's copy of Services and EndpointSlices.
+type view struct {
+	mu       sync.RWMutex
+	services map[string]*corev1.Service                       // ns/name
+	slices   map[string]map[string]*discoveryv1.EndpointSlice // ns/service -> slice name -> slice
+	synced   map[*model.Kind]bool
+}
+
+func newView() *view {
+	return &view{services: map[string]*corev1.Service{}, slices: map[string]map[string]*discoveryv1.EndpointSlice{},
+		synced: map[*model.Kind]bool{}}
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+func sliceOwner(s *discoveryv1.EndpointSlice) string {
+	return key(s.Namespace, s.Labels[discoveryv1.LabelServiceName])
+}
+
+// set records (or with del removes) one object.
+func (v *view) set(o model.Object, del bool) {
+	switch x := o.(type) {
+	case *corev1.Service:
+		if del {
+			delete(v.services, key(x.Namespace, x.Name))
+		} else {
+			v.services[key(x.Namespace, x.Name)] = x
+		}
+	case *discoveryv1.EndpointSlice:
+		owner := sliceOwner(x)
+		if del {
+			delete(v.slices[owner], x.Name)
+			if len(v.slices[owner]) == 0 {
+				delete(v.slices, owner)
+			}
+			return
+		}
+		// A slice may move to another service (label change): drop it everywhere first.
+		for k, m := range v.slices {
+			if m[x.Name] != nil && m[x.Name].Namespace == x.Namespace && k != owner {
+				delete(m, x.Name)
+			}
+		}
+		if v.slices[owner] == nil {
+			v.slices[owner] = map[string]*discoveryv1.EndpointSlice{}
+		}
+		v.slices[owner][x.Name] = x
+	}
+}
+
+// replace swaps in a fresh list of one kind.
+func (v *view) replace(k *model.Kind, items []model.Object) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if k == kindService {
+		v.services = map[string]*corev1.Service{}
+	} else {
+		v.slices = map[string]map[string]*discoveryv1.EndpointSlice{}
+	}
+	for _, o := range items {
+		v.set(o, false)
+	}
+	v.synced[k] = true
+}
+
+func (v *view) apply(ev store.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.set(ev.Object, ev.Type == store.EventDeleted)
+}
+
+// Synced reports whether both kinds have been listed once.
+func (v *view) Synced() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.synced[kindService] && v.synced[kindEndpointSlice]
+}
+
+// follow keeps one kind of the view current until ctx ends: list, watch from the list's
+// revision, list again after a resync or a broken watch.
+func (v *view) follow(ctx context.Context, st store.Store, k *model.Kind, log *slog.Logger) {
+	for ctx.Err() == nil {
+		err := v.followOnce(ctx, st, k)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("dns view: relisting", "kind", k.Kind, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (v *view) followOnce(ctx context.Context, st store.Store, k *model.Kind) error {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	res, err := st.List(lctx, k, store.ListOptions{})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("list %s: %w", k.Plural, err)
+	}
+	w, err := st.Watch(ctx, k, store.WatchOptions{Revision: res.Revision})
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", k.Plural, err)
+	}
+	defer w.Stop()
+	v.replace(k, res.Items)
+	for ev := range w.Events() {
+		if ev.Type == store.EventResync {
+			return fmt.Errorf("watch %s: resync: %w", k.Plural, ev.Err)
+		}
+		v.apply(ev)
+	}
+	return fmt.Errorf("watch %s: ended", k.Plural)
+}

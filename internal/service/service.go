@@ -1,0 +1,415 @@
+package service
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// LabelServiceName is the EndpointSlice label naming the Service the slice belongs to.
+const LabelServiceName = discoveryv1.LabelServiceName
+
+// DefaultAffinitySeconds is kube-proxy's ClientIP affinity timeout when the Service
+// does not set one.
+const DefaultAffinitySeconds = 10800
+
+// Input is everything Compute reads.
+type Input struct {
+	// Node is the name of the node the state is for (endpoints' nodeName is compared to it).
+	Node string
+	// Services and Slices are the cluster's Services and EndpointSlices; order does not
+	// matter. Nil entries are skipped.
+	Services []*corev1.Service
+	Slices   []*discoveryv1.EndpointSlice
+}
+
+// State is a node's desired service proxy state.
+type State struct {
+	// Ports are sorted by namespace, service, port name, protocol, port and family.
+	Ports []Port
+	// HealthChecks are the health-check node ports of externalTrafficPolicy Local
+	// services, sorted by port.
+	HealthChecks []HealthCheck
+}
+
+// Verdict is what happens to a new connection to a service address.
+type Verdict string
+
+// Verdicts.
+const (
+	// Forward: DNAT to one of the endpoints.
+	Forward Verdict = "forward"
+	// Reject: the port has no usable endpoint at all (ICMP port unreachable, TCP reset).
+	Reject Verdict = "reject"
+	// Drop: endpoints exist, but none the traffic policy allows (e.g. Local, none here).
+	Drop Verdict = "drop"
+)
+
+// Port is one port of one Service in one IP family.
+type Port struct {
+	Namespace string
+	Service   string
+	// Name is the service port's name ("" for a single unnamed port).
+	Name string
+	// Family is 4 or 6.
+	Family int
+	// Protocol is "tcp", "udp" or "sctp".
+	Protocol string
+	// Port is the service port (on the ClusterIP, externalIPs and LoadBalancer IPs).
+	Port uint16
+	// ClusterIP is the family's cluster IP, invalid when there is none.
+	ClusterIP netip.Addr
+	// NodePort is 0 when the Service has none.
+	NodePort uint16
+	// ExternalIPs (spec.externalIPs) and LoadBalancerIPs (status.loadBalancer.ingress
+	// IPs) of this family, sorted, without duplicates.
+	ExternalIPs     []netip.Addr
+	LoadBalancerIPs []netip.Addr
+	// InternalLocal and ExternalLocal are internalTrafficPolicy and
+	// externalTrafficPolicy Local.
+	InternalLocal bool
+	ExternalLocal bool
+	// AffinitySeconds is the ClientIP session affinity timeout, 0 without affinity.
+	AffinitySeconds int32
+	// Cluster are the endpoints usable cluster-wide, Local those on this node (after the
+	// serving-and-terminating fallback of each); sorted by address and port.
+	Cluster []Endpoint
+	Local   []Endpoint
+}
+
+// Endpoint is one backend of a service port.
+type Endpoint struct {
+	Addr netip.Addr
+	Port uint16
+	// Node is the endpoint's nodeName ("" when unknown); Local is Node == Input.Node.
+	Node  string
+	Local bool
+}
+
+// AddrPort is the endpoint's address and port.
+func (e Endpoint) AddrPort() netip.AddrPort { return netip.AddrPortFrom(e.Addr, e.Port) }
+
+// HealthCheck is one health-check node port.
+type HealthCheck struct {
+	Namespace string
+	Service   string
+	Port      uint16
+	// LocalEndpoints counts the distinct addresses of the Service's usable local
+	// endpoints (all ports and families).
+	LocalEndpoints int
+}
+
+// ID is the port's canonical identity: "namespace/service:name/protocol/family".
+func (p *Port) ID() string {
+	return p.Namespace + "/" + p.Service + ":" + p.Name + "/" + p.Protocol + "/" + string(rune('0'+p.Family))
+}
+
+// External reports whether the port has external addresses (NodePort, externalIPs or
+// LoadBalancer IPs).
+func (p *Port) External() bool {
+	return p.NodePort != 0 || len(p.ExternalIPs) > 0 || len(p.LoadBalancerIPs) > 0
+}
+
+// InternalVerdict is the fate of a new connection to the ClusterIP.
+func (p *Port) InternalVerdict() Verdict {
+	return verdict(p.Cluster, p.Local, p.InternalLocal)
+}
+
+// ExternalVerdict is the fate of a new connection from outside the cluster to an
+// external address.
+func (p *Port) ExternalVerdict() Verdict {
+	return verdict(p.Cluster, p.Local, p.ExternalLocal)
+}
+
+// InternalEndpoints are the endpoints ClusterIP traffic is balanced over.
+func (p *Port) InternalEndpoints() []Endpoint {
+	if p.InternalLocal {
+		return p.Local
+	}
+	return p.Cluster
+}
+
+// ExternalEndpoints are the endpoints external traffic is balanced over.
+func (p *Port) ExternalEndpoints() []Endpoint {
+	if p.ExternalLocal {
+		return p.Local
+	}
+	return p.Cluster
+}
+
+func verdict(cluster, local []Endpoint, onlyLocal bool) Verdict {
+	switch {
+	case len(cluster) == 0:
+		return Reject
+	case onlyLocal && len(local) == 0:
+		return Drop
+	default:
+		return Forward
+	}
+}
+
+// Compute returns the node's desired service state. It is pure and deterministic.
+func Compute(in Input) *State {
+	bySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for _, s := range in.Slices {
+		if s == nil || s.Labels[LabelServiceName] == "" {
+			continue
+		}
+		k := s.Namespace + "/" + s.Labels[LabelServiceName]
+		bySvc[k] = append(bySvc[k], s)
+	}
+	st := &State{}
+	for _, svc := range in.Services {
+		if svc == nil || svc.Spec.Type == corev1.ServiceTypeExternalName || headless(svc) {
+			continue
+		}
+		ports := servicePorts(in.Node, svc, bySvc[svc.Namespace+"/"+svc.Name])
+		st.Ports = append(st.Ports, ports...)
+		if hc, ok := healthCheck(svc, ports); ok {
+			st.HealthChecks = append(st.HealthChecks, hc)
+		}
+	}
+	slices.SortFunc(st.Ports, comparePorts)
+	slices.SortFunc(st.HealthChecks, func(a, b HealthCheck) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
+	})
+	return st
+}
+
+func comparePorts(a, b Port) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service),
+		cmp.Compare(a.Name, b.Name), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port),
+		cmp.Compare(a.Family, b.Family))
+}
+
+func headless(svc *corev1.Service) bool {
+	return svc.Spec.ClusterIP == corev1.ClusterIPNone
+}
+
+func healthCheck(svc *corev1.Service, ports []Port) (HealthCheck, bool) {
+	if svc.Spec.HealthCheckNodePort <= 0 || svc.Spec.HealthCheckNodePort > 65535 ||
+		svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+		return HealthCheck{}, false
+	}
+	addrs := map[netip.Addr]bool{}
+	for _, p := range ports {
+		for _, e := range p.Local {
+			addrs[e.Addr] = true
+		}
+	}
+	return HealthCheck{Namespace: svc.Namespace, Service: svc.Name, Port: uint16(svc.Spec.HealthCheckNodePort), LocalEndpoints: len(addrs)}, true
+}
+
+// families returns the Service's IP families with their cluster IPs (invalid when the
+// family has none).
+func families(svc *corev1.Service) map[int]netip.Addr {
+	out := map[int]netip.Addr{}
+	ips := svc.Spec.ClusterIPs
+	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
+		ips = []string{svc.Spec.ClusterIP}
+	}
+	for _, s := range ips {
+		if a, err := netip.ParseAddr(s); err == nil {
+			a = a.Unmap()
+			if _, ok := out[family(a)]; !ok {
+				out[family(a)] = a
+			}
+		}
+	}
+	if len(out) == 0 {
+		for _, f := range svc.Spec.IPFamilies {
+			switch f {
+			case corev1.IPv4Protocol:
+				out[4] = netip.Addr{}
+			case corev1.IPv6Protocol:
+				out[6] = netip.Addr{}
+			}
+		}
+	}
+	return out
+}
+
+func family(a netip.Addr) int {
+	if a.Unmap().Is4() {
+		return 4
+	}
+	return 6
+}
+
+// externalAddrs returns the Service's externalIPs and LoadBalancer ingress IPs by family.
+func externalAddrs(svc *corev1.Service) (ext, lb map[int][]netip.Addr) {
+	ext, lb = map[int][]netip.Addr{}, map[int][]netip.Addr{}
+	for _, s := range svc.Spec.ExternalIPs {
+		if a, err := netip.ParseAddr(s); err == nil {
+			ext[family(a)] = append(ext[family(a)], a.Unmap())
+		}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		for _, ing := range svc.Status.LoadBalancer.Ingress {
+			if a, err := netip.ParseAddr(ing.IP); err == nil {
+				lb[family(a)] = append(lb[family(a)], a.Unmap())
+			}
+		}
+	}
+	for _, m := range []map[int][]netip.Addr{ext, lb} {
+		for f, as := range m {
+			slices.SortFunc(as, netip.Addr.Compare)
+			m[f] = slices.Compact(as)
+		}
+	}
+	return ext, lb
+}
+
+func servicePorts(node string, svc *corev1.Service, sl []*discoveryv1.EndpointSlice) []Port {
+	fams := families(svc)
+	ext, lb := externalAddrs(svc)
+	var affinity int32
+	if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
+		affinity = DefaultAffinitySeconds
+		if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil && *c.ClientIP.TimeoutSeconds > 0 {
+			affinity = *c.ClientIP.TimeoutSeconds
+		}
+	}
+	nodePorts := svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+	var out []Port
+	for _, sp := range svc.Spec.Ports {
+		proto := protocol(sp.Protocol)
+		if proto == "" || sp.Port <= 0 || sp.Port > 65535 {
+			continue
+		}
+		for fam, cip := range fams {
+			p := Port{
+				Namespace: svc.Namespace, Service: svc.Name, Name: sp.Name, Family: fam,
+				Protocol: proto, Port: uint16(sp.Port), ClusterIP: cip,
+				ExternalIPs: ext[fam], LoadBalancerIPs: lb[fam],
+				InternalLocal:   svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal,
+				ExternalLocal:   svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
+				AffinitySeconds: affinity,
+			}
+			if nodePorts && sp.NodePort > 0 && sp.NodePort <= 65535 {
+				p.NodePort = uint16(sp.NodePort)
+			}
+			p.Cluster, p.Local = endpoints(node, fam, sp, sl)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func protocol(p corev1.Protocol) string {
+	switch p {
+	case corev1.ProtocolTCP, "":
+		return "tcp"
+	case corev1.ProtocolUDP:
+		return "udp"
+	case corev1.ProtocolSCTP:
+		return "sctp"
+	}
+	return ""
+}
+
+// candidate is an endpoint with its merged conditions.
+type candidate struct {
+	ep                            Endpoint
+	ready, serving, terminating bool
+}
+
+// endpoints returns the cluster-wide and local usable endpoints of service port sp in
+// family fam.
+func endpoints(node string, fam int, sp corev1.ServicePort, sl []*discoveryv1.EndpointSlice) (cluster, local []Endpoint) {
+	cands := map[netip.AddrPort]*candidate{}
+	for _, s := range sl {
+		if (fam == 4 && s.AddressType != discoveryv1.AddressTypeIPv4) || (fam == 6 && s.AddressType != discoveryv1.AddressTypeIPv6) {
+			continue
+		}
+		port, ok := slicePort(s, sp)
+		if !ok {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if len(e.Addresses) == 0 {
+				continue
+			}
+			a, err := netip.ParseAddr(e.Addresses[0])
+			if err != nil || family(a) != fam {
+				continue
+			}
+			ep := Endpoint{Addr: a.Unmap(), Port: port}
+			if e.NodeName != nil {
+				ep.Node = *e.NodeName
+			}
+			ep.Local = ep.Node != "" && ep.Node == node
+			ready := e.Conditions.Ready == nil || *e.Conditions.Ready
+			serving := ready
+			if e.Conditions.Serving != nil {
+				serving = *e.Conditions.Serving
+			}
+			terminating := e.Conditions.Terminating != nil && *e.Conditions.Terminating
+			c, ok := cands[ep.AddrPort()]
+			if !ok {
+				c = &candidate{ep: ep}
+				cands[ep.AddrPort()] = c
+			}
+			if c.ep.Node == "" {
+				c.ep.Node, c.ep.Local = ep.Node, ep.Local
+			}
+			c.ready = c.ready || ready
+			c.serving = c.serving || serving
+			c.terminating = c.terminating || terminating
+		}
+	}
+	all := make([]*candidate, 0, len(cands))
+	for _, c := range cands {
+		all = append(all, c)
+	}
+	slices.SortFunc(all, func(a, b *candidate) int { return a.ep.AddrPort().Compare(b.ep.AddrPort()) })
+	cluster = usable(all, false)
+	local = usable(all, true)
+	return cluster, local
+}
+
+// usable picks the ready endpoints (only local ones when onlyLocal), or when there is
+// none, the serving and terminating ones.
+func usable(all []*candidate, onlyLocal bool) []Endpoint {
+	var ready, fallback []Endpoint
+	for _, c := range all {
+		if onlyLocal && !c.ep.Local {
+			continue
+		}
+		if c.ready {
+			ready = append(ready, c.ep)
+		} else if c.serving && c.terminating {
+			fallback = append(fallback, c.ep)
+		}
+	}
+	if len(ready) > 0 {
+		return ready
+	}
+	return fallback
+}
+
+// slicePort finds the slice port matching service port sp by name and protocol.
+func slicePort(s *discoveryv1.EndpointSlice, sp corev1.ServicePort) (uint16, bool) {
+	for _, p := range s.Ports {
+		name := ""
+		if p.Name != nil {
+			name = *p.Name
+		}
+		proto := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			proto = *p.Protocol
+		}
+		if name != sp.Name || !strings.EqualFold(string(proto), string(cmp.Or(sp.Protocol, corev1.ProtocolTCP))) {
+			continue
+		}
+		if p.Port == nil || *p.Port <= 0 || *p.Port > 65535 {
+			return 0, false
+		}
+		return uint16(*p.Port), true
+	}
+	return 0, false
+}
