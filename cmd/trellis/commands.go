@@ -26,7 +26,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewNodeCmd(o))
 	root.AddCommand(ctl.NewIPAMCmd(o))
 	root.AddCommand(ctl.NewLabCmd(o), ctl.NewDemoCmd(o))
-	root.AddCommand(ctl.NewDNSCmd(o))
+	root.AddCommand(ctl.NewDNSCmd(o), ctl.NewControllerCmd(o))
 }
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).

@@ -80,7 +80,6 @@ func podWEPs(n *testnet.Net, node string, spec []podSpec) string {
 	return b.String()
 }
 
-
 // probe sends c's probe and reports whether it got through; an error other than a
 // dropped packet (no reply) fails the test, so "denied" always means "dropped".
 func probe(n *testnet.Net, c connCase, timeout time.Duration) (bool, error) {

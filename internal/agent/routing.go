@@ -411,7 +411,7 @@ func (r *router) applyOverlay(n route.Node) error {
 // peers, advertised prefixes and accepted prefixes; it returns the learned routes.
 func (r *router) applyBGP(ctx context.Context, n route.Node, pools []*model.IPPool) ([]route.Route, error) {
 	sp := n.BGP
-	cfg := bgp.Config{RouterID: sp.RouterID, ASNumber: sp.ASNumber, ListenAddress: sp.Address,
+	cfg := bgp.Config{RouterID: sp.RouterID, ASNumber: sp.ASNumber, ListenAddress: sp.Address, ListenAddress6: sp.Address6,
 		ListenPort: int(sp.ListenPort), ClusterID: sp.ClusterID, Logger: r.bgpLog, ConnectRetry: bgpConnectRetry}
 	if r.speaker != nil && r.bgpCfg != cfg {
 		r.log.Info("bgp identity changed; restarting the speaker", "routerID", sp.RouterID, "as", sp.ASNumber)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/service"
 )
 
@@ -31,28 +32,39 @@ type ServiceHost struct {
 	FlushUDP func(eps []netip.AddrPort) (int, error)
 }
 
-// serviceKinds are the kinds the service proxy reads.
+// serviceKinds are the kinds the service proxy reads that the policy calculation does
+// not (EndpointSlices are read by both).
 func serviceKinds() []*model.Kind {
 	var out []*model.Kind
 	for _, name := range []string{"services", "endpointslices.discovery.k8s.io"} {
-		if k, err := model.Resolve(name); err == nil {
+		k, err := model.Resolve(name)
+		if err != nil {
+			continue
+		}
+		obj := k.New()
+		obj.SetName("default")
+		obj.SetNamespace("default")
+		if _, ok := policy.KeyOf(obj); !ok {
 			out = append(out, k)
 		}
 	}
 	return out
 }
 
-// serviceProxy keeps the Services and EndpointSlices the watch recorded, computes and
-// renders the service state when they change, and after a successful sync flushes stale
-// UDP conntrack entries, serves health-check node ports and updates metrics. Everything
-// but the health-check handlers runs on the runner goroutine.
+// serviceProxy keeps the Services and EndpointSlices the watch recorded, recomputes the
+// service state of the Services whose inputs changed and renders it, and after a
+// successful sync flushes stale UDP conntrack entries, serves health-check node ports
+// and updates metrics. Everything but the health-check handlers runs on the runner
+// goroutine.
 type serviceProxy struct {
 	node     string
 	host     ServiceHost
 	a        *Agent
-	services map[objKey]*corev1.Service
-	slices   map[objKey]*discoveryv1.EndpointSlice
-	dirty    bool
+	services map[string]*corev1.Service                       // by namespace/name
+	slices   map[objKey]*discoveryv1.EndpointSlice            // all slices
+	bySvc    map[string]map[objKey]*discoveryv1.EndpointSlice // slices by namespace/service
+	parts    map[string]service.Part                          // computed, by namespace/name
+	dirty    map[string]bool                                  // services to recompute
 	renderer *nft.ServiceRenderer
 	state    *service.State // last computed
 	table    *nft.Table     // last rendered
@@ -87,51 +99,83 @@ func newServiceProxy(a *Agent) *serviceProxy {
 
 // reset forgets everything recorded (a new snapshot follows).
 func (p *serviceProxy) reset() {
-	p.services = map[objKey]*corev1.Service{}
+	p.services = map[string]*corev1.Service{}
 	p.slices = map[objKey]*discoveryv1.EndpointSlice{}
-	p.dirty = true
+	p.bySvc = map[string]map[objKey]*discoveryv1.EndpointSlice{}
+	p.parts = map[string]service.Part{}
+	p.dirty = map[string]bool{}
+	p.table = nil
 }
 
-// update records one object (nil: deleted) and reports whether it was a service kind.
+// update records one object (nil: deleted) and reports whether it is the proxy's alone
+// (a Service); EndpointSlices also go to the policy calculation (rules matching services).
 func (p *serviceProxy) update(k objKey, obj model.Object) bool {
 	switch {
 	case k.kind.Kind == "Service" && k.kind.Group == "":
+		key := k.namespace + "/" + k.name
 		if svc, ok := obj.(*corev1.Service); ok {
-			p.services[k] = svc
+			p.services[key] = svc
 		} else {
-			delete(p.services, k)
+			delete(p.services, key)
 		}
+		p.dirty[key] = true
+		return true
 	case k.kind.Kind == "EndpointSlice" && k.kind.Group == "discovery.k8s.io":
-		if sl, ok := obj.(*discoveryv1.EndpointSlice); ok {
-			p.slices[k] = sl
-		} else {
+		if old, ok := p.slices[k]; ok {
+			svc := sliceService(old)
+			delete(p.bySvc[svc], k)
+			if len(p.bySvc[svc]) == 0 {
+				delete(p.bySvc, svc)
+			}
+			p.dirty[svc] = true
 			delete(p.slices, k)
 		}
-	default:
+		if sl, ok := obj.(*discoveryv1.EndpointSlice); ok && sl.Labels[service.LabelServiceName] != "" {
+			svc := sliceService(sl)
+			p.slices[k] = sl
+			if p.bySvc[svc] == nil {
+				p.bySvc[svc] = map[objKey]*discoveryv1.EndpointSlice{}
+			}
+			p.bySvc[svc][k] = sl
+			p.dirty[svc] = true
+		}
 		return false
 	}
-	p.dirty = true
-	return true
+	return false
+}
+
+func sliceService(sl *discoveryv1.EndpointSlice) string {
+	return sl.Namespace + "/" + sl.Labels[service.LabelServiceName]
 }
 
 // changed reports whether the service state must be computed again.
-func (p *serviceProxy) changed() bool { return p.dirty }
+func (p *serviceProxy) changed() bool { return len(p.dirty) > 0 || p.table == nil }
 
-// render returns the table of the current service state, computing it when inputs
-// changed since the last call.
+// render returns the table of the current service state, recomputing the Services whose
+// inputs changed since the last call.
 func (p *serviceProxy) render() *nft.Table {
-	if p.dirty || p.table == nil {
-		in := service.Input{Node: p.node}
-		for _, s := range p.services {
-			in.Services = append(in.Services, s)
-		}
-		for _, s := range p.slices {
-			in.Slices = append(in.Slices, s)
-		}
-		p.state = service.Compute(in)
-		p.table = p.renderer.Render(p.state)
-		p.dirty = false
+	if !p.changed() {
+		return p.table
 	}
+	for key := range p.dirty {
+		svc, ok := p.services[key]
+		if !ok {
+			delete(p.parts, key)
+			continue
+		}
+		var sl []*discoveryv1.EndpointSlice
+		for _, s := range p.bySvc[key] {
+			sl = append(sl, s)
+		}
+		p.parts[key] = service.ComputeService(p.node, svc, sl)
+	}
+	p.dirty = map[string]bool{}
+	parts := make([]service.Part, 0, len(p.parts))
+	for _, part := range p.parts {
+		parts = append(parts, part)
+	}
+	p.state = service.Assemble(parts)
+	p.table = p.renderer.Render(p.state)
 	return p.table
 }
 

@@ -453,6 +453,31 @@ spec:
 			return ""
 		})
 	})
+	t.Run("rules match services", func(t *testing.T) {
+		// pod0 may send only TCP to sticky's endpoints (ports from its slice).
+		put(t, e.st, `apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: p0-egress, namespace: shop}
+spec:
+  selector: app == 'p0'
+  types: [Egress]
+  egress:
+  - {action: Allow, protocol: TCP, destination: {services: {name: sticky}}}
+---
+`)
+		eventually(t, 5*time.Second, func() string {
+			if _, _, err := who(client, "tcp", ap(svcRemote+":8080"), 300*time.Millisecond); !isTimeout(err) {
+				return fmt.Sprintf("pod0 to the remote endpoint: %v, want dropped", err)
+			}
+			if _, _, err := who(client, "udp", ap("10.96.0.10:80"), 300*time.Millisecond); !isTimeout(err) {
+				return fmt.Sprintf("pod0 to web over UDP: %v, want dropped", err)
+			}
+			if b, _, err := who(client, "tcp", ap("10.96.0.11:80"), time.Second); err != nil || (b != "p1" && b != "p2") {
+				return fmt.Sprintf("pod0 to sticky: %q, %v; want p1 or p2", b, err)
+			}
+			return ""
+		})
+	})
 	t.Run("partial syncs equal a fresh full sync", func(t *testing.T) {
 		fresh := freshAgentTable(t, e)
 		eventually(t, 5*time.Second, func() string {

@@ -2,14 +2,20 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/knftables"
 
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/service"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
@@ -107,5 +113,59 @@ func TestRemovedUDPEndpoints(t *testing.T) {
 	}
 	if got := removedUDPEndpoints(cur, cur); len(got) != 0 {
 		t.Errorf("no change gave %v", got)
+	}
+}
+
+// TestServiceProxyIncremental feeds random Service and EndpointSlice changes (including
+// slices moving between services) and checks that the incrementally computed state
+// always equals a from-scratch Compute of the current objects.
+func TestServiceProxyIncremental(t *testing.T) {
+	a := New(testConfig(t, "n1"), memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, testLogger(t))
+	p := a.svc
+	svcKind, sliceKind := kind(t, "services"), kind(t, "endpointslices.discovery.k8s.io")
+	rng := rand.New(rand.NewPCG(1, 2))
+	svcs := map[objKey]model.Object{}
+	slices := map[objKey]model.Object{}
+	for step := range 300 {
+		i := rng.IntN(4)
+		if rng.IntN(2) == 0 {
+			k := objKey{kind: svcKind, namespace: "shop", name: fmt.Sprintf("s%d", i)}
+			if rng.IntN(4) == 0 {
+				delete(svcs, k)
+				p.update(k, nil)
+			} else {
+				obj := decode(t, fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata: {name: s%d, namespace: shop}\nspec: {clusterIP: 10.96.0.%d, ports: [{port: %d}]}\n", i, i+1, 80+rng.IntN(2)))[0]
+				svcs[k] = obj
+				p.update(k, obj)
+			}
+		} else {
+			k := objKey{kind: sliceKind, namespace: "shop", name: fmt.Sprintf("e%d", i)}
+			if rng.IntN(4) == 0 {
+				delete(slices, k)
+				p.update(k, nil)
+			} else {
+				obj := decode(t, fmt.Sprintf("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e%d, namespace: shop, labels: {kubernetes.io/service-name: s%d}}\naddressType: IPv4\nports: [{port: 8080}]\nendpoints: [{addresses: [10.65.0.%d], nodeName: n%d}]\n",
+					i, rng.IntN(4), rng.IntN(5)+2, rng.IntN(2)+1))[0]
+				slices[k] = obj
+				p.update(k, obj)
+			}
+		}
+		if rng.IntN(3) > 0 {
+			continue
+		}
+		p.render()
+		in := service.Input{Node: "n1"}
+		for _, o := range svcs {
+			in.Services = append(in.Services, o.(*corev1.Service))
+		}
+		for _, o := range slices {
+			in.Slices = append(in.Slices, o.(*discoveryv1.EndpointSlice))
+		}
+		if diff := cmp.Diff(service.Compute(in).String(), p.state.String()); diff != "" {
+			t.Fatalf("step %d: incremental state differs (-scratch +incremental):\n%s", step, diff)
+		}
+		if got, want := p.table.String(), nft.RenderServices(nft.Config{}, p.state).String(); got != want {
+			t.Fatalf("step %d: rendered table differs from RenderServices:\n%s", step, cmp.Diff(want, got))
+		}
 	}
 }

@@ -95,7 +95,7 @@ func childMain() error {
 	s := cfg.Speaker
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	mu.Lock()
-	sp = bgp.New(bgp.Config{RouterID: s.RouterID, ASNumber: s.ASNumber, ListenAddress: s.Address,
+	sp = bgp.New(bgp.Config{RouterID: s.RouterID, ASNumber: s.ASNumber, ListenAddress: s.Address, ListenAddress6: s.Address6,
 		ListenPort: int(s.ListenPort), ClusterID: s.ClusterID, ConnectRetry: time.Second, Logger: logger}, apply)
 	mu.Unlock()
 	ctx := context.Background()

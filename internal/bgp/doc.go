@@ -13,18 +13,27 @@
 // drop our routes at once (a node leaving). Route-reflector clients get the local cluster
 // ID; passive peers wait for the remote side to connect.
 //
-// Learned routes: only best paths received from a peer (never our own) whose prefix lies
-// inside one of the accepted prefixes (SetAccept, typically the IP pools plus what an
-// operator allowed) are reported; everything else stays in the RIB only. The callback is
-// called from one goroutine, with the full sorted set each time, coalescing bursts.
+// Learned routes: the speaker runs with multiple paths on, so for each prefix every path
+// equal to the best (BGP multipath) is kept, one per peer, and reported as one route with
+// one next hop per path (ECMP). Only paths received from a peer (never our own) whose
+// prefix lies inside one of the accepted prefixes (SetAccept, typically the IP pools plus
+// what an operator allowed) and outside every rejected prefix (SetReject: the service
+// ranges) are reported; everything else stays in the RIB only. The callback is called
+// from one goroutine, with the full sorted set each time, coalescing bursts.
+//
+// Export: a speaker that is not a route reflector never passes on routes learned from its
+// iBGP peers (a global export policy rejects route type internal). An external peer thus
+// learns each prefix only from the nodes that originate it: a Service's /32 only from the
+// nodes with local endpoints, a block only from its node. Routes learned from external
+// peers are passed to the other nodes as usual.
 //
 // Restart: Synced reports whether every configured peer has sent End-of-RIB since it came
 // up; a restarted agent keeps the routes it finds in the kernel until then (or until a grace
 // period ends), so a restart does not interrupt traffic on its own node either.
 //
-// Limits: IPv4 unicast only; one best path per prefix is reported (no BGP multipath, although
-// internal/route and internal/dataplane/link carry ECMP routes); no long-lived graceful
-// restart; no session passwords.
+// Limits: IPv4 unicast only; no long-lived graceful restart; no session passwords. gobgp
+// keeps the multipath switch in a package variable, so every speaker of one process uses
+// multiple paths.
 //
 // Network namespaces: gobgp opens its listening socket in its Serve goroutine and dials
 // peers from per-peer goroutines it starts itself, so pinning the caller's goroutine to a

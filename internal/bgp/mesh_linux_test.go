@@ -223,3 +223,54 @@ func TestBIRDPeer(t *testing.T) {
 		t.Errorf("b installed BIRD's route without accepting it:\n%s", got)
 	}
 }
+
+// TestECMPKernel: two nodes advertise the same prefix; the third installs one route with
+// both next hops (multipath), and a single next hop once one of them withdraws it.
+func TestECMPKernel(t *testing.T) {
+	f := newFabric(t)
+	res := route.Compute(clusterInput(threeNodes))
+	anycast := netip.MustParsePrefix("198.51.100.0/24")
+	kids := map[string]*child{}
+	for _, n := range threeNodes {
+		ns := f.addHost(t, n.name, n.cidr)
+		cfg := nodeConfig(t, res, n.name, anycast)
+		if n.name != "c" {
+			cfg.Advertise = append(cfg.Advertise, anycast)
+		}
+		kids[n.name] = startChild(t, ns, cfg)
+	}
+	ecmp := []string{"198.51.100.0/24 nexthop via 192.0.2.11 dev eth0 nexthop via 192.0.2.12 dev eth0"}
+	d := eventually(t, 20*time.Second, "c installs the anycast prefix with both next hops", hasRoutes(t, f.hosts["c"], ecmp, nil))
+	t.Logf("ECMP route installed after %v", d)
+	kids["a"].reload(t, nodeConfig(t, res, "a", anycast))
+	eventually(t, 10*time.Second, "c keeps only b's path once a withdraws",
+		hasRoutes(t, f.hosts["c"], []string{"198.51.100.0/24 via 192.0.2.12 dev eth0"}, []string{"nexthop"}))
+}
+
+// TestIPv6Kernel: two nodes with IPv4 and IPv6 underlay addresses run a session per
+// family; each installs the other's IPv6 block via its IPv6 address (and the IPv4 block via
+// the IPv4 one).
+func TestIPv6Kernel(t *testing.T) {
+	f := newFabric(t)
+	nodes := threeNodes[:2]
+	in := clusterInput(nodes)
+	v6 := map[string]string{"a": "2001:db8::11/64", "b": "2001:db8::12/64"}
+	blocks6 := map[string]string{"a": "2001:db8:42::/122", "b": "2001:db8:42::40/122"}
+	for _, n := range in.Nodes {
+		n.Spec.BGP.IPv6Address = v6[n.Name]
+		in.Blocks = append(in.Blocks, route.Block{CIDR: netip.MustParsePrefix(blocks6[n.Name]), Node: n.Name})
+	}
+	res := route.Compute(in)
+	pool6 := netip.MustParsePrefix("2001:db8:42::/48")
+	for _, n := range nodes {
+		ns := f.addHost(t, n.name, n.cidr)
+		if out, err := exec.Command("ip", "-n", ns, "addr", "add", v6[n.name], "dev", "eth0", "nodad").CombinedOutput(); err != nil {
+			t.Fatalf("add %s in %s: %v: %s", v6[n.name], ns, err, out)
+		}
+		startChild(t, ns, nodeConfig(t, res, n.name, pool6))
+	}
+	eventually(t, 20*time.Second, "a learns b's blocks of both families", hasRoutes(t, f.hosts["a"],
+		[]string{"10.244.0.64/26 via 192.0.2.12 dev eth0", "2001:db8:42::40/122 via 2001:db8::12 dev eth0"}, nil))
+	eventually(t, 5*time.Second, "b learns a's blocks of both families", hasRoutes(t, f.hosts["b"],
+		[]string{"10.244.0.0/26 via 192.0.2.11 dev eth0", "2001:db8:42::/122 via 2001:db8::11 dev eth0"}, nil))
+}

@@ -88,12 +88,14 @@ func (s *Speaker) apiPeer(p route.Peer) *api.Peer {
 			HoldTime: holdTime, KeepaliveInterval: keepalive}},
 		GracefulRestart: &api.GracefulRestart{Enabled: true, RestartTime: p.RestartTime},
 		AfiSafis: []*api.AfiSafi{{
-			Config:            &api.AfiSafiConfig{Family: apiutil.ToApiFamily(bgp.AFI_IP, bgp.SAFI_UNICAST), Enabled: true},
+			Config:            &api.AfiSafiConfig{Family: apiutil.ToApiFamily(afi(p.Address), bgp.SAFI_UNICAST), Enabled: true},
 			MpGracefulRestart: &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}},
 		}},
 	}
-	if a := s.cfg.ListenAddress; a.IsValid() && !a.IsUnspecified() && a.Is4() == p.Address.Is4() {
-		ap.Transport.LocalAddress = a.String()
+	for _, a := range []netip.Addr{s.cfg.ListenAddress, s.cfg.ListenAddress6} {
+		if a.IsValid() && !a.IsUnspecified() && a.Is4() == p.Address.Is4() {
+			ap.Transport.LocalAddress = a.String()
+		}
 	}
 	if p.RRClient {
 		ap.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: s.cfg.ClusterID}
@@ -101,8 +103,17 @@ func (s *Speaker) apiPeer(p route.Peer) *api.Peer {
 	return ap
 }
 
-// SetPrefixes makes the advertised prefixes equal want (IPv4 only; others are an error),
-// each with our next hop.
+// afi is the address family of sessions to addr: an IPv4 session carries IPv4 unicast,
+// an IPv6 session IPv6 unicast (one session per family, as Calico runs them).
+func afi(addr netip.Addr) uint16 {
+	if addr.Is4() {
+		return bgp.AFI_IP
+	}
+	return bgp.AFI_IP6
+}
+
+// SetPrefixes makes the advertised prefixes equal want, each with our next hop of its
+// family (an IPv6 prefix needs ListenAddress6).
 func (s *Speaker) SetPrefixes(want []netip.Prefix) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,12 +159,21 @@ func (s *Speaker) SetPrefixes(want []netip.Prefix) error {
 }
 
 func (s *Speaker) localPath(p netip.Prefix) (*apiutil.Path, error) {
-	if !p.Addr().Is4() {
-		return nil, errors.New("only IPv4 prefixes are advertised")
-	}
 	nlri, err := bgp.NewIPAddrPrefix(p)
 	if err != nil {
 		return nil, err
+	}
+	if !p.Addr().Is4() {
+		nh := s.cfg.ListenAddress6
+		if !nh.IsValid() || nh.IsUnspecified() {
+			return nil, errors.New("an IPv6 prefix needs an IPv6 listen address")
+		}
+		mp, err := bgp.NewPathAttributeMpReachNLRI(bgp.RF_IPv6_UC, []bgp.PathNLRI{{NLRI: nlri}}, nh)
+		if err != nil {
+			return nil, err
+		}
+		return &apiutil.Path{Family: bgp.RF_IPv6_UC, Nlri: nlri,
+			Attrs: []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP), mp}}, nil
 	}
 	nh, err := bgp.NewPathAttributeNextHop(s.nextHop())
 	if err != nil {

@@ -27,6 +27,9 @@ type Config struct {
 	// ListenAddress is the address to listen on and to use as source and next hop; the
 	// invalid Addr listens on every address and uses RouterID as next hop.
 	ListenAddress netip.Addr
+	// ListenAddress6, when valid, is also listened on and is the source and next hop of
+	// IPv6 sessions and prefixes.
+	ListenAddress6 netip.Addr
 	// ListenPort is the TCP port; 0 means 179, -1 means do not listen (active only).
 	ListenPort int
 	// ClusterID is the route-reflector cluster ID; empty when not a reflector.
@@ -54,14 +57,10 @@ type Speaker struct {
 	prefixes map[netip.Prefix]uuid.UUID
 	accept   []netip.Prefix
 	reject   []netip.Prefix
-	learned  map[netip.Prefix]learnedPath
-	eor      map[netip.Addr]bool
-	notify   chan struct{}
-}
-
-type learnedPath struct {
-	nextHop netip.Addr
-	peer    netip.Addr
+	// learned are the paths of each prefix's multipath set, by the peer that sent them.
+	learned map[netip.Prefix]map[netip.Addr]netip.Addr
+	eor     map[netip.Addr]bool
+	notify  chan struct{}
 }
 
 // New returns a speaker; it does no I/O and starts nothing. onLearned may be nil.
@@ -73,7 +72,7 @@ func New(cfg Config, onLearned OnLearned) *Speaker {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Speaker{cfg: cfg, onLearn: onLearned, peers: map[netip.Addr]route.Peer{},
-		prefixes: map[netip.Prefix]uuid.UUID{}, learned: map[netip.Prefix]learnedPath{},
+		prefixes: map[netip.Prefix]uuid.UUID{}, learned: map[netip.Prefix]map[netip.Addr]netip.Addr{},
 		eor: map[netip.Addr]bool{}, notify: make(chan struct{}, 1)}
 }
 
@@ -102,9 +101,13 @@ func (s *Speaker) Start(ctx context.Context) error {
 	if port == 0 {
 		port = route.DefaultListenPort
 	}
-	global := &api.Global{Asn: s.cfg.ASNumber, RouterId: s.cfg.RouterID.String(), ListenPort: port}
+	// Multiple paths: equal paths from several peers are all kept and installed (ECMP).
+	global := &api.Global{Asn: s.cfg.ASNumber, RouterId: s.cfg.RouterID.String(), ListenPort: port, UseMultiplePaths: true}
 	if a := s.cfg.ListenAddress; a.IsValid() {
 		global.ListenAddresses = []string{a.String()}
+		if a6 := s.cfg.ListenAddress6; a6.IsValid() {
+			global.ListenAddresses = append(global.ListenAddresses, a6.String())
+		}
 	}
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		return fmt.Errorf("start bgp speaker as %d router-id %s port %d: %w", s.cfg.ASNumber, s.cfg.RouterID, port, err)
@@ -183,9 +186,13 @@ func (s *Speaker) Learned() []route.Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []route.Route
-	for p, lp := range s.learned {
+	for p, paths := range s.learned {
 		if accepted(s.accept, p) && !accepted(s.reject, p) {
-			out = append(out, route.Learned(p, []netip.Addr{lp.nextHop}))
+			var via []netip.Addr
+			for _, nh := range paths {
+				via = append(via, nh)
+			}
+			out = append(out, route.Learned(p, via))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -234,12 +241,24 @@ func (s *Speaker) onBestPath(paths []*apiutil.Path, _ time.Time) {
 			continue
 		}
 		local := !p.PeerAddress.IsValid() || p.PeerAddress.IsUnspecified()
-		nh, hasNH := pathNextHop(p)
-		if p.Withdrawal || local || !hasNH {
+		if local {
+			// Our own prefix is the best: nothing learned is used for it.
 			delete(s.learned, pfx)
 			continue
 		}
-		s.learned[pfx] = learnedPath{nextHop: nh, peer: p.PeerAddress}
+		peer := p.PeerAddress.Unmap()
+		nh, hasNH := pathNextHop(p)
+		if p.Withdrawal || !hasNH {
+			delete(s.learned[pfx], peer)
+			if len(s.learned[pfx]) == 0 {
+				delete(s.learned, pfx)
+			}
+			continue
+		}
+		if s.learned[pfx] == nil {
+			s.learned[pfx] = map[netip.Addr]netip.Addr{}
+		}
+		s.learned[pfx][peer] = nh
 	}
 	s.changed()
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,12 +16,15 @@ import (
 )
 
 // BenchmarkAddDel drives ADD then DEL through libcni (a process per call, the embedded
-// etcd as datastore, no policy wait) and reports p50/p99 latencies of each.
+// etcd as datastore, no policy wait) and reports p50/p99 latencies of each, the plugin
+// processes' CPU time, and from the plugin's log its own duration, phases and datastore
+// requests. The plugin is this test binary; TRELLIS_CNI_PLUGIN=path/to/trellis measures
+// the real binary (whose start-up costs more: it links everything).
 // Run: go test -run '^$' -bench AddDel -benchtime 100x ./internal/cni/
 func BenchmarkAddDel(b *testing.B) {
 	e := newEnv(b)
 	l := e.conflist(confOpts{version: "1.1.0", assign6: true})
-	var adds, dels []time.Duration
+	var adds, dels, addCPU, delCPU []time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		p := &pod{ns: "default", name: fmt.Sprintf("bench-%d", i), netns: "trl-p-" + randSuffix(), containerID: fmt.Sprintf("bench-%d", i)}
@@ -29,14 +33,16 @@ func BenchmarkAddDel(b *testing.B) {
 		}
 		e.createPodObject(p)
 		b.StartTimer()
-		start := time.Now()
+		start, cpu := time.Now(), childrenCPU(b)
 		e.mustAdd(l, p.rt())
 		adds = append(adds, time.Since(start))
-		start = time.Now()
+		addCPU = append(addCPU, childrenCPU(b)-cpu)
+		start, cpu = time.Now(), childrenCPU(b)
 		if err := e.run(func(ctx context.Context) error { return e.cni.DelNetworkList(ctx, l, p.rt()) }); err != nil {
 			b.Fatal(err)
 		}
 		dels = append(dels, time.Since(start))
+		delCPU = append(delCPU, childrenCPU(b)-cpu)
 		b.StopTimer()
 		if err := netns.Delete(p.netns); err != nil {
 			b.Fatal(err)
@@ -45,8 +51,21 @@ func BenchmarkAddDel(b *testing.B) {
 	}
 	report(b, "add", adds)
 	report(b, "del", dels)
+	report(b, "add-cpu", addCPU)
+	report(b, "del-cpu", delCPU)
 	e.reportLogged(b, "ADD", "add")
 	e.reportLogged(b, "DEL", "del")
+}
+
+// childrenCPU is the user+system CPU time of this process's finished children: the plugin
+// processes libcni ran (the datastore runs in this process). Unlike latency it hardly
+// depends on what else the machine is doing.
+func childrenCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loggedCommand is one "command done" record of the plugin's log.

@@ -35,6 +35,10 @@ import (
 func TestMain(m *testing.M) {
 	switch filepath.Base(os.Args[0]) {
 	case PluginName, IPAMPluginName:
+		if os.Getenv("TRL_CNI_METRICS_PROBE") == "1" {
+			fmt.Println(etcdMetricFamilies())
+			os.Exit(0)
+		}
 		os.Exit(Main(filepath.Base(os.Args[0]), func(cfg store.Config) (store.Store, error) { return etcd.New(cfg) }))
 	}
 	code := m.Run()

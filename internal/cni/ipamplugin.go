@@ -18,20 +18,36 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// lookupPod reads the pod, its namespace and service account. A named pod that is not in
-// the store is an error; a missing namespace or service account is not.
+// lookupPod reads the pod, its namespace and service account (the namespace concurrently
+// with the other two). A named pod that is not in the store is an error; a missing
+// namespace or service account is not.
 func lookupPod(ctx context.Context, st store.Store, w workload) (podInfo, error) {
 	var info podInfo
 	if w.Pod == "" {
 		return info, nil
 	}
-	get := func(apiVersion, kind, ns, name string) (model.Object, error) {
-		k, ok := model.Lookup(apiVersion, kind)
+	get := func(kind, ns, name string) (model.Object, error) {
+		k, ok := model.Lookup("v1", kind)
 		if !ok {
 			return nil, fmt.Errorf("kind %s is not registered", kind)
 		}
-		return st.Get(ctx, k, ns, name)
+		obj, err := st.Get(ctx, k, ns, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		return obj, err
 	}
+	var ns *corev1.Namespace
+	var nsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		obj, err := get("Namespace", "", w.Namespace)
+		ns, _ = obj.(*corev1.Namespace)
+		if err != nil {
+			nsErr = fmt.Errorf("look up namespace %s: %w", w.Namespace, err)
+		}
+	})
+	defer wg.Wait() // on the early returns below
 	pk, err := podViewKind()
 	if err != nil {
 		return info, err
@@ -40,22 +56,19 @@ func lookupPod(ctx context.Context, st store.Store, w workload) (podInfo, error)
 	if err != nil {
 		return info, fmt.Errorf("look up pod %s/%s: %w", w.Namespace, w.Pod, err)
 	}
-	info.Pod, _ = obj.(*podView)
-	if obj, err := get("v1", "Namespace", "", w.Namespace); err == nil {
-		info.Namespace, _ = obj.(*corev1.Namespace)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return info, fmt.Errorf("look up namespace %s: %w", w.Namespace, err)
-	}
+	pod, _ := obj.(*podView)
 	sa := "default"
-	if info.Pod != nil && info.Pod.Spec.ServiceAccountName != "" {
-		sa = info.Pod.Spec.ServiceAccountName
+	if pod != nil && pod.Spec.ServiceAccountName != "" {
+		sa = pod.Spec.ServiceAccountName
 	}
-	if obj, err := get("v1", "ServiceAccount", w.Namespace, sa); err == nil {
-		info.SA, _ = obj.(*corev1.ServiceAccount)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	obj, err = get("ServiceAccount", w.Namespace, sa)
+	if err != nil {
 		return info, fmt.Errorf("look up service account %s/%s: %w", w.Namespace, sa, err)
 	}
-	return info, nil
+	wg.Wait()
+	info.Pod, info.Namespace = pod, ns
+	info.SA, _ = obj.(*corev1.ServiceAccount)
+	return info, nsErr
 }
 
 // nodeLabels reads the labels of the Calico Node, else the Kubernetes Node, named node.

@@ -22,6 +22,9 @@ import (
 // commandTimeout bounds one plugin invocation (the policy wait included).
 const commandTimeout = 2 * time.Minute
 
+// policyPoll is how often the policy wait reads the EndpointStatus when it cannot watch.
+const policyPoll = 20 * time.Millisecond
+
 // gcMemoryLimit is the heap size at which a plugin run collects garbage after all.
 const gcMemoryLimit = 256 << 20
 

@@ -63,21 +63,34 @@ func TestPolicyWait(t *testing.T) {
 	})
 }
 
-// fakeAgent plays the node agent's side of the contract: once the endpoint exists it
-// writes an EndpointStatus carrying the endpoint's UID.
+// fakeAgent plays the node agent's side of the contract: as soon as the endpoint exists
+// (it watches the pod's namespace, so its own latency is a store round trip, not a poll
+// interval) it writes an EndpointStatus carrying the endpoint's UID.
 func fakeAgent(ctx context.Context, e *env, p *pod) {
-	k, _ := model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
-	for ctx.Err() == nil {
-		if wep, err := e.wep(p); err == nil {
-			st := &model.EndpointStatus{TypeMeta: metav1.TypeMeta{APIVersion: model.GroupTrellis + "/" + model.VersionIPAM, Kind: "EndpointStatus"},
-				ObjectMeta: metav1.ObjectMeta{Name: wep.Name, Namespace: wep.Namespace},
-				Status:     model.EndpointStatusStatus{Node: e.node, EndpointUID: string(wep.UID), PolicyProgrammed: true}}
-			if _, err := e.st.Create(ctx, st); err == nil {
-				return
-			}
-			_ = k
+	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
+	w, err := e.st.Watch(ctx, k, store.WatchOptions{Namespace: p.ns})
+	if err != nil {
+		return // the plugin's policy wait then times out and the test says so
+	}
+	defer w.Stop()
+	report := func() bool {
+		wep, err := e.wep(p)
+		if err != nil {
+			return false
 		}
-		time.Sleep(10 * time.Millisecond)
+		st := &model.EndpointStatus{TypeMeta: metav1.TypeMeta{APIVersion: model.GroupTrellis + "/" + model.VersionIPAM, Kind: "EndpointStatus"},
+			ObjectMeta: metav1.ObjectMeta{Name: wep.Name, Namespace: wep.Namespace},
+			Status:     model.EndpointStatusStatus{Node: e.node, EndpointUID: string(wep.UID), PolicyProgrammed: true}}
+		_, err = e.st.Create(ctx, st)
+		return err == nil
+	}
+	if report() {
+		return
+	}
+	for ev := range w.Events() {
+		if ev.Type != store.EventDeleted && ev.Object != nil && report() {
+			return
+		}
 	}
 }
 

@@ -394,8 +394,10 @@ func deleteEndpoint(ctx context.Context, st store.Store, namespace, name, contai
 	return nil
 }
 
-// waitForPolicy polls the endpoint's EndpointStatus until the agent reports its policy
-// programmed for this very endpoint (same UID), or the timeout passes.
+// waitForPolicy waits until the node agent reports the endpoint's policy programmed for
+// this very endpoint (its EndpointStatus has the same UID), or the timeout passes. It
+// watches the namespace's EndpointStatuses (started before the first read, so no write is
+// missed) and polls only as a fallback when the watch cannot start or ends.
 func waitForPolicy(ctx context.Context, st store.Store, wep *model.WorkloadEndpoint, timeout time.Duration) error {
 	k, ok := model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
 	if !ok {
@@ -403,21 +405,41 @@ func waitForPolicy(ctx context.Context, st store.Store, wep *model.WorkloadEndpo
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
+	programmed := func(obj model.Object) bool {
+		s, ok := obj.(*model.EndpointStatus)
+		return ok && s.Name == wep.Name && s.Status.PolicyProgrammed && s.Status.EndpointUID == string(wep.UID)
+	}
+	var events <-chan store.Event
+	if w, err := st.Watch(ctx, k, store.WatchOptions{Namespace: wep.Namespace}); err == nil {
+		defer w.Stop()
+		events = w.Events()
+	}
+	tick := time.NewTicker(policyPoll)
 	defer tick.Stop()
+	check := true
 	for {
-		obj, err := st.Get(ctx, k, wep.Namespace, wep.Name)
-		if err == nil {
-			if s, ok := obj.(*model.EndpointStatus); ok && s.Status.PolicyProgrammed && s.Status.EndpointUID == string(wep.UID) {
+		if check {
+			obj, err := st.Get(ctx, k, wep.Namespace, wep.Name)
+			switch {
+			case err == nil && programmed(obj):
 				return nil
+			case err != nil && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil:
+				return fmt.Errorf("policy wait for %s/%s: %w", wep.Namespace, wep.Name, err)
 			}
-		} else if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
-			return fmt.Errorf("policy wait for %s/%s: %w", wep.Namespace, wep.Name, err)
+			check = false
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("policy wait for %s/%s: the node agent did not report its policy programmed within %s", wep.Namespace, wep.Name, timeout)
+		case ev, ok := <-events:
+			switch {
+			case !ok || ev.Type == store.EventResync:
+				events, check = nil, true // the watch ended: poll from here on
+			case ev.Type != store.EventDeleted && programmed(ev.Object):
+				return nil
+			}
 		case <-tick.C:
+			check = events == nil
 		}
 	}
 }

@@ -1,16 +1,17 @@
 package controller
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -146,9 +147,22 @@ func endpointPorts(svc *corev1.Service, p *corev1.Pod) []discoveryv1.EndpointPor
 	return out
 }
 
+// portKey is a canonical string of a port list: endpoints with equal keys share slices.
 func portKey(ps []discoveryv1.EndpointPort) string {
-	b, _ := json.Marshal(ps)
-	return string(b)
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(*p.Name)
+		b.WriteByte('/')
+		b.WriteString(string(*p.Protocol))
+		b.WriteByte('/')
+		b.WriteString(strconv.Itoa(int(*p.Port)))
+		if p.AppProtocol != nil {
+			b.WriteByte('/')
+			b.WriteString(*p.AppProtocol)
+		}
+		b.WriteByte(',')
+	}
+	return b.String()
 }
 
 func endpoint(svc *corev1.Service, p *corev1.Pod, a netip.Addr) discoveryv1.Endpoint {
@@ -213,10 +227,7 @@ type SlicePlan struct {
 // PlanSlices compares the desired slices of every Service with the stored ones. Slices
 // not managed by this controller are never touched.
 func PlanSlices(svcs []*corev1.Service, pods []*corev1.Pod, stored []*discoveryv1.EndpointSlice) SlicePlan {
-	byNS := map[string][]*corev1.Pod{}
-	for _, p := range pods {
-		byNS[p.Namespace] = append(byNS[p.Namespace], p)
-	}
+	idx := indexPods(pods)
 	have := map[string]*discoveryv1.EndpointSlice{}
 	for _, s := range stored {
 		have[Key(s.Namespace, s.Name)] = s
@@ -228,7 +239,7 @@ func PlanSlices(svcs []*corev1.Service, pods []*corev1.Pod, stored []*discoveryv
 		return cmp.Compare(Key(a.Namespace, a.Name), Key(b.Namespace, b.Name))
 	})
 	for _, svc := range sorted {
-		for _, d := range DesiredSlices(svc, byNS[svc.Namespace]) {
+		for _, d := range DesiredSlices(svc, idx.candidates(svc)) {
 			k := Key(d.Namespace, d.Name)
 			want[k] = true
 			cur, ok := have[k]
@@ -258,23 +269,52 @@ func PlanSlices(svcs []*corev1.Service, pods []*corev1.Pod, stored []*discoveryv
 }
 
 func sameContent(a, b *discoveryv1.EndpointSlice) bool {
-	enc := func(s *discoveryv1.EndpointSlice) []byte {
-		eps := s.Endpoints
-		if len(eps) == 0 {
-			eps = nil
+	return maps.Equal(a.Labels, b.Labels) && a.AddressType == b.AddressType &&
+		equality.Semantic.DeepEqual(a.OwnerReferences, b.OwnerReferences) &&
+		slices.EqualFunc(a.Endpoints, b.Endpoints, sameEndpoint) && slices.EqualFunc(a.Ports, b.Ports, samePort)
+}
+
+func ptrEq[T comparable](a, b *T) bool { return a == b || (a != nil && b != nil && *a == *b) }
+
+func sameEndpoint(a, b discoveryv1.Endpoint) bool {
+	return slices.Equal(a.Addresses, b.Addresses) &&
+		ptrEq(a.Conditions.Ready, b.Conditions.Ready) && ptrEq(a.Conditions.Serving, b.Conditions.Serving) &&
+		ptrEq(a.Conditions.Terminating, b.Conditions.Terminating) &&
+		ptrEq(a.Hostname, b.Hostname) && ptrEq(a.NodeName, b.NodeName) && ptrEq(a.Zone, b.Zone) &&
+		ptrEq(a.TargetRef, b.TargetRef) && equality.Semantic.DeepEqual(a.Hints, b.Hints) &&
+		equality.Semantic.DeepEqual(a.DeprecatedTopology, b.DeprecatedTopology)
+}
+
+func samePort(a, b discoveryv1.EndpointPort) bool {
+	return ptrEq(a.Name, b.Name) && ptrEq(a.Protocol, b.Protocol) && ptrEq(a.Port, b.Port) && ptrEq(a.AppProtocol, b.AppProtocol)
+}
+
+// podIndex finds the pods a selector may match without scanning every pod: pods by
+// namespace and by namespace plus one label.
+type podIndex struct {
+	byLabel map[string][]*corev1.Pod // ns \x00 key=value
+}
+
+func indexPods(pods []*corev1.Pod) podIndex {
+	idx := podIndex{byLabel: map[string][]*corev1.Pod{}}
+	for _, p := range pods {
+		for k, v := range p.Labels {
+			idx.byLabel[p.Namespace+"\x00"+k+"="+v] = append(idx.byLabel[p.Namespace+"\x00"+k+"="+v], p)
 		}
-		ports := s.Ports
-		if len(ports) == 0 {
-			ports = nil
-		}
-		b, _ := json.Marshal(struct {
-			L map[string]string
-			O []metav1.OwnerReference
-			A discoveryv1.AddressType
-			E []discoveryv1.Endpoint
-			P []discoveryv1.EndpointPort
-		}{s.Labels, s.OwnerReferences, s.AddressType, eps, ports})
-		return b
 	}
-	return bytes.Equal(enc(a), enc(b))
+	return idx
+}
+
+// candidates returns the pods of the service's namespace carrying the rarest of its
+// selector's labels (a superset of the pods it selects).
+func (idx podIndex) candidates(svc *corev1.Service) []*corev1.Pod {
+	var best []*corev1.Pod
+	first := true
+	for k, v := range svc.Spec.Selector {
+		c := idx.byLabel[svc.Namespace+"\x00"+k+"="+v]
+		if first || len(c) < len(best) {
+			best, first = c, false
+		}
+	}
+	return best
 }

@@ -355,8 +355,9 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "matrix [-n NS]... [--ports tcp/80,udp/53] [-o table|json] [--compare]",
 		Short: "Probe every ordered pair of pods over real packets; --compare checks the calculation",
-		Long: "Probe every ordered pair of running pods (in the namespaces given with -n, else all)\n" +
-			"on every port, from inside the source pod. The JSON output has the shape of\n" +
+		Long: "Probe every ordered pair of running pods (in the namespaces given with -n, else all\n" +
+			"but kube-system, where the lab runs its DNS) on every port, from inside the source pod.\n" +
+			"The JSON output has the shape of\n" +
 			"`trellis policy matrix`. With --compare the calculation's matrix for the same datastore\n" +
 			"state is computed too and every disagreement is printed (exit code 1 if any). A pod\n" +
 			"connecting to itself never leaves its namespace, so those pairs are not compared.",
@@ -384,7 +385,8 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 			var names []string
 			for k := range addrs {
 				ns, _, _ := strings.Cut(k, "/")
-				if len(namespaces) == 0 || slices.Contains(namespaces, ns) {
+				// Without -n: the application pods, not the lab's own (kube-system: its DNS).
+				if (len(namespaces) == 0 && ns != lab.DNSNamespace) || slices.Contains(namespaces, ns) {
 					names = append(names, k)
 				}
 			}
@@ -420,7 +422,7 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 		},
 	}
 	labNameFlag(c, &name)
-	c.Flags().StringSliceVarP(&namespaces, "namespace", "n", nil, "only pods of these namespaces (repeatable)")
+	c.Flags().StringSliceVarP(&namespaces, "namespace", "n", nil, "only pods of these namespaces (repeatable; default: all but kube-system)")
 	c.Flags().StringSliceVar(&ports, "ports", []string{"tcp/80"}, "comma-separated tcp/PORT, udp/PORT list")
 	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	c.Flags().BoolVar(&compare, "compare", false, "compare with the calculation's matrix and print every disagreement")
@@ -579,7 +581,34 @@ func newLabExternalCmd() *cobra.Command {
 		},
 	}
 	labNameFlag(birdc, &bname)
-	c.AddCommand(add, remove, list, birdc)
+	var ename string
+	execCmd := &cobra.Command{
+		Use:     "exec HOST -- CMD [ARGS...]",
+		Short:   "Run a command inside an external host's namespace",
+		Example: "  sudo trellis lab external exec client -- curl -s http://10.99.0.11:30080/",
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			argv := args[1:]
+			if argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return Usagef("want HOST -- CMD [ARGS...]")
+			}
+			bin, _ := os.Executable()
+			code, err := lab.ExternalExec(c.Context(), lab.ResolveName(ename), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return ExitCodeError{Code: code}
+			}
+			return nil
+		},
+	}
+	execCmd.Flags().SetInterspersed(false)
+	labNameFlag(execCmd, &ename)
+	c.AddCommand(add, remove, list, birdc, execCmd)
 	return c
 }
 

@@ -84,7 +84,8 @@ func (c *Controller) withResolvConf(rt *podRuntime, argv []string) []string {
 
 // ShimExec runs argv with resolvConf bind-mounted over /etc/resolv.conf in a new mount
 // namespace of its own (/ made a slave mount first, so nothing propagates back): the
-// root mount namespace never changes. It returns only on failure.
+// root mount namespace never changes. If the mount itself fails the command still runs
+// (without the cluster DNS; a line on standard error says why). It returns only on failure.
 func ShimExec(resolvConf string, argv []string) error {
 	if len(argv) == 0 {
 		return errors.New("shim: no command")
@@ -102,7 +103,9 @@ func ShimExec(resolvConf string, argv []string) error {
 		return fmt.Errorf("shim: make / a slave mount: %w", err)
 	}
 	if err := unix.Mount(resolvConf, resolvConfPath, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("shim: bind %s over %s: %w", resolvConf, resolvConfPath, err)
+		// No file to mount over (a dangling symlink, say): the container still runs,
+		// without the cluster DNS, and its log says why.
+		fmt.Fprintf(os.Stderr, "trellis lab shim: no cluster DNS: bind %s over %s: %v\n", resolvConf, resolvConfPath, err)
 	}
 	if err := unix.Exec(bin, argv, os.Environ()); err != nil {
 		return fmt.Errorf("shim: exec %s: %w", bin, err)

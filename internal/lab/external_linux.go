@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"time"
@@ -176,7 +178,8 @@ func removeHostNS(labName, ns, fabSide string) error {
 	}
 	return netns.Do(FabricNS(labName), func() error {
 		if l, err := netlink.LinkByName(fabSide); err == nil {
-			if err := netlink.LinkDel(l); err != nil {
+			// Deleting the namespace removes the pair asynchronously: gone is fine.
+			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
 				return fmt.Errorf("delete fabric port %s: %w", fabSide, err)
 			}
 		}
@@ -244,4 +247,36 @@ func attachExternal(labName, ns, fabSide string, addr netip.Prefix) error {
 		}
 		return writeSysctl("/proc/sys/net/ipv4/ip_forward", "0")
 	})
+}
+
+// ExternalExec runs argv inside the external host's namespace ("trellis" is binary) and
+// returns its exit code.
+func ExternalExec(ctx context.Context, labName, host string, argv []string, stdin io.Reader, stdout, stderr io.Writer, binary string) (int, error) {
+	st, err := LoadState(labName)
+	if err != nil {
+		return 0, fmt.Errorf("lab %s is not up: %w", labName, err)
+	}
+	e, ok := st.External(host)
+	if !ok {
+		return 0, fmt.Errorf("exec in external %s of lab %s: %w", host, labName, ErrNoExternal)
+	}
+	bin := argv[0]
+	if bin == "trellis" && binary != "" {
+		bin = binary
+	}
+	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env = append(os.Environ(), "HOSTNAME="+host)
+	if err := netns.Do(e.Namespace, cmd.Start); err != nil {
+		return 0, fmt.Errorf("exec %s in external %s: %w", argv[0], host, err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("exec %s in external %s: %w", argv[0], host, err)
+	}
+	return 0, nil
 }

@@ -150,6 +150,32 @@ func waitSessions(ctx context.Context, n NodeState, out io.Writer) {
 	}
 }
 
+// waitAllSessions waits up to 10 s until every node's BGP sessions are established and
+// says so (or how many are not): lab up returns with routes exchanged.
+func waitAllSessions(ctx context.Context, st *State, out io.Writer) {
+	start := time.Now()
+	for {
+		up, total := 0, 0
+		for _, n := range st.Nodes {
+			for _, p := range agentPeers(ctx, n.Socket) {
+				total++
+				if p.State == "Established" {
+					up++
+				}
+			}
+		}
+		if total > 0 && up == total {
+			fmt.Fprintf(out, "bgp: %d sessions established in %s\n", total, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > 10*time.Second || ctx.Err() != nil {
+			fmt.Fprintf(out, "bgp: %d of %d sessions established after %s; see lab status\n", up, total, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func writeNodeObjects(ctx context.Context, labName, routing string, n NodeState) error {
 	s, err := OpenStore(labName)
 	if err != nil {

@@ -574,3 +574,56 @@ endpoints:
 ports: [{port: 80, protocol: TCP}]
 `, nodeA, readyA, nodeB, readyB)
 }
+
+// TestExternalAddRemove: external hosts get the highest free fabric addresses, reach the
+// nodes over the fabric and nothing else (no default route), show in list and status, and
+// are removed with their BIRD by remove (and by lab down, checked in cleanup).
+func TestExternalAddRemove(t *testing.T) {
+	name := newRoutingLab(t, RoutingBGP, 1)
+	out := mustRun(t, name, "lab", "external", "add", "client", "--name", name)
+	if !strings.Contains(out, "10.99.0.254/24") || !strings.Contains(out, NodeNS(name, "client")) {
+		t.Errorf("external add printed %q, want namespace %s and address 10.99.0.254/24", out, NodeNS(name, "client"))
+	}
+	if again := mustRun(t, name, "lab", "external", "add", "client", "--name", name); again != out {
+		t.Errorf("adding client again printed %q, want the same %q", again, out)
+	}
+	if r := run(t, name, "lab", "external", "add", "node1", "--name", name); r.code == 0 {
+		t.Error("an external named like a node was accepted")
+	}
+	if r := run(t, name, "lab", "external", "add", "Bad-Name", "--name", name); r.code != 2 {
+		t.Errorf("invalid host name: exit %d, want 2", r.code)
+	}
+	mustRun(t, name, "lab", "external", "add", "tor", "--name", name, "--bird", "--asn", "65001", "--peer", "node1")
+	list := mustRun(t, name, "lab", "external", "list", "--name", name)
+	for _, want := range []string{"client", "10.99.0.254/24", "tor", "10.99.0.253/24", "65001"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("external list lacks %q:\n%s", want, list)
+		}
+	}
+	if err := dialFrom(NodeNS(name, "client"), "10.99.0.11", 9); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("client -> node1 tcp/9: %v, want connection refused (reached, nothing listening)", err)
+	}
+	if gw := gateways(t, NodeNS(name, "client"), "default"); gw != "" {
+		t.Errorf("client has a default route via %s", gw)
+	}
+	st, err := LoadState(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor, _ := st.External("tor")
+	if tor.Router == nil || !alive(tor.Router.PID) {
+		t.Fatalf("tor's BIRD is not running: %+v", tor)
+	}
+	text := mustRun(t, name, "lab", "status", "--name", name)
+	if !strings.Contains(text, "node_node1") || !strings.Contains(text, "EXTERNAL") {
+		t.Errorf("lab status lacks the router's protocols:\n%s", text)
+	}
+	mustRun(t, name, "lab", "external", "remove", "tor", "--name", name)
+	if netns.Exists(NodeNS(name, "tor")) || alive(tor.Router.PID) {
+		t.Errorf("after remove: namespace exists %v, bird alive %v", netns.Exists(NodeNS(name, "tor")), alive(tor.Router.PID))
+	}
+	mustRun(t, name, "lab", "external", "remove", "tor", "--name", name) // idempotent
+	if list := mustRun(t, name, "lab", "external", "list", "--name", name); strings.Contains(list, "tor") {
+		t.Errorf("tor still listed:\n%s", list)
+	}
+}

@@ -134,6 +134,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err := startProcesses(ctx, cfg, st, out, all, true); err != nil {
 		return err
 	}
+	if cfg.Routing == RoutingBGP && len(st.Nodes) > 1 {
+		waitAllSessions(ctx, st, out)
+	}
 	if err := writeCurrent(cfg.Name); err != nil {
 		return err
 	}

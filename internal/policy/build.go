@@ -207,6 +207,9 @@ func (b *builder) collectSets(rules []Rule) {
 
 // set materialises one IP set's members.
 func (b *builder) set(id string) IPSet {
+	if s, ok := b.c.serviceIPSet(id); ok {
+		return s
+	}
 	var v any
 	if e, ok := b.c.idx.byID[id]; ok {
 		v = e

@@ -64,6 +64,8 @@ type Calculator struct {
 	dirtyEP  map[string]struct{}
 	dirtySet map[string]struct{}
 	allDirty bool
+
+	svc *svcIndex // EndpointSlices and service sets (service.go); nil until used
 }
 
 // NewCalculator returns an empty calculator.
@@ -144,6 +146,8 @@ func (c *Calculator) Update(r Resource) {
 	case *Config:
 		c.config = r
 		c.allDirty = true
+	case *ServiceSlice:
+		c.updateServiceSlice(r)
 	}
 }
 
@@ -197,6 +201,8 @@ func (c *Calculator) Delete(k Key) {
 	case KeyConfig:
 		c.config = nil
 		c.allDirty = true
+	case KeyServiceSlice:
+		c.deleteServiceSlice(k.Namespace, k.Name)
 	}
 }
 

@@ -28,6 +28,7 @@ type npEntry struct {
 type refs struct {
 	exprs []*exprEntry
 	nps   []*npEntry
+	svcs  []*svcEntry
 }
 
 // compiler turns model rules into output rules, acquiring IP sets as it goes.
@@ -75,6 +76,7 @@ func (c *Calculator) release(r *refs) {
 	for _, e := range r.exprs {
 		c.idx.release(e)
 	}
+	c.releaseServices(r.svcs)
 	*r = refs{}
 }
 
@@ -107,9 +109,9 @@ func (cp compiler) rule(in *model.Rule, ns string) (Rule, error) {
 	default:
 		return r, fmt.Errorf("unknown action %q", in.Action)
 	}
-	if in.HTTP != nil || in.Source.Services != nil || in.Destination.Services != nil {
-		// Layer-7 and service matches are not implemented: fail closed.
-		return r, fmt.Errorf("http and services matches are not supported")
+	if in.HTTP != nil {
+		// Layer-7 matches are not implemented: fail closed.
+		return r, fmt.Errorf("http matches are not supported")
 	}
 	if in.IPVersion != nil {
 		r.IPVersion = *in.IPVersion
@@ -133,6 +135,8 @@ func (cp compiler) rule(in *model.Rule, ns string) (Rule, error) {
 	if r.Destination, err = cp.match(&in.Destination, ns, proto); err != nil {
 		return r, fmt.Errorf("destination: %w", err)
 	}
+	cp.serviceMatch(&r.Source, in.Source.Services, ns, false)
+	cp.serviceMatch(&r.Destination, in.Destination.Services, ns, true)
 	return r, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/trellisnet/trellis/internal/model"
@@ -96,6 +97,11 @@ func FromObject(obj model.Object) (Resource, error) {
 			return nil, nil
 		}
 		return fromFelixConfig(o), nil
+	case *discoveryv1.EndpointSlice:
+		if s := FromEndpointSlice(o); s != nil {
+			return s, nil
+		}
+		return nil, nil
 	}
 	return nil, nil
 }
@@ -270,6 +276,8 @@ func KeyOf(obj model.Object) (Key, bool) {
 		return Key{Kind: KeyEndpoint, Sub: string(KindWorkload), Name: ns + "/" + name}, true
 	case *model.FelixConfiguration:
 		return Key{Kind: KeyConfig}, name == "default"
+	case *discoveryv1.EndpointSlice:
+		return Key{Kind: KeyServiceSlice, Namespace: ns, Name: name}, true
 	}
 	return Key{}, false
 }

@@ -57,13 +57,16 @@ func cutPrefix(s, p string) (string, bool) {
 type speakerSet struct {
 	byName map[string]*Speaker
 	info   map[string]*nodeInfo
-	byAddr map[netip.Addr]*nodeInfo
+	byAddr map[netip.Addr]*nodeInfo // IPv4 and IPv6 addresses
 }
 
 func (ss *speakerSet) add(local *nodeInfo, p Peer, peerCluster string) {
 	sp := ss.byName[local.name]
-	if sp == nil || p.Address == sp.Address {
+	if sp == nil || p.Address == sp.Address || (sp.Address6.IsValid() && p.Address == sp.Address6) {
 		return
+	}
+	if p.Address.Is6() && !sp.Address6.IsValid() {
+		return // no IPv6 address to speak from
 	}
 	if p.Source != "mesh" && sp.ClusterID != "" && p.ASNumber == sp.ASNumber && peerCluster != sp.ClusterID {
 		p.RRClient = true
@@ -112,21 +115,41 @@ func computeSpeakers(nodes []*nodeInfo, cfgs []*model.BGPConfiguration, peers []
 			port = p
 		}
 		n.port = port
-		ss.byName[n.name] = &Speaker{RouterID: n.addr, Address: n.addr, Subnet: n.subnet, ASNumber: as,
+		sp := &Speaker{RouterID: n.addr, Address: n.addr, Subnet: n.subnet, ASNumber: as,
 			ListenPort: port, ClusterID: n.clusterID}
+		if n.addr6.IsValid() {
+			if other := ss.byAddr[n.addr6]; other != nil {
+				prob.add("Node/"+n.name, fmt.Sprintf("IPv6 address %s is also node %s's: no IPv6 sessions", n.addr6, other.name))
+				n.addr6 = netip.Addr{}
+			} else {
+				sp.Address6, sp.Subnet6 = n.addr6, n.subnet6
+				ss.byAddr[n.addr6] = n
+			}
+		}
+		ss.byName[n.name] = sp
 		ss.info[n.name] = n
 		ss.byAddr[n.addr] = n
 		bgpNodes = append(bgpNodes, n)
 	}
-	nodePeer := func(r *nodeInfo, source string, restart uint32) Peer {
-		return Peer{Address: r.addr, Port: r.port, ASNumber: ss.byName[r.name].ASNumber, Node: r.name,
-			Source: source, RestartTime: restart}
+	// nodePeers are the sessions to node r: over IPv4 and, when both ends have an IPv6
+	// address, over IPv6 too (as Calico runs one BIRD per family).
+	nodePeers := func(l, r *nodeInfo, source string, restart uint32) []Peer {
+		ps := []Peer{{Address: r.addr, Port: r.port, ASNumber: ss.byName[r.name].ASNumber, Node: r.name,
+			Source: source, RestartTime: restart}}
+		if l.addr6.IsValid() && r.addr6.IsValid() {
+			p6 := ps[0]
+			p6.Address = r.addr6
+			ps = append(ps, p6)
+		}
+		return ps
 	}
 	if set.mesh {
 		for _, l := range bgpNodes {
 			for _, r := range bgpNodes {
 				if l != r {
-					ss.add(l, nodePeer(r, "mesh", set.meshRestart), r.clusterID)
+					for _, p := range nodePeers(l, r, "mesh", set.meshRestart) {
+						ss.add(l, p, r.clusterID)
+					}
 				}
 			}
 		}
@@ -134,19 +157,23 @@ func computeSpeakers(nodes []*nodeInfo, cfgs []*model.BGPConfiguration, peers []
 	sorted := append([]*model.BGPPeer(nil), peers...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	for _, bp := range sorted {
-		addBGPPeer(ss, bgpNodes, bp, nodePeer, prob)
+		addBGPPeer(ss, bgpNodes, bp, nodePeers, prob)
 	}
 	for _, sp := range ss.byName {
 		sort.Slice(sp.Peers, func(i, j int) bool { return sp.Peers[i].Address.Less(sp.Peers[j].Address) })
 		for i := range sp.Peers {
 			p := &sp.Peers[i]
-			p.Passive = p.Node != "" && sp.Address.Compare(p.Address) > 0 && ss.hasSession(p.Node, sp.Address)
+			own := sp.Address
+			if p.Address.Is6() {
+				own = sp.Address6
+			}
+			p.Passive = p.Node != "" && own.Compare(p.Address) > 0 && ss.hasSession(p.Node, own)
 		}
 	}
 	return ss.byName
 }
 
-func addBGPPeer(ss *speakerSet, nodes []*nodeInfo, bp *model.BGPPeer, nodePeer func(*nodeInfo, string, uint32) Peer, prob *problems) {
+func addBGPPeer(ss *speakerSet, nodes []*nodeInfo, bp *model.BGPPeer, nodePeers func(l, r *nodeInfo, source string, restart uint32) []Peer, prob *problems) {
 	obj, spec := "BGPPeer/"+bp.Name, bp.Spec
 	source := "bgppeer/" + bp.Name
 	restart := uint32(DefaultMaxRestartTime)
@@ -190,13 +217,15 @@ func addBGPPeer(ss *speakerSet, nodes []*nodeInfo, bp *model.BGPPeer, nodePeer f
 				if l == r {
 					continue
 				}
-				p := nodePeer(r, source, restart)
-				p.KeepNextHop = keep
-				ss.add(l, p, r.clusterID)
+				for _, p := range nodePeers(l, r, source, restart) {
+					p.KeepNextHop = keep
+					ss.add(l, p, r.clusterID)
+				}
 				if spec.ReversePeering != model.ReversePeeringManual {
-					rp := nodePeer(l, source, restart)
-					rp.KeepNextHop = keep
-					ss.add(r, rp, l.clusterID)
+					for _, rp := range nodePeers(r, l, source, restart) {
+						rp.KeepNextHop = keep
+						ss.add(r, rp, l.clusterID)
+					}
 				}
 			}
 		}

@@ -38,7 +38,10 @@ func Compute(in Input) Result {
 		if in.BGP {
 			out.Advertise = advertised(n.name, blocks, borrowed, pools)
 			out.Advertise = append(out.Advertise, serviceAdvertisements(n, svcCIDRs, in.Services)...)
-			out.Advertise = onlyIPv4(sortPrefixes(out.Advertise))
+			out.Advertise = sortPrefixes(out.Advertise)
+			if sp := out.BGP; sp == nil || !sp.Address6.IsValid() {
+				out.Advertise = onlyIPv4(out.Advertise)
+			}
 			out.NoInstall = svcCIDRs.all()
 		}
 		out.Routes = blackholes(n.name, blocks)
@@ -106,13 +109,13 @@ func prefixLess(a, b netip.Prefix) bool {
 
 func hostPrefix(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
 
-// advertised is the node's affine IPv4 blocks and borrowed IPv4 addresses, less those of
-// pools with disableBGPExport. (Sessions are IPv4 only; IPv6 is not advertised yet.)
+// advertised is the node's affine blocks and borrowed addresses, less those of pools with
+// disableBGPExport. (IPv6 ones are dropped by the caller unless the node speaks IPv6.)
 func advertised(node string, blocks []Block, borrowed []Borrowed, pools []pool) []netip.Prefix {
 	var out []netip.Prefix
 	exported := func(p netip.Prefix) bool {
 		pl, ok := poolOf(pools, p)
-		return p.Addr().Is4() && (!ok || !pl.noExport)
+		return !ok || !pl.noExport
 	}
 	for _, b := range blocks {
 		if b.Node == node && exported(b.CIDR) {

@@ -3,7 +3,10 @@
 // resources and route-reflector roles), the prefixes the node advertises (its affine IPAM
 // blocks and /32 or /128 host routes for addresses it borrowed from other nodes' blocks),
 // the blackhole routes for its own blocks, and for the VXLAN overlay its VTEP and the
-// routes, FDB and neighbour entries for every remote node.
+// routes, FDB and neighbour entries for every remote node. With BGP it also computes the
+// service addresses each node advertises (ServicesFromModel turns Services and their
+// EndpointSlices into the Service input) and the service ranges no node installs routes
+// for (NoInstall).
 //
 // Compute is a pure function of Input: the same input always gives the same, sorted Result,
 // whose String is the canonical text used by the golden tests and by logs. Merge combines
@@ -29,7 +32,19 @@
 // node with spec.bgp.routeReflectorClusterID reflects routes to every iBGP peer from a
 // BGPPeer whose cluster ID differs from its own (its route-reflector clients); mesh
 // sessions are never client sessions. Blocks of pools with disableBGPExport are not
-// advertised, nor (sessions being IPv4 only for now) IPv6 blocks. VXLAN routes are computed for blocks of pools whose vxlanMode is Always or
+// advertised, nor (sessions being IPv4 only for now) IPv6 blocks or IPv6 service addresses.
+//
+// Service advertisement (after Calico): every node advertises the default
+// BGPConfiguration's serviceClusterIPs, serviceExternalIPs and serviceLoadBalancerIPs CIDRs;
+// for a Service with externalTrafficPolicy Local each of its cluster IPs, external IPs and
+// status.loadBalancer ingress IPs that lies inside a configured range of its kind is also
+// advertised as a /32 (/128), only by the nodes that have a ready endpoint of it
+// (EndpointSlice endpoints[].nodeName with conditions.ready true or unset). A node labelled
+// node.kubernetes.io/exclude-from-external-load-balancers advertises no service address.
+// Every configured service range is in NoInstall: learned routes inside it are never
+// installed, each node's service proxy handles those addresses.
+//
+// VXLAN routes are computed for blocks of pools whose vxlanMode is Always or
 // CrossSubnet; with CrossSubnet a remote node in the local node's underlay subnet is
 // reached by a plain route via its underlay address.
 //

@@ -74,6 +74,8 @@ type nodeInfo struct {
 	labels    map[string]string
 	addr      netip.Addr   // IPv4 underlay address
 	subnet    netip.Prefix // its subnet
+	addr6     netip.Addr   // IPv6 address from spec.bgp.ipv6Address (BGP over IPv6)
+	subnet6   netip.Prefix
 	as        uint32
 	hasAS     bool
 	clusterID string
@@ -142,6 +144,13 @@ func parseNodes(nodes []*model.Node, prob *problems) []*nodeInfo {
 			ni.addr, ni.subnet = p.Addr(), p.Masked()
 		}
 		if b := n.Spec.BGP; b != nil {
+			if s := b.IPv6Address; s != "" {
+				if p, err := parseAddrOrPrefix(s); err == nil && p.Addr().Is6() && !p.Addr().Is4In6() {
+					ni.addr6, ni.subnet6 = p.Addr(), p.Masked()
+				} else {
+					prob.add(obj, fmt.Sprintf("spec.bgp.ipv6Address: invalid IPv6 address %q", s))
+				}
+			}
 			if b.ASNumber != nil {
 				ni.as, ni.hasAS = uint32(*b.ASNumber), true
 			}

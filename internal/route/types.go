@@ -80,6 +80,10 @@ type Speaker struct {
 	RouterID   netip.Addr
 	Address    netip.Addr   // the node's IPv4 address: listen and source address
 	Subnet     netip.Prefix // the node's underlay subnet (from spec.bgp.ipv4Address)
+	// Address6 and Subnet6 are from spec.bgp.ipv6Address: the IPv6 sessions' listen,
+	// source and next-hop address; invalid when the node has none (no IPv6 sessions).
+	Address6 netip.Addr
+	Subnet6  netip.Prefix
 	ASNumber   uint32
 	ListenPort uint16
 	// ClusterID is the route-reflector cluster ID; empty when the node is no reflector.
@@ -233,6 +237,9 @@ func (n Node) String() string {
 		}
 		fmt.Fprintf(&b, "  bgp router-id %s address %s subnet %s as %d port %d cluster-id %s\n",
 			s.RouterID, s.Address, s.Subnet, s.ASNumber, s.ListenPort, cid)
+		if s.Address6.IsValid() {
+			fmt.Fprintf(&b, "  bgp ipv6 address %s subnet %s\n", s.Address6, s.Subnet6)
+		}
 		for _, p := range s.Peers {
 			fmt.Fprintf(&b, "    %s\n", p)
 		}

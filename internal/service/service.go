@@ -162,23 +162,59 @@ func Compute(in Input) *State {
 		k := s.Namespace + "/" + s.Labels[LabelServiceName]
 		bySvc[k] = append(bySvc[k], s)
 	}
-	st := &State{}
+	parts := make([]Part, 0, len(in.Services))
 	for _, svc := range in.Services {
-		if svc == nil || svc.Spec.Type == corev1.ServiceTypeExternalName || headless(svc) {
-			continue
-		}
-		ports := servicePorts(in.Node, svc, bySvc[svc.Namespace+"/"+svc.Name])
-		st.Ports = append(st.Ports, ports...)
-		if hc, ok := healthCheck(svc, ports); ok {
-			st.HealthChecks = append(st.HealthChecks, hc)
+		if svc != nil {
+			parts = append(parts, ComputeService(in.Node, svc, bySvc[svc.Namespace+"/"+svc.Name]))
 		}
 	}
-	slices.SortFunc(st.Ports, comparePorts)
+	return Assemble(parts)
+}
+
+// Part is the state one Service contributes.
+type Part struct {
+	Ports       []Port
+	HealthCheck *HealthCheck
+}
+
+// ComputeService computes one Service's part from its EndpointSlices (sl must be
+// the Service's: same namespace, label kubernetes.io/service-name naming it). With
+// Assemble it lets a caller recompute only the Services whose inputs changed:
+// Assemble(ComputeService(...) for every Service) equals Compute.
+func ComputeService(node string, svc *corev1.Service, sl []*discoveryv1.EndpointSlice) Part {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName || headless(svc) {
+		return Part{}
+	}
+	var p Part
+	// An address in several slices takes its node from the first by name: sort, so the
+	// result does not depend on the order slices are given in.
+	sl = slices.Clone(sl)
+	slices.SortFunc(sl, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
+	p.Ports = servicePorts(node, svc, sl)
+	slicesSortPorts(p.Ports)
+	if hc, ok := healthCheck(svc, p.Ports); ok {
+		p.HealthCheck = &hc
+	}
+	return p
+}
+
+// Assemble joins Services' parts into a State, sorted.
+func Assemble(parts []Part) *State {
+	st := &State{}
+	for _, p := range parts {
+		st.Ports = append(st.Ports, p.Ports...)
+		if p.HealthCheck != nil {
+			st.HealthChecks = append(st.HealthChecks, *p.HealthCheck)
+		}
+	}
+	slicesSortPorts(st.Ports)
 	slices.SortFunc(st.HealthChecks, func(a, b HealthCheck) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
 	})
 	return st
 }
+
+func slicesSortPorts(ps []Port) { slices.SortFunc(ps, comparePorts) }
 
 func comparePorts(a, b Port) int {
 	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service),
@@ -314,7 +350,7 @@ func protocol(p corev1.Protocol) string {
 
 // candidate is an endpoint with its merged conditions.
 type candidate struct {
-	ep                            Endpoint
+	ep                          Endpoint
 	ready, serving, terminating bool
 }
 

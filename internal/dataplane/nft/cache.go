@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 
 	"github.com/trellisnet/trellis/internal/policy"
@@ -61,9 +62,28 @@ type renderCache struct {
 }
 
 type cacheGen struct {
-	sets     map[string]*Set
-	chains   map[string]chainEntry
-	prefixes map[string][]netip.Prefix
+	sets      map[string]*Set
+	chains    map[string]chainEntry
+	prefixes  map[string][]netip.Prefix
+	endpoints map[string]endpointEntry
+}
+
+// endpointEntry is a cached endpoint chain and what rendering it declared.
+type endpointEntry struct {
+	chain *Chain
+	decls []endpointDecl
+}
+
+// endpointDecl is one object an endpoint chain's rules use: a policy chain (policy
+// set), a profile chain (profile set) or a merged set (run set).
+type endpointDecl struct {
+	dir       direction
+	policy    policy.PolicyID
+	untracked bool
+	profile   string
+	fam       int
+	mergeKey  string
+	run       []policy.PolicyID
 }
 
 type chainEntry struct {
@@ -80,7 +100,8 @@ type setRef struct {
 }
 
 func newCacheGen() cacheGen {
-	return cacheGen{sets: map[string]*Set{}, chains: map[string]chainEntry{}, prefixes: map[string][]netip.Prefix{}}
+	return cacheGen{sets: map[string]*Set{}, chains: map[string]chainEntry{}, prefixes: map[string][]netip.Prefix{},
+		endpoints: map[string]endpointEntry{}}
 }
 
 // newRenderCache starts a generation after prev's render (nil: an empty cache).
@@ -209,4 +230,97 @@ func (r *renderer) setPrefixes(id string, fam int) []netip.Prefix {
 		r.cache.next.prefixes[ckey] = ps
 	}
 	return ps
+}
+
+// cachedEndpointChain returns endpoint chain name, reusing the cached one when its
+// inputs are unchanged: the endpoint's policy.Chain, the content of every policy it
+// names, the members of every set those policies' rules name (merging decisions depend
+// on them), which profiles exist, and the failsafe ports where they apply. A reused
+// chain's declarations (policy and profile chains, merged sets) are replayed, so the
+// table gets the same objects a fresh rendering would declare.
+func (r *renderer) cachedEndpointChain(name string, ctx chainCtx, dir direction, c *policy.Chain) *Chain {
+	key := r.endpointKey(name, ctx, dir, c)
+	if key == "" {
+		return &Chain{Name: name, Rules: r.endpointRules(ctx, dir, c)}
+	}
+	if e, ok := lookup(r.cache.old.endpoints, r.cache.next.endpoints, key); ok {
+		for _, d := range e.decls {
+			r.declare(d)
+		}
+		return e.chain
+	}
+	saved := r.decls
+	var decls []endpointDecl
+	r.decls = &decls
+	ch := &Chain{Name: name, Rules: r.endpointRules(ctx, dir, c)}
+	r.decls = saved
+	r.cache.next.endpoints[key] = endpointEntry{chain: ch, decls: decls}
+	return ch
+}
+
+// record notes a declaration of the endpoint chain being rendered.
+func (r *renderer) record(d endpointDecl) {
+	if r.decls != nil {
+		*r.decls = append(*r.decls, d)
+	}
+}
+
+// declare replays one recorded declaration.
+func (r *renderer) declare(d endpointDecl) {
+	switch {
+	case d.mergeKey != "":
+		r.mergedSet(d.dir, d.fam, d.mergeKey, d.run)
+	case d.profile != "":
+		r.profileChain(d.dir, d.profile)
+	default:
+		r.policyChain(d.dir, d.policy, d.untracked)
+	}
+}
+
+// endpointKey is the cache key of an endpoint chain (see cachedEndpointChain).
+func (r *renderer) endpointKey(name string, ctx chainCtx, dir direction, c *policy.Chain) string {
+	h := sha256.New()
+	write := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+		}
+	}
+	chainJSON, err := json.Marshal(c)
+	if err != nil {
+		return "" // not reachable for plain data; an empty key is never stored
+	}
+	write(name, ctx.stage, fmt.Sprint(ctx.untracked, ctx.failsafe), dir.short, string(chainJSON))
+	if ctx.failsafe {
+		fs, _ := json.Marshal(r.st.Failsafe)
+		write(string(fs))
+	}
+	for _, tier := range c.Tiers {
+		for _, id := range tier.Policies {
+			p, ok := r.st.Policy(id)
+			if !ok {
+				write("missing")
+				continue
+			}
+			write(r.ruleOwnerFP("policy", id.String(), p))
+			rules := p.Egress
+			if dir.ingres {
+				rules = p.Ingress
+			}
+			for _, rule := range rules {
+				for _, m := range []*policy.Match{&rule.Source, &rule.Destination} {
+					for _, ids := range [][]string{m.IPSets, m.NotIPSets, m.NamedPortSets, m.NotNamedPortSets} {
+						for _, set := range ids {
+							write(set, r.ipsetFP(set))
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, prof := range c.Profiles {
+		_, ok := r.st.Profile(prof)
+		write(prof, fmt.Sprint(ok))
+	}
+	return name + "|" + string(h.Sum(nil))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -99,6 +100,40 @@ func TestRendererReuse(t *testing.T) {
 	}
 	if diff := cmp.Diff(Render(Config{}, st2).String(), t2.String()); diff != "" {
 		t.Errorf("Renderer != Render after a member change (-Render +Renderer):\n%s", diff)
+	}
+}
+
+// TestRendererReusesEndpointChains: an endpoint chain is rendered again only when an
+// input changed (a policy it names, or the members of a set such a policy names, which
+// can change whether a run is merged), and the result equals a fresh Render.
+func TestRendererReusesEndpointChains(t *testing.T) {
+	rr := NewRenderer(Config{})
+	st0, st1 := agentShapeState(100, 400, 0), agentShapeState(100, 400, 1) // p00000's port changed
+	t0, t1 := rr.Render(st0), rr.Render(st1)
+	for _, ep := range st1.Endpoints {
+		name := endpointChain(dirTo, ep.Name)
+		names := slices.Contains(ep.Ingress.Tiers[0].Policies, pid("p00000"))
+		if reused := t0.Chains[name] == t1.Chains[name]; reused == names {
+			t.Errorf("endpoint %s (names the changed policy: %v): chain reused = %v", ep.Name, names, reused)
+		}
+		if fr := endpointChain(dirFrom, ep.Name); t0.Chains[fr] != t1.Chains[fr] {
+			t.Errorf("endpoint %s: unchanged egress chain rendered again", ep.Name)
+		}
+	}
+	// Twenty allow-only policies with their own sets are merged; one set gaining a
+	// network (not a single address) makes its policy unmergeable, which the endpoint
+	// chain must show although no policy changed.
+	merged := benchStateRules(20, 2, true, netip.Addr{}, 0, false)
+	tm := rr.Render(merged)
+	split := benchStateRules(20, 2, true, netip.Addr{}, 0, false)
+	split.IPSets[10].Members[0].Prefix = netip.MustParsePrefix("10.250.0.0/24")
+	ts := rr.Render(split)
+	name := endpointChain(dirTo, split.Endpoints[0].Name)
+	if tm.Chains[name] == ts.Chains[name] {
+		t.Fatalf("endpoint chain reused after a set change that splits its merged run")
+	}
+	if diff := cmp.Diff(Render(Config{}, split).String(), ts.String()); diff != "" {
+		t.Errorf("Renderer != Render after the split (-Render +Renderer):\n%s", diff)
 	}
 }
 

@@ -157,6 +157,7 @@ func (r *renderer) mergedRules(dir direction, tier string, ids []policy.PolicyID
 	}
 	var out []Rule
 	for _, fam := range []int{4, 6} {
+		r.record(endpointDecl{dir: dir, fam: fam, mergeKey: key, run: ids})
 		s := r.mergedSet(dir, fam, key, ids)
 		if s == nil {
 			continue

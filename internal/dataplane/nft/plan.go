@@ -24,7 +24,12 @@ func PlanFull(tx *knftables.Transaction, want *Table, have Existing) {
 
 func planFull(tx *knftables.Transaction, want *Table, have Existing, batch bool) {
 	tx.Add(&knftables.Table{})
-	declare(tx, want, nil)
+	// Sets and maps the kernel has are not declared again: an existing set with a
+	// different declaration fails the transaction either way, and the kernel finds a
+	// set by walking the table's list of sets by name, so every command naming a set
+	// costs time proportional to the number of sets (bench/nft: most of a full sync
+	// at 10k policies). Chains are looked up by hash and always declared.
+	declare(tx, want, &Table{Sets: existingSets(want, have), Chains: map[string]*Chain{}})
 	for _, name := range sortedKeys(want.Sets) {
 		if s := want.Sets[name]; !s.Verdict() {
 			fill(tx, s, have.has(s), batch)
@@ -59,6 +64,17 @@ func planFull(tx *knftables.Transaction, want *Table, have Existing, batch bool)
 		}
 	}
 	removeStale(tx, extraChains, extraSets, extraMaps)
+}
+
+// existingSets are want's sets and maps that have lists (by name and kind).
+func existingSets(want *Table, have Existing) map[string]*Set {
+	out := map[string]*Set{}
+	for name, s := range want.Sets {
+		if have.has(s) {
+			out[name] = s
+		}
+	}
+	return out
 }
 
 func (e Existing) has(s *Set) bool {

@@ -71,6 +71,9 @@ type renderer struct {
 	// records setFor questions and answers (cache.go).
 	cache *renderCache
 	refs  *[]setRef
+	// decls, when set, records what the endpoint chain being rendered declared
+	// (cache.go, endpointDecl).
+	decls *[]endpointDecl
 }
 
 func newRenderer(cfg Config, st *policy.State) *renderer {
@@ -144,6 +147,17 @@ func (r *renderer) endpointChain(ctx chainCtx, dir direction, ep *policy.Endpoin
 	if r.t.Chains[name] != nil {
 		return name
 	}
+	if r.cache == nil {
+		r.t.Chains[name] = &Chain{Name: name, Rules: r.endpointRules(ctx, dir, c)}
+		return name
+	}
+	r.t.Chains[name] = r.cachedEndpointChain(name, ctx, dir, c)
+	return name
+}
+
+// endpointRules renders the rules of an endpoint's chain for one direction, declaring
+// the policy and profile chains and merged sets they use.
+func (r *renderer) endpointRules(ctx chainCtx, dir direction, c *policy.Chain) []Rule {
 	pass := fmt.Sprintf("0x%08x", r.cfg.PassMark)
 	clear := Rule{Text: fmt.Sprintf("meta mark set meta mark & 0x%08x", ^r.cfg.PassMark)}
 	var rules []Rule
@@ -176,6 +190,7 @@ func (r *renderer) endpointChain(ctx chainCtx, dir direction, ep *policy.Endpoin
 		if _, ok := r.st.Profile(prof); !ok {
 			continue // a missing profile allows nothing
 		}
+		r.record(endpointDecl{dir: dir, profile: prof})
 		rules = append(rules, Rule{Text: "jump " + r.profileChain(dir, prof), Comment: trimComment(dir.label + " profile " + prof)})
 	}
 	switch c.Final {
@@ -185,8 +200,7 @@ func (r *renderer) endpointChain(ctx chainCtx, dir direction, ep *policy.Endpoin
 	default:
 		rules = append(rules, Rule{Text: "counter drop", Comment: dir.label + " final deny"})
 	}
-	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
-	return name
+	return rules
 }
 
 // policyJump is the endpoint chain's rule for one policy of a tier.
@@ -196,6 +210,7 @@ func (r *renderer) policyJump(ctx chainCtx, dir direction, tier string, id polic
 		// A missing reference fails closed.
 		return Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: cmt + " (missing)"}
 	}
+	r.record(endpointDecl{dir: dir, policy: id, untracked: ctx.untracked})
 	return Rule{Text: "meta mark & " + pass + " == 0x00000000 jump " + r.policyChain(dir, id, ctx.untracked), Comment: cmt}
 }
 

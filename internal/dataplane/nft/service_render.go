@@ -11,9 +11,6 @@ import (
 
 // Service proxy mark bits; distinct from Config.PassMark (0x00100000).
 const (
-	// ServiceMasqMark marks a connection's first packet for masquerade in postrouting
-	// (hairpin: a pod reaching itself through its service).
-	ServiceMasqMark uint32 = 0x00200000
 	// ServiceExternalMark marks external traffic under externalTrafficPolicy Cluster; it
 	// is masqueraded when it leaves through anything but a workload interface (the
 	// chosen endpoint is on another node, so the reply must come back here).
@@ -32,6 +29,11 @@ const (
 	ChainSvcFilterOut   = "svc-filter-out"
 	ChainSvcNoEndpoints = "svc-noep"
 	ChainSvcReject      = "svc-reject"
+	// SetSvcHairpin4 (6) hold "endpoint . endpoint" for every endpoint address: a
+	// DNATed packet whose source and destination match is a pod reaching itself
+	// through its service, masqueraded so that the reply comes back through the node.
+	SetSvcHairpin4 = "svc-hairpin4"
+	SetSvcHairpin6 = "svc-hairpin6"
 	// MapSvcAddr4 (6) map address . protocol . port of ClusterIPs, externalIPs and
 	// LoadBalancer IPs to the service port's chain; MapSvcNodePort4 (6) map protocol .
 	// port of NodePorts (on local addresses).
@@ -58,9 +60,10 @@ const (
 // chains. A map element leads to the service port's chain: for the ClusterIP the
 // load-balancing chain of the endpoints internalTrafficPolicy allows, for external
 // addresses a chain applying externalTrafficPolicy first. A load-balancing chain sends a
-// client that has affinity to its endpoint, then picks one with `numgen random`; the
-// endpoint chain marks hairpin traffic for masquerade, records affinity and DNATs.
-// Postrouting masquerades only marked packets. Ports without usable endpoints are not
+// client that has affinity to its endpoint, then picks one with `numgen random` and
+// DNATs (with affinity through a per-endpoint chain that records the client).
+// Postrouting masquerades only DNATed packets from an endpoint to itself (hairpin) and
+// marked external traffic leaving for another node. Ports without usable endpoints are not
 // DNATed; filter chains (priority filter - 10, before policy) reject or drop their new
 // connections through maps with the same keys.
 func RenderServices(cfg Config, st *service.State) *Table {
@@ -88,7 +91,8 @@ func (r *svcRenderer) base() {
 	hook(ChainSvcPrerouting, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority, Rule{Text: "jump " + ChainSvcDispatch})
 	hook(ChainSvcOutput, knftables.NATType, knftables.OutputHook, knftables.DNATPriority, Rule{Text: "jump " + ChainSvcDispatch})
 	hook(ChainSvcPostrouting, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority,
-		Rule{Text: fmt.Sprintf("meta mark & 0x%08x == 0x%08x counter masquerade", ServiceMasqMark, ServiceMasqMark), Comment: "service hairpin masquerade"},
+		Rule{Text: "ct status dnat ip saddr . ip daddr @" + SetSvcHairpin4 + " counter masquerade", Comment: "service hairpin masquerade"},
+		Rule{Text: "ct status dnat ip6 saddr . ip6 daddr @" + SetSvcHairpin6 + " counter masquerade", Comment: "service hairpin masquerade"},
 		Rule{Text: fmt.Sprintf("meta mark & 0x%08x == 0x%08x oifname != %s counter masquerade", ServiceExternalMark, ServiceExternalMark, wild), Comment: "service external masquerade"},
 	)
 	r.t.Chains[ChainSvcDispatch] = &Chain{Name: ChainSvcDispatch, Rules: []Rule{
@@ -112,6 +116,11 @@ func (r *svcRenderer) base() {
 		{Text: "meta l4proto tcp counter reject with tcp reset", Comment: "service without endpoints"},
 		{Text: "counter reject", Comment: "service without endpoints"},
 	}}
+	r.fixedSets()
+}
+
+// fixedSets declares the maps and sets every service port adds elements to.
+func (r *svcRenderer) fixedSets() {
 	for _, m := range []struct {
 		name, typ string
 	}{
@@ -126,6 +135,8 @@ func (r *svcRenderer) base() {
 	} {
 		r.t.Sets[m.name] = &Set{Name: m.name, Map: true, Type: m.typ}
 	}
+	r.t.Sets[SetSvcHairpin4] = &Set{Name: SetSvcHairpin4, Type: "ipv4_addr . ipv4_addr"}
+	r.t.Sets[SetSvcHairpin6] = &Set{Name: SetSvcHairpin6, Type: "ipv6_addr . ipv6_addr"}
 }
 
 func svcMaps(fam int) (addr, nodePort, noEP, noEPNodePort string) {
@@ -225,49 +236,68 @@ func (r *svcRenderer) balance(p *service.Port, eps []service.Endpoint, local boo
 		fam = "ip6"
 	}
 	var rules []Rule
+	hairpin := r.t.Sets[SetSvcHairpin4]
+	if p.Family == 6 {
+		hairpin = r.t.Sets[SetSvcHairpin6]
+	}
+	// Without affinity each choice DNATs in place; with it, each endpoint has a chain
+	// that also records the client in the endpoint's affinity set.
 	targets := make([]string, len(eps))
 	for i, e := range eps {
-		targets[i] = r.endpoint(p, e)
+		hairpin.AddElement([]string{e.Addr.String(), e.Addr.String()}, nil)
 		if p.AffinitySeconds > 0 {
-			rules = append(rules, Rule{Text: fmt.Sprintf("%s saddr @%s goto %s", fam, affinitySet(p, e), targets[i])})
+			targets[i] = "goto " + r.endpoint(p, e)
+			rules = append(rules, Rule{Text: fmt.Sprintf("%s saddr @%s %s", fam, affinitySet(p, e), targets[i])})
+		} else {
+			targets[i] = dnat(p, e)
 		}
 	}
 	// Uniform choice without a set per service (the kernel allocates anonymous set names
 	// by scanning every set of the table, so one set per service makes big syncs
-	// quadratic): endpoint i of n is taken with probability 1/(n-i) among the rest.
+	// quadratic) and without a chain per endpoint (nft reads every object of the ruleset
+	// before each transaction): endpoint i of n is taken with probability 1/(n-i) among
+	// the rest.
 	for i, t := range targets {
 		if left := len(targets) - i; left > 1 {
-			rules = append(rules, Rule{Text: fmt.Sprintf("numgen random mod %d == 0 goto %s", left, t)})
+			rules = append(rules, Rule{Text: fmt.Sprintf("numgen random mod %d == 0 %s", left, t)})
 		} else {
-			rules = append(rules, Rule{Text: "goto " + t})
+			rules = append(rules, Rule{Text: t})
 		}
 	}
 	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
 	return name
 }
 
+// dnat is the statement sending a connection to endpoint e.
+func dnat(p *service.Port, e service.Endpoint) string {
+	if p.Family == 6 {
+		return fmt.Sprintf("meta l4proto %s dnat ip6 to %s", p.Protocol, e.AddrPort())
+	}
+	return fmt.Sprintf("meta l4proto %s dnat ip to %s", p.Protocol, e.AddrPort())
+}
+
 func affinitySet(p *service.Port, e service.Endpoint) string {
 	return hashName("svc-af-", "service-affinity|"+p.ID()+"|"+e.AddrPort().String())
 }
 
-// endpoint renders the chain DNATing to one endpoint and returns its name.
+// endpoint renders the chain of an endpoint of a service with session affinity:
+// record the client, DNAT. It returns the chain's name.
 func (r *svcRenderer) endpoint(p *service.Port, e service.Endpoint) string {
 	name := hashName("svc-ep-", "service-endpoint|"+p.ID()+"|"+e.AddrPort().String())
 	if r.t.Chains[name] != nil {
 		return name
 	}
-	fam, addrType, target := "ip", "ipv4_addr", e.AddrPort().String()
+	fam, addrType := "ip", "ipv4_addr"
 	if p.Family == 6 {
 		fam, addrType = "ip6", "ipv6_addr"
 	}
-	rules := []Rule{{Text: fmt.Sprintf("%s saddr %s meta mark set meta mark | 0x%08x", fam, e.Addr, ServiceMasqMark)}}
-	if p.AffinitySeconds > 0 {
-		set := affinitySet(p, e)
-		// The flags and timeout ride in the declaration's type (see affinityType).
-		r.t.Sets[set] = &Set{Name: set, Type: affinityType(addrType, p.AffinitySeconds)}
-		rules = append(rules, Rule{Text: fmt.Sprintf("update @%s { %s saddr }", set, fam)})
+	set := affinitySet(p, e)
+	// The flags and timeout ride in the declaration's type (see affinityType).
+	r.t.Sets[set] = &Set{Name: set, Type: affinityType(addrType, p.AffinitySeconds)}
+	rules := []Rule{
+		{Text: fmt.Sprintf("update @%s { %s saddr }", set, fam)},
+		{Text: dnat(p, e)},
 	}
-	rules = append(rules, Rule{Text: fmt.Sprintf("meta l4proto %s dnat %s to %s", p.Protocol, fam, target)})
 	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
 	return name
 }

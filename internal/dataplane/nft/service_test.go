@@ -117,7 +117,12 @@ func TestServicesPartialEqualsFullFake(t *testing.T) {
 		sr := NewServiceRenderer(Config{})
 		for step := range 10 {
 			want := Render(Config{}, connectivityState(a, b, c, s))
-			if err := want.Merge(sr.Render(randomServiceState(rng, all))); err != nil {
+			svcState := randomServiceState(rng, all)
+			svc := sr.Render(svcState)
+			if got, fresh := svc.String(), RenderServices(Config{}, svcState).String(); got != fresh {
+				t.Fatalf("seed %d step %d: ServiceRenderer differs from RenderServices:\n%s", seed, step, cmp.Diff(fresh, got))
+			}
+			if err := want.Merge(svc); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := ap.Apply(ctx, want); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/trellisnet/trellis/internal/ipam"
 	"github.com/trellisnet/trellis/internal/model"
@@ -21,65 +22,92 @@ type Inputs struct {
 	Config   ipam.Config
 }
 
-// Load reads every IPPool, IPReservation and the IPAMConfiguration named "default".
-// A pool whose CIDR does not parse is an error naming it: IPAM must not guess.
+// Load reads every IPPool, IPReservation and the IPAMConfiguration named "default", the
+// three concurrently (a CNI ADD waits for them). A pool whose CIDR does not parse is an
+// error naming it: IPAM must not guess.
 func Load(ctx context.Context, s store.Store) (Inputs, error) {
 	var in Inputs
+	var errs [3]error
+	var wg sync.WaitGroup
+	wg.Go(func() { in.Pools, errs[0] = loadPools(ctx, s) })
+	wg.Go(func() { in.Reserved, errs[1] = loadReserved(ctx, s) })
+	wg.Go(func() { in.Config, errs[2] = loadConfig(ctx, s) })
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return Inputs{}, err
+		}
+	}
+	return in, nil
+}
+
+func loadPools(ctx context.Context, s store.Store) ([]ipam.Pool, error) {
 	pk, err := model.Resolve("ippools")
 	if err != nil {
-		return in, err
+		return nil, err
 	}
 	res, err := s.List(ctx, pk, store.ListOptions{})
 	if err != nil {
-		return in, fmt.Errorf("list ippools: %w", err)
+		return nil, fmt.Errorf("list ippools: %w", err)
 	}
+	var out []ipam.Pool
 	for _, obj := range res.Items {
 		p, ok := obj.(*model.IPPool)
 		if !ok {
-			return in, fmt.Errorf("list ippools: unexpected type %T", obj)
+			return nil, fmt.Errorf("list ippools: unexpected type %T", obj)
 		}
 		pool, err := PoolFromModel(p)
 		if err != nil {
-			return in, err
+			return nil, err
 		}
-		in.Pools = append(in.Pools, pool)
+		out = append(out, pool)
 	}
+	return out, nil
+}
+
+func loadReserved(ctx context.Context, s store.Store) ([]netip.Prefix, error) {
 	rk, err := model.Resolve("ipreservations")
 	if err != nil {
-		return in, err
+		return nil, err
 	}
-	res, err = s.List(ctx, rk, store.ListOptions{})
+	res, err := s.List(ctx, rk, store.ListOptions{})
 	if err != nil {
-		return in, fmt.Errorf("list ipreservations: %w", err)
+		return nil, fmt.Errorf("list ipreservations: %w", err)
 	}
+	var out []netip.Prefix
 	for _, obj := range res.Items {
 		r, ok := obj.(*model.IPReservation)
 		if !ok {
-			return in, fmt.Errorf("list ipreservations: unexpected type %T", obj)
+			return nil, fmt.Errorf("list ipreservations: unexpected type %T", obj)
 		}
 		for i, c := range r.Spec.ReservedCIDRs {
 			p, err := ParseCIDROrAddr(c)
 			if err != nil {
-				return in, fmt.Errorf("IPReservation %s: spec.reservedCIDRs[%d]: %w", r.Name, i, err)
+				return nil, fmt.Errorf("IPReservation %s: spec.reservedCIDRs[%d]: %w", r.Name, i, err)
 			}
-			in.Reserved = append(in.Reserved, p)
+			out = append(out, p)
 		}
 	}
+	return out, nil
+}
+
+func loadConfig(ctx context.Context, s store.Store) (ipam.Config, error) {
 	ck, err := model.Resolve("ipamconfigurations")
 	if err != nil {
-		return in, err
+		return ipam.Config{}, err
 	}
 	obj, err := s.Get(ctx, ck, "", "default")
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		return ipam.Config{}, nil
 	case err != nil:
-		return in, fmt.Errorf("get ipamconfiguration default: %w", err)
-	default:
-		if c, ok := obj.(*model.IPAMConfiguration); ok {
-			in.Config = ipam.Config{StrictAffinity: c.Spec.StrictAffinity, MaxBlocksPerHost: int(c.Spec.MaxBlocksPerHost)}
-		}
+		return ipam.Config{}, fmt.Errorf("get ipamconfiguration default: %w", err)
 	}
-	return in, nil
+	c, ok := obj.(*model.IPAMConfiguration)
+	if !ok {
+		return ipam.Config{}, nil
+	}
+	return ipam.Config{StrictAffinity: c.Spec.StrictAffinity, MaxBlocksPerHost: int(c.Spec.MaxBlocksPerHost)}, nil
 }
 
 // PoolFromModel converts an IPPool.

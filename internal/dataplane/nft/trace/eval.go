@@ -2,7 +2,10 @@ package trace
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
+
+	"sigs.k8s.io/knftables"
 )
 
 // Verdicts a trace ends with.
@@ -22,6 +25,8 @@ type Result struct {
 	Logs []string
 	// Untracked is set when a notrack statement ran.
 	Untracked bool
+	// NAT lists the address translations that ran ("dnat to 10.0.0.1:80", "masquerade").
+	NAT []string
 }
 
 // Step is one rule that matched.
@@ -104,6 +109,57 @@ func (notrackOp) eval(c *evalCtx) (bool, *verdict, error) {
 	}
 	c.p.CT = "untracked"
 	c.res.Untracked = true
+	return true, nil, nil
+}
+
+// natOp is masquerade or dnat: NAT statements end the chain with accept. dnat rewrites
+// the destination (the interfaces of the packet are the caller's: they describe the
+// path after DNAT) and marks the connection as DNATed (ct status dnat).
+type natOp struct {
+	kind string
+	addr netip.Addr
+	port uint16
+}
+
+func (o natOp) eval(c *evalCtx) (bool, *verdict, error) {
+	if c.chain.typ != string(knftables.NATType) {
+		return false, nil, fmt.Errorf("%s in %s, which is not a nat chain", o.kind, c.chain.name)
+	}
+	if o.kind == "dnat" {
+		if o.addr.Unmap().Is4() != c.p.Dst.Unmap().Is4() {
+			return false, nil, fmt.Errorf("dnat to %s of a packet to %s", o.addr, c.p.Dst)
+		}
+		c.p.Dst = o.addr
+		if o.port != 0 {
+			c.p.DPort = o.port
+		}
+		c.p.dnatted = true
+	}
+	c.res.NAT = append(c.res.NAT, o.String())
+	return true, &verdict{kind: "accept"}, nil
+}
+
+func (o natOp) String() string {
+	if o.kind != "dnat" {
+		return o.kind
+	}
+	if o.port != 0 {
+		return "dnat to " + netip.AddrPortFrom(o.addr, o.port).String()
+	}
+	return "dnat to " + o.addr.String()
+}
+
+// updateOp adds the packet's key to a dynamic set: it does not change what happens to
+// the packet itself, so a trace only checks that the key can be read.
+type updateOp struct {
+	sels    []selector
+	setName string
+}
+
+func (o *updateOp) eval(c *evalCtx) (bool, *verdict, error) {
+	if _, _, err := readAll(o.sels, c.p); err != nil {
+		return false, nil, err
+	}
 	return true, nil, nil
 }
 

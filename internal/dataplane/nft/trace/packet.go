@@ -23,6 +23,8 @@ type Packet struct {
 	CT string
 	// Mark is the packet mark when it reaches the first hook.
 	Mark uint32
+
+	dnatted bool // a dnat statement ran (ct status dnat)
 }
 
 func (p Packet) String() string {
@@ -40,6 +42,7 @@ func (p Packet) String() string {
 // Reply is the packet answering p, given p's trace: addresses, ports and interfaces
 // swapped, an ICMP echo request answered by an echo reply, and conntrack state
 // established (new when p was not tracked: conntrack then sees the reply first).
+// Reverse NAT is not modelled: the reply answers p as it was sent.
 func Reply(p Packet, req Result) Packet {
 	r := p
 	r.IIF, r.OIF = p.OIF, p.IIF
@@ -55,7 +58,7 @@ func Reply(p Packet, req Result) Packet {
 	if req.Untracked {
 		r.CT = "new"
 	}
-	r.Mark = 0
+	r.Mark, r.dnatted = 0, false
 	return r
 }
 
@@ -199,6 +202,20 @@ func init() {
 	}))
 	add("meta mark", typeMark, always(func(p *Packet) value { return value{num: uint64(p.Mark)} }))
 	add("ct state", typeCTState, always(func(p *Packet) value { return value{num: typeCTState.names[p.ctState()]} }))
+	add("ct status", typeCTStatus, always(func(p *Packet) value {
+		if p.dnatted {
+			return value{num: typeCTStatus.names["dnat"]}
+		}
+		return value{}
+	}))
+	// The packet's path says whether its destination is local: it is when the packet is
+	// delivered to the host (an input interface and no output interface).
+	add("fib daddr type", typeFibAddr, always(func(p *Packet) value {
+		if p.IIF != "" && p.OIF == "" {
+			return value{num: typeFibAddr.names["local"]}
+		}
+		return value{num: typeFibAddr.names["unicast"]}
+	}))
 	add("ip saddr", typeAddr4, addrField(4, true))
 	add("ip daddr", typeAddr4, addrField(4, false))
 	add("ip6 saddr", typeAddr6, addrField(6, true))

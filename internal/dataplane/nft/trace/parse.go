@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -133,6 +134,15 @@ func (p *parser) op() (op, error) {
 	case "notrack":
 		p.next()
 		return notrackOp{}, nil
+	case "masquerade":
+		p.next()
+		return natOp{kind: w}, nil
+	case "dnat":
+		p.next()
+		return p.dnat()
+	case "update":
+		p.next()
+		return p.update()
 	}
 	sels, err := p.selectors()
 	if err != nil {
@@ -207,17 +217,37 @@ func (p *parser) selectors() ([]selector, error) {
 	}
 }
 
+// selector parses the longest field name (one to three words) at the current word.
 func (p *parser) selector() (selector, error) {
-	w := p.next()
-	if s, ok := selectors[w]; ok {
-		return s, nil
+	if p.peek() == "numgen" {
+		return p.numgen()
 	}
-	name := w + " " + p.peek()
-	if s, ok := selectors[name]; ok {
-		p.next()
-		return s, nil
+	for n := 3; n >= 1; n-- {
+		if p.i+n > len(p.words) {
+			continue
+		}
+		if s, ok := selectors[strings.Join(p.words[p.i:p.i+n], " ")]; ok {
+			p.i += n
+			return s, nil
+		}
 	}
-	return selector{}, fmt.Errorf("unknown expression %q", name)
+	return selector{}, fmt.Errorf("unknown expression %q", strings.Join(p.words[p.i:min(p.i+2, len(p.words))], " "))
+}
+
+// numgen parses "numgen random mod N": a random number, which a trace cannot follow.
+func (p *parser) numgen() (selector, error) {
+	p.next()
+	if p.next() != "random" || p.next() != "mod" {
+		return selector{}, fmt.Errorf("only numgen random mod N is supported")
+	}
+	n, err := parseNum(typeMark, p.next())
+	if err != nil || n == 0 {
+		return selector{}, fmt.Errorf("numgen random mod needs a positive number")
+	}
+	name := fmt.Sprintf("numgen random mod %d", n)
+	return selector{name: name, typ: typeMark, get: func(*Packet) (value, bool, error) {
+		return value{}, false, fmt.Errorf("%s: the path depends on a random number", name)
+	}}, nil
 }
 
 // rhs parses what a match compares with: a named set, an anonymous set or a value.
@@ -354,4 +384,47 @@ func (p *parser) markSet(sels []selector) (op, error) {
 	}
 	o.val = n
 	return o, nil
+}
+
+// dnat parses "dnat [ip|ip6] to ADDR[:PORT]" (an IPv6 address with a port in brackets).
+func (p *parser) dnat() (op, error) {
+	fam := p.peek()
+	if fam == "ip" || fam == "ip6" {
+		p.next()
+	}
+	if err := p.expect("to"); err != nil {
+		return nil, err
+	}
+	target := p.next()
+	o := natOp{kind: "dnat"}
+	if ap, err := netip.ParseAddrPort(target); err == nil {
+		o.addr, o.port = ap.Addr(), ap.Port()
+	} else if a, err := netip.ParseAddr(strings.Trim(target, "[]")); err == nil {
+		o.addr = a
+	} else {
+		return nil, fmt.Errorf("dnat target %q is not an address or address:port", target)
+	}
+	if (fam == "ip" && !o.addr.Is4()) || (fam == "ip6" && !o.addr.Is6()) {
+		return nil, fmt.Errorf("dnat %s to %s: wrong family", fam, target)
+	}
+	return o, nil
+}
+
+// update parses "update @set { KEY }", which adds the packet's key to a dynamic set.
+func (p *parser) update() (op, error) {
+	name, ok := strings.CutPrefix(p.next(), "@")
+	if !ok {
+		return nil, fmt.Errorf("update needs a set")
+	}
+	if err := p.expect("{"); err != nil {
+		return nil, err
+	}
+	sels, err := p.selectors()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expect("}"); err != nil {
+		return nil, err
+	}
+	return &updateOp{sels: sels, setName: name}, nil
 }

@@ -158,6 +158,23 @@ func newChain(name string, fc *knftables.FakeChain) (*chain, error) {
 // map "ifname : verdict") or typeof expression ("ip saddr . th dport").
 func newSet(name, typ, typeOf string, flags []knftables.SetFlag, isMap bool) (*set, error) {
 	s := &set{name: name, isMap: isMap, exact: map[string]int{}}
+	// A declaration may carry options after the type ("ipv4_addr ; flags
+	// dynamic,timeout ; timeout 10800s"): only these two are understood.
+	if head, opts, ok := strings.Cut(typ, ";"); ok {
+		typ = strings.TrimSpace(head)
+		for _, o := range strings.Split(opts, ";") {
+			words := strings.Fields(o)
+			switch {
+			case len(words) == 2 && words[0] == "timeout":
+			case len(words) == 2 && words[0] == "flags":
+				for _, f := range strings.Split(words[1], ",") {
+					flags = append(flags, knftables.SetFlag(f))
+				}
+			default:
+				return nil, fmt.Errorf("trace set %s: declaration option %q is not supported", name, strings.TrimSpace(o))
+			}
+		}
+	}
 	decl := typ
 	if decl == "" {
 		decl = typeOf
@@ -193,7 +210,10 @@ func newSet(name, typ, typeOf string, flags []knftables.SetFlag, isMap bool) (*s
 		}
 	}
 	for _, f := range flags {
-		if f != knftables.IntervalFlag && f != knftables.ConstantFlag {
+		switch f {
+		case knftables.IntervalFlag, knftables.ConstantFlag, knftables.DynamicFlag, knftables.TimeoutFlag:
+			// Dynamic sets start with the elements the table holds; a trace adds none.
+		default:
 			return nil, fmt.Errorf("trace set %s: flag %s is not supported", name, f)
 		}
 	}
@@ -288,6 +308,8 @@ func (t *Table) link() error {
 					if o.setName != "" {
 						err = checkSet(where, o.setName, o.sels, false)
 					}
+				case *updateOp:
+					err = checkSet(where, o.setName, o.sels, false)
 				case *vmapOp:
 					if o.setName != "" {
 						err = checkSet(where, o.setName, o.sels, true)

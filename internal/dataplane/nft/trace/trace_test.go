@@ -181,6 +181,63 @@ func TestTraceForms(t *testing.T) {
 	}
 }
 
+// natChain is a fixture with one nat chain at dstnat holding rules, and a forward
+// chain that drops what reaches it with ct status dnat.
+func natChain(rules ...string) fixture {
+	nat := &knftables.Chain{Name: "dnat", Type: knftables.PtrTo(knftables.NATType), Hook: knftables.PtrTo(knftables.PreroutingHook),
+		Priority: knftables.PtrTo(knftables.DNATPriority)}
+	return forward("ct status dnat ip daddr 10.0.0.9 th dport 8080 drop").with(nat).rulesIn("dnat", rules...)
+}
+
+func TestTraceServiceForms(t *testing.T) {
+	svc := &knftables.Map{Name: "svc", Type: "ipv4_addr . inet_proto . inet_service : verdict"}
+	aff := &knftables.Set{Name: "aff", Type: "ipv4_addr ; flags dynamic,timeout ; timeout 10800s"}
+	nodePort := &knftables.Map{Name: "np", Type: "inet_proto . inet_service : verdict"}
+	toHost := tcp4("10.0.0.1", "10.0.0.2", 30080)
+	toHost.OIF = ""
+	toUplink := tcp4("10.0.0.1", "192.0.2.1", 80)
+	toUplink.OIF = "eth0"
+	for _, tc := range []struct {
+		name    string
+		fx      fixture
+		p       Packet
+		want    string
+		wantNAT []string
+	}{
+		{"dnat is seen by the forward chain", natChain("dnat ip to 10.0.0.9:8080"), tcp4("10.0.0.1", "10.0.0.2", 80), Drop, []string{"dnat to 10.0.0.9:8080"}},
+		{"no dnat", natChain(), tcp4("10.0.0.1", "10.0.0.2", 80), Accept, nil},
+		{"service map", natChain("ip daddr . meta l4proto . th dport vmap @svc").with(svc, aff, &knftables.Chain{Name: "ep"},
+			&knftables.Element{Map: "svc", Key: []string{"10.96.0.1", "tcp", "80"}, Value: []string{"goto ep"}}).
+			rulesIn("ep", "ip saddr 10.0.0.1 meta mark set meta mark | 0x4000", "update @aff { ip saddr }", "meta l4proto tcp dnat ip to 10.0.0.9:8080"),
+			tcp4("10.0.0.1", "10.96.0.1", 80), Drop, []string{"dnat to 10.0.0.9:8080"}},
+		{"service map on icmp misses", natChain("ip daddr . meta l4proto . th dport vmap @svc").with(svc, &knftables.Chain{Name: "ep"},
+			&knftables.Element{Map: "svc", Key: []string{"10.96.0.1", "tcp", "80"}, Value: []string{"goto ep"}}).rulesIn("ep", "dnat ip to 10.0.0.9"),
+			Packet{IIF: "a", OIF: "b", Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.96.0.1"), Proto: "icmp", ICMPType: 8}, Accept, nil},
+		{"node port to the host", fixture{chains: []*knftables.Chain{base("in", knftables.InputHook, knftables.FilterPriority)},
+			rules: map[string][]string{"in": {"fib daddr type local meta l4proto . th dport vmap @np"}}}.with(nodePort,
+			&knftables.Element{Map: "np", Key: []string{"tcp", "30080"}, Value: []string{"drop"}}), toHost, Drop, nil},
+		{"node port forwarded is not local", forward("fib daddr type local meta l4proto . th dport vmap @np").with(nodePort,
+			&knftables.Element{Map: "np", Key: []string{"tcp", "30080"}, Value: []string{"drop"}}), tcp4("10.0.0.1", "10.0.0.2", 30080), Accept, nil},
+		{"masquerade accepts", fixture{chains: []*knftables.Chain{{Name: "post", Type: knftables.PtrTo(knftables.NATType),
+			Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority)}},
+			rules: map[string][]string{"post": {`oifname != "trl*" counter masquerade`, "drop"}}}, toUplink, Accept, []string{"masquerade"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tab, err := tc.fx.load(t)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			res, err := tab.Trace(tc.p)
+			if err != nil {
+				t.Fatalf("trace: %v", err)
+			}
+			if res.Verdict != tc.want || !cmp.Equal(res.NAT, tc.wantNAT) {
+				t.Errorf("verdict %s NAT %q, want %s %q\n%s", res.Verdict, res.NAT, tc.want, tc.wantNAT, res)
+			}
+		})
+	}
+}
+
 func TestTraceRecords(t *testing.T) {
 	fx := forward(`meta l4proto tcp counter log prefix "trellis p ingress[0]"`, "jump sub").
 		with(&knftables.Chain{Name: "sub"}).rulesIn("sub", "ip saddr 10.0.0.1 counter accept")
@@ -211,12 +268,16 @@ func TestTraceErrors(t *testing.T) {
 		p       Packet // traced when the table loads
 		wantErr string
 	}{
-		{"unknown expression", forward("fib daddr type local accept"), Packet{}, `unknown expression "fib daddr"`},
-		{"unknown statement", forward("meta l4proto tcp dnat ip to 10.0.0.9"), Packet{}, `unknown expression "dnat ip"`},
+		{"unknown expression", forward("fib saddr . iif oif missing drop"), Packet{}, `unknown expression "fib saddr"`},
 		{"set type mismatch", forward("ip6 saddr @s4 drop").with(hostSet), Packet{}, "key part 0 is ipv4_addr"},
 		{"bad value", forward("th dport 99999 drop"), Packet{}, "invalid inet_service"},
 		{"same hook and priority", forward().with(base("other", knftables.ForwardHook, "0")), Packet{}, "order is undefined"},
-		{"unsupported set flag", forward().with(&knftables.Set{Name: "d", Type: "ipv4_addr", Flags: []knftables.SetFlag{knftables.TimeoutFlag}}), Packet{}, "flag timeout"},
+		{"unsupported set flag", forward().with(&knftables.Set{Name: "d", Type: "ipv4_addr", Flags: []knftables.SetFlag{"bogus"}}), Packet{}, "flag bogus"},
+		{"unsupported set option", forward().with(&knftables.Set{Name: "d", Type: "ipv4_addr ; size 10"}), Packet{}, `option "size 10"`},
+		{"random", natChain("numgen random mod 2 == 0 accept"), tcp4("10.0.0.1", "10.0.0.2", 80), "random number"},
+		{"dnat outside nat chain", forward("dnat ip to 10.0.0.9"), tcp4("10.0.0.1", "10.0.0.2", 80), "not a nat chain"},
+		{"dnat to the other family", natChain("dnat ip6 to [2001:db8::1]:80"), tcp4("10.0.0.1", "10.0.0.2", 80), "dnat to 2001:db8::1"},
+		{"snat", natChain("snat ip to 10.0.0.9"), Packet{}, `unknown expression "snat ip"`},
 		{"th port of icmp", forward("th dport 80 drop"), icmp, "does not model"},
 		{"notrack after conntrack", forward("notrack"), icmp, "runs after conntrack"},
 		{"no interface", forward(), Packet{Src: icmp.Src, Dst: icmp.Dst, Proto: "icmp"}, "needs an input or an output interface"},

@@ -44,7 +44,12 @@ var (
 		"nd-neighbor-solicit": 135, "nd-neighbor-advert": 136}}
 	typeICMPCode = &dataType{name: "icmp_code", kind: kindNum, max: 0xff}
 	typeIfname   = &dataType{name: "ifname", kind: kindIfname}
-	typeCTState  = &dataType{name: "ct_state", kind: kindCTState, names: map[string]uint64{
+	typeCTStatus = &dataType{name: "ct_status", kind: kindCTState, names: map[string]uint64{
+		"expected": 1, "seen-reply": 2, "assured": 4, "confirmed": 8, "snat": 16, "dnat": 32, "dying": 512}}
+	typeFibAddr = &dataType{name: "fib_addrtype", kind: kindNum, max: 0xffffffff, names: map[string]uint64{
+		"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
+		"blackhole": 6, "unreachable": 7, "prohibit": 8}}
+	typeCTState = &dataType{name: "ct_state", kind: kindCTState, names: map[string]uint64{
 		"invalid": 1, "established": 2, "related": 4, "new": 8, "untracked": 64}}
 )
 
@@ -53,7 +58,7 @@ var dataTypes = map[string]*dataType{}
 
 func init() {
 	for _, t := range []*dataType{typeAddr4, typeAddr6, typeService, typeProto, typeNFProto, typeMark,
-		typeICMP, typeICMPv6, typeICMPCode, typeIfname, typeCTState} {
+		typeICMP, typeICMPv6, typeICMPCode, typeIfname, typeCTState, typeCTStatus, typeFibAddr} {
 		dataTypes[t.name] = t
 	}
 }
@@ -160,7 +165,7 @@ func parseMatcher(t *dataType, s string) (matcher, error) {
 		for _, part := range strings.Split(s, ",") {
 			bit, ok := t.names[part]
 			if !ok {
-				return matcher{}, fmt.Errorf("unknown conntrack state %q", part)
+				return matcher{}, fmt.Errorf("unknown %s %q", t.name, part)
 			}
 			mask |= bit
 		}

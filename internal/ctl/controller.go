@@ -1,0 +1,87 @@
+package ctl
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/controller"
+)
+
+// NewControllerCmd returns `trellis controller run`: the cluster controllers (Service
+// allocator, LoadBalancer IPAM, EndpointSlices) over the datastore. The lab runs them in
+// its controller process; a cluster without Kubernetes' own controllers runs this once.
+func NewControllerCmd(o *Options) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "controller",
+		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices",
+		Args:  cobra.NoArgs,
+	}
+	var cidrs, reserved []string
+	var ports string
+	run := &cobra.Command{
+		Use:   "run [--service-cidr 10.96.0.0/16] [--node-port-range 30000-32767]",
+		Short: "Run the controllers until interrupted (one instance per cluster)",
+		Long: "Give Services their cluster IPs (from --service-cidr, one per family), node ports and\n" +
+			"health-check node ports, LoadBalancer services addresses from the IPPools with\n" +
+			"allowedUses: [LoadBalancer], and keep EndpointSlices in step with the Pods each\n" +
+			"selector Service selects. Every write is compare-and-swap.",
+		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg := controller.Config{}
+			for _, s := range cidrs {
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					return Usagef("invalid --service-cidr %q: %v", s, err)
+				}
+				cfg.ServiceCIDRs = append(cfg.ServiceCIDRs, p)
+			}
+			for _, s := range reserved {
+				a, err := netip.ParseAddr(s)
+				if err != nil {
+					return Usagef("invalid --reserved %q: %v", s, err)
+				}
+				cfg.Reserved = append(cfg.Reserved, a)
+			}
+			lo, hi, ok := strings.Cut(ports, "-")
+			l, lerr := strconv.ParseInt(lo, 10, 32)
+			h, herr := strconv.ParseInt(hi, 10, 32)
+			if !ok || lerr != nil || herr != nil {
+				return Usagef("invalid --node-port-range %q: want LOW-HIGH", ports)
+			}
+			cfg.NodePortMin, cfg.NodePortMax = int32(l), int32(h)
+			if err := cfg.Validate(); err != nil {
+				return UsageError{Err: fmt.Errorf("controller run: %w", err)}
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			st, err := o.OpenStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			log := o.Logger
+			if log == nil {
+				log = slog.New(slog.DiscardHandler)
+			}
+			cc, err := controller.New(cfg, st, log.With("component", "cluster-controllers"))
+			if err != nil {
+				return err
+			}
+			return cc.Run(ctx)
+		},
+	}
+	run.Flags().StringSliceVar(&cidrs, "service-cidr", []string{controller.DefaultServiceCIDR.String()}, "service cluster IP ranges, one per family (the first is the primary family)")
+	run.Flags().StringSliceVar(&reserved, "reserved", []string{controller.DefaultDNSAddr.String()}, "cluster IPs never handed out automatically")
+	run.Flags().StringVar(&ports, "node-port-range", "30000-32767", "node port range LOW-HIGH")
+	c.AddCommand(run)
+	return c
+}

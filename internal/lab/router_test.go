@@ -1,0 +1,92 @@
+package lab
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var updateRouter = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestBirdConfigGolden(t *testing.T) {
+	peers := []birdPeer{{Name: "node1", Addr: netip.MustParseAddr("10.99.0.11")}, {Name: "node2", Addr: netip.MustParseAddr("10.99.0.12")}}
+	for _, tc := range []struct {
+		name string
+		rc   RouterConfig
+	}{
+		{"bird-default", RouterConfig{ASN: 65001}},
+		{"bird-filters", RouterConfig{ASN: 65001, NodeASN: 64600,
+			Announce: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("203.0.113.0/24")},
+			Import:   []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.96.0.0/12")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := birdConfig(netip.MustParseAddr("10.99.0.254"), tc.rc, peers)
+			file := filepath.Join("testdata", tc.name+".golden")
+			if *updateRouter {
+				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("%s differs (-want +got), rerun with -update if intended:\n%s", file, diff)
+			}
+			if _, err := os.Stat(BirdPath); err == nil {
+				if out, err := exec.Command(BirdPath, "-p", "-c", file).CombinedOutput(); err != nil {
+					t.Errorf("bird -p rejects %s: %v\n%s", file, err, out)
+				}
+			}
+		})
+	}
+}
+
+func TestParseBirdProtocols(t *testing.T) {
+	out := `BIRD 2.0.12 ready.
+Name       Proto      Table      State  Since         Info
+device1    Device     ---        up     2026-11-22T05:44:31  
+node_node1 BGP        ---        up     2026-11-22T05:45:46  Established   
+node_node3 BGP        ---        start  2026-11-22T05:45:46  Active        Socket: Connection refused
+`
+	want := []RouterProtocol{
+		{Name: "device1", Proto: "Device", State: "up", Since: "2026-11-22T05:44:31"},
+		{Name: "node_node1", Proto: "BGP", State: "up", Since: "2026-11-22T05:45:46", Info: "Established"},
+		{Name: "node_node3", Proto: "BGP", State: "start", Since: "2026-11-22T05:45:46", Info: "Active Socket: Connection refused"},
+	}
+	if diff := cmp.Diff(want, parseBirdProtocols(out)); diff != "" {
+		t.Errorf("parseBirdProtocols (-want +got):\n%s", diff)
+	}
+}
+
+func TestValidateHost(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"tor", true}, {"client2", true}, {"a", true}, {"abcdefghijkl", true},
+		{"abcdefghijklm", false}, {"", false}, {"2tor", false}, {"To", false}, {"t-r", false},
+		{"fab", false}, {"p0123456789", false}, {"p01234abcdef", true},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			if err := ValidateHost(tc.host); (err == nil) != tc.ok {
+				t.Errorf("ValidateHost(%q) = %v, want ok %v", tc.host, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestNextExternalAddr(t *testing.T) {
+	st := &State{Nodes: []NodeState{{Address: "10.99.0.11/24"}}, Externals: []External{{Name: "a", Address: "10.99.0.254/24"}}}
+	got, err := nextExternalAddr(st)
+	if err != nil || got != netip.MustParsePrefix("10.99.0.253/24") {
+		t.Errorf("nextExternalAddr = %s, %v; want 10.99.0.253/24", got, err)
+	}
+}
