@@ -67,8 +67,9 @@ type routeDataplane interface {
 	Routes() ([]route.Route, error)
 }
 
-// bgpConnectRetry is the pause between connection attempts to a peer: short, so that a
-// node that joins (or restarts) has its sessions within about a second.
+// bgpConnectRetry is the pause between connection attempts to a peer. gobgp waits at
+// least 1.5-2 s before any attempt, the first included, so a joining node's sessions come
+// up about 2 s after its peers learn of it, and a failed attempt is retried as soon.
 const bgpConnectRetry = time.Second
 
 // restartGrace bounds how long a restarted agent keeps the kernel routes it finds while its

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -231,11 +232,14 @@ func fullSync(r *router) error {
 // countingStore counts List calls per kind.
 type countingStore struct {
 	store.Store
+	mu    sync.Mutex
 	lists map[string]int
 }
 
 func (c *countingStore) List(ctx context.Context, k *model.Kind, o store.ListOptions) (*store.ListResult, error) {
+	c.mu.Lock()
 	c.lists[k.Kind]++
+	c.mu.Unlock()
 	return c.Store.List(ctx, k, o)
 }
 

@@ -320,6 +320,22 @@ func TestKernelServices(t *testing.T) {
 			t.Errorf("backends with ClientIP affinity %v, want one", got)
 		}
 	})
+	t.Run("affinity timeout change", func(t *testing.T) {
+		errs := e.agent.Status().Errors
+		put(t, e.st, svcYAML("sticky", "10.96.0.11", "  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 120}}\n", "{port: 80}"))
+		eventually(t, 5*time.Second, func() string {
+			if out := nftIn(t, e.net.Host, "list", "sets", "inet"); !strings.Contains(out, "timeout 2m") || strings.Contains(out, "timeout 1m") {
+				return "affinity sets not replaced by ones with the new timeout:\n" + out
+			}
+			return ""
+		})
+		if got := e.agent.Status().Errors; got != errs {
+			t.Errorf("sync errors went from %d to %d", errs, got)
+		}
+		if got := backends(t, client, "tcp", ap("10.96.0.11:80"), 10); len(got) != 1 {
+			t.Errorf("backends with ClientIP affinity %v, want one", got)
+		}
+	})
 	t.Run("nodePort cluster policy", func(t *testing.T) {
 		seen := map[string]string{}
 		for range 40 {

@@ -76,6 +76,9 @@ func newLabUpCmd(o *Options) *cobra.Command {
 			if cfg.Nodes < 1 || cfg.Nodes > 200 {
 				return Usagef("invalid --nodes %d: use 1-200", cfg.Nodes)
 			}
+			if cfg.IPv6 && cfg.Routing != lab.RoutingBGP {
+				return Usagef("--ipv6 needs --routing bgp (the VXLAN overlay is IPv4 only)")
+			}
 			bin, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("lab up: find the trellis binary: %w", err)
@@ -93,6 +96,7 @@ func newLabUpCmd(o *Options) *cobra.Command {
 	c.Flags().BoolVar(&withYAOBank, "with-yaobank", false, "also deploy YAOBank (examples/yaobank.yaml) and wait for its pods")
 	c.Flags().IntVar(&cfg.Nodes, "nodes", 3, "number of nodes")
 	c.Flags().StringVar(&cfg.Routing, "routing", lab.RoutingBGP, "routing between nodes: bgp or vxlan")
+	c.Flags().BoolVar(&cfg.IPv6, "ipv6", false, "dual-stack: IPv6 underlay, an IPv6 pool and BGP over IPv6 (bgp routing only)")
 	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name (a-z, 0-9)")
 	c.Flags().DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "how long to wait for the datastore and every agent")
 	return c

@@ -24,6 +24,16 @@
 //     an address owned by that handle.
 //   - Addresses inside reservations are never auto-assigned; disabled pools are ignored.
 //   - Dual-stack requests get both families or neither.
+//   - The handle record is written before the block that records the allocation, so a
+//     crash in between leaves a handle counting an address no block gives it (found by
+//     Check, removed by DeleteHandleIfUnused), never an allocation without a handle.
+//
+// Round trips (each a request to the datastore; an ADD waits for them): AutoAssign lists the
+// node's affinities once for all families and the blocks only when the affine blocks do not
+// suffice. It creates the handle record without reading it first and updates it from what
+// it wrote, guarded by that revision, so a dual-stack assignment from affine blocks is one
+// List and three requests per family (block Get, handle write, block Update). A wrong guess
+// costs the failed write and the read it skipped, never correctness.
 //
 // This package is part of the pure core: it must never import os, net (it uses net/netip),
 // netlink or the store package, read the clock or start goroutines. The datastore is reached

@@ -101,12 +101,17 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 		}
 		ns = NodeState{Name: node, Namespace: NodeNS(labName, node), Address: addr.String(), Socket: agentSocket(labName, node)}
 		fmt.Fprintf(out, "node %s: namespace %s, underlay %s\n", node, ns.Namespace, addr)
-		cfg := Config{Name: labName, Routing: st.Routing, Binary: st.Binary, LogLevel: "info"}
+		cfg := Config{Name: labName, Routing: st.Routing, Binary: st.Binary, LogLevel: "info", IPv6: st.IPv6}
 		if err := writeConflists(cfg, &State{Name: labName, Nodes: []NodeState{ns}}); err != nil {
 			return err
 		}
 		if err := writeNodeObjects(ctx, labName, st.Routing, ns); err != nil {
 			return err
+		}
+		if st.IPv6 {
+			if err := seedIPv6(ctx, labName, []NodeState{ns}); err != nil {
+				return err
+			}
 		}
 		p, err := startProcess(ns.Namespace, append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agent.Disabled,
 			"--status-socket", ns.Socket), nil, agentLog(labName, node))

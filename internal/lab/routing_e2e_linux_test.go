@@ -98,13 +98,28 @@ func matrixResults(t *testing.T, name string, extra ...string) (map[string]strin
 	return out, r
 }
 
+// labReport is `lab status -o json`, also when the lab is momentarily unhealthy (exit 1:
+// an agent between syncs), which the caller's own checks then judge.
+func labReport(t *testing.T, name string) Report {
+	t.Helper()
+	r := run(t, name, "lab", "status", "--name", name, "-o", "json")
+	var rep Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("lab status: exit %d: %v\n%s", r.code, err, r.stderr)
+	}
+	if r.code != 0 {
+		t.Logf("lab status: exit %d (not healthy): %+v", r.code, rep.Nodes)
+	}
+	return rep
+}
+
 // waitPods waits until the named pods (namespace/name) run, ready with an address; other
 // pods (the lab's DNS, say) do not count.
 func waitPods(t *testing.T, name string, refs ...string) {
 	t.Helper()
 	eventually(t, 30*time.Second, "pods running", func() (bool, string) {
 		up := map[string]bool{}
-		for _, p := range labStatus(t, name).Pods {
+		for _, p := range labReport(t, name).Pods {
 			if p.Phase == "Running" && p.Ready && p.IP != "" {
 				up[p.Namespace+"/"+p.Name] = true
 			}
@@ -122,7 +137,7 @@ func waitPods(t *testing.T, name string, refs ...string) {
 func podsOn(t *testing.T, name string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, p := range labStatus(t, name).Pods {
+	for _, p := range labReport(t, name).Pods {
 		out[p.Name] = p.Node
 	}
 	return out
@@ -211,7 +226,7 @@ spec: {nodeSelector: all(), peerSelector: has(route-reflector)}
 		return len(m) == 9, r.stdout
 	})
 	peers := map[string][]string{}
-	for _, n := range labStatus(t, name).Nodes {
+	for _, n := range labReport(t, name).Nodes {
 		for _, p := range n.BGPPeers {
 			if p.State == "Established" {
 				peers[n.Name] = append(peers[n.Name], p.Address)
@@ -274,15 +289,19 @@ spec:
 // routesOf lists all routes of a namespace (`ip -j route`).
 func routesOf(t *testing.T, ns string) []birdRoute {
 	t.Helper()
-	out, err := exec.Command("ip", "-n", ns, "-j", "route", "show").Output()
-	if err != nil {
-		t.Fatalf("ip -n %s route: %v", ns, err)
+	var all []birdRoute
+	for _, family := range []string{"-4", "-6"} {
+		out, err := exec.Command("ip", "-n", ns, "-j", family, "route", "show").Output()
+		if err != nil {
+			t.Fatalf("ip -n %s %s route: %v", ns, family, err)
+		}
+		var rs []birdRoute
+		if err := json.Unmarshal(out, &rs); err != nil {
+			t.Fatalf("decode routes of %s: %v", ns, err)
+		}
+		all = append(all, rs...)
 	}
-	var rs []birdRoute
-	if err := json.Unmarshal(out, &rs); err != nil {
-		t.Fatalf("decode routes of %s: %v", ns, err)
-	}
-	return rs
+	return all
 }
 
 // birdRoute is one `ip -j route` entry, multipath included.
@@ -397,7 +416,7 @@ spec: {peerIP: %s, asNumber: 65001}
 				t.Errorf("tor -> pod %s (%s): %v", p, ips[p], err)
 			}
 		}
-		r := labStatus(t, name)
+		r := labReport(t, name)
 		if len(r.Externals) != 1 || !slices.ContainsFunc(r.Externals[0].Protocols, func(p RouterProtocol) bool {
 			return p.Name == "node_node1" && p.Info == "Established"
 		}) {
@@ -625,5 +644,55 @@ func TestExternalAddRemove(t *testing.T) {
 	mustRun(t, name, "lab", "external", "remove", "tor", "--name", name) // idempotent
 	if list := mustRun(t, name, "lab", "external", "list", "--name", name); strings.Contains(list, "tor") {
 		t.Errorf("tor still listed:\n%s", list)
+	}
+}
+
+// TestDualStackBGP: in a lab up --ipv6, pods get IPv4 and IPv6 addresses, each node has a
+// BGP session per family with the other and installs the other's IPv6 block via its IPv6
+// underlay address, and pods reach each other over IPv6 across nodes.
+func TestDualStackBGP(t *testing.T) {
+	needRoot(t)
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	name := "trlr" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		if r := run(t, name, "lab", "down", "--name", name); r.code != 0 {
+			t.Errorf("lab down: exit %d: %s", r.code, r.stderr)
+		}
+	})
+	out := mustRun(t, name, "lab", "up", "--name", name, "--nodes", "2", "--ipv6")
+	if !strings.Contains(out, "4 sessions established") {
+		t.Errorf("lab up --ipv6 did not report 4 established sessions:\n%s", out)
+	}
+	applyText(t, name, crossNodePods)
+	waitPods(t, name, "default/p1", "default/p2")
+	pods, err := Pods(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6 := map[string]string{}
+	for _, p := range pods {
+		for _, ip := range p.Status.PodIPs {
+			if a, err := netip.ParseAddr(ip.IP); err == nil && a.Is6() {
+				v6[p.Name] = ip.IP
+			}
+		}
+	}
+	if v6["p1"] == "" || v6["p2"] == "" {
+		t.Fatalf("pods have no IPv6 addresses: %v", v6)
+	}
+	eventually(t, 10*time.Second, "node1 routes p2's IPv6 block via node2's IPv6 address", func() (bool, string) {
+		r := routeFor(t, NodeNS(name, "node1"), v6["p2"])
+		return r.Gateway == "2001:db8:99::12", fmt.Sprintf("%s: %+v", v6["p2"], r)
+	})
+	for _, c := range []struct{ from, to string }{{"default/p1", "p2"}, {"default/p2", "p1"}} {
+		ns, err := PodNamespaceOf(name, c.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, c.from+" reaches "+c.to+" over IPv6", func() (bool, string) {
+			err := dialFrom(ns, v6[c.to], 80)
+			return err == nil, fmt.Sprint(err)
+		})
 	}
 }

@@ -116,7 +116,7 @@ func remoteRoute(t *testing.T, ns, ip string) (kernelRoute, bool) {
 func podIPs(t *testing.T, name string) map[string]string {
 	t.Helper()
 	ips := map[string]string{}
-	for _, p := range labStatus(t, name).Pods {
+	for _, p := range labReport(t, name).Pods {
 		ips[p.Name] = p.IP
 	}
 	return ips
@@ -132,9 +132,12 @@ func TestCrossNodeRouting(t *testing.T) {
 				t.Fatal(err)
 			}
 			mustRun(t, name, "apply", "-f", manifest)
-			waitRunning(t, name, 2)
+			waitPods(t, name, "default/p1", "default/p2")
 			ips := podIPs(t, name)
-			for _, p := range labStatus(t, name).Pods {
+			for _, p := range labReport(t, name).Pods {
+				if p.Namespace != "default" {
+					continue // the lab's own pods (cluster DNS)
+				}
 				if want := map[string]string{"p1": "node1", "p2": "node2"}[p.Name]; p.Node != want {
 					t.Fatalf("pod %s on %q, want %s", p.Name, p.Node, want)
 				}

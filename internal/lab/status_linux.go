@@ -186,7 +186,7 @@ func writeConflists(cfg Config, st *State) error {
 			"agent_socket":        n.Socket,
 			"log_file_path":       agentLog(cfg.Name, n.Name+"-cni"),
 			"log_level":           "info",
-			"ipam":                map[string]any{"type": "trellis-ipam"},
+			"ipam":                ipamConf(cfg.IPv6),
 		}}}
 		data, err := json.MarshalIndent(cl, "", "  ")
 		if err != nil {
@@ -230,4 +230,13 @@ func externalReports(ctx context.Context, st *State) []ExternalReport {
 		out = append(out, er)
 	}
 	return out
+}
+
+// ipamConf is the conflist's IPAM section: IPv4, plus IPv6 in a dual-stack lab.
+func ipamConf(ipv6 bool) map[string]any {
+	c := map[string]any{"type": "trellis-ipam"}
+	if ipv6 {
+		c["assign_ipv4"], c["assign_ipv6"] = "true", "true"
+	}
+	return c
 }

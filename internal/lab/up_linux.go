@@ -32,6 +32,8 @@ type Config struct {
 	Timeout time.Duration
 	// LogLevel is passed to the lab's processes; info when empty.
 	LogLevel string
+	// IPv6 makes the lab dual-stack: IPv6 underlay addresses, an IPv6 pool, BGP over IPv6.
+	IPv6 bool
 }
 
 func (c Config) validate() error {
@@ -43,6 +45,9 @@ func (c Config) validate() error {
 	}
 	if c.Routing != RoutingBGP && c.Routing != RoutingVXLAN {
 		return fmt.Errorf("invalid routing %q: use bgp or vxlan", c.Routing)
+	}
+	if c.IPv6 && c.Routing != RoutingBGP {
+		return errors.New("an IPv6 lab needs --routing bgp (the VXLAN overlay is IPv4 only)")
 	}
 	if c.Binary == "" {
 		return errors.New("lab up: no trellis binary given")
@@ -87,7 +92,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 		return err
 	}
 	start := time.Now()
-	st := &State{Name: cfg.Name, Routing: cfg.Routing, Binary: cfg.Binary}
+	st := &State{Name: cfg.Name, Routing: cfg.Routing, Binary: cfg.Binary, IPv6: cfg.IPv6}
 	defer func() {
 		if err != nil {
 			fmt.Fprintf(out, "lab up failed; run 'trellis lab down --name %s' to clean up (state and logs in %s)\n", cfg.Name, Dir(cfg.Name))
@@ -129,6 +134,11 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	defer cancel()
 	if err := seedStore(ctx, cfg, st, ds); err != nil {
 		return err
+	}
+	if cfg.IPv6 {
+		if err := seedIPv6(ctx, cfg.Name, st.Nodes); err != nil {
+			return err
+		}
 	}
 	all := func(NodeState) bool { return true }
 	if err := startProcesses(ctx, cfg, st, out, all, true); err != nil {

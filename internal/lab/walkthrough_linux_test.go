@@ -254,7 +254,8 @@ func walkthroughFiles(t *testing.T) []string {
 	return out
 }
 
-// TestWalkthroughs runs every walkthrough against a fresh lab of its own.
+// TestWalkthroughs runs every walkthrough against a fresh lab of its own, as many at a
+// time as -parallel allows (labs are independent; most of their time is spent waiting).
 func TestWalkthroughs(t *testing.T) {
 	needRoot(t)
 	root, err := filepath.Abs("../..")
@@ -263,6 +264,7 @@ func TestWalkthroughs(t *testing.T) {
 	}
 	for _, file := range walkthroughFiles(t) {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".md"), func(t *testing.T) {
+			t.Parallel()
 			data, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
@@ -302,6 +304,27 @@ func TestWalkthroughs(t *testing.T) {
 			}
 			t.Logf("%d steps in %v", len(steps), time.Since(start).Round(time.Millisecond))
 		})
+	}
+}
+
+// TestWalkthroughLinks needs no root: every relative link of the walkthroughs and their
+// index points at a file that exists.
+func TestWalkthroughLinks(t *testing.T) {
+	linkRE := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	files := append(walkthroughFiles(t), filepath.Join(*walkthroughDocs, "README.md"))
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(string(data), -1) {
+			if strings.Contains(m[1], "://") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(file), m[1])); err != nil {
+				t.Errorf("%s: broken link %s: %v", filepath.Base(file), m[1], err)
+			}
+		}
 	}
 }
 

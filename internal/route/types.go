@@ -77,13 +77,13 @@ func (r Result) Find(name string) (Node, bool) {
 
 // Speaker is a node's BGP speaker configuration.
 type Speaker struct {
-	RouterID   netip.Addr
-	Address    netip.Addr   // the node's IPv4 address: listen and source address
-	Subnet     netip.Prefix // the node's underlay subnet (from spec.bgp.ipv4Address)
+	RouterID netip.Addr
+	Address  netip.Addr   // the node's IPv4 address: listen and source address
+	Subnet   netip.Prefix // the node's underlay subnet (from spec.bgp.ipv4Address)
 	// Address6 and Subnet6 are from spec.bgp.ipv6Address: the IPv6 sessions' listen,
 	// source and next-hop address; invalid when the node has none (no IPv6 sessions).
-	Address6 netip.Addr
-	Subnet6  netip.Prefix
+	Address6   netip.Addr
+	Subnet6    netip.Prefix
 	ASNumber   uint32
 	ListenPort uint16
 	// ClusterID is the route-reflector cluster ID; empty when the node is no reflector.

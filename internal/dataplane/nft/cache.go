@@ -15,7 +15,7 @@ import (
 // A Renderer keeps the chains and sets it rendered last time, keyed by their name and a
 // fingerprint (SHA-256) of the inputs they were rendered from, and hands the very same
 // objects out again when those inputs did not change. A one-policy change therefore
-// re-renders that policy's chain (and the endpoint chains, which are small), not the
+// re-renders that policy's chain and the chains of the endpoints naming it, not the
 // table; and because unchanged objects are the same pointers as in the table applied
 // last, PlanPartial skips them without comparing their rules or elements.
 //
@@ -27,7 +27,12 @@ import (
 //     one); rendering is deterministic, so the same content and the same answers to the
 //     same questions give the same rules. The answers are recorded with the entry and
 //     asked again on a lookup;
-//   - a merged set: the run's policies and the members of the sets their rules name.
+//   - a merged set: the run's policies and the members of the sets their rules name;
+//   - an endpoint chain: the endpoint's policy.Chain, the content of every policy it
+//     names and the members of every set those policies' rules name (they decide which
+//     runs are merged), which of its profiles exist, and the failsafe ports where they
+//     apply. The policy and profile chains and merged sets its rendering declared are
+//     recorded with the entry and declared again on a hit.
 //
 // Objects handed out are never modified afterwards (the table and the Applier share
 // them). Entries not used by a render are dropped after it, so the cache holds one

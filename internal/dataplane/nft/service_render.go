@@ -95,11 +95,13 @@ func (r *svcRenderer) base() {
 		Rule{Text: "ct status dnat ip6 saddr . ip6 daddr @" + SetSvcHairpin6 + " counter masquerade", Comment: "service hairpin masquerade"},
 		Rule{Text: fmt.Sprintf("meta mark & 0x%08x == 0x%08x oifname != %s counter masquerade", ServiceExternalMark, ServiceExternalMark, wild), Comment: "service external masquerade"},
 	)
+	// NodePorts answer on the node's addresses but not on loopback (as with kube-proxy:
+	// a DNATed packet from 127.0.0.1 could not leave the node).
 	r.t.Chains[ChainSvcDispatch] = &Chain{Name: ChainSvcDispatch, Rules: []Rule{
 		{Text: "ip daddr . meta l4proto . th dport vmap @" + MapSvcAddr4},
 		{Text: "ip6 daddr . meta l4proto . th dport vmap @" + MapSvcAddr6},
-		{Text: "meta nfproto ipv4 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNodePort4},
-		{Text: "meta nfproto ipv6 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNodePort6},
+		{Text: "ip daddr != 127.0.0.0/8 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNodePort4},
+		{Text: "ip6 daddr != ::1 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNodePort6},
 	}}
 	newConn := Rule{Text: "ct state new jump " + ChainSvcNoEndpoints}
 	prio := knftables.BaseChainPriority(knftables.FilterPriority + " - 10")
@@ -109,8 +111,8 @@ func (r *svcRenderer) base() {
 	r.t.Chains[ChainSvcNoEndpoints] = &Chain{Name: ChainSvcNoEndpoints, Rules: []Rule{
 		{Text: "ip daddr . meta l4proto . th dport vmap @" + MapSvcNoEP4},
 		{Text: "ip6 daddr . meta l4proto . th dport vmap @" + MapSvcNoEP6},
-		{Text: "meta nfproto ipv4 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNoEPNodePort4},
-		{Text: "meta nfproto ipv6 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNoEPNodePort6},
+		{Text: "ip daddr != 127.0.0.0/8 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNoEPNodePort4},
+		{Text: "ip6 daddr != ::1 fib daddr type local meta l4proto . th dport vmap @" + MapSvcNoEPNodePort6},
 	}}
 	r.t.Chains[ChainSvcReject] = &Chain{Name: ChainSvcReject, Rules: []Rule{
 		{Text: "meta l4proto tcp counter reject with tcp reset", Comment: "service without endpoints"},
@@ -276,8 +278,10 @@ func dnat(p *service.Port, e service.Endpoint) string {
 	return fmt.Sprintf("meta l4proto %s dnat ip to %s", p.Protocol, e.AddrPort())
 }
 
+// affinitySet names an endpoint's affinity set; the timeout is part of the name because
+// nft cannot change the timeout of an existing set (a new one replaces it).
 func affinitySet(p *service.Port, e service.Endpoint) string {
-	return hashName("svc-af-", "service-affinity|"+p.ID()+"|"+e.AddrPort().String())
+	return hashName("svc-af-", fmt.Sprintf("service-affinity|%s|%s|%d", p.ID(), e.AddrPort(), p.AffinitySeconds))
 }
 
 // endpoint renders the chain of an endpoint of a service with session affinity:

@@ -9,5 +9,7 @@
 // read, or Delete with a resourceVersion precondition; store errors keep their message and
 // also match the ipam sentinels (ErrNotFound, ErrAlreadyExists, ErrConflict) with errors.Is.
 //
+// Load reads its three inputs concurrently, since a CNI ADD waits for them.
+//
 // It must never decide anything about allocation: that is the ipam core's job.
 package ipamstore

@@ -307,3 +307,38 @@ func TestReply(t *testing.T) {
 		t.Errorf("reply to an untracked tcp packet: %+v", got)
 	}
 }
+
+func TestRoundTrip(t *testing.T) {
+	// Requests to port 80 are accepted; replies only when established packets are.
+	for _, tc := range []struct {
+		name  string
+		rules []string
+		p     Packet
+		want  bool
+	}{
+		{"request and reply", []string{"ct state established accept", "th dport 80 accept", "drop"},
+			Probe("trla", "trlb", netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), "tcp", 80), true},
+		{"reply dropped", []string{"th dport 80 accept", "drop"},
+			Probe("trla", "trlb", netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), "tcp", 80), false},
+		{"request dropped", []string{"ct state established accept", "drop"},
+			Probe("trla", "trlb", netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), "udp", 80), false},
+		{"icmpv6 echo", []string{"icmpv6 type echo-request accept", "icmpv6 type echo-reply accept", "drop"},
+			Probe("trla", "trlb", netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), "icmp", 0), true},
+		{"icmp echo is not icmpv6", []string{"icmpv6 type echo-request accept", "drop"},
+			Probe("trla", "trlb", netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), "icmp", 0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tab, err := forward(tc.rules...).load(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok, explain, err := tab.RoundTrip(tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tc.want {
+				t.Errorf("round trip %v, want %v\n%s", ok, tc.want, explain)
+			}
+		})
+	}
+}
