@@ -29,6 +29,7 @@ func KernelDataplane(ctx context.Context, ns, table string) (Dataplane, error) {
 	}
 	dp.Counters = NFTCounters(ns, table)
 	dp.Monitor = NFTMonitor(ns, table)
+	dp.Services = KernelServiceHost(ns)
 	return dp, nil
 }
 

@@ -351,6 +351,28 @@ func TestKernelServices(t *testing.T) {
 			t.Errorf("backend -> client address seen %v, want %v", seen, want)
 		}
 	})
+	t.Run("clusterIP from outside the cluster", func(t *testing.T) {
+		seen := map[string]string{}
+		for range 40 {
+			b, peer, err := who(e.ext, "tcp", ap("10.96.0.20:80"), time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[b] = peer
+		}
+		// As the NodePort: a remote endpoint sees node-a, so that its reply returns.
+		want := map[string]string{"p1": svcExtIP, "remote": svcLinkA}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("backend -> client address seen %v, want %v", seen, want)
+		}
+		// externalTrafficPolicy Local: the local endpoint only, client address kept.
+		for range 10 {
+			b, peer, err := who(e.ext, "tcp", ap("10.96.0.21:80"), time.Second)
+			if err != nil || b != "p1" || peer != svcExtIP {
+				t.Fatalf("cluster IP of a Local service from outside: %s seeing %s (%v), want p1 seeing %s", b, peer, err, svcExtIP)
+			}
+		}
+	})
 	t.Run("local policy uses local endpoints and keeps the client address", func(t *testing.T) {
 		for _, dst := range []string{svcNodeIP + ":30081", "203.0.113.10:80", "203.0.113.11:80"} {
 			for range 10 {

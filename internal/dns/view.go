@@ -24,12 +24,13 @@ type view struct {
 	mu       sync.RWMutex
 	services map[string]*corev1.Service                       // ns/name
 	slices   map[string]map[string]*discoveryv1.EndpointSlice // ns/service -> slice name -> slice
+	owner    map[string]string                                // ns/slice -> ns/service it is filed under
 	synced   map[*model.Kind]bool
 }
 
 func newView() *view {
 	return &view{services: map[string]*corev1.Service{}, slices: map[string]map[string]*discoveryv1.EndpointSlice{},
-		synced: map[*model.Kind]bool{}}
+		owner: map[string]string{}, synced: map[*model.Kind]bool{}}
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -48,20 +49,19 @@ func (v *view) set(o model.Object, del bool) {
 			v.services[key(x.Namespace, x.Name)] = x
 		}
 	case *discoveryv1.EndpointSlice:
-		owner := sliceOwner(x)
-		if del {
-			delete(v.slices[owner], x.Name)
-			if len(v.slices[owner]) == 0 {
-				delete(v.slices, owner)
+		owner, sk := sliceOwner(x), key(x.Namespace, x.Name)
+		// A slice may move to another service (label change): unfile it first.
+		if old, ok := v.owner[sk]; ok {
+			delete(v.slices[old], x.Name)
+			if len(v.slices[old]) == 0 {
+				delete(v.slices, old)
 			}
+			delete(v.owner, sk)
+		}
+		if del {
 			return
 		}
-		// A slice may move to another service (label change): drop it everywhere first.
-		for k, m := range v.slices {
-			if m[x.Name] != nil && m[x.Name].Namespace == x.Namespace && k != owner {
-				delete(m, x.Name)
-			}
-		}
+		v.owner[sk] = owner
 		if v.slices[owner] == nil {
 			v.slices[owner] = map[string]*discoveryv1.EndpointSlice{}
 		}
@@ -77,6 +77,7 @@ func (v *view) replace(k *model.Kind, items []model.Object) {
 		v.services = map[string]*corev1.Service{}
 	} else {
 		v.slices = map[string]map[string]*discoveryv1.EndpointSlice{}
+		v.owner = map[string]string{}
 	}
 	for _, o := range items {
 		v.set(o, false)

@@ -119,6 +119,17 @@ func AddExternal(ctx context.Context, labName, host string) (External, error) {
 			_ = netns.Delete(ext.Namespace)
 			return fmt.Errorf("add external %s to lab %s: %w", host, labName, err)
 		}
+		if st.IPv6 {
+			a6, err := underlayAddr6(ext.Address)
+			if err == nil {
+				err = addUnderlay6(NodeState{Name: host, Namespace: ext.Namespace, Address: ext.Address})
+			}
+			if err != nil {
+				_ = netns.Delete(ext.Namespace)
+				return fmt.Errorf("add external %s to lab %s: %w", host, labName, err)
+			}
+			ext.Address6 = a6.String()
+		}
 		st.Externals = append(st.Externals, ext)
 		return nil
 	})

@@ -127,10 +127,12 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 			return err
 		}
 		fmt.Fprintf(out, "agent %s: ready\n", node)
+		// Routers first: the node's sessions to them need their configuration.
+		err = reconfigureRouters(ctx, st)
 		if st.Routing == RoutingBGP {
 			waitSessions(wctx, ns, out)
 		}
-		return reconfigureRouters(ctx, st)
+		return err
 	})
 	return ns, err
 }

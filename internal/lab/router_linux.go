@@ -34,7 +34,13 @@ func routerPeers(st *State, rc RouterConfig) ([]birdPeer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("node %s: invalid address %q", n.Name, n.Address)
 		}
-		out = append(out, birdPeer{Name: n.Name, Addr: p.Addr()})
+		bp := birdPeer{Name: n.Name, Addr: p.Addr()}
+		if st.IPv6 {
+			if a6, err := underlayAddr6(n.Address); err == nil {
+				bp.Addr6 = a6.Addr()
+			}
+		}
+		out = append(out, bp)
 	}
 	for _, want := range rc.Peers {
 		if _, ok := st.Node(want); !ok {
@@ -88,7 +94,7 @@ func startRouter(ctx context.Context, st *State, e External, rc RouterConfig) (*
 	}
 	rs := &RouterState{Socket: filepath.Join(dir, "bird.ctl"), Config: filepath.Join(dir, "bird.conf"),
 		Log: filepath.Join(logDir(st.Name), "router-"+e.Name+".log"), Spec: rc}
-	if err := os.WriteFile(rs.Config, []byte(birdConfig(e.Addr(), rc, peers)), 0o644); err != nil {
+	if err := os.WriteFile(rs.Config, []byte(birdConfig(e.Addr(), e.Addr6(), rc, peers)), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", rs.Config, err)
 	}
 	if e.Router != nil && alive(e.Router.PID) {

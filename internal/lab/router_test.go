@@ -15,17 +15,24 @@ var updateRouter = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestBirdConfigGolden(t *testing.T) {
 	peers := []birdPeer{{Name: "node1", Addr: netip.MustParseAddr("10.99.0.11")}, {Name: "node2", Addr: netip.MustParseAddr("10.99.0.12")}}
+	dual := []birdPeer{{Name: "node1", Addr: netip.MustParseAddr("10.99.0.11"), Addr6: netip.MustParseAddr("2001:db8:99::11")},
+		{Name: "node2", Addr: netip.MustParseAddr("10.99.0.12")}}
 	for _, tc := range []struct {
-		name string
-		rc   RouterConfig
+		name  string
+		self6 netip.Addr
+		rc    RouterConfig
+		peers []birdPeer
 	}{
-		{"bird-default", RouterConfig{ASN: 65001}},
-		{"bird-filters", RouterConfig{ASN: 65001, NodeASN: 64600,
+		{"bird-default", netip.Addr{}, RouterConfig{ASN: 65001}, peers},
+		{"bird-filters", netip.Addr{}, RouterConfig{ASN: 65001, NodeASN: 64600,
 			Announce: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("203.0.113.0/24")},
-			Import:   []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.96.0.0/12")}}},
+			Import:   []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.96.0.0/12")}}, peers},
+		{"bird-dualstack", netip.MustParseAddr("2001:db8:99::254"), RouterConfig{ASN: 65001,
+			Announce: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:ee::/48")},
+			Import:   []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}}, dual},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := birdConfig(netip.MustParseAddr("10.99.0.254"), tc.rc, peers)
+			got := birdConfig(netip.MustParseAddr("10.99.0.254"), tc.self6, tc.rc, tc.peers)
 			file := filepath.Join("testdata", tc.name+".golden")
 			if *updateRouter {
 				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {

@@ -399,152 +399,173 @@ spec: {peerIP: %s, asNumber: 65001}
 `, tor.Addr()))
 	applyText(t, name, threePods)
 	waitPods(t, name, "default/p1", "default/p2", "default/p3")
-	ips := podIPs(t, name)
-	node := map[string]string{"p1": "10.99.0.11", "p2": "10.99.0.12", "p3": "10.99.0.13"}
+	l := &routerLab{name: name, tor: tor, ips: podIPs(t, name),
+		node: map[string]string{"p1": "10.99.0.11", "p2": "10.99.0.12", "p3": "10.99.0.13"}}
+	t.Run("bird learns every block", l.birdLearnsBlocks)
+	t.Run("announced route installed once accepted", l.announcedRouteAccepted)
+	t.Run("service advertisement", l.serviceAdvertisement)
+	t.Run("agent kill -9 under traffic", l.agentKillUnderTraffic)
+	t.Run("node removed and added", l.nodeRemovedAndAdded)
+}
 
-	t.Run("bird learns every block", func(t *testing.T) {
-		eventually(t, 20*time.Second, "BIRD routes to each pod's block via its node", func() (bool, string) {
-			for p, via := range node {
-				if r := routeFor(t, tor.Namespace, ips[p]); r.Gateway != via || r.Protocol != "bird" {
-					return false, fmt.Sprintf("route for %s (%s): %+v, want via %s proto bird", p, ips[p], r, via)
-				}
-			}
-			return true, ""
-		})
-		for p := range node {
-			if err := dialFrom(tor.Namespace, ips[p], 80); err != nil {
-				t.Errorf("tor -> pod %s (%s): %v", p, ips[p], err)
-			}
-		}
-		r := labReport(t, name)
-		if len(r.Externals) != 1 || !slices.ContainsFunc(r.Externals[0].Protocols, func(p RouterProtocol) bool {
-			return p.Name == "node_node1" && p.Info == "Established"
-		}) {
-			t.Errorf("lab status externals %+v: want tor with node_node1 Established", r.Externals)
-		}
-		for _, n := range r.Nodes {
-			if !slices.ContainsFunc(n.BGPPeers, func(p agent.BGPPeer) bool { return p.Address == tor.Addr().String() && p.State == "Established" }) {
-				t.Errorf("lab status: %s peers %+v, want %s Established", n.Name, n.BGPPeers, tor.Addr())
+// routerLab is the lab of TestExternalRouterServicesAndNodeLifecycle.
+type routerLab struct {
+	name string
+	tor  External
+	ips  map[string]string // pod name -> IPv4 address
+	node map[string]string // pod name -> its node's address
+}
+
+// birdLearnsBlocks: BIRD routes each pod block via its node and reaches the pods; lab status shows the sessions.
+func (l *routerLab) birdLearnsBlocks(t *testing.T) {
+	eventually(t, 20*time.Second, "BIRD routes to each pod's block via its node", func() (bool, string) {
+		for p, via := range l.node {
+			if r := routeFor(t, l.tor.Namespace, l.ips[p]); r.Gateway != via || r.Protocol != "bird" {
+				return false, fmt.Sprintf("route for %s (%s): %+v, want via %s proto bird", p, l.ips[p], r, via)
 			}
 		}
+		return true, ""
 	})
-
-	t.Run("announced route installed once accepted", func(t *testing.T) {
-		time.Sleep(time.Second)
-		for _, n := range []string{"node1", "node2"} {
-			if gw := gateways(t, NodeNS(name, n), "203.0.113.0/24"); gw != "" {
-				t.Errorf("%s installed BIRD's 203.0.113.0/24 via %s before accepting it", n, gw)
-			}
+	for p := range l.node {
+		if err := dialFrom(l.tor.Namespace, l.ips[p], 80); err != nil {
+			t.Errorf("tor -> pod %s (%s): %v", p, l.ips[p], err)
 		}
-		applyText(t, name, `apiVersion: projectcalico.org/v3
+	}
+	r := labReport(t, l.name)
+	if len(r.Externals) != 1 || !slices.ContainsFunc(r.Externals[0].Protocols, func(p RouterProtocol) bool {
+		return p.Name == "node_node1" && p.Info == "Established"
+	}) {
+		t.Errorf("lab status externals %+v: want tor with node_node1 Established", r.Externals)
+	}
+	for _, n := range r.Nodes {
+		if !slices.ContainsFunc(n.BGPPeers, func(p agent.BGPPeer) bool { return p.Address == l.tor.Addr().String() && p.State == "Established" }) {
+			t.Errorf("lab status: %s peers %+v, want %s Established", n.Name, n.BGPPeers, l.tor.Addr())
+		}
+	}
+}
+
+// announcedRouteAccepted: BIRD's own prefix is installed on the nodes only once an IPPool covers it.
+func (l *routerLab) announcedRouteAccepted(t *testing.T) {
+	time.Sleep(time.Second)
+	for _, n := range []string{"node1", "node2"} {
+		if gw := gateways(t, NodeNS(l.name, n), "203.0.113.0/24"); gw != "" {
+			t.Errorf("%s installed BIRD's 203.0.113.0/24 via %s before accepting it", n, gw)
+		}
+	}
+	applyText(t, l.name, `apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: external-net}
 spec: {cidr: 203.0.113.0/24, disabled: true, disableBGPExport: true, nodeSelector: "!all()"}
 `)
-		for _, n := range []string{"node1", "node2", "node3"} {
-			eventually(t, 10*time.Second, n+" installs 203.0.113.0/24 via the router", func() (bool, string) {
-				gw := gateways(t, NodeNS(name, n), "203.0.113.0/24")
-				return gw == tor.Addr().String(), gw
-			})
-		}
-	})
+	for _, n := range []string{"node1", "node2", "node3"} {
+		eventually(t, 10*time.Second, n+" installs 203.0.113.0/24 via the router", func() (bool, string) {
+			gw := gateways(t, NodeNS(l.name, n), "203.0.113.0/24")
+			return gw == l.tor.Addr().String(), gw
+		})
+	}
+}
 
-	t.Run("service advertisement", func(t *testing.T) {
-		applyText(t, name, serviceAdvertManifest("node2", "true", "node3", "false"))
-		torRoute := func(dst, want string) func() (bool, string) {
-			return func() (bool, string) {
-				gw := gateways(t, tor.Namespace, dst)
-				return gw == want, "got " + gw + ", want " + want
-			}
+// serviceAdvertisement: service CIDRs by ECMP from every node, an externalTrafficPolicy Local /32 only from nodes with
+// ready local endpoints, following them; an excluded node advertises none; nodes install none.
+func (l *routerLab) serviceAdvertisement(t *testing.T) {
+	applyText(t, l.name, serviceAdvertManifest("node2", "true", "node3", "false"))
+	torRoute := func(dst, want string) func() (bool, string) {
+		return func() (bool, string) {
+			gw := gateways(t, l.tor.Namespace, dst)
+			return gw == want, "got " + gw + ", want " + want
 		}
-		all3 := "10.99.0.11,10.99.0.12,10.99.0.13"
-		eventually(t, 10*time.Second, "cluster CIDR by ECMP from every node", torRoute("10.96.0.0/16", all3))
-		eventually(t, 10*time.Second, "external CIDR by ECMP from every node", torRoute("198.51.100.0/24", all3))
-		eventually(t, 10*time.Second, "Local service /32 only via node2", torRoute("10.96.0.50", "10.99.0.12"))
-		eventually(t, 10*time.Second, "Local external IP only via node2", torRoute("198.51.100.9", "10.99.0.12"))
-		for _, n := range []string{"node1", "node2", "node3"} {
-			if gw := gateways(t, NodeNS(name, n), "10.96.0.0/16"); gw != "" {
-				t.Errorf("%s installed the service CIDR learned from others via %s", n, gw)
-			}
+	}
+	all3 := "10.99.0.11,10.99.0.12,10.99.0.13"
+	eventually(t, 10*time.Second, "cluster CIDR by ECMP from every node", torRoute("10.96.0.0/16", all3))
+	eventually(t, 10*time.Second, "external CIDR by ECMP from every node", torRoute("198.51.100.0/24", all3))
+	eventually(t, 10*time.Second, "Local service /32 only via node2", torRoute("10.96.0.50", "10.99.0.12"))
+	eventually(t, 10*time.Second, "Local external IP only via node2", torRoute("198.51.100.9", "10.99.0.12"))
+	for _, n := range []string{"node1", "node2", "node3"} {
+		if gw := gateways(t, NodeNS(l.name, n), "10.96.0.0/16"); gw != "" {
+			t.Errorf("%s installed the service CIDR learned from others via %s", n, gw)
 		}
-		applyText(t, name, serviceAdvertManifest("node2", "false", "node3", "true"))
-		d := eventually(t, 10*time.Second, "the /32 follows the ready endpoint to node3", torRoute("10.96.0.50", "10.99.0.13"))
-		t.Logf("Local /32 moved to the new endpoint's node in %s", d.Round(time.Millisecond))
-		applyText(t, name, serviceAdvertManifest("node2", "false", "node3", "false"))
-		eventually(t, 10*time.Second, "the /32 is withdrawn with the last ready endpoint", torRoute("10.96.0.50", ""))
-		mustRun(t, name, "label", "node", "node3", route.LabelExcludeFromLB+"=true")
-		eventually(t, 10*time.Second, "an excluded node advertises no service CIDR", torRoute("10.96.0.0/16", "10.99.0.11,10.99.0.12"))
-	})
+	}
+	applyText(t, l.name, serviceAdvertManifest("node2", "false", "node3", "true"))
+	d := eventually(t, 10*time.Second, "the /32 follows the ready endpoint to node3", torRoute("10.96.0.50", "10.99.0.13"))
+	t.Logf("Local /32 moved to the new endpoint's node in %s", d.Round(time.Millisecond))
+	applyText(t, l.name, serviceAdvertManifest("node2", "false", "node3", "false"))
+	eventually(t, 10*time.Second, "the /32 is withdrawn with the last ready endpoint", torRoute("10.96.0.50", ""))
+	mustRun(t, l.name, "label", "node", "node3", route.LabelExcludeFromLB+"=true")
+	eventually(t, 10*time.Second, "an excluded node advertises no service CIDR", torRoute("10.96.0.0/16", "10.99.0.11,10.99.0.12"))
+}
 
-	t.Run("agent kill -9 under traffic", func(t *testing.T) {
-		st, err := LoadState(name)
-		if err != nil {
-			t.Fatal(err)
+// agentKillUnderTraffic: pod traffic across nodes survives an agent kill -9 and its restart.
+func (l *routerLab) agentKillUnderTraffic(t *testing.T) {
+	st, err := LoadState(l.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, _ := st.Node("node2")
+	lost, total := 0, 0
+	probe := func() {
+		total++
+		r := run(t, l.name, "lab", "probe", "--name", l.name, "--from", "default/p1", "--to", "default/p2", "--port", "tcp/80", "--timeout", "500ms")
+		if r.code != 0 {
+			lost++
 		}
-		n2, _ := st.Node("node2")
-		lost, total := 0, 0
-		probe := func() {
-			total++
-			r := run(t, name, "lab", "probe", "--name", name, "--from", "default/p1", "--to", "default/p2", "--port", "tcp/80", "--timeout", "500ms")
-			if r.code != 0 {
-				lost++
-			}
-		}
-		for range 5 {
-			probe()
-		}
-		if lost > 0 {
-			t.Fatalf("%d of %d probes lost before the kill", lost, total)
-		}
-		if err := exec.Command("kill", "-9", fmt.Sprint(n2.AgentPID)).Run(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(3 * time.Second)
-		for time.Now().Before(deadline) {
-			probe()
-		}
-		mustRun(t, name, "lab", "up", "--name", name, "--nodes", "3")
-		deadline = time.Now().Add(3 * time.Second)
-		for time.Now().Before(deadline) {
-			probe()
-		}
-		t.Logf("agent kill -9 and restart under traffic: %d of %d probes lost", lost, total)
-		if lost > 1 {
-			t.Errorf("%d of %d probes lost across an agent kill -9 and restart; want at most 1", lost, total)
-		}
-	})
+	}
+	for range 5 {
+		probe()
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d probes lost before the kill", lost, total)
+	}
+	if err := exec.Command("kill", "-9", fmt.Sprint(n2.AgentPID)).Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		probe()
+	}
+	mustRun(t, l.name, "lab", "up", "--name", l.name, "--nodes", "3")
+	deadline = time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		probe()
+	}
+	t.Logf("agent kill -9 and restart under traffic: %d of %d probes lost", lost, total)
+	if lost > 1 {
+		t.Errorf("%d of %d probes lost across an agent kill -9 and restart; want at most 1", lost, total)
+	}
+}
 
-	t.Run("node removed and added", func(t *testing.T) {
-		block := routeFor(t, NodeNS(name, "node1"), ips["p3"])
-		if block.Gateway != "10.99.0.13" {
-			t.Fatalf("node1 route to p3 %+v, want via 10.99.0.13", block)
-		}
-		start := time.Now()
-		mustRun(t, name, "lab", "node", "remove", "node3", "--name", name)
-		removed := time.Since(start)
-		for _, n := range []string{"node1", "node2"} {
-			d := eventually(t, 10*time.Second, n+" withdraws node3's block", func() (bool, string) {
-				gw := gateways(t, NodeNS(name, n), block.Dst)
-				return gw == "", gw
-			})
-			t.Logf("%s withdrew node3's block %s %s after lab node remove returned (remove took %s)", n, block.Dst, d.Round(time.Millisecond), removed.Round(time.Millisecond))
-		}
-		if gw := gateways(t, tor.Namespace, block.Dst); gw != "" {
-			t.Errorf("BIRD still routes node3's block via %s", gw)
-		}
-		if netns.Exists(NodeNS(name, "node3")) {
-			t.Error("node3's namespace is still there")
-		}
-		out := mustRun(t, name, "lab", "node", "add", "--name", name)
-		if !strings.Contains(out, "agent node3: ready") && !strings.Contains(out, "agent node4: ready") {
-			t.Fatalf("lab node add printed %q", out)
-		}
-		added := "node3"
-		if strings.Contains(out, "node4") {
-			added = "node4"
-		}
-		start = time.Now()
-		applyText(t, name, strings.ReplaceAll(`apiVersion: v1
+// nodeRemovedAndAdded: a removed node's block is withdrawn everywhere within seconds; an added node's first pod is
+// reachable from the other nodes.
+func (l *routerLab) nodeRemovedAndAdded(t *testing.T) {
+	block := routeFor(t, NodeNS(l.name, "node1"), l.ips["p3"])
+	if block.Gateway != "10.99.0.13" {
+		t.Fatalf("node1 route to p3 %+v, want via 10.99.0.13", block)
+	}
+	start := time.Now()
+	mustRun(t, l.name, "lab", "node", "remove", "node3", "--name", l.name)
+	removed := time.Since(start)
+	for _, n := range []string{"node1", "node2"} {
+		d := eventually(t, 10*time.Second, n+" withdraws node3's block", func() (bool, string) {
+			gw := gateways(t, NodeNS(l.name, n), block.Dst)
+			return gw == "", gw
+		})
+		t.Logf("%s withdrew node3's block %s %s after lab node remove returned (remove took %s)", n, block.Dst, d.Round(time.Millisecond), removed.Round(time.Millisecond))
+	}
+	if gw := gateways(t, l.tor.Namespace, block.Dst); gw != "" {
+		t.Errorf("BIRD still routes node3's block via %s", gw)
+	}
+	if netns.Exists(NodeNS(l.name, "node3")) {
+		t.Error("node3's namespace is still there")
+	}
+	out := mustRun(t, l.name, "lab", "node", "add", "--name", l.name)
+	if !strings.Contains(out, "agent node3: ready") && !strings.Contains(out, "agent node4: ready") {
+		t.Fatalf("lab node add printed %q", out)
+	}
+	added := "node3"
+	if strings.Contains(out, "node4") {
+		added = "node4"
+	}
+	start = time.Now()
+	applyText(t, l.name, strings.ReplaceAll(`apiVersion: v1
 kind: Pod
 metadata: {name: p9, namespace: default, labels: {app: p9}}
 spec:
@@ -552,14 +573,13 @@ spec:
   containers:
   - {name: web, image: trellis, command: [trellis, demo, http-server, --port, "80"]}
 `, "NODE", added))
-		waitPods(t, name, "default/p9")
-		for _, from := range []string{"default/p1", "default/p2"} {
-			if !probeUntil(t, name, from, "default/p9") {
-				t.Errorf("%s does not reach the new node's pod", from)
-			}
+	waitPods(t, l.name, "default/p9")
+	for _, from := range []string{"default/p1", "default/p2"} {
+		if !probeUntil(t, l.name, from, "default/p9") {
+			t.Errorf("%s does not reach the new node's pod", from)
 		}
-		t.Logf("new node %s: first pod created to reachable from every node in %s", added, time.Since(start).Round(time.Millisecond))
-	})
+	}
+	t.Logf("new node %s: first pod created to reachable from every node in %s", added, time.Since(start).Round(time.Millisecond))
 }
 
 // serviceAdvertManifest is the service advertisement configuration plus a Service without

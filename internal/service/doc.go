@@ -7,6 +7,8 @@
 // LoadBalancer ingress IPs), traffic policies, session affinity and the endpoints traffic
 // may be sent to, and the health-check node ports of externalTrafficPolicy Local
 // services. State.String is the canonical text form used by goldens and logs.
+// ComputeService and Assemble split Compute per Service, so that a caller (the node
+// agent) recomputes only the Services whose inputs changed.
 //
 // Semantics (kube-proxy's):
 //   - EndpointSlices belong to the Service named by their label kubernetes.io/service-name

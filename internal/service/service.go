@@ -191,7 +191,7 @@ func ComputeService(node string, svc *corev1.Service, sl []*discoveryv1.Endpoint
 	sl = slices.Clone(sl)
 	slices.SortFunc(sl, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
 	p.Ports = servicePorts(node, svc, sl)
-	slicesSortPorts(p.Ports)
+	sortPorts(p.Ports)
 	if hc, ok := healthCheck(svc, p.Ports); ok {
 		p.HealthCheck = &hc
 	}
@@ -207,14 +207,14 @@ func Assemble(parts []Part) *State {
 			st.HealthChecks = append(st.HealthChecks, *p.HealthCheck)
 		}
 	}
-	slicesSortPorts(st.Ports)
+	sortPorts(st.Ports)
 	slices.SortFunc(st.HealthChecks, func(a, b HealthCheck) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service))
 	})
 	return st
 }
 
-func slicesSortPorts(ps []Port) { slices.SortFunc(ps, comparePorts) }
+func sortPorts(ps []Port) { slices.SortFunc(ps, comparePorts) }
 
 func comparePorts(a, b Port) int {
 	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Service, b.Service),

@@ -218,6 +218,63 @@ func TestTraceReadsAppliedState(t *testing.T) {
 	check(true)
 }
 
+// TestTraceMergeKeepsVerdicts checks that merging allow-only runs changes no verdict:
+// for random states, the table rendered with every mergeable run merged and the one
+// with none merged give the same verdict for packets between every pair of endpoints,
+// from and to addresses the states' sets and named ports hold, on the ports their
+// rules name.
+func TestTraceMergeKeepsVerdicts(t *testing.T) {
+	srcs4 := []string{"10.1.2.3", "10.2.0.1", "10.3.0.5", "192.0.2.9", "10.9.0.1", "10.5.0.1", "10.5.0.2", "10.5.0.3", "10.6.0.7"}
+	srcs6 := []string{"2001:db8::1", "2001:db8:2::5", "2001:db8:9::1", "2001:db8:5::1", "2001:db8:5::2"}
+	ports := []uint16{22, 53, 80, 443, 8001, 8080, 8081, 8443}
+	compared, mergedSets := 0, 0
+	for seed := range uint64(60) {
+		rng := newRand(seed)
+		st := randomState(rng)
+		if seed%2 == 1 {
+			st = mergeState(rng)
+		}
+		want := Render(Config{MergeRun: 1}, st)
+		for name := range want.Sets {
+			if strings.HasPrefix(name, "m4-") || strings.HasPrefix(name, "m6-") {
+				mergedSets++
+			}
+		}
+		_, merged := applyFake(t, want)
+		_, plain := applyFake(t, Render(Config{MergeRun: -1}, st))
+		for _, from := range st.Endpoints {
+			for _, to := range st.Endpoints {
+				for _, addrs := range [][]string{srcs4, srcs6} {
+					for i, src := range addrs {
+						dst := addrs[(i+1)%len(addrs)]
+						for _, proto := range []string{"tcp", "udp", "icmp"} {
+							for _, port := range ports {
+								p := trace.Probe(from.Interface, to.Interface, netip.MustParseAddr(src), netip.MustParseAddr(dst), proto, port)
+								a, ea, err1 := merged.RoundTrip(p)
+								b, eb, err2 := plain.RoundTrip(p)
+								if err1 != nil || err2 != nil {
+									t.Fatalf("seed %d: %s: %v / %v", seed, p, err1, err2)
+								}
+								if a != b {
+									t.Fatalf("seed %d: %s: merged allows=%v, unmerged %v\nmerged:\n%s\nunmerged:\n%s", seed, p, a, b, ea, eb)
+								}
+								compared++
+								if proto == "icmp" {
+									break
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d packets compared, %d merged sets", compared, mergedSets)
+	if compared < 1000 || mergedSets < 20 {
+		t.Fatalf("only %d packets compared, %d merged sets rendered", compared, mergedSets)
+	}
+}
+
 // TestTraceRandomStatesLoad checks that the tracer understands every rule form the
 // renderer emits for random states (merged and not), and that tracing a packet between
 // every pair of their endpoints gives a verdict.

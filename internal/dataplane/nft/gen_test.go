@@ -132,3 +132,79 @@ func randomState(rng *rand.Rand) *policy.State {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 7)) }
+
+// mergeState draws a state whose policies are mostly mergeable (allow rules from or to
+// one selector set or nets of single addresses, on single ports), mixed with some that
+// are not (deny, pass, port ranges, a network, source ports), in one tier, so that runs
+// of every length form in both directions.
+func mergeState(rng *rand.Rand) *policy.State {
+	st := &policy.State{}
+	pool := []string{"10.5.0.1/32", "10.5.0.2/32", "10.5.0.3/32", "2001:db8:5::1/128", "2001:db8:5::2/128", "10.6.0.0/24"}
+	for s := range 4 {
+		set := policy.IPSet{ID: fmt.Sprintf("mset%d", s), Kind: policy.SetNets}
+		for _, i := range rng.Perm(len(pool))[:1+rng.IntN(3)] {
+			if i == len(pool)-1 && rng.IntN(2) == 0 {
+				continue // the network only sometimes
+			}
+			set.Members = append(set.Members, policy.Member{Prefix: netip.MustParsePrefix(pool[i])})
+		}
+		st.IPSets = append(st.IPSets, set)
+	}
+	port := func() []policy.PortRange {
+		ports := []uint16{80, 443, 8080}
+		p := ports[rng.IntN(len(ports))]
+		if rng.IntN(8) == 0 {
+			return []policy.PortRange{{First: 8000, Last: 8100}}
+		}
+		return []policy.PortRange{{First: p, Last: p}}
+	}
+	rule := func(i int, ingress bool) policy.Rule {
+		r := policy.Rule{Index: i, Action: policy.ActionAllow, Protocol: []string{"tcp", "udp"}[rng.IntN(2)]}
+		switch rng.IntN(10) {
+		case 0:
+			r.Action = policy.ActionDeny
+		case 1:
+			r.Action = policy.ActionPass
+		}
+		var peer policy.Match
+		if rng.IntN(4) == 0 {
+			peer.Nets = []netip.Prefix{netip.MustParsePrefix(pool[rng.IntN(len(pool))])}
+		} else {
+			peer.IPSets = []string{fmt.Sprintf("mset%d", rng.IntN(4))}
+		}
+		if ingress {
+			r.Source, r.Destination.Ports = peer, port()
+			if rng.IntN(10) == 0 {
+				r.Source.Ports = port() // source ports: not mergeable
+			}
+		} else {
+			r.Destination, r.Destination.Ports = peer, port()
+			if rng.IntN(6) == 0 {
+				r.Source.Ports, r.Destination.Ports = port(), nil // source ports only
+			}
+		}
+		return r
+	}
+	var ids []policy.PolicyID
+	for p := range 12 {
+		pol := policy.Policy{ID: pid(fmt.Sprintf("mpol%02d", p))}
+		for i := range 1 + rng.IntN(2) {
+			pol.Ingress = append(pol.Ingress, rule(i, true))
+			pol.Egress = append(pol.Egress, rule(i, false))
+		}
+		st.Policies = append(st.Policies, pol)
+		ids = append(ids, pol.ID)
+	}
+	for e := range 3 {
+		chain := func() policy.Chain {
+			var ps []policy.PolicyID
+			for _, i := range rng.Perm(len(ids))[:4+rng.IntN(8)] {
+				ps = append(ps, ids[i])
+			}
+			return policy.Chain{Tiers: []policy.TierChain{{Name: "default", End: policy.ActionDeny, Policies: ps}}, Final: policy.ActionDeny}
+		}
+		st.Endpoints = append(st.Endpoints, policy.Endpoint{Kind: policy.KindWorkload, Name: fmt.Sprintf("ns/m%d", e),
+			Interface: fmt.Sprintf("trlm%d", e), Ingress: chain(), Egress: chain()})
+	}
+	return sortState(st)
+}

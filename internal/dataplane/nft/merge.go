@@ -12,9 +12,9 @@ import (
 //
 // A run of consecutive policies in one tier whose rules for the direction are all plain
 // Allow rules (protocol tcp, udp or sctp; peer addresses from one selector set or from
-// nets, all single addresses; single local ports; nothing negated, no local address
-// match) allows a packet exactly when its (peer address, protocol, local port) is in the
-// union of the rules' products. That union is a hash set of exact tuples: intervals are
+// nets, all single addresses; single destination ports, no source ports; nothing
+// negated, no match on the endpoint's own address) allows a packet exactly when its
+// (peer address, protocol, destination port) is in the union of the rules' products. That union is a hash set of exact tuples: intervals are
 // left out on purpose, because the kernel rejects concatenated interval elements whose
 // ends fall inside one another, which unions of CIDRs and ranges produce. Allow rules have no side effect and order among them does not matter, so
 // the run becomes one lookup in a concatenated set holding that union, and a packet
@@ -66,16 +66,13 @@ func (r *renderer) mergePays(dir direction, ids []policy.PolicyID) bool {
 			rules = p.Ingress
 		}
 		for _, rule := range rules {
-			peer, local := rule.Source, rule.Destination
-			if !dir.ingres {
-				peer, local = local, peer
-			}
+			peer := mergePeer(rule, dir)
 			for _, fam := range []int{4, 6} {
 				if rule.IPVersion != 0 && rule.IPVersion != fam {
 					continue
 				}
 				n := len(r.peerPrefixes(peer, fam))
-				merged += n * len(local.Ports)
+				merged += n * len(rule.Destination.Ports)
 				switch {
 				case len(peer.IPSets) == 1:
 					if k := fmt.Sprint(fam, "|", peer.IPSets[0]); !seen[k] {
@@ -113,11 +110,14 @@ func (r *renderer) mergeableRule(rule policy.Rule, dir direction) bool {
 	if rule.Action != policy.ActionAllow || rule.NotProtocol != "" || rule.ICMP != nil || rule.NotICMP != nil {
 		return false
 	}
+	// The merged key is (peer address . protocol . destination port): the peer side
+	// may match only addresses, the endpoint's side nothing, and the ports are the
+	// destination's, which is the endpoint for ingress and the peer for egress.
 	peer, local := rule.Source, rule.Destination
 	if !dir.ingres {
 		peer, local = local, peer
 	}
-	if len(peer.NotNets)+len(peer.NotIPSets)+len(peer.Ports)+len(peer.NotPorts)+len(peer.NamedPortSets)+len(peer.NotNamedPortSets) > 0 {
+	if len(peer.NotNets)+len(peer.NotIPSets)+len(peer.NotPorts)+len(peer.NamedPortSets)+len(peer.NotNamedPortSets) > 0 {
 		return false
 	}
 	if len(peer.IPSets) > 1 || (len(peer.IPSets) == 1 && len(peer.Nets) > 0) {
@@ -126,10 +126,10 @@ func (r *renderer) mergeableRule(rule policy.Rule, dir direction) bool {
 	if len(local.Nets)+len(local.NotNets)+len(local.IPSets)+len(local.NotIPSets)+len(local.NamedPortSets)+len(local.NotNamedPortSets)+len(local.NotPorts) > 0 {
 		return false
 	}
-	if len(peer.IPSets)+len(peer.Nets) == 0 || len(local.Ports) == 0 {
+	if len(rule.Source.Ports) > 0 || len(peer.IPSets)+len(peer.Nets) == 0 || len(rule.Destination.Ports) == 0 {
 		return false
 	}
-	for _, p := range local.Ports {
+	for _, p := range rule.Destination.Ports {
 		if p.First != p.Last {
 			return false
 		}
@@ -237,12 +237,8 @@ func (r *renderer) buildMergedSet(dir direction, fam int, name string, ids []pol
 			if rule.IPVersion != 0 && rule.IPVersion != fam {
 				continue
 			}
-			peer, local := rule.Source, rule.Destination
-			if !dir.ingres {
-				peer, local = local, peer
-			}
-			for _, pr := range r.peerPrefixes(peer, fam) {
-				for _, pt := range local.Ports {
+			for _, pr := range r.peerPrefixes(mergePeer(rule, dir), fam) {
+				for _, pt := range rule.Destination.Ports {
 					elems = append(elems, mergedElem{pr, protoName(rule.Protocol), pt})
 				}
 			}
@@ -256,6 +252,15 @@ func (r *renderer) buildMergedSet(dir direction, fam int, name string, ids []pol
 		s.AddElement([]string{e.prefix.Addr().String(), e.proto, fmt.Sprint(e.ports.First)}, nil)
 	}
 	return s
+}
+
+// mergePeer is the side of a mergeable rule that names the peer's addresses: the
+// source for ingress, the destination for egress.
+func mergePeer(rule policy.Rule, dir direction) policy.Match {
+	if dir.ingres {
+		return rule.Source
+	}
+	return rule.Destination
 }
 
 // peerPrefixes are the peer addresses a mergeable rule allows in family fam: its nets,

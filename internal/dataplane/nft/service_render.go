@@ -88,12 +88,19 @@ func (r *svcRenderer) base() {
 	hook := func(name string, typ knftables.BaseChainType, h knftables.BaseChainHook, prio knftables.BaseChainPriority, rules ...Rule) {
 		r.t.Chains[name] = &Chain{Name: name, Hook: &Hook{Type: typ, Hook: h, Priority: prio}, Rules: rules}
 	}
-	hook(ChainSvcPrerouting, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority, Rule{Text: "jump " + ChainSvcDispatch})
+	// Traffic from outside the cluster (not from a workload interface) to a service
+	// address is marked: when it is DNATed to an endpoint on another node it is
+	// masqueraded, so that the reply comes back through this node (kube-proxy does the
+	// same for cluster IPs reached from outside the cluster CIDR). Only DNATed packets are
+	// masqueraded, so marking every packet from outside changes nothing else.
+	hook(ChainSvcPrerouting, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority,
+		Rule{Text: fmt.Sprintf("iifname != %s meta mark set meta mark | 0x%08x", wild, ServiceExternalMark)},
+		Rule{Text: "jump " + ChainSvcDispatch})
 	hook(ChainSvcOutput, knftables.NATType, knftables.OutputHook, knftables.DNATPriority, Rule{Text: "jump " + ChainSvcDispatch})
 	hook(ChainSvcPostrouting, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority,
 		Rule{Text: "ct status dnat ip saddr . ip daddr @" + SetSvcHairpin4 + " counter masquerade", Comment: "service hairpin masquerade"},
 		Rule{Text: "ct status dnat ip6 saddr . ip6 daddr @" + SetSvcHairpin6 + " counter masquerade", Comment: "service hairpin masquerade"},
-		Rule{Text: fmt.Sprintf("meta mark & 0x%08x == 0x%08x oifname != %s counter masquerade", ServiceExternalMark, ServiceExternalMark, wild), Comment: "service external masquerade"},
+		Rule{Text: fmt.Sprintf("ct status dnat meta mark & 0x%08x == 0x%08x oifname != %s counter masquerade", ServiceExternalMark, ServiceExternalMark, wild), Comment: "service external masquerade"},
 	)
 	// NodePorts answer on the node's addresses but not on loopback (as with kube-proxy:
 	// a DNATed packet from 127.0.0.1 could not leave the node).
@@ -157,7 +164,15 @@ func (r *svcRenderer) port(p *service.Port) {
 		key := []string{p.ClusterIP.String(), proto, port}
 		switch v := p.InternalVerdict(); v {
 		case service.Forward:
-			r.t.Sets[addrMap].AddElement(key, []string{"goto " + r.balance(p, p.InternalEndpoints(), p.InternalLocal)})
+			target := r.balance(p, p.InternalEndpoints(), p.InternalLocal)
+			if p.External() && p.ExternalLocal && p.ExternalVerdict() != service.Reject {
+				// The cluster IP of an externalTrafficPolicy Local service reached from
+				// outside (advertised over BGP only by nodes with a local endpoint)
+				// keeps the client address and uses local endpoints, as its other
+				// external addresses do; pods and the node get the internal behaviour.
+				target = r.external(p)
+			}
+			r.t.Sets[addrMap].AddElement(key, []string{"goto " + target})
 		default:
 			r.t.Sets[noEPMap].AddElement(key, []string{noEndpointVerdict(v)})
 		}

@@ -9,7 +9,14 @@
 // concatenated keys ("ip saddr . meta l4proto . th dport @set"); conntrack state; the
 // packet mark (masked compares and "meta mark set"); counter, log, notrack; accept,
 // drop, reject, jump, goto and return, with implicit returns at the end of regular
-// chains and base chain policies.
+// chains and base chain policies. For the service proxy's chains it also follows
+// "fib daddr type" and "fib saddr type" (a destination is local exactly when the
+// packet is delivered to the host: an input interface and no output interface; a
+// source exactly when the host sends it: no input interface), "ct status dnat", dnat (the
+// destination is rewritten for the chains after it; the interfaces given describe the
+// path after DNAT), masquerade (ends the chain with accept) and "update @set" (no
+// effect on the packet itself); "numgen random" is an error when a packet reaches it,
+// since its path is random.
 //
 // Invariants:
 //   - an expression, statement, data type or flag it does not know is an error when
@@ -21,8 +28,7 @@
 //   - base chains of one hook with the same priority are an error (their order is
 //     undefined in the kernel).
 //
-// It models one packet at a time: conntrack state, marks and interfaces are inputs;
-// address translation (dnat, masquerade) and dynamic sets are not modelled, and rules
-// using them fail to load. It must never be used to decide what the dataplane programs:
-// it only checks what was programmed.
+// It models one packet at a time: conntrack state, marks and interfaces are inputs, nat
+// chains see only packets in state new, and Reply does not undo NAT. It must never be
+// used to decide what the dataplane programs: it only checks what was programmed.
 package trace

@@ -216,6 +216,13 @@ func init() {
 		}
 		return value{num: typeFibAddr.names["unicast"]}
 	}))
+	// A source is local exactly when the host sends the packet (no input interface).
+	add("fib saddr type", typeFibAddr, always(func(p *Packet) value {
+		if p.IIF == "" {
+			return value{num: typeFibAddr.names["local"]}
+		}
+		return value{num: typeFibAddr.names["unicast"]}
+	}))
 	add("ip saddr", typeAddr4, addrField(4, true))
 	add("ip daddr", typeAddr4, addrField(4, false))
 	add("ip6 saddr", typeAddr6, addrField(6, true))

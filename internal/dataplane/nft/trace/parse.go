@@ -89,9 +89,10 @@ func parseRule(text string) ([]op, error) {
 	p := &parser{words: words}
 	var ops []op
 	for p.peek() != "" {
+		start := p.i
 		o, err := p.op()
 		if err != nil {
-			return nil, fmt.Errorf("at word %d (%q): %w", p.i, p.peekAt(p.i-1), err)
+			return nil, fmt.Errorf("at word %d (%q): %w", start+1, p.peekAt(start), err)
 		}
 		ops = append(ops, o)
 	}
