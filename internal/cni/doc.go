@@ -35,9 +35,9 @@
 // is true.
 //
 // ADD latency: the plugin is a new process per call, so its start-up is part of every
-// ADD. A plugin process turns the garbage collector off (bounded by a 256 MiB memory
-// limit) and skips the Prometheus registrations linked packages make at init (package
-// quietmetrics); ADD creates the veth pair while it reads the datastore and runs IPAM, and
+// ADD. Package pluginproc, initialised before the bulk of the linked packages, turns the
+// garbage collector off (bounded by a 256 MiB memory limit) and makes the rest of package
+// initialisation skip its Prometheus registrations; ADD creates the veth pair while it reads the datastore and runs IPAM, and
 // writes the WorkloadEndpoint while it configures addresses and routes; DEL deletes the
 // veth while it releases addresses. The "command done" log record carries the duration of
 // each phase and the number of datastore requests.

@@ -55,6 +55,25 @@ func EndpointName(node string, w workload) string {
 	return escapeName(node) + "-k8s-" + escapeName(w.Pod) + "-" + escapeName(w.IfName)
 }
 
+// EndpointLabels are the labels of a Kubernetes pod's WorkloadEndpoint, as Calico gives
+// them: the pod's own, its namespace's prefixed "pcns.", its service account's prefixed
+// "pcsa.", and the namespace, orchestrator and service-account labels. The CNI plugin
+// writes them on ADD; the cluster controller keeps them in step when labels change.
+func EndpointLabels(namespace, serviceAccount string, pod, ns, sa map[string]string) map[string]string {
+	out := make(map[string]string, len(pod)+len(ns)+len(sa)+3)
+	maps.Copy(out, pod)
+	for k, v := range ns {
+		out[PrefixNamespaceLabel+k] = v
+	}
+	for k, v := range sa {
+		out[PrefixServiceAccountLabel+k] = v
+	}
+	out[LabelNamespace] = namespace
+	out[LabelOrchestrator] = "k8s"
+	out[LabelServiceAccount] = serviceAccount
+	return out
+}
+
 // podInfo is what the store says about the workload's pod, namespace and service account.
 type podInfo struct {
 	Pod       *podView
@@ -85,8 +104,9 @@ func buildEndpoint(node string, w workload, info podInfo, hostIf, mac string, ad
 	wep.Spec.Pod = w.Pod
 	wep.Spec.Workload = w.Pod
 	sa := "default"
+	var podLabels, nsLabels, saLabels map[string]string
 	if info.Pod != nil {
-		maps.Copy(wep.Labels, info.Pod.Labels)
+		podLabels = info.Pod.Labels
 		if info.Pod.Spec.ServiceAccountName != "" {
 			sa = info.Pod.Spec.ServiceAccountName
 		}
@@ -105,18 +125,12 @@ func buildEndpoint(node string, w workload, info podInfo, hostIf, mac string, ad
 		}
 	}
 	if info.Namespace != nil {
-		for k, v := range info.Namespace.Labels {
-			wep.Labels[PrefixNamespaceLabel+k] = v
-		}
+		nsLabels = info.Namespace.Labels
 	}
 	if info.SA != nil {
-		for k, v := range info.SA.Labels {
-			wep.Labels[PrefixServiceAccountLabel+k] = v
-		}
+		saLabels = info.SA.Labels
 	}
-	wep.Labels[LabelNamespace] = w.Namespace
-	wep.Labels[LabelOrchestrator] = "k8s"
-	wep.Labels[LabelServiceAccount] = sa
+	wep.Labels = EndpointLabels(w.Namespace, sa, podLabels, nsLabels, saLabels)
 	wep.Spec.ServiceAccountName = sa
 	wep.Spec.Profiles = []string{"kns." + w.Namespace, "ksa." + w.Namespace + "." + sa}
 	slices.SortFunc(wep.Spec.Ports, func(a, b model.WorkloadEndpointPort) int { return strings.Compare(a.Name, b.Name) })

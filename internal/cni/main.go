@@ -7,15 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 
-	// For its init's side effect only: no metric registrations in a plugin process.
-	_ "github.com/trellisnet/trellis/internal/cni/quietmetrics"
+	// For its init's side effect only: prepares a plugin process (see its doc).
+	_ "github.com/trellisnet/trellis/internal/cni/pluginproc"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -25,21 +24,13 @@ const commandTimeout = 2 * time.Minute
 // policyPoll is how often the policy wait reads the EndpointStatus when it cannot watch.
 const policyPoll = 20 * time.Millisecond
 
-// gcMemoryLimit is the heap size at which a plugin run collects garbage after all.
-const gcMemoryLimit = 256 << 20
-
 // Main runs the plugin named name (trellis-cni or trellis-ipam) on the CNI environment and
 // stdin, writes the result or error JSON to stdout and returns the exit code.
 //
 // open connects to the datastore the NetConf names; cmd/trellis passes the etcd backend, so
-// this package imports no other edge.
-//
-// Main owns the process: a plugin run is short-lived and allocates a few megabytes, so it
-// turns the garbage collector off (collecting would cost more CPU than the run needs) and
-// keeps a memory limit as the bound: past gcMemoryLimit of heap, collection runs again.
+// this package imports no other edge. The process was prepared at package initialisation
+// by package pluginproc (no metric registrations, no garbage collection).
 func Main(name string, open func(store.Config) (store.Store, error)) int {
-	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(gcMemoryLimit)
 	p := &plugin{ipamOnly: name == IPAMPluginName, stderr: os.Stderr, openStore: func(conf *NetConf) (store.Store, error) {
 		return open(storeConfig(conf))
 	}}

@@ -29,7 +29,7 @@ func etcdMetricFamilies() int {
 // TestPluginSkipsMetricRegistrations checks, on this package's real dependencies (the
 // embedded etcd server is linked into the test binary as into trellis), that a process
 // invoked as a plugin registers none of the etcd server's metrics at init while any other
-// process does: the quietmetrics package is initialised before them.
+// process does: package pluginproc is initialised before them.
 func TestPluginSkipsMetricRegistrations(t *testing.T) {
 	if n := etcdMetricFamilies(); n == 0 {
 		t.Fatalf("the test process registered no etcd metrics: the control is broken")

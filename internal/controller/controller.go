@@ -44,6 +44,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	loops := []*loop{
 		{name: "services", kinds: []*model.Kind{kindService, kindIPPool}, reconcile: c.reconcileServices},
 		{name: "endpointslices", kinds: []*model.Kind{kindService, kindPod, kindEndpointSlice}, reconcile: c.reconcileSlices},
+		{name: "endpointlabels", kinds: []*model.Kind{kindWorkloadEndpoint, kindPod, kindNamespace, kindServiceAccount}, reconcile: c.reconcileEndpointLabels},
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {

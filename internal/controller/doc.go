@@ -8,7 +8,10 @@
 //     allowedUses include LoadBalancer, honouring spec.loadBalancerIP and the
 //     projectcalico.org/loadBalancerIPs annotation;
 //   - the EndpointSlice controller: one set of slices per selector Service and address
-//     family, from the Pods it selects, their addresses, readiness and named ports.
+//     family, from the Pods it selects, their addresses, readiness and named ports;
+//   - the endpoint label controller: a Kubernetes pod's WorkloadEndpoint labels follow
+//     the labels of the pod, its namespace (pcns.) and its service account (pcsa.), as
+//     Calico's kube-controllers keep them in etcd mode (the CNI plugin sets them on ADD).
 //
 // Invariants: what each controller writes is a deterministic function of the stored
 // objects (Plan* functions are pure: no clock, no I/O); allocation state is derived from

@@ -135,6 +135,9 @@ func writeOne(ctx context.Context, st store.Store, mode writeMode, obj model.Obj
 		_, err := st.Create(ctx, obj)
 		return err
 	case modeReplace:
+		if cur, err := st.Get(ctx, key.Kind, key.Namespace, key.Name); err == nil {
+			keepServerFields(cur, obj)
+		}
 		_, err := st.Update(ctx, obj)
 		return err
 	case modeDelete:
@@ -167,10 +170,12 @@ func applyOne(ctx context.Context, st store.Store, obj model.Object) error {
 		if err != nil {
 			return err
 		}
+		next := model.Clone(obj)
 		if userRV == "" {
-			obj.SetResourceVersion(cur.GetResourceVersion())
+			next.SetResourceVersion(cur.GetResourceVersion())
 		}
-		_, err = st.Update(ctx, obj)
+		keepServerFields(cur, next)
+		_, err = st.Update(ctx, next)
 		if errors.Is(err, store.ErrConflict) && userRV == "" && attempt < maxConflictRetries {
 			continue
 		}

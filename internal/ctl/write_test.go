@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
@@ -141,5 +143,52 @@ spec: {nets: [192.0.2.0/24]}
 	}
 	if _, err := mem.Get(context.Background(), nps, "default", "unnamed"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("policy without a namespace went to default despite -n: %v", err)
+	}
+}
+
+func TestApplyKeepsWhatTheClusterSet(t *testing.T) {
+	file := t.TempDir() + "/svc.yaml"
+	manifest := `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`
+	if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.New(0)
+	defer mem.Close()
+	st := &failingStore{Store: mem, n: -1}
+	for _, mode := range []writeMode{modeApply, modeReplace} {
+		if _, err := runWriteCmd(t, st, modeApply, file); err != nil {
+			t.Fatal(err)
+		}
+		// What the allocators do.
+		svcs, _ := model.Resolve("service")
+		obj, err := mem.Get(context.Background(), svcs, "shop", "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := obj.(*corev1.Service)
+		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "10.96.0.20", []string{"10.96.0.20"}
+		svc.Spec.Ports[0].NodePort = 30080
+		if _, err := mem.Update(context.Background(), svc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runWriteCmd(t, st, mode, file); err != nil {
+			t.Fatalf("mode %d: %v", mode, err)
+		}
+		obj, _ = mem.Get(context.Background(), svcs, "shop", "web")
+		got := obj.(*corev1.Service)
+		if got.Spec.ClusterIP != "10.96.0.20" || got.Spec.Ports[0].NodePort != 30080 {
+			t.Errorf("mode %d: re-writing the manifest left clusterIP %q nodePort %d, want the allocated 10.96.0.20 and 30080",
+				mode, got.Spec.ClusterIP, got.Spec.Ports[0].NodePort)
+		}
+		if got.Spec.Ports[0].TargetPort.IntValue() != 8080 {
+			t.Errorf("mode %d: targetPort %v, want the manifest's 8080", mode, got.Spec.Ports[0].TargetPort)
+		}
 	}
 }

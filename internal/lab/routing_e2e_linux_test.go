@@ -715,4 +715,35 @@ func TestDualStackBGP(t *testing.T) {
 			return err == nil, fmt.Sprint(err)
 		})
 	}
+	if _, err := os.Stat(BirdPath); err != nil {
+		t.Skip("the external router part needs BIRD 2 at " + BirdPath + ": apt-get install bird2")
+	}
+	// An external BIRD with a session per family learns the IPv6 blocks and reaches the pods.
+	mustRun(t, name, "lab", "external", "add", "tor", "--name", name, "--bird", "--asn", "65001")
+	st, err := LoadState(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tor, _ := st.External("tor")
+	if !tor.Addr6().IsValid() {
+		t.Fatalf("tor has no IPv6 address in a dual-stack lab: %+v", tor)
+	}
+	applyText(t, name, fmt.Sprintf(`apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {name: tor}
+spec: {peerIP: %s, asNumber: 65001}
+---
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {name: tor6}
+spec: {peerIP: "%s", asNumber: 65001}
+`, tor.Addr(), tor.Addr6()))
+	eventually(t, 20*time.Second, "BIRD routes p2's IPv6 block via node2's IPv6 address", func() (bool, string) {
+		r := routeFor(t, tor.Namespace, v6["p2"])
+		return r.Gateway == "2001:db8:99::12", fmt.Sprintf("%+v", r)
+	})
+	eventually(t, 10*time.Second, "tor reaches p1 over IPv6", func() (bool, string) {
+		err := dialFrom(tor.Namespace, v6["p1"], 80)
+		return err == nil, fmt.Sprint(err)
+	})
 }

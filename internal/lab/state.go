@@ -16,13 +16,13 @@ import (
 type State struct {
 	Name    string      `json:"name"`
 	Routing string      `json:"routing"`
-	// IPv6: nodes also have IPv6 underlay addresses and pods IPv6 addresses (lab up --ipv6).
-	IPv6 bool `json:"ipv6,omitempty"`
 	Binary  string      `json:"binary"`
 	Nodes   []NodeState `json:"nodes"`
 	// DatastorePID and ControllerPID are the root-namespace processes.
 	DatastorePID  int `json:"datastorePID"`
 	ControllerPID int `json:"controllerPID"`
+	// IPv6: nodes also have IPv6 underlay addresses and pods IPv6 addresses (lab up --ipv6).
+	IPv6 bool `json:"ipv6,omitempty"`
 	// Externals are hosts outside the cluster on the fabric (lab external add).
 	Externals []External `json:"externals,omitempty"`
 }

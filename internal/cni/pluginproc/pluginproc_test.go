@@ -1,10 +1,11 @@
-package quietmetrics
+package pluginproc
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -14,29 +15,30 @@ import (
 // registered registers a counter the way linked packages do in their init functions and
 // reports whether the default gatherer then has it.
 func registered() (bool, error) {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "trl_quietmetrics_probe_total", Help: "probe"})
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "trl_pluginproc_probe_total", Help: "probe"})
 	prometheus.MustRegister(c)
 	mfs, err := prometheus.DefaultGatherer.Gather()
 	if err != nil {
 		return false, err
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "trl_quietmetrics_probe_total" {
+		if mf.GetName() == "trl_pluginproc_probe_total" {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// The test binary, invoked by another name, prints whether a registration took effect.
+// The test binary, invoked by another name, prints whether a registration took effect and
+// the garbage collector's setting.
 func TestMain(m *testing.M) {
-	if os.Getenv("TRL_QUIETMETRICS_CHILD") == "1" {
+	if os.Getenv("TRL_PLUGINPROC_CHILD") == "1" {
 		ok, err := registered()
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		fmt.Println("registered:", ok)
+		fmt.Printf("registered: %v gc: %d\n", ok, debug.SetGCPercent(100))
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -52,10 +54,10 @@ func TestRegistrationsByProcessName(t *testing.T) {
 		name string
 		want string
 	}{
-		{"trellis-cni", "registered: false"},
-		{"trellis-ipam", "registered: false"},
-		{"trellis", "registered: true"},
-		{"quietmetrics.test", "registered: true"},
+		{"trellis-cni", "registered: false gc: -1"},
+		{"trellis-ipam", "registered: false gc: -1"},
+		{"trellis", "registered: true gc: 100"},
+		{"pluginproc.test", "registered: true gc: 100"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			link := filepath.Join(dir, tt.name)
@@ -63,7 +65,7 @@ func TestRegistrationsByProcessName(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(link)
-			cmd.Env = append(os.Environ(), "TRL_QUIETMETRICS_CHILD=1")
+			cmd.Env = append(os.Environ(), "TRL_PLUGINPROC_CHILD=1", "GOGC=100")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("run as %s: %v\n%s", tt.name, err, out)
