@@ -61,18 +61,7 @@ func (p *plugin) add(c *call) (err error) {
 	pl := podLink{HostIf: hostIf, ContIf: w.IfName, NetNS: c.args.Netns, MTU: c.conf.MTU}
 	// The veth pair does not depend on the addresses: create it while the datastore is
 	// read and IPAM runs. Everything below waits for it before touching the link.
-	created := make(chan linkResult, 1)
-	go func(l podLink) {
-		done := c.tm.phase("linkCreate")
-		defer done()
-		if l.MTU == 0 {
-			l.MTU = autoMTU()
-		}
-		mac, err := createPodLink(l)
-		created <- linkResult{mac: mac, err: err}
-	}(pl)
-	var link linkResult
-	waitLink := sync.OnceFunc(func() { link = <-created })
+	waitLink := c.startPodLink(pl)
 	success, ipamRan := false, false
 	var wepWritten *model.WorkloadEndpoint
 	defer func() {
@@ -112,32 +101,15 @@ func (p *plugin) add(c *call) (err error) {
 		return err
 	}
 	c.log.Info("addresses assigned", "addrs", addrs)
-	waitLink()
+	link := waitLink()
 	if link.err != nil {
 		return link.err
 	}
-	// The endpoint is written while the link gets its addresses and routes.
 	pl.Addrs = addrs
-	var wep *model.WorkloadEndpoint
-	var wepErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		done := c.tm.phase("endpoint")
-		wep, wepErr = writeEndpoint(c.ctx, c.st, buildEndpoint(c.node, w, in.info, hostIf, link.mac, addrs))
-		done()
-	})
-	done = c.tm.phase("linkConfigure")
-	cfgErr := configurePodLink(pl)
-	done()
-	wg.Wait()
-	if wepErr == nil {
-		wepWritten = wep
-	}
-	if cfgErr != nil {
-		return cfgErr
-	}
-	if wepErr != nil {
-		return wepErr
+	wep, err := c.wirePodLink(pl, buildEndpoint(c.node, w, in.info, hostIf, link.mac, addrs))
+	wepWritten = wep
+	if err != nil {
+		return err
 	}
 	if c.conf.PolicyWait {
 		done = c.tm.phase("policyWait")
@@ -156,6 +128,45 @@ func (p *plugin) add(c *call) (err error) {
 type linkResult struct {
 	mac string
 	err error
+}
+
+// startPodLink creates the veth pair in the background (createPodLink, after finding the
+// MTU if the NetConf gives none) and returns the function that waits for the result; it
+// may be called any number of times.
+func (c *call) startPodLink(l podLink) func() linkResult {
+	created := make(chan linkResult, 1)
+	go func() {
+		done := c.tm.phase("linkCreate")
+		defer done()
+		if l.MTU == 0 {
+			l.MTU = autoMTU()
+		}
+		mac, err := createPodLink(l)
+		created <- linkResult{mac: mac, err: err}
+	}()
+	return sync.OnceValue(func() linkResult { return <-created })
+}
+
+// wirePodLink gives the pair its addresses and routes while it writes the endpoint. It
+// returns the endpoint if it was written (the caller undoes it on failure), and the first
+// error.
+func (c *call) wirePodLink(l podLink, wep *model.WorkloadEndpoint) (*model.WorkloadEndpoint, error) {
+	var written *model.WorkloadEndpoint
+	var wepErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		done := c.tm.phase("endpoint")
+		written, wepErr = writeEndpoint(c.ctx, c.st, wep)
+		done()
+	})
+	done := c.tm.phase("linkConfigure")
+	err := configurePodLink(l)
+	done()
+	wg.Wait()
+	if err == nil {
+		err = wepErr
+	}
+	return written, err
 }
 
 // podResult is the result of trellis-cni ADD.

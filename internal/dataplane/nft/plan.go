@@ -152,6 +152,9 @@ func declare(tx *knftables.Transaction, want, old *Table) {
 }
 
 func fill(tx *knftables.Transaction, s *Set, existed, batch bool) {
+	if s.Dynamic {
+		return // the packet path owns its elements
+	}
 	if existed {
 		tx.Flush(s.object())
 	}

@@ -3,6 +3,7 @@ package nft
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"sigs.k8s.io/knftables"
 
@@ -311,19 +312,11 @@ func (r *svcRenderer) endpoint(p *service.Port, e service.Endpoint) string {
 		fam, addrType = "ip6", "ipv6_addr"
 	}
 	set := affinitySet(p, e)
-	// The flags and timeout ride in the declaration's type (see affinityType).
-	r.t.Sets[set] = &Set{Name: set, Type: affinityType(addrType, p.AffinitySeconds)}
+	r.t.Sets[set] = &Set{Name: set, Type: addrType, Dynamic: true, Timeout: time.Duration(p.AffinitySeconds) * time.Second}
 	rules := []Rule{
 		{Text: fmt.Sprintf("update @%s { %s saddr }", set, fam)},
 		{Text: dnat(p, e)},
 	}
 	r.t.Chains[name] = &Chain{Name: name, Rules: rules}
 	return name
-}
-
-// affinityType is the declaration of a session affinity set: Set has no fields for
-// flags other than interval or for a timeout, so they are appended to the type, which
-// knftables writes verbatim into "add set ... { type TYPE ; }".
-func affinityType(addrType string, seconds int32) string {
-	return fmt.Sprintf("%s ; flags dynamic,timeout ; timeout %ds", addrType, seconds)
 }

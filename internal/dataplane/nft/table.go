@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/knftables"
 )
@@ -46,6 +47,11 @@ type Set struct {
 	Map      bool
 	Type     string
 	Interval bool
+	// Dynamic sets are filled by the packet path (`update @set`), each element living for
+	// Timeout: syncs declare them but never flush or fill them, so what packets recorded
+	// (session affinity) survives every sync, full ones included.
+	Dynamic bool
+	Timeout time.Duration
 	// Elements by canonical key (the key parts joined with " . ").
 	Elements map[string]Element
 }
@@ -75,7 +81,7 @@ func (c *Chain) equal(o *Chain) bool {
 }
 
 func (s *Set) sameDecl(o *Set) bool {
-	return s.Map == o.Map && s.Type == o.Type && s.Interval == o.Interval
+	return s.Map == o.Map && s.Type == o.Type && s.Interval == o.Interval && s.Dynamic == o.Dynamic && s.Timeout == o.Timeout
 }
 
 func (e Element) equal(o Element) bool {
@@ -113,6 +119,9 @@ func (t *Table) String() string {
 		flags := ""
 		if s.Interval {
 			flags = " interval"
+		}
+		if s.Dynamic {
+			flags += fmt.Sprintf(" dynamic timeout %ds", int64(s.Timeout/time.Second))
 		}
 		fmt.Fprintf(&b, "%s %s { type %s%s }\n", kind, name, s.Type, flags)
 		for _, k := range sortedKeys(s.Elements) {
@@ -176,10 +185,16 @@ func (s *Set) object() knftables.Object {
 	if s.Interval {
 		flags = []knftables.SetFlag{knftables.IntervalFlag}
 	}
-	if s.Map {
-		return &knftables.Map{Name: s.Name, Type: s.Type, Flags: flags}
+	var timeout *time.Duration
+	if s.Dynamic {
+		flags = append(flags, knftables.DynamicFlag, knftables.TimeoutFlag)
+		t := s.Timeout
+		timeout = &t
 	}
-	return &knftables.Set{Name: s.Name, Type: s.Type, Flags: flags}
+	if s.Map {
+		return &knftables.Map{Name: s.Name, Type: s.Type, Flags: flags, Timeout: timeout}
+	}
+	return &knftables.Set{Name: s.Name, Type: s.Type, Flags: flags, Timeout: timeout}
 }
 
 func (s *Set) element(e Element) *knftables.Element {
