@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,13 +161,20 @@ func Exec(ctx context.Context, lab, ref string, argv []string, stdin io.Reader, 
 	if err != nil {
 		return 0, err
 	}
-	bin := argv[0]
-	if bin == "trellis" && binary != "" {
-		bin = binary
+	if binary == "" {
+		binary, _ = os.Executable()
 	}
-	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
+	argv = slices.Clone(argv)
+	if argv[0] == "trellis" && binary != "" {
+		argv[0] = binary
+	}
+	podNS, pod, _ := PodRef(ref)
+	// As the pod's containers: with the cluster's resolv.conf, through the shim.
+	if rc := ResolvConfPath(lab, podNS); binary != "" && fileExists(rc) {
+		argv = append([]string{binary, "lab", "shim", "--resolv-conf", rc, "--"}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	_, pod, _ := PodRef(ref)
 	cmd.Env = append(os.Environ(), "HOSTNAME="+pod)
 	if err := netns.Do(ns, cmd.Start); err != nil {
 		return 0, fmt.Errorf("exec %s in pod %s: %w", argv[0], ref, err)
@@ -180,4 +188,9 @@ func Exec(ctx context.Context, lab, ref string, argv []string, stdin io.Reader, 
 		return 0, fmt.Errorf("exec %s in pod %s: %w", argv[0], ref, err)
 	}
 	return 0, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
