@@ -151,6 +151,7 @@ func BenchmarkAddPolicyWait(b *testing.B) {
 		b.StartTimer()
 	}
 	report(b, "add-with-wait", adds)
+	e.reportLogged(b, "ADD", "add-with-wait")
 }
 
 func report(b *testing.B, name string, d []time.Duration) {

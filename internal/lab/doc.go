@@ -34,6 +34,12 @@
 //     namespaces) and removes only namespaces named trl-NAME-*; it is idempotent and works
 //     without state.json (after a crash).
 //
+// External hosts (lab external add HOST) are namespaces trl-NAME-HOST on the fabric at the
+// highest free address (10.99.0.254 down), with no default route and forwarding off; with
+// --bird Debian's bird2 runs in one (config, socket in DIR/router-HOST, log in logs/). They
+// are recorded in state.json and, living in lab namespaces, removed by lab down even after a
+// crash. lab node add|remove change a running lab under a lock on DIR/state.lock.
+//
 // Namespace switching goes through internal/netns. This package must never touch a link,
 // route, namespace or process it did not create.
 package lab
