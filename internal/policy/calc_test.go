@@ -86,6 +86,9 @@ func runTraces(t *testing.T, st *State, lines []string) string {
 		for _, lg := range append(r.Egress.Logged, r.Ingress.Logged...) {
 			fmt.Fprintf(&b, "  logged %s\n", lg)
 		}
+		for _, p := range append(r.Egress.Passed, r.Ingress.Passed...) {
+			fmt.Fprintf(&b, "  passed %s\n", p)
+		}
 	}
 	return b.String()
 }

@@ -45,6 +45,9 @@ type Decision struct {
 	Rule int
 	// Logged lists the Log rules that matched on the way ("policy rule N").
 	Logged []string
+	// Passed lists what passed the packet on to the next tier ("tier T: policy rule N",
+	// or "tier T: default action" for a tier with defaultAction Pass).
+	Passed []string
 }
 
 // Result is a trace: allow only when both sides allow.
@@ -171,6 +174,7 @@ tiers:
 					d.Logged = append(d.Logged, fmt.Sprintf("%s rule %d", id.Short(), r.Index))
 					continue
 				case ActionPass:
+					d.Passed = append(d.Passed, fmt.Sprintf("tier %s: %s rule %d", t.Name, id.Short(), r.Index))
 					continue tiers
 				}
 				d.Verdict, d.Reason, d.Tier, d.Policy, d.Rule = r.Action, ReasonRule, t.Name, id, r.Index
@@ -180,6 +184,9 @@ tiers:
 		if t.End == ActionDeny {
 			d.Verdict, d.Reason, d.Tier = ActionDeny, ReasonEndOfTier, t.Name
 			return
+		}
+		if t.End == ActionPass {
+			d.Passed = append(d.Passed, fmt.Sprintf("tier %s: default action", t.Name))
 		}
 	}
 	for _, name := range ch.Profiles {
@@ -293,14 +300,17 @@ func (s *State) inSet(id string, addr netip.Addr, proto string, port uint16) boo
 // Explain renders a result as text, one line per side and the verdict.
 func (r Result) Explain() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "egress  %s\n", r.Egress)
-	for _, l := range r.Egress.Logged {
-		fmt.Fprintf(&b, "  logged by %s\n", l)
+	side := func(label string, d Decision) {
+		fmt.Fprintf(&b, "%s %s\n", label, d)
+		for _, l := range d.Logged {
+			fmt.Fprintf(&b, "  logged by %s\n", l)
+		}
+		for _, p := range d.Passed {
+			fmt.Fprintf(&b, "  passed by %s\n", p)
+		}
 	}
-	fmt.Fprintf(&b, "ingress %s\n", r.Ingress)
-	for _, l := range r.Ingress.Logged {
-		fmt.Fprintf(&b, "  logged by %s\n", l)
-	}
+	side("egress ", r.Egress)
+	side("ingress", r.Ingress)
 	fmt.Fprintf(&b, "verdict: %s\n", r.Verdict)
 	return b.String()
 }
