@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,11 @@ type Agent struct {
 	routing *router // nil when Config.Routing is RoutingOff
 
 	svc *serviceProxy // Services and EndpointSlices; owned by the runner
+
+	// FelixConfiguration: logPrefix by object name, the effective prefix (felix.go).
+	felix       *model.Kind
+	logPrefixes map[string]string
+	logPrefix   string
 }
 
 // New returns an agent for cfg over the store and the dataplane. It does no I/O and starts
@@ -112,6 +118,9 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 	}
 	a.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
 	a.kinds = append(calculationKinds(), serviceKinds()...)
+	if a.felix = felixKind(); a.felix != nil && !slices.Contains(a.kinds, a.felix) {
+		a.kinds = append(a.kinds, a.felix)
+	}
 	for _, k := range a.kinds {
 		a.wanted[k] = true
 	}

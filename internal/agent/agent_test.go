@@ -388,3 +388,41 @@ func TestRunNeedsNodeName(t *testing.T) {
 		t.Fatalf("Run without node name: err = %v, want one naming the node name", err)
 	}
 }
+
+func TestLogPrefixFromFelixConfiguration(t *testing.T) {
+	mem := memory.New(1000)
+	logPolicy := `apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: audit}
+spec:
+  selector: all()
+  ingress: [{action: Log}, {action: Allow}]
+`
+	felix := func(name, prefix string) string {
+		return fmt.Sprintf("apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: %s}\nspec: {logPrefix: %q}\n---\n", name, prefix)
+	}
+	put(t, mem, nsYAML("web")+wepYAML("web", "a", "n1", "trla", map[string]string{"app": "a"}, "192.0.2.1/32")+"---\n"+logPolicy)
+	fake := knftables.NewFake(knftables.InetFamily, "trellis")
+	cfg := testConfig(t, "n1")
+	cfg.LogPrefix = ""
+	a := New(cfg, mem, Dataplane{NFT: fake}, testLogger(t))
+	startAgent(t, a)
+	wantPrefix := func(prefix string) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() string {
+			if got := fakeTable(fake); !strings.Contains(got, `log prefix "`+prefix) {
+				return fmt.Sprintf("no Log rule with prefix %q:\n%s", prefix, got)
+			}
+			return ""
+		})
+	}
+	wantPrefix("trellis")
+	put(t, mem, felix("default", "cluster-audit"))
+	wantPrefix("cluster-audit")
+	put(t, mem, felix("node.n1", "n1-audit")+felix("node.n2", "n2-audit"))
+	wantPrefix("n1-audit")
+	if _, err := mem.Delete(context.Background(), felixKind(), "", "node.n1", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantPrefix("cluster-audit")
+}

@@ -63,6 +63,8 @@ func (a *Agent) syncOnce(ctx context.Context) bool {
 		a.loadedStat = false
 		a.needFull = true
 		a.svc.reset()
+		a.logPrefixes = nil
+		a.applyLogPrefix()
 		for _, obj := range snap {
 			if k, ok := keyOf(obj); ok {
 				a.update(k, obj)
@@ -96,6 +98,9 @@ func (a *Agent) syncOnce(ctx context.Context) bool {
 
 // update applies one recorded object (nil: deleted) to the calculator.
 func (a *Agent) update(k objKey, obj model.Object) {
+	if a.felixUpdate(k, obj) {
+		return
+	}
 	if a.svc.update(k, obj) {
 		return
 	}

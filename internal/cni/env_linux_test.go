@@ -66,7 +66,7 @@ func (s *sharedEtcd) start() (string, error) {
 		s.endpoint = "unix://" + filepath.Join(s.dir, "client.sock")
 		s.srv = embed.New(embed.Config{Name: "trl-cni", DataDir: filepath.Join(s.dir, "data"),
 			ListenClientURLs: []string{s.endpoint}, ListenPeerURLs: []string{"unix://" + filepath.Join(s.dir, "peer.sock")},
-			UnsafeNoFsync: true})
+			UnsafeNoFsync: os.Getenv("TRELLIS_TEST_FSYNC") == ""}) // set it to measure with a production-like datastore
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		s.err = s.srv.Start(ctx)

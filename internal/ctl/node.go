@@ -64,7 +64,7 @@ func newNodeRunCmd(o *Options) *cobra.Command {
 	f.DurationVar(&cfg.RateLimit, "min-sync-interval", agent.DefaultRateLimit, "minimum interval between two syncs (changes in between are coalesced)")
 	f.StringVar(&cfg.TableName, "table", agent.DefaultTableName, "name of the inet nftables table the agent owns")
 	f.StringVar(&cfg.WorkloadPrefix, "workload-prefix", "trl", "name prefix of workload (pod) interfaces")
-	f.StringVar(&cfg.LogPrefix, "log-prefix", "trellis", "start of the nft log prefix of Log rules")
+	f.StringVar(&cfg.LogPrefix, "log-prefix", "", "start of the nft log prefix of Log rules (default: FelixConfiguration node.NODE, then default, logPrefix; else \"trellis\")")
 	f.StringVar(&cfg.Routing, "routing", agent.RoutingAuto, "pod routing: auto (BGP when this node's Node has spec.bgp.ipv4Address, VXLAN when a pool uses it) or off")
 	f.DurationVar(&cfg.IPAMLeakGrace, "ipam-leak-grace", 0, "make this agent the cluster's IPAM leak collector: release addresses leaked for this long (0: off; enable on one node)")
 	return c
