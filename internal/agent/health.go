@@ -32,6 +32,11 @@ type Status struct {
 	Rules           int        `json:"rules"`
 	Sets            int        `json:"sets"`
 	SetElements     int        `json:"setElements"`
+	// Services, ServicePorts (per IP family) and ServiceEndpoints (summed over ports) the
+	// service proxy programmed.
+	Services         int `json:"services"`
+	ServicePorts     int `json:"servicePorts"`
+	ServiceEndpoints int `json:"serviceEndpoints"`
 	// BGPPeers are the BGP speaker's sessions (routing with BGP only).
 	BGPPeers []BGPPeer `json:"bgpPeers,omitempty"`
 }
@@ -57,6 +62,7 @@ type syncSnapshot struct {
 	operations int
 	endpoints  int
 	policies   int
+	services   serviceCounts
 	stats      nft.Stats
 	tiers      map[string]string // policy short name -> tier, for rule metrics
 }
@@ -115,6 +121,7 @@ func (a *Agent) Status() Status {
 		s.LastSync, s.LastSyncType, s.LastSyncSeconds = &t, h.last.kind, h.last.took.Seconds()
 		s.LastOperations = h.last.operations
 		s.Endpoints, s.Policies = h.last.endpoints, h.last.policies
+		s.Services, s.ServicePorts, s.ServiceEndpoints = h.last.services.services, h.last.services.ports, h.last.services.endpoints
 		s.Chains, s.Rules, s.Sets, s.SetElements = h.last.stats.Chains, h.last.stats.Rules, h.last.stats.Sets, h.last.stats.Elements
 	}
 	if h.lastErr != nil {

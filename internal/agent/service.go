@@ -73,6 +73,7 @@ type serviceProxy struct {
 	checks          map[uint16]*healthServer
 
 	ports, services2, endpoints prometheus.Gauge
+	counts                      serviceCounts // of the last programmed state
 	flushed                     prometheus.Counter
 }
 
@@ -205,7 +206,11 @@ func (p *serviceProxy) programmed(ctx context.Context) {
 	p.ports.Set(float64(len(st.Ports)))
 	p.services2.Set(float64(len(svcs)))
 	p.endpoints.Set(float64(eps))
+	p.counts = serviceCounts{services: len(svcs), ports: len(st.Ports), endpoints: eps}
 }
+
+// serviceCounts is what the last programmed service state held, for status.
+type serviceCounts struct{ services, ports, endpoints int }
 
 // removedUDPEndpoints lists the UDP endpoints traffic could be sent to in old but not in
 // cur, sorted.

@@ -303,6 +303,12 @@ func TestKernelServices(t *testing.T) {
 		return ""
 	})
 
+	t.Run("status counts services", func(t *testing.T) {
+		// web, sticky, np, local, remote, empty, self; headless has no virtual IP.
+		if s := e.agent.Status(); s.Services != 7 || s.ServicePorts < s.Services || s.ServiceEndpoints == 0 {
+			t.Errorf("status services %d, ports %d, endpoints %d; want 7 services", s.Services, s.ServicePorts, s.ServiceEndpoints)
+		}
+	})
 	t.Run("clusterIP spreads over ready endpoints", func(t *testing.T) {
 		for _, proto := range []string{"tcp", "udp"} {
 			got := backends(t, client, proto, ap("10.96.0.10:80"), 40)

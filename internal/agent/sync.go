@@ -196,6 +196,7 @@ func (a *Agent) program(ctx context.Context) bool {
 	snap := syncSnapshot{
 		at: start, took: took, kind: kind, operations: res.Operations,
 		endpoints: len(st.Endpoints), policies: len(st.Policies), stats: res.Table, tiers: tiers,
+		services: a.svc.counts,
 	}
 	a.health.succeeded(snap)
 	a.metrics.observeState(snap)

@@ -171,6 +171,7 @@ func writeNodeStatus(w io.Writer, s agent.Status, now time.Time) error {
 	fmt.Fprintf(tw, "syncs:\t%d (%d failed)\n", s.Syncs, s.Errors)
 	fmt.Fprintf(tw, "endpoints:\t%d\n", s.Endpoints)
 	fmt.Fprintf(tw, "policies:\t%d\n", s.Policies)
+	fmt.Fprintf(tw, "services:\t%d (%d ports, %d endpoints)\n", s.Services, s.ServicePorts, s.ServiceEndpoints)
 	fmt.Fprintf(tw, "chains:\t%d (%d rules)\n", s.Chains, s.Rules)
 	fmt.Fprintf(tw, "sets:\t%d (%d elements)\n", s.Sets, s.SetElements)
 	if len(s.BGPPeers) == 0 {
