@@ -14,13 +14,8 @@
 # and the mean full/partial sync durations.
 set -eu
 cd "$(dirname "$0")/../.."
-if [ "$(id -u)" != 0 ]; then
-	echo "bench/agent/run.sh: must run as root (namespaces, veths, nftables)" >&2
-	exit 1
-fi
-command -v nft >/dev/null 2>&1 || { echo "nft not found: apt-get install nftables" >&2; exit 1; }
-out=$(mktemp -d /tmp/trl-bench-agent.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+. bench/lib.sh
+bench_start agent "namespaces, veths, nftables"
 go test -c -o "$out/agent.test" ./internal/agent/
 cd internal/agent
 echo "== apply-to-enforced latency (${POLICIES:-1000} policies, ${ENDPOINTS:-10000} endpoints, 100 local, ${FLIPS:-50} flips)"

@@ -12,13 +12,8 @@
 #                              other node (target < 1 s).
 set -eu
 cd "$(dirname "$0")/../.."
-if [ "$(id -u)" != 0 ]; then
-	echo "bench/lab/run.sh: must run as root (network namespaces, nftables)" >&2
-	exit 1
-fi
-command -v nft >/dev/null 2>&1 || { echo "nft not found: apt-get install nftables" >&2; exit 1; }
-out=$(mktemp -d /tmp/trl-bench-lab.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+. bench/lib.sh
+bench_start lab "network namespaces, nftables"
 go test -c -o "$out/lab.test" ./internal/lab/
 cd internal/lab
 "$out/lab.test" -test.run '^$' -test.bench '^BenchmarkUp$' -test.benchtime "${RUNS:-3}x" -test.timeout 30m 2>&1 |

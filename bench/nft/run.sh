@@ -20,13 +20,8 @@
 #     median over RUNS runs.
 set -eu
 cd "$(dirname "$0")/../.."
-if [ "$(id -u)" != 0 ]; then
-	echo "bench/nft/run.sh: must run as root (namespaces, veths, nftables)" >&2
-	exit 1
-fi
-command -v nft >/dev/null 2>&1 || { echo "nft not found: apt-get install nftables" >&2; exit 1; }
-out=$(mktemp -d /tmp/trl-bench-nft.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+. bench/lib.sh
+bench_start nft "namespaces, veths, nftables"
 go test -c -o "$out/nft.test" ./internal/dataplane/nft/
 cd internal/dataplane/nft
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -16,13 +16,8 @@
 #     the agent's initial sync (BenchmarkKernelServiceEndpointChange, internal/agent).
 set -eu
 cd "$(dirname "$0")/../.."
-if [ "$(id -u)" != 0 ]; then
-	echo "bench/services/run.sh: must run as root (namespaces, veths, nftables)" >&2
-	exit 1
-fi
-command -v nft >/dev/null 2>&1 || { echo "nft not found: apt-get install nftables" >&2; exit 1; }
-out=$(mktemp -d /tmp/trl-bench-services.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+. bench/lib.sh
+bench_start services "namespaces, veths, nftables"
 go test -c -o "$out/nft.test" ./internal/dataplane/nft/
 go test -c -o "$out/agent.test" ./internal/agent/
 

@@ -51,6 +51,7 @@ var routingKinds = []struct{ apiVersion, kind string }{
 	{model.APIVersionCalico, "IPPool"},
 	{model.APIVersionCalico, "BGPConfiguration"},
 	{model.APIVersionCalico, "BGPPeer"},
+	{model.APIVersionCalico, "BGPFilter"},
 	{model.APIVersionIPAM, "IPAMBlock"},
 	{model.APIVersionIPAM, "BlockAffinity"},
 	{"v1", "Service"},
@@ -83,6 +84,7 @@ type routingInputs struct {
 	pools   []*model.IPPool
 	configs []*model.BGPConfiguration
 	peers   []*model.BGPPeer
+	filters []*model.BGPFilter
 	blocks  []*model.IPAMBlock
 	svcs    []*corev1.Service
 	slices  []*discoveryv1.EndpointSlice
@@ -244,6 +246,8 @@ func (r *router) list(ctx context.Context) (routingInputs, error) {
 				in.configs = append(in.configs, v)
 			case *model.BGPPeer:
 				in.peers = append(in.peers, v)
+			case *model.BGPFilter:
+				in.filters = append(in.filters, v)
 			case *model.IPAMBlock:
 				in.blocks = append(in.blocks, v)
 			case *corev1.Service:
@@ -313,7 +317,7 @@ func (r *router) syncOnce(ctx context.Context) error {
 	}
 	blocks, borrowed, probs := route.BlocksFromModel(in.blocks)
 	res := route.Compute(route.Input{Nodes: in.nodes, Pools: in.pools, BGPConfig: in.configs,
-		BGPPeers: in.peers, Blocks: blocks, Borrowed: borrowed, BGP: useBGP,
+		BGPPeers: in.peers, BGPFilters: in.filters, Blocks: blocks, Borrowed: borrowed, BGP: useBGP,
 		Services: route.ServicesFromModel(in.svcs, in.slices)})
 	for _, p := range append(probs, res.Problems...) {
 		r.log.Debug("routing input ignored", "problem", p.String())
@@ -437,7 +441,7 @@ func (r *router) applyBGP(ctx context.Context, n route.Node, pools []*model.IPPo
 	}
 	r.speaker.SetAccept(accept)
 	r.speaker.SetReject(n.NoInstall)
-	errs := []error{r.speaker.SetPeers(ctx, sp.Peers), r.speaker.SetPrefixes(n.Advertise)}
+	errs := []error{r.speaker.SetFilters(ctx, n.Filters), r.speaker.SetPeers(ctx, sp.Peers), r.speaker.SetPrefixes(n.Advertise)}
 	return r.speaker.Learned(), errors.Join(errs...)
 }
 

@@ -3,7 +3,6 @@ package agent
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -525,7 +523,7 @@ spec:
 	t.Run("partial syncs equal a fresh full sync", func(t *testing.T) {
 		fresh := freshAgentTable(t, e)
 		eventually(t, 5*time.Second, func() string {
-			if d := cmp.Diff(fresh, svcTableDump(t, e.net.Host)); d != "" {
+			if d := cmp.Diff(fresh, testnet.NftDump(t, e.net.Host, testTable, "svc-af-")); d != "" {
 				return "tables differ (-fresh +partial):\n" + d
 			}
 			return ""
@@ -559,69 +557,6 @@ func httpGet(t *testing.T, ns, url string) (int, string) {
 	return resp.StatusCode, strings.TrimSpace(string(body))
 }
 
-// svcTableDump lists the agent's table in ns as normalised JSON: no handles, no table
-// name, no counter values, set elements sorted, affinity sets' (dynamic) elements
-// dropped, objects sorted by type and name with rules kept in chain order.
-func svcTableDump(t *testing.T, ns string) string {
-	t.Helper()
-	var doc struct {
-		Nftables []map[string]map[string]any `json:"nftables"`
-	}
-	if err := json.Unmarshal([]byte(nftIn(t, ns, "-j", "list", "table", "inet", testTable)), &doc); err != nil {
-		t.Fatalf("parse nft json: %v", err)
-	}
-	type obj struct{ key, text string }
-	var objs []obj
-	for _, o := range doc.Nftables {
-		for typ, m := range o {
-			if typ == "metainfo" || typ == "table" {
-				continue
-			}
-			if name, _ := m["name"].(string); strings.HasPrefix(name, "svc-af-") {
-				delete(m, "elem")
-			}
-			svcNormalize(m)
-			key := typ + " " + fmt.Sprint(m["name"])
-			if typ == "rule" {
-				key = "rule " + fmt.Sprint(m["chain"])
-			}
-			b, _ := json.Marshal(m)
-			objs = append(objs, obj{key, string(b)})
-		}
-	}
-	sort.SliceStable(objs, func(i, j int) bool { return objs[i].key < objs[j].key })
-	var b strings.Builder
-	for _, o := range objs {
-		b.WriteString(o.text + "\n")
-	}
-	return b.String()
-}
-
-func svcNormalize(v any) {
-	switch x := v.(type) {
-	case map[string]any:
-		delete(x, "handle")
-		delete(x, "table")
-		if _, ok := x["counter"]; ok {
-			x["counter"] = nil
-		}
-		if el, ok := x["elem"].([]any); ok {
-			sort.Slice(el, func(i, j int) bool {
-				a, _ := json.Marshal(el[i])
-				b, _ := json.Marshal(el[j])
-				return string(a) < string(b)
-			})
-		}
-		for _, c := range x {
-			svcNormalize(c)
-		}
-	case []any:
-		for _, c := range x {
-			svcNormalize(c)
-		}
-	}
-}
-
 // freshAgentTable runs a second agent with e's config on e's store in a new namespace
 // until its first (full) sync, and returns its table's dump.
 func freshAgentTable(t *testing.T, e *svcEnv) string {
@@ -652,5 +587,5 @@ func freshAgentTable(t *testing.T, e *svcEnv) string {
 		}
 		return ""
 	})
-	return svcTableDump(t, ns)
+	return testnet.NftDump(t, ns, testTable, "svc-af-")
 }

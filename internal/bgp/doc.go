@@ -19,13 +19,21 @@
 // prefix lies inside one of the accepted prefixes (SetAccept, typically the IP pools plus
 // what an operator allowed) and outside every rejected prefix (SetReject: the service
 // ranges) are reported; everything else stays in the RIB only. The callback is called
-// from one goroutine, with the full sorted set each time, coalescing bursts.
+// from one goroutine, with the full sorted set each time, coalescing bursts. A peer's
+// BGPFilter import rules (SetFilters) come first: a path they accept is reported even
+// outside the accepted prefixes, one they reject is not; with no match the rule above
+// applies. Rejected (service) prefixes are never reported.
 //
 // Export: a speaker that is not a route reflector never passes on routes learned from its
 // iBGP peers (a global export policy rejects route type internal). An external peer thus
 // learns each prefix only from the nodes that originate it: a Service's /32 only from the
 // nodes with local endpoints, a block only from its node. Routes learned from external
-// peers are passed to the other nodes as usual.
+// peers are passed to the other nodes as usual. BGPFilter export rules follow, as a second
+// gobgp export policy whose statements each carry a neighbor set of one peer (gobgp
+// evaluates an export neighbor set against the receiving peer); SetFilters replaces the
+// policies at once and soft-resets the sessions outbound so peers learn and lose
+// prefixes within moments. A filter can therefore never make a node pass on another
+// node's routes.
 //
 // Restart: Synced reports whether every configured peer has sent End-of-RIB since it came
 // up; a restarted agent keeps the routes it finds in the kernel until then (or until a grace

@@ -57,6 +57,10 @@ type Speaker struct {
 	prefixes map[netip.Prefix]uuid.UUID
 	accept   []netip.Prefix
 	reject   []netip.Prefix
+	// imports are the BGPFilter import rules of peers that have any.
+	imports map[netip.Addr][]route.FilterRule
+	// exportKey is the canonical text of the export rules installed as gobgp policy.
+	exportKey string
 	// learned are the paths of each prefix's multipath set, by the peer that sent them.
 	learned map[netip.Prefix]map[netip.Addr]netip.Addr
 	eor     map[netip.Addr]bool
@@ -112,11 +116,9 @@ func (s *Speaker) Start(ctx context.Context) error {
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		return fmt.Errorf("start bgp speaker as %d router-id %s port %d: %w", s.cfg.ASNumber, s.cfg.RouterID, port, err)
 	}
-	if s.cfg.ClusterID == "" {
-		if err := exportOwnAndExternal(ctx, srv); err != nil {
-			_ = srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-			return err
-		}
+	if err := installPolicies(ctx, srv, s.cfg.ClusterID != ""); err != nil {
+		_ = srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+		return err
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	cb := server.WatchEventMessageCallbacks{
@@ -187,11 +189,22 @@ func (s *Speaker) Learned() []route.Route {
 	defer s.mu.Unlock()
 	var out []route.Route
 	for p, paths := range s.learned {
-		if accepted(s.accept, p) && !accepted(s.reject, p) {
-			var via []netip.Addr
-			for _, nh := range paths {
+		if accepted(s.reject, p) {
+			continue
+		}
+		pooled := accepted(s.accept, p)
+		var via []netip.Addr
+		for peer, nh := range paths {
+			switch route.Decide(s.imports[peer], p, true) {
+			case route.Accept:
 				via = append(via, nh)
+			case route.NoMatch:
+				if pooled {
+					via = append(via, nh)
+				}
 			}
+		}
+		if len(via) > 0 {
 			out = append(out, route.Learned(p, via))
 		}
 	}
@@ -219,6 +232,22 @@ func accepted(accept []netip.Prefix, p netip.Prefix) bool {
 func (s *Speaker) SetAccept(prefixes []netip.Prefix) {
 	s.mu.Lock()
 	s.accept = append([]netip.Prefix(nil), prefixes...)
+	s.mu.Unlock()
+	s.changed()
+}
+
+// SetImportFilters sets the BGPFilter import rules of peers: a learned path a peer's rules
+// accept is reported even outside the accepted prefixes, one they reject is not reported,
+// and one no rule matches is treated as without filters. Rejected prefixes stay rejected.
+func (s *Speaker) SetImportFilters(filters []route.PeerFilter) {
+	m := map[netip.Addr][]route.FilterRule{}
+	for _, f := range filters {
+		if len(f.Import) > 0 {
+			m[f.Peer] = append([]route.FilterRule(nil), f.Import...)
+		}
+	}
+	s.mu.Lock()
+	s.imports = m
 	s.mu.Unlock()
 	s.changed()
 }
@@ -321,26 +350,4 @@ func portString(p route.Peer) string {
 		return p.Address.String()
 	}
 	return p.Address.String() + ":" + strconv.Itoa(int(p.Port))
-}
-
-// exportOwnAndExternal installs the global export policy of a speaker that is no route
-// reflector: routes learned from iBGP peers (other nodes) are never passed on, so an
-// external peer learns each prefix only from the nodes that originate it (a service's
-// /32 only from the nodes with local endpoints), as it would from the originators alone.
-func exportOwnAndExternal(ctx context.Context, srv *server.BgpServer) error {
-	pol := &api.Policy{Name: "trellis-export", Statements: []*api.Statement{{
-		Name:       "no-transit-internal",
-		Conditions: &api.Conditions{RouteType: api.Conditions_ROUTE_TYPE_INTERNAL},
-		Actions:    &api.Actions{RouteAction: api.RouteAction_ROUTE_ACTION_REJECT},
-	}}}
-	if err := srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: pol}); err != nil {
-		return fmt.Errorf("start bgp speaker: add export policy: %w", err)
-	}
-	err := srv.AddPolicyAssignment(ctx, &api.AddPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-		Name: "global", Direction: api.PolicyDirection_POLICY_DIRECTION_EXPORT, Policies: []*api.Policy{pol},
-		DefaultAction: api.RouteAction_ROUTE_ACTION_ACCEPT}})
-	if err != nil {
-		return fmt.Errorf("start bgp speaker: assign export policy: %w", err)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/controller"
+	"github.com/trellisnet/trellis/internal/store"
 )
 
 // NewControllerCmd returns `trellis controller run`: the cluster controllers (Service
@@ -61,22 +63,13 @@ func NewControllerCmd(o *Options) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return UsageError{Err: fmt.Errorf("controller run: %w", err)}
 			}
-			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			st, err := o.OpenStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			log := o.Logger
-			if log == nil {
-				log = slog.New(slog.DiscardHandler)
-			}
-			cc, err := controller.New(cfg, st, log.With("component", "cluster-controllers"))
-			if err != nil {
-				return err
-			}
-			return cc.Run(ctx)
+			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
+				cc, err := controller.New(cfg, st, log)
+				if err != nil {
+					return err
+				}
+				return cc.Run(ctx)
+			})
 		},
 	}
 	run.Flags().StringSliceVar(&cidrs, "service-cidr", []string{controller.DefaultServiceCIDR.String()}, "service cluster IP ranges, one per family (the first is the primary family)")
@@ -84,4 +77,22 @@ func NewControllerCmd(o *Options) *cobra.Command {
 	run.Flags().StringVar(&ports, "node-port-range", "30000-32767", "node port range LOW-HIGH")
 	c.AddCommand(run)
 	return c
+}
+
+// runWithStore runs a long-lived datastore service for command c: it opens the store,
+// calls serve with it and o's logger tagged with component (a discarding one when o has
+// none) until SIGINT or SIGTERM cancels ctx, and closes the store after.
+func runWithStore(c *cobra.Command, o *Options, component string, serve func(ctx context.Context, st store.Store, log *slog.Logger) error) error {
+	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := o.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return serve(ctx, st, log.With("component", component))
 }

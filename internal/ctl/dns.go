@@ -5,17 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/dns"
 	"github.com/trellisnet/trellis/internal/lab"
+	"github.com/trellisnet/trellis/internal/store"
 )
 
 // NewDNSCmd returns `trellis dns serve`: the cluster DNS server over the datastore.
@@ -39,18 +37,9 @@ func NewDNSCmd(o *Options) *cobra.Command {
 			if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 				return Usagef("invalid --listen %q: want HOST:PORT", cfg.Listen)
 			}
-			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			st, err := o.OpenStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			log := o.Logger
-			if log == nil {
-				log = slog.New(slog.DiscardHandler)
-			}
-			return dns.New(cfg, st, log.With("component", "dns")).Run(ctx, nil)
+			return runWithStore(c, o, "dns", func(ctx context.Context, st store.Store, log *slog.Logger) error {
+				return dns.New(cfg, st, log).Run(ctx, nil)
+			})
 		},
 	}
 	serve.Flags().StringVar(&cfg.Listen, "listen", ":53", "HOST:PORT to serve on, UDP and TCP")

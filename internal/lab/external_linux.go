@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -205,57 +204,20 @@ func attachExternal(labName, ns, fabSide string, addr netip.Prefix) error {
 	if err := netns.Create(ns); err != nil {
 		return err
 	}
-	h, err := netns.Handle(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	tmp := "t" + fabSide[1:]
-	err = netns.Do(FabricNS(labName), func() error {
+	// A port left behind by an earlier, interrupted attach would block the new veth.
+	err := netns.Do(FabricNS(labName), func() error {
 		if l, err := netlink.LinkByName(fabSide); err == nil {
 			_ = netlink.LinkDel(l)
-		}
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fabSide}, PeerName: tmp, PeerNamespace: netlink.NsFd(int(h))}
-		if err := netlink.LinkAdd(veth); err != nil {
-			return fmt.Errorf("add veth %s in %s: %w", fabSide, FabricNS(labName), err)
-		}
-		br, err := netlink.LinkByName(bridgeName)
-		if err != nil {
-			return fmt.Errorf("find bridge %s: %w", bridgeName, err)
-		}
-		l, err := netlink.LinkByName(fabSide)
-		if err != nil {
-			return fmt.Errorf("find link %s: %w", fabSide, err)
-		}
-		if err := netlink.LinkSetMaster(l, br); err != nil {
-			return fmt.Errorf("attach %s to %s: %w", fabSide, bridgeName, err)
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			return fmt.Errorf("set link %s up: %w", fabSide, err)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if err := wireUnderlay(labName, ns, fabSide, "t"+fabSide[1:], addr); err != nil {
+		return err
+	}
 	return netns.Do(ns, func() error {
-		if err := linkUp("lo"); err != nil {
-			return err
-		}
-		l, err := netlink.LinkByName(tmp)
-		if err != nil {
-			return fmt.Errorf("find link %s in %s: %w", tmp, ns, err)
-		}
-		if err := netlink.LinkSetName(l, underlayName); err != nil {
-			return fmt.Errorf("rename %s to %s in %s: %w", tmp, underlayName, ns, err)
-		}
-		ipn := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 32)}
-		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: ipn}); err != nil {
-			return fmt.Errorf("add address %s to %s in %s: %w", addr, underlayName, ns, err)
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			return fmt.Errorf("set %s up in %s: %w", underlayName, ns, err)
-		}
 		return writeSysctl("/proc/sys/net/ipv4/ip_forward", "0")
 	})
 }
@@ -275,19 +237,26 @@ func ExternalExec(ctx context.Context, labName, host string, argv []string, stdi
 	if bin == "trellis" && binary != "" {
 		bin = binary
 	}
-	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
+	return execIn(ctx, e.Namespace, "external "+host, host, append([]string{bin}, argv[1:]...), stdin, stdout, stderr)
+}
+
+// execIn runs argv started inside namespace ns with HOSTNAME=hostname and the given
+// standard streams, waits for it and returns its exit code; a failure to start or wait
+// is an error naming argv[0] and where ("pod default/web", "external ext").
+func execIn(ctx context.Context, ns, where, hostname string, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.Env = append(os.Environ(), "HOSTNAME="+host)
-	if err := netns.Do(e.Namespace, cmd.Start); err != nil {
-		return 0, fmt.Errorf("exec %s in external %s: %w", argv[0], host, err)
+	cmd.Env = append(os.Environ(), "HOSTNAME="+hostname)
+	if err := netns.Do(ns, cmd.Start); err != nil {
+		return 0, fmt.Errorf("exec %s in %s: %w", argv[0], where, err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("exec %s in external %s: %w", argv[0], host, err)
+		return 0, fmt.Errorf("exec %s in %s: %w", argv[0], where, err)
 	}
 	return 0, nil
 }

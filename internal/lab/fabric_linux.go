@@ -81,16 +81,44 @@ func createNode(name string, i int, node string, addr netip.Prefix) error {
 	if err := netns.Create(ns); err != nil {
 		return err
 	}
-	nodeH, err := netns.Handle(ns)
+	if err := wireUnderlay(name, ns, fmt.Sprintf("n%d", i), fmt.Sprintf("u%d", i), addr); err != nil {
+		return err
+	}
+	return netns.Do(ns, func() error {
+		l, err := netlink.LinkByName(underlayName)
+		if err != nil {
+			return fmt.Errorf("find link %s in %s: %w", underlayName, ns, err)
+		}
+		def := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gatewayAddr().Addr().AsSlice()}
+		if err := netlink.RouteAdd(def); err != nil {
+			return fmt.Errorf("add default route via %s in %s: %w", gatewayAddr().Addr(), ns, err)
+		}
+		for _, s := range []struct{ path, v string }{
+			{"/proc/sys/net/ipv4/ip_forward", "1"},
+			{"/proc/sys/net/ipv6/conf/all/forwarding", "1"},
+		} {
+			if err := writeSysctl(s.path, s.v); err != nil {
+				return fmt.Errorf("node %s: %w", node, err)
+			}
+		}
+		return nil
+	})
+}
+
+// wireUnderlay joins namespace ns (already created) to the fabric bridge of lab labName
+// by a veth pair: fabSide on the bridge, up; in ns the peer (named tmp until then)
+// renamed to underlayName, holding addr, up, with lo up. It adds no routes and sets no
+// sysctls: the caller decides whether ns forwards.
+func wireUnderlay(labName, ns, fabSide, tmp string, addr netip.Prefix) error {
+	h, err := netns.Handle(ns)
 	if err != nil {
 		return err
 	}
-	defer nodeH.Close()
-	fabSide, tmpName := fmt.Sprintf("n%d", i), fmt.Sprintf("u%d", i)
-	err = netns.Do(FabricNS(name), func() error {
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fabSide}, PeerName: tmpName}
+	defer h.Close()
+	err = netns.Do(FabricNS(labName), func() error {
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fabSide}, PeerName: tmp, PeerNamespace: netlink.NsFd(int(h))}
 		if err := netlink.LinkAdd(veth); err != nil {
-			return fmt.Errorf("add veth %s in %s: %w", fabSide, FabricNS(name), err)
+			return fmt.Errorf("add veth %s in %s: %w", fabSide, FabricNS(labName), err)
 		}
 		br, err := netlink.LinkByName(bridgeName)
 		if err != nil {
@@ -106,13 +134,6 @@ func createNode(name string, i int, node string, addr netip.Prefix) error {
 		if err := netlink.LinkSetUp(l); err != nil {
 			return fmt.Errorf("set link %s up: %w", fabSide, err)
 		}
-		peer, err := netlink.LinkByName(tmpName)
-		if err != nil {
-			return fmt.Errorf("find link %s: %w", tmpName, err)
-		}
-		if err := netlink.LinkSetNsFd(peer, int(nodeH)); err != nil {
-			return fmt.Errorf("move %s to %s: %w", tmpName, ns, err)
-		}
 		return nil
 	})
 	if err != nil {
@@ -122,12 +143,12 @@ func createNode(name string, i int, node string, addr netip.Prefix) error {
 		if err := linkUp("lo"); err != nil {
 			return err
 		}
-		l, err := netlink.LinkByName(tmpName)
+		l, err := netlink.LinkByName(tmp)
 		if err != nil {
-			return fmt.Errorf("find link %s in %s: %w", tmpName, ns, err)
+			return fmt.Errorf("find link %s in %s: %w", tmp, ns, err)
 		}
 		if err := netlink.LinkSetName(l, underlayName); err != nil {
-			return fmt.Errorf("rename %s to %s in %s: %w", tmpName, underlayName, ns, err)
+			return fmt.Errorf("rename %s to %s in %s: %w", tmp, underlayName, ns, err)
 		}
 		ipn := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 32)}
 		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: ipn}); err != nil {
@@ -135,18 +156,6 @@ func createNode(name string, i int, node string, addr netip.Prefix) error {
 		}
 		if err := netlink.LinkSetUp(l); err != nil {
 			return fmt.Errorf("set %s up in %s: %w", underlayName, ns, err)
-		}
-		def := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gatewayAddr().Addr().AsSlice()}
-		if err := netlink.RouteAdd(def); err != nil {
-			return fmt.Errorf("add default route via %s in %s: %w", gatewayAddr().Addr(), ns, err)
-		}
-		for _, s := range []struct{ path, v string }{
-			{"/proc/sys/net/ipv4/ip_forward", "1"},
-			{"/proc/sys/net/ipv6/conf/all/forwarding", "1"},
-		} {
-			if err := writeSysctl(s.path, s.v); err != nil {
-				return fmt.Errorf("node %s: %w", node, err)
-			}
 		}
 		return nil
 	})

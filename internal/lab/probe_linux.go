@@ -128,6 +128,63 @@ func probeError(err error) string {
 	return err.Error()
 }
 
+// ParseFamilies parses a --family value: "4", "6" or "all" (both, IPv4 first).
+func ParseFamilies(s string) ([]int, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "4", "ipv4":
+		return []int{4}, nil
+	case "6", "ipv6":
+		return []int{6}, nil
+	case "all":
+		return []int{4, 6}, nil
+	}
+	return nil, fmt.Errorf("invalid family %q: want 4, 6 or all", s)
+}
+
+// FamilyOf returns 4 or 6.
+func FamilyOf(a netip.Addr) int {
+	if a.Unmap().Is4() {
+		return 4
+	}
+	return 6
+}
+
+// PodAddrs maps "ns/pod" to every address (sorted, IPv4 first) of the lab's pods that
+// have one.
+func PodAddrs(ctx context.Context, name string) (map[string][]netip.Addr, error) {
+	pods, err := listPods(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]netip.Addr{}
+	for _, p := range pods {
+		var addrs []netip.Addr
+		for _, ip := range p.Status.PodIPs {
+			if a, err := netip.ParseAddr(ip.IP); err == nil && !slices.Contains(addrs, a.Unmap()) {
+				addrs = append(addrs, a.Unmap())
+			}
+		}
+		if a, err := netip.ParseAddr(p.Status.PodIP); err == nil && !slices.Contains(addrs, a.Unmap()) {
+			addrs = append(addrs, a.Unmap())
+		}
+		if len(addrs) > 0 {
+			slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
+			out[p.Namespace+"/"+p.Name] = addrs
+		}
+	}
+	return out, nil
+}
+
+// AddrOfFamily returns the first address of the family (4 or 6).
+func AddrOfFamily(addrs []netip.Addr, family int) (netip.Addr, bool) {
+	for _, a := range addrs {
+		if FamilyOf(a) == family {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
 // ProbeSpec is one probe of a batch.
 type ProbeSpec struct {
 	From, To string

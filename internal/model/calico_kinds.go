@@ -53,6 +53,9 @@ func calicoKinds() []*Kind {
 		c("BGPPeer", "bgppeers", false, func() Object {
 			return &BGPPeer{TypeMeta: typeMeta(APIVersionCalico, "BGPPeer")}
 		}, "bgpp", "bgpps"),
+		c("BGPFilter", "bgpfilters", false, func() Object {
+			return &BGPFilter{TypeMeta: typeMeta(APIVersionCalico, "BGPFilter")}
+		}, "bgpfilter", "bgpf", "bgpfs"),
 		c("Node", "nodes", false, func() Object {
 			return &Node{TypeMeta: typeMeta(APIVersionCalico, "Node")}
 		}, "no", "nos", "calinode"),

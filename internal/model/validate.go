@@ -95,6 +95,9 @@ func Validate(obj Object) field.ErrorList {
 	case *BGPPeer:
 		errs = append(errs, validateMeta(&o.ObjectMeta, false, subdomainName, meta)...)
 		errs = append(errs, validateBGPPeer(&o.Spec, spec)...)
+	case *BGPFilter:
+		errs = append(errs, validateMeta(&o.ObjectMeta, false, subdomainName, meta)...)
+		errs = append(errs, validateBGPFilter(&o.Spec, spec)...)
 	case *Node:
 		errs = append(errs, validateMeta(&o.ObjectMeta, false, subdomainName, meta)...)
 		errs = append(errs, validateNode(o, spec)...)

@@ -27,6 +27,14 @@ func Compute(in Input) Result {
 	if in.BGP {
 		speakers = computeSpeakers(nodes, in.BGPConfig, in.BGPPeers, &prob)
 	}
+	var filters map[string]*PeerFilter
+	bgpPeers := map[string]*model.BGPPeer{}
+	if in.BGP {
+		filters = parseFilters(in.BGPFilters, &prob)
+		for _, bp := range in.BGPPeers {
+			bgpPeers[bp.Name] = bp
+		}
+	}
 	svcCIDRs := parseServiceCIDRs(in.BGPConfig, &prob)
 	overlay := false
 	for _, p := range pools {
@@ -43,6 +51,7 @@ func Compute(in Input) Result {
 				out.Advertise = onlyIPv4(out.Advertise)
 			}
 			out.NoInstall = svcCIDRs.all()
+			out.Filters = peerFilters(out.BGP, bgpPeers, filters, &prob)
 		}
 		out.Routes = blackholes(n.name, blocks)
 		if overlay {

@@ -44,6 +44,16 @@
 // Every configured service range is in NoInstall: learned routes inside it are never
 // installed, each node's service proxy handles those addresses.
 //
+// BGPFilter (after Calico): a session created by a BGPPeer whose spec.filters names
+// BGPFilters gets a PeerFilter in Node.Filters, the filters' importV4/importV6 and
+// exportV4/exportV6 rules concatenated in the order of spec.filters. Decide runs a rule
+// list on one route: the first rule whose family, CIDR test (Equal, NotEqual, In, NotIn
+// with the prefixLength range, default from the CIDR's length to the address length) and
+// source (RemotePeers: learned from a peer) hold decides Accept or Reject; no match means
+// the behaviour without filters. Rules with an interface never match (Trellis's BGP routes
+// have none). A missing or unusable filter makes the peer reject every route in both
+// directions, with a Problem (fail closed).
+//
 // VXLAN routes are computed for blocks of pools whose vxlanMode is Always or
 // CrossSubnet; with CrossSubnet a remote node in the local node's underlay subnet is
 // reached by a plain route via its underlay address.

@@ -15,8 +15,10 @@ type Input struct {
 	Pools     []*model.IPPool
 	BGPConfig []*model.BGPConfiguration // "default" and "node.NAME" are used
 	BGPPeers  []*model.BGPPeer
-	Blocks    []Block
-	Borrowed  []Borrowed
+	// BGPFilters are the filters BGPPeers name in spec.filters.
+	BGPFilters []*model.BGPFilter
+	Blocks     []Block
+	Borrowed   []Borrowed
 	// Services are advertised as the default BGPConfiguration's serviceClusterIPs,
 	// serviceExternalIPs and serviceLoadBalancerIPs say (see ServicesFromModel).
 	Services []Service

@@ -64,6 +64,8 @@ func parseCase(t *testing.T, text string) (Input, string) {
 			in.BGPConfig = append(in.BGPConfig, o)
 		case *model.BGPPeer:
 			in.BGPPeers = append(in.BGPPeers, o)
+		case *model.BGPFilter:
+			in.BGPFilters = append(in.BGPFilters, o)
 		case *corev1.Service:
 			svcs = append(svcs, o)
 		case *discoveryv1.EndpointSlice:

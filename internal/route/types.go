@@ -51,6 +51,8 @@ type Node struct {
 	BGP *Speaker
 	// Advertise are the prefixes the node announces over BGP, sorted.
 	Advertise []netip.Prefix
+	// Filters are the BGPFilter rules of the node's peers that have any, sorted by peer.
+	Filters []PeerFilter
 	// NoInstall are the service address ranges: routes learned for prefixes inside them
 	// are never installed (each node's service proxy handles those addresses). Sorted.
 	NoInstall []netip.Prefix
@@ -246,6 +248,9 @@ func (n Node) String() string {
 	}
 	for _, p := range n.Advertise {
 		fmt.Fprintf(&b, "  advertise %s\n", p)
+	}
+	for _, f := range n.Filters {
+		b.WriteString(f.String())
 	}
 	for _, p := range n.NoInstall {
 		fmt.Fprintf(&b, "  no-install %s\n", p)

@@ -2,12 +2,10 @@ package nft
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -36,76 +34,6 @@ func kernelTable(t *testing.T, ns, table string) knftables.Interface {
 	return nft
 }
 
-// kernelDump lists the table from the kernel as JSON and normalises it: no handles, no
-// table name, no counter values, set elements sorted, objects sorted by type and name
-// with rules kept in chain order.
-func kernelDump(t *testing.T, ns, table string) string {
-	t.Helper()
-	var out []byte
-	err := netns.Do(ns, func() error {
-		var err error
-		out, err = exec.Command("nft", "-j", "list", "table", "inet", table).Output()
-		return err
-	})
-	if err != nil {
-		t.Fatalf("list table %s in %s: %v", table, ns, err)
-	}
-	var doc struct {
-		Nftables []map[string]any `json:"nftables"`
-	}
-	if err := json.Unmarshal(out, &doc); err != nil {
-		t.Fatalf("parse nft json: %v", err)
-	}
-	type obj struct{ key, text string }
-	var objs []obj
-	for _, o := range doc.Nftables {
-		for typ, v := range o {
-			if typ == "metainfo" || typ == "table" {
-				continue
-			}
-			m, _ := v.(map[string]any)
-			normalizeJSON(m)
-			key := typ + " " + fmt.Sprint(m["name"])
-			if typ == "rule" {
-				key = "rule " + fmt.Sprint(m["chain"])
-			}
-			b, _ := json.Marshal(m)
-			objs = append(objs, obj{key, string(b)})
-		}
-	}
-	sort.SliceStable(objs, func(i, j int) bool { return objs[i].key < objs[j].key })
-	var b strings.Builder
-	for _, o := range objs {
-		b.WriteString(o.text + "\n")
-	}
-	return b.String()
-}
-
-func normalizeJSON(v any) {
-	switch x := v.(type) {
-	case map[string]any:
-		delete(x, "handle")
-		delete(x, "table")
-		if _, ok := x["counter"]; ok {
-			x["counter"] = nil
-		}
-		if el, ok := x["elem"].([]any); ok {
-			sort.Slice(el, func(i, j int) bool {
-				a, _ := json.Marshal(el[i])
-				b, _ := json.Marshal(el[j])
-				return string(a) < string(b)
-			})
-		}
-		for _, c := range x {
-			normalizeJSON(c)
-		}
-	case []any:
-		for _, c := range x {
-			normalizeJSON(c)
-		}
-	}
-}
-
 func hostOnly(t *testing.T) *testnet.Net {
 	return testnet.New(t, testnet.Config{Pods: 0})
 }
@@ -126,7 +54,7 @@ func TestKernelPartialEqualsFull(t *testing.T) {
 		if _, err := NewApplier(fresh).FullSync(ctx, want); err != nil {
 			t.Fatalf("step %d: full sync: %v", step, err)
 		}
-		got, wantDump := kernelDump(t, n.Host, "trl-partial"), kernelDump(t, n.Host, "trl-full")
+		got, wantDump := testnet.NftDump(t, n.Host, "trl-partial"), testnet.NftDump(t, n.Host, "trl-full")
 		if got != wantDump {
 			t.Fatalf("step %d: partial != full\npartial:\n%s\nfull:\n%s", step, got, wantDump)
 		}
@@ -142,7 +70,7 @@ func TestKernelDriftRepair(t *testing.T) {
 	if _, err := ap.Apply(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	ref := kernelDump(t, n.Host, "trl-drift")
+	ref := testnet.NftDump(t, n.Host, "trl-drift")
 	nftIn := func(args ...string) {
 		t.Helper()
 		err := netns.Do(n.Host, func() error {
@@ -180,7 +108,7 @@ func TestKernelDriftRepair(t *testing.T) {
 			if _, err := ap.FullSync(ctx, want); err != nil {
 				t.Fatal(err)
 			}
-			if got := kernelDump(t, n.Host, "trl-drift"); got != ref {
+			if got := testnet.NftDump(t, n.Host, "trl-drift"); got != ref {
 				t.Fatalf("not repaired:\ngot:\n%s\nwant:\n%s", got, ref)
 			}
 		})

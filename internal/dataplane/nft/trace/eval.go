@@ -183,27 +183,42 @@ func (o markSetOp) eval(c *evalCtx) (bool, *verdict, error) {
 	return true, nil, nil
 }
 
-// matchOp compares packet fields (concatenated) with a value, an anonymous set or a
-// named set.
-type matchOp struct {
+// keyLookup is what matchOp and vmapOp share: packet fields (concatenated) looked up in
+// an anonymous set or map (anon) or in the named one (setName, when set).
+type keyLookup struct {
 	sels    []selector
-	neg     bool
 	anon    []element
 	setName string
 }
 
-func (o *matchOp) eval(c *evalCtx) (bool, *verdict, error) {
-	vals, ok, err := readAll(o.sels, c.p)
+// find reads the fields from c's packet and looks them up: ok is false when a field is
+// absent from the packet (the rule does not match), e is nil on a miss.
+func (l *keyLookup) find(c *evalCtx) (e *element, ok bool, err error) {
+	vals, ok, err := readAll(l.sels, c.p)
 	if !ok || err != nil {
-		return false, nil, err
+		return nil, false, err
 	}
-	var e *element
-	if o.setName != "" {
-		e = c.t.sets[o.setName].lookup(vals)
+	if l.setName != "" {
+		e = c.t.sets[l.setName].lookup(vals)
 	} else {
-		e = lookupIn(o.anon, o.sels, vals)
+		e = lookupIn(l.anon, l.sels, vals)
 	}
-	if err := known(o.sels, vals, e); err != nil {
+	if err := known(l.sels, vals, e); err != nil {
+		return nil, false, err
+	}
+	return e, true, nil
+}
+
+// matchOp compares packet fields (concatenated) with a value, an anonymous set or a
+// named set.
+type matchOp struct {
+	keyLookup
+	neg bool
+}
+
+func (o *matchOp) eval(c *evalCtx) (bool, *verdict, error) {
+	e, ok, err := o.find(c)
+	if !ok || err != nil {
 		return false, nil, err
 	}
 	return (e != nil) != o.neg, nil, nil
@@ -212,27 +227,13 @@ func (o *matchOp) eval(c *evalCtx) (bool, *verdict, error) {
 // vmapOp looks packet fields up in a verdict map; a miss ends the rule without a
 // verdict.
 type vmapOp struct {
-	sels    []selector
-	anon    []element
-	setName string
+	keyLookup
 }
 
 func (o *vmapOp) eval(c *evalCtx) (bool, *verdict, error) {
-	vals, ok, err := readAll(o.sels, c.p)
-	if !ok || err != nil {
+	e, ok, err := o.find(c)
+	if !ok || err != nil || e == nil {
 		return false, nil, err
-	}
-	var e *element
-	if o.setName != "" {
-		e = c.t.sets[o.setName].lookup(vals)
-	} else {
-		e = lookupIn(o.anon, o.sels, vals)
-	}
-	if err := known(o.sels, vals, e); err != nil {
-		return false, nil, err
-	}
-	if e == nil {
-		return false, nil, nil
 	}
 	return true, e.verdict, nil
 }

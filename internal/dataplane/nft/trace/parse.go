@@ -157,7 +157,7 @@ func (p *parser) op() (op, error) {
 		p.next()
 		return p.vmap(sels)
 	}
-	m := &matchOp{sels: sels}
+	m := &matchOp{keyLookup: keyLookup{sels: sels}}
 	switch p.peek() {
 	case "==":
 		p.next()
@@ -311,7 +311,7 @@ func (p *parser) key(sels []selector) ([]matcher, error) {
 }
 
 func (p *parser) vmap(sels []selector) (op, error) {
-	v := &vmapOp{sels: sels}
+	v := &vmapOp{keyLookup: keyLookup{sels: sels}}
 	if w := p.next(); strings.HasPrefix(w, "@") {
 		v.setName = w[1:]
 		return v, nil

@@ -84,29 +84,28 @@ func FromFake(f *knftables.Fake) (*Table, error) {
 		return nil, fmt.Errorf("trace: the fake's table is not of family inet (the only one supported)")
 	}
 	t := &Table{chains: map[string]*chain{}, sets: map[string]*set{}, base: map[string][]*chain{}}
-	for name, fs := range ft.Sets {
-		s, err := newSet(name, fs.Type, fs.TypeOf, fs.Flags, false)
+	addSet := func(name, typ, typeOf string, flags []knftables.SetFlag, isMap bool, elems []*knftables.Element) error {
+		s, err := newSet(name, typ, typeOf, flags, isMap)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, e := range fs.Elements {
+		for _, e := range elems {
 			if err := s.add(e); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		t.sets[name] = s
+		return nil
+	}
+	for name, fs := range ft.Sets {
+		if err := addSet(name, fs.Type, fs.TypeOf, fs.Flags, false, fs.Elements); err != nil {
+			return nil, err
+		}
 	}
 	for name, fm := range ft.Maps {
-		s, err := newSet(name, fm.Type, fm.TypeOf, fm.Flags, true)
-		if err != nil {
+		if err := addSet(name, fm.Type, fm.TypeOf, fm.Flags, true, fm.Elements); err != nil {
 			return nil, err
 		}
-		for _, e := range fm.Elements {
-			if err := s.add(e); err != nil {
-				return nil, err
-			}
-		}
-		t.sets[name] = s
 	}
 	for name, fc := range ft.Chains {
 		c, err := newChain(name, fc)

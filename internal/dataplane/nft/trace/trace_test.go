@@ -163,14 +163,7 @@ func TestTraceForms(t *testing.T) {
 			func() Packet { p := tcp4("10.0.0.1", "10.0.0.2", 80); p.OIF = ""; return p }(), Accept, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tab, err := tc.fx.load(t)
-			if err != nil {
-				t.Fatalf("load: %v", err)
-			}
-			res, err := tab.Trace(tc.p)
-			if err != nil {
-				t.Fatalf("trace: %v", err)
-			}
+			res := tc.fx.trace(t, tc.p)
 			if res.Verdict != tc.want {
 				t.Errorf("verdict %s, want %s\n%s", res.Verdict, tc.want, res)
 			}
@@ -179,6 +172,20 @@ func TestTraceForms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// trace loads the fixture and traces p through it, failing t when either fails.
+func (fx fixture) trace(t *testing.T, p Packet) Result {
+	t.Helper()
+	tab, err := fx.load(t)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	res, err := tab.Trace(p)
+	if err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	return res
 }
 
 // natChain is a fixture with one nat chain at dstnat holding rules, and a forward
@@ -226,14 +233,7 @@ func TestTraceServiceForms(t *testing.T) {
 			rules: map[string][]string{"post": {`oifname != "trl*" counter masquerade`, "drop"}}}, toUplink, Accept, []string{"masquerade"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tab, err := tc.fx.load(t)
-			if err != nil {
-				t.Fatalf("load: %v", err)
-			}
-			res, err := tab.Trace(tc.p)
-			if err != nil {
-				t.Fatalf("trace: %v", err)
-			}
+			res := tc.fx.trace(t, tc.p)
 			if res.Verdict != tc.want || !cmp.Equal(res.NAT, tc.wantNAT) {
 				t.Errorf("verdict %s NAT %q, want %s %q\n%s", res.Verdict, res.NAT, tc.want, tc.wantNAT, res)
 			}
@@ -244,14 +244,7 @@ func TestTraceServiceForms(t *testing.T) {
 func TestTraceRecords(t *testing.T) {
 	fx := forward(`meta l4proto tcp counter log prefix "trellis p ingress[0]"`, "jump sub").
 		with(&knftables.Chain{Name: "sub"}).rulesIn("sub", "ip saddr 10.0.0.1 counter accept")
-	tab, err := fx.load(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := tab.Trace(tcp4("10.0.0.1", "10.0.0.2", 80))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := fx.trace(t, tcp4("10.0.0.1", "10.0.0.2", 80))
 	want := Result{Verdict: Accept, Logs: []string{"trellis p ingress[0]"}, Steps: []Step{
 		{Chain: "fwd", Index: 0, Rule: `meta l4proto tcp counter log prefix "trellis p ingress[0]"`},
 		{Chain: "fwd", Index: 1, Rule: "jump sub"},

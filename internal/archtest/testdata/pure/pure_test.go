@@ -1,0 +1,9 @@
+package pure
+
+import (
+	"os"
+	"time"
+)
+
+var _ = os.Getpid
+var _ = time.Now
