@@ -3,7 +3,6 @@ package ctl
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -260,38 +259,11 @@ func newLabExecCmd() *cobra.Command {
 	return c
 }
 
-// labPodAddrs maps "ns/pod" to the pod's IPv4 (else first) address, for running pods.
-func labPodAddrs(ctx context.Context, name string) (map[string]netip.Addr, error) {
-	pods, err := lab.Pods(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]netip.Addr{}
-	for _, p := range pods {
-		var best netip.Addr
-		for _, ip := range p.Status.PodIPs {
-			a, err := netip.ParseAddr(ip.IP)
-			if err == nil && (!best.IsValid() || (a.Is4() && !best.Is4())) {
-				best = a
-			}
-		}
-		if !best.IsValid() {
-			if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
-				best = a
-			}
-		}
-		if best.IsValid() {
-			out[p.Namespace+"/"+p.Name] = best
-		}
-	}
-	return out, nil
-}
-
 func newLabProbeCmd() *cobra.Command {
-	var name, from, to, port, output string
+	var name, from, to, port, output, family string
 	var timeout time.Duration
 	c := &cobra.Command{
-		Use:     "probe --from NS/POD --to NS/POD|IP --port tcp/80|udp/53 [-o json]",
+		Use:     "probe --from NS/POD --to NS/POD|IP --port tcp/80|udp/53 [--family 4|6] [-o json]",
 		Short:   "Connect from inside a pod to a pod or address over real packets",
 		Example: "  sudo trellis lab probe --from default/a --to default/b --port tcp/80 -o json",
 		Args:    cobra.NoArgs,
@@ -310,20 +282,35 @@ func newLabProbeCmd() *cobra.Command {
 				return UsageError{Err: err}
 			}
 			n := lab.ResolveName(name)
+			fam := 4
+			if family != "" {
+				fams, err := lab.ParseFamilies(family)
+				if err != nil || len(fams) != 1 {
+					return Usagef("invalid --family %q: want 4 or 6", family)
+				}
+				fam = fams[0]
+			}
 			addr, err := netip.ParseAddr(to)
-			if err != nil {
+			if err == nil {
+				addr = addr.Unmap()
+				if family != "" && lab.FamilyOf(addr) != fam {
+					return Usagef("--to %s is not an IPv%d address", addr, fam)
+				}
+			} else {
 				if _, _, rerr := lab.PodRef(to); rerr != nil {
 					return Usagef("invalid --to %q: want NAMESPACE/POD or an IP address", to)
 				}
-				addrs, err := labPodAddrs(c.Context(), n)
+				addrs, err := lab.PodAddrs(c.Context(), n)
 				if err != nil {
 					return err
 				}
-				a, ok := addrs[to]
+				all, ok := addrs[to]
 				if !ok {
 					return fmt.Errorf("probe: pod %s has no address in lab %s (not running?)", to, n)
 				}
-				addr = a
+				if addr, ok = lab.AddrOfFamily(all, fam); !ok {
+					return fmt.Errorf("probe: pod %s has no IPv%d address in lab %s", to, fam, n)
+				}
 			}
 			r := lab.Probe(c.Context(), n, from, to, addr, p, timeout)
 			if output == "json" {
@@ -347,25 +334,29 @@ func newLabProbeCmd() *cobra.Command {
 	c.Flags().StringVar(&to, "to", "", "destination NAMESPACE/POD or IP address")
 	c.Flags().StringVar(&port, "port", "", "tcp/PORT or udp/PORT (udp expects an echo)")
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVar(&family, "family", "", "address family of a pod target: 4 or 6 (default 4; an IP target's own family)")
 	c.Flags().DurationVar(&timeout, "timeout", time.Second, "how long to wait for the connection (or the UDP echo)")
 	return c
 }
 
 func newLabMatrixCmd(o *Options) *cobra.Command {
-	var name, output string
+	var name, output, family string
 	var namespaces, ports []string
 	var compare bool
 	var timeout time.Duration
 	c := &cobra.Command{
-		Use:   "matrix [-n NS]... [--ports tcp/80,udp/53] [-o table|json] [--compare]",
+		Use:   "matrix [-n NS]... [--ports tcp/80,udp/53] [--family 4|6|all] [-o table|json] [--compare]",
 		Short: "Probe every ordered pair of pods over real packets; --compare checks the calculation",
 		Long: "Probe every ordered pair of running pods (in the namespaces given with -n, else all\n" +
 			"but kube-system, where the lab runs its DNS) on every port, from inside the source pod.\n" +
 			"The JSON output has the shape of\n" +
 			"`trellis policy matrix`. With --compare the calculation's matrix for the same datastore\n" +
 			"state is computed too and every disagreement is printed (exit code 1 if any). A pod\n" +
-			"connecting to itself never leaves its namespace, so those pairs are not compared.",
-		Example: "  sudo trellis lab matrix --ports tcp/80,udp/53 --compare",
+			"connecting to itself never leaves its namespace, so those pairs are not compared.\n" +
+			"--family 4|6|all picks the address family (default: all when every pod has an IPv4\n" +
+			"and an IPv6 address, else 4); each JSON result then carries \"family\": 4 or 6 and is\n" +
+			"compared with the calculation for that family's addresses.",
+		Example: "  sudo trellis lab matrix --ports tcp/80,udp/53 --compare\n  sudo trellis lab matrix --family 6 -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
@@ -382,7 +373,7 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 				specs = append(specs, traceSpec{proto: lp.Proto, port: lp.Num})
 			}
 			n := lab.ResolveName(name)
-			addrs, err := labPodAddrs(c.Context(), n)
+			addrs, err := lab.PodAddrs(c.Context(), n)
 			if err != nil {
 				return err
 			}
@@ -395,24 +386,54 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 				}
 			}
 			slices.Sort(names)
+			fams, err := matrixFamilies(family, names, addrs)
+			if err != nil {
+				return err
+			}
 			var probes []lab.ProbeSpec
-			for _, p := range lports {
-				for _, from := range names {
-					for _, to := range names {
-						probes = append(probes, lab.ProbeSpec{From: from, To: to, Addr: addrs[to], Port: p})
+			var pfam []int
+			for _, f := range fams {
+				for _, p := range lports {
+					for _, from := range names {
+						for _, to := range names {
+							a, _ := lab.AddrOfFamily(addrs[to], f)
+							probes = append(probes, lab.ProbeSpec{From: from, To: to, Addr: a, Port: p})
+							pfam = append(pfam, f)
+						}
 					}
 				}
 			}
-			var results []matrixResult
-			for _, r := range lab.ProbeAll(c.Context(), n, probes, timeout) {
+			var results []labMatrixResult
+			for i, r := range lab.ProbeAll(c.Context(), n, probes, timeout) {
 				v := "deny"
 				if r.Connected {
 					v = "allow"
 				}
-				results = append(results, matrixResult{From: r.From, To: r.To, Port: r.Port, Verdict: v})
+				results = append(results, labMatrixResult{matrixResult{From: r.From, To: r.To, Port: r.Port, Verdict: v}, pfam[i]})
 			}
-			if err := writeMatrix(c.OutOrStdout(), names, specs, results, output); err != nil {
-				return err
+			if output == "json" {
+				if results == nil {
+					results = []labMatrixResult{}
+				}
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(map[string]any{"results": results}); err != nil {
+					return err
+				}
+			} else {
+				per := len(names) * len(names) * len(lports)
+				for i, f := range fams {
+					if len(fams) > 1 {
+						fmt.Fprintf(c.OutOrStdout(), "IPv%d\n", f)
+					}
+					var rs []matrixResult
+					for _, r := range results[i*per : (i+1)*per] {
+						rs = append(rs, r.matrixResult)
+					}
+					if err := writeMatrix(c.OutOrStdout(), names, specs, rs, output); err != nil {
+						return err
+					}
+				}
 			}
 			if !compare {
 				return nil
@@ -422,7 +443,7 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 				w = c.ErrOrStderr()
 			}
 			open := func(context.Context) (store.Store, error) { return lab.OpenStore(n) }
-			return compareMatrix(c.Context(), o, open, specs, results, w, c.ErrOrStderr())
+			return compareFamilyMatrix(c.Context(), o, open, results, w, c.ErrOrStderr())
 		},
 	}
 	labNameFlag(c, &name)
@@ -430,50 +451,20 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 	c.Flags().StringSliceVar(&ports, "ports", []string{"tcp/80"}, "comma-separated tcp/PORT, udp/PORT list")
 	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	c.Flags().BoolVar(&compare, "compare", false, "compare with the calculation's matrix and print every disagreement")
+	c.Flags().StringVar(&family, "family", "", "address family: 4, 6 or all (default: all when every pod has both, else 4)")
 	c.Flags().DurationVar(&timeout, "timeout", time.Second, "per-probe timeout")
 	return c
 }
 
-// compareMatrix computes the calculation's matrix from the lab's datastore and reports
-// every pair (other than a pod with itself) where it differs from what the packets did.
-func compareMatrix(ctx context.Context, o *Options, open func(context.Context) (store.Store, error), specs []traceSpec,
+// compareMatrix compares probed results without a family (IPv4 first, as
+// `policy matrix` picks addresses) with the calculation; see compareFamilyMatrix.
+func compareMatrix(ctx context.Context, o *Options, open func(context.Context) (store.Store, error), _ []traceSpec,
 	probed []matrixResult, w, stderr io.Writer) error {
-	lo := *o
-	lo.OpenStore = open
-	sc, err := (&policySource{}).load(ctx, &lo, nil, stderr)
-	if err != nil {
-		return fmt.Errorf("compare: calculate the matrix: %w", err)
+	rs := make([]labMatrixResult, len(probed))
+	for i, r := range probed {
+		rs[i] = labMatrixResult{matrixResult: r}
 	}
-	calc, err := sc.matrix(specs)
-	if err != nil {
-		return fmt.Errorf("compare: calculate the matrix: %w", err)
-	}
-	want := map[[3]string]string{}
-	for _, r := range calc {
-		want[[3]string{r.From, r.To, r.Port}] = r.Verdict
-	}
-	var diffs []string
-	for _, r := range probed {
-		if r.From == r.To {
-			continue
-		}
-		v, ok := want[[3]string{r.From, r.To, r.Port}]
-		if !ok {
-			v = "unknown"
-		}
-		if v != r.Verdict {
-			diffs = append(diffs, fmt.Sprintf("%s -> %s %s: packets %s, calculation %s", r.From, r.To, r.Port, r.Verdict, v))
-		}
-	}
-	if len(diffs) == 0 {
-		fmt.Fprintln(w, "compare: no disagreement between packets and calculation")
-		return nil
-	}
-	fmt.Fprintf(w, "compare: %d disagreements:\n", len(diffs))
-	for _, d := range diffs {
-		fmt.Fprintln(w, "  "+d)
-	}
-	return errors.New("compare: the packets disagree with the calculation")
+	return compareFamilyMatrix(ctx, o, open, rs, w, stderr)
 }
 
 func newLabExternalCmd() *cobra.Command {
