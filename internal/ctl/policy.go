@@ -386,14 +386,18 @@ func newPolicyMatrixCmd(o *Options) *cobra.Command {
 	var src policySource
 	var ports []string
 	var output string
+	var family int
 	c := &cobra.Command{
-		Use:     "matrix [-f FILE|DIR]... [--ports tcp/80,udp/53] [-o table|json]",
+		Use:     "matrix [-f FILE|DIR]... [--ports tcp/80,udp/53] [--family 4|6] [-o table|json]",
 		Short:   "Print the verdict for every ordered pair of pods and every port",
 		Example: "  trellis policy matrix -f scenario/ --ports tcp/80,udp/53 -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
 				return Usagef("invalid output format %q: want table or json", output)
+			}
+			if family != 0 && family != 4 && family != 6 {
+				return Usagef("invalid --family %d: want 4 or 6", family)
 			}
 			var specs []traceSpec
 			for _, p := range ports {
@@ -407,14 +411,37 @@ func newPolicyMatrixCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			results, err := sc.matrix(specs)
-			if err != nil {
-				return err
+			if family == 0 {
+				results, err := sc.matrix(specs)
+				if err != nil {
+					return err
+				}
+				return writeMatrix(c.OutOrStdout(), sc.names, specs, results, output)
 			}
-			return writeMatrix(c.OutOrStdout(), sc.names, specs, results, output)
+			// One family: each result carries it, in the shape of `lab matrix --family`;
+			// a pod without an address of the family has no verdict ("unknown").
+			var results []labMatrixResult
+			var plain []matrixResult
+			for _, spec := range specs {
+				for _, from := range sc.names {
+					for _, to := range sc.names {
+						r := matrixResult{From: from, To: to, Port: spec.String(), Verdict: sc.familyVerdict(from, to, spec, family)}
+						results = append(results, labMatrixResult{r, family})
+						plain = append(plain, r)
+					}
+				}
+			}
+			if output == "json" {
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"results": results})
+			}
+			fmt.Fprintf(c.OutOrStdout(), "IPv%d\n", family)
+			return writeMatrix(c.OutOrStdout(), sc.names, specs, plain, output)
 		},
 	}
 	src.addFlags(c)
+	c.Flags().IntVar(&family, "family", 0, "address family of the pods' addresses: 4 or 6 (default: each pod's IPv4 address where it has one)")
 	c.Flags().StringSliceVar(&ports, "ports", []string{"tcp/80"}, "comma-separated PROTO/PORT list")
 	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return c

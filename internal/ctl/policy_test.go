@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"os"
 	"path/filepath"
@@ -198,5 +199,48 @@ spec:
 	}
 	if _, err := runPolicy(t, "matrix", "-f", filepath.Join(dir, "bad.yaml")); err == nil {
 		t.Error("undecodable manifest: want an error")
+	}
+}
+
+func TestPolicyMatrixFamily(t *testing.T) {
+	verdicts := func(family string) map[string]string {
+		t.Helper()
+		args := []string{"matrix", "-f", "testdata/policy-family/dual.yaml", "--ports", "tcp/80", "-o", "json"}
+		if family != "" {
+			args = append(args, "--family", family)
+		}
+		out, err := runPolicy(t, args...)
+		if err != nil {
+			t.Fatalf("matrix --family %q: %v\n%s", family, err, out)
+		}
+		var got struct {
+			Results []struct {
+				From, To, Verdict string
+				Family            int
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out)
+		}
+		m := map[string]string{}
+		for _, r := range got.Results {
+			m[r.From+" "+r.To+" "+fmt.Sprint(r.Family)] = r.Verdict
+		}
+		return m
+	}
+	for family, want := range map[string]map[string]string{
+		"":  {"ds/p1 ds/p2 0": "allow", "ds/p3 ds/p2 0": "allow", "ds/p2 ds/p1 0": "allow"},
+		"4": {"ds/p1 ds/p2 4": "allow", "ds/p3 ds/p2 4": "allow"},
+		"6": {"ds/p1 ds/p2 6": "deny", "ds/p2 ds/p1 6": "allow", "ds/p3 ds/p2 6": "unknown"},
+	} {
+		got := verdicts(family)
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("--family %q: %s = %q, want %q", family, k, got[k], v)
+			}
+		}
+	}
+	if _, err := runPolicy(t, "matrix", "-f", "testdata/policy-family/dual.yaml", "--family", "5"); err == nil {
+		t.Error("--family 5 accepted")
 	}
 }
