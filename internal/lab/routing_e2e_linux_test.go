@@ -261,30 +261,8 @@ func stripStatus(doc string) string {
 	return strings.Join(out, "\n") + "\n"
 }
 
-const threePods = `apiVersion: v1
-kind: Pod
-metadata: {name: p1, namespace: default, labels: {app: p1}}
-spec:
-  nodeName: node1
-  containers:
-  - {name: web, image: trellis, command: [trellis, demo, http-server, --port, "80"]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: p2, namespace: default, labels: {app: p2}}
-spec:
-  nodeName: node2
-  containers:
-  - {name: web, image: trellis, command: [trellis, demo, http-server, --port, "80"]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: p3, namespace: default, labels: {app: p3}}
-spec:
-  nodeName: node3
-  containers:
-  - {name: web, image: trellis, command: [trellis, demo, http-server, --port, "80"]}
-`
+// threePods puts one demo HTTP server pod on each of three nodes.
+var threePods = serverPods("node1", "node2", "node3")
 
 // routesOf lists all routes of a namespace (`ip -j route`).
 func routesOf(t *testing.T, ns string) []birdRoute {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,23 +16,28 @@ import (
 	"github.com/trellisnet/trellis/internal/agent"
 )
 
+// serverPods is a manifest of demo HTTP server pods p1, p2, ... in namespace default,
+// pod pN on node N of nodes (app label pN, port 80).
+func serverPods(nodes ...string) string {
+	var b strings.Builder
+	for i, node := range nodes {
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		fmt.Fprintf(&b, `apiVersion: v1
+kind: Pod
+metadata: {name: p%[1]d, namespace: default, labels: {app: p%[1]d}}
+spec:
+  nodeName: %[2]s
+  containers:
+  - {name: web, image: trellis, command: [trellis, demo, http-server, --port, "80"]}
+`, i+1, node)
+	}
+	return b.String()
+}
+
 // crossNodePods puts one demo HTTP server pod on each of the two nodes.
-const crossNodePods = `apiVersion: v1
-kind: Pod
-metadata: {name: p1, namespace: default, labels: {app: p1}}
-spec:
-  nodeName: node1
-  containers:
-  - {name: web, image: trellis, command: [trellis, demo, http-server, --port, "80"]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: p2, namespace: default, labels: {app: p2}}
-spec:
-  nodeName: node2
-  containers:
-  - {name: web, image: trellis, command: [trellis, demo, http-server, --port, "80"]}
-`
+var crossNodePods = serverPods("node1", "node2")
 
 // newRoutedLab starts a two-node lab with the given routing and registers its removal.
 func newRoutedLab(t *testing.T, routing string) string {
