@@ -248,6 +248,9 @@ func TestLabelAndDelete(t *testing.T) {
 	if out := mustRun(t, env, "", "get", "tiers", "-l", "team=net", "-o", "json"); !strings.Contains(out, "platform") {
 		t.Errorf("label selector did not find the labelled tier:\n%s", out)
 	}
+	if out := mustRun(t, env, "", "get", "tier", "platform", "--show-labels"); !strings.Contains(out, "LABELS") || !strings.Contains(out, "team=net") {
+		t.Errorf("get --show-labels:\n%s", out)
+	}
 	if r := trellis(t, env, "", "label", "tier", "platform", "team=other"); r.code == 0 {
 		t.Errorf("changing a label without --overwrite succeeded")
 	}

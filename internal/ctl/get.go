@@ -19,6 +19,7 @@ type getFlags struct {
 	allNamespaces bool
 	selector      string
 	output        string
+	showLabels    bool
 }
 
 // NewGetCmd returns `trellis get KIND [NAME...] [-n NS | -A] [-l SELECTOR] [-o FORMAT]`.
@@ -58,13 +59,14 @@ func NewGetCmd(o *Options) *cobra.Command {
 				fmt.Fprintf(c.ErrOrStderr(), "No resources found.\n")
 				return nil
 			}
-			return printObjects(c.OutOrStdout(), kind, objs, f.output, f.allNamespaces, len(args) == 2)
+			return printObjects(c.OutOrStdout(), kind, objs, tableOptions{format: f.output, allNS: f.allNamespaces, labels: f.showLabels}, len(args) == 2)
 		},
 	}
 	c.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace (default \"default\")")
 	c.Flags().BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
 	c.Flags().StringVarP(&f.selector, "selector", "l", "", "label selector (Kubernetes syntax: a=b,c!=d,e in (f,g))")
 	c.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table, wide, yaml or json")
+	c.Flags().BoolVar(&f.showLabels, "show-labels", false, "add a LABELS column to table output")
 	return c
 }
 
@@ -102,8 +104,8 @@ func fetch(ctx context.Context, st store.Store, kind *model.Kind, names []string
 
 // printObjects writes objs in the requested format. A single named object is printed
 // bare in yaml/json; anything else as a v1 List, which `trellis apply` reads back.
-func printObjects(w io.Writer, kind *model.Kind, objs []model.Object, format string, allNS, single bool) error {
-	switch format {
+func printObjects(w io.Writer, kind *model.Kind, objs []model.Object, opts tableOptions, single bool) error {
+	switch format := opts.format; format {
 	case "yaml", "json":
 		var v any = listOf(objs)
 		if single {
@@ -124,7 +126,7 @@ func printObjects(w io.Writer, kind *model.Kind, objs []model.Object, format str
 		_, err = w.Write(b)
 		return err
 	}
-	return printTable(w, kind, objs, format == "wide", allNS)
+	return printTable(w, kind, objs, opts)
 }
 
 func listOf(objs []model.Object) map[string]any {

@@ -29,6 +29,15 @@ func keepServerFields(cur, obj model.Object) {
 	}
 }
 
+// hasServerFields reports whether obj is of a kind keepServerFields fills in.
+func hasServerFields(obj model.Object) bool {
+	switch obj.(type) {
+	case *corev1.Service, *corev1.Pod:
+		return true
+	}
+	return false
+}
+
 func keepService(cur, obj *corev1.Service) {
 	if obj.Spec.ClusterIP == "" && len(obj.Spec.ClusterIPs) == 0 {
 		obj.Spec.ClusterIP = cur.Spec.ClusterIP

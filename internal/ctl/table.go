@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,11 +40,20 @@ var columns = map[string][]column{
 	"networkpolicies.networking.k8s.io": {{"POD-SELECTOR", "spec.podSelector", false}, {"TYPES", "spec.policyTypes", true}},
 }
 
-func printTable(w io.Writer, kind *model.Kind, objs []model.Object, wide, allNS bool) error {
+// tableOptions are get's output choices: format (table, wide, yaml, json), a NAMESPACE
+// column (all namespaces) and a LABELS column.
+type tableOptions struct {
+	format string
+	allNS  bool
+	labels bool
+}
+
+func printTable(w io.Writer, kind *model.Kind, objs []model.Object, opts tableOptions) error {
+	allNS := opts.allNS
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	var cols []column
 	for _, c := range columns[kind.Resource()] {
-		if wide || !c.wide {
+		if opts.format == "wide" || !c.wide {
 			cols = append(cols, c)
 		}
 	}
@@ -56,6 +66,9 @@ func printTable(w io.Writer, kind *model.Kind, objs []model.Object, wide, allNS 
 		head = append(head, c.header)
 	}
 	head = append(head, "AGE")
+	if opts.labels {
+		head = append(head, "LABELS")
+	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, obj := range objs {
 		m, err := toMap(obj)
@@ -71,6 +84,9 @@ func printTable(w io.Writer, kind *model.Kind, objs []model.Object, wide, allNS 
 			row = append(row, cell(lookupPath(m, c.path)))
 		}
 		row = append(row, age(obj.GetCreationTimestamp().Time))
+		if opts.labels {
+			row = append(row, labelList(obj.GetLabels()))
+		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
@@ -136,4 +152,18 @@ func age(t time.Time) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// labelList is labels as kubectl's --show-labels prints them: k=v pairs sorted by key,
+// comma-separated, or <none>.
+func labelList(l map[string]string) string {
+	if len(l) == 0 {
+		return "<none>"
+	}
+	parts := make([]string, 0, len(l))
+	for k, v := range l {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
 }

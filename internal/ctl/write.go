@@ -135,8 +135,10 @@ func writeOne(ctx context.Context, st store.Store, mode writeMode, obj model.Obj
 		_, err := st.Create(ctx, obj)
 		return err
 	case modeReplace:
-		if cur, err := st.Get(ctx, key.Kind, key.Namespace, key.Name); err == nil {
-			keepServerFields(cur, obj)
+		if hasServerFields(obj) {
+			if cur, err := st.Get(ctx, key.Kind, key.Namespace, key.Name); err == nil {
+				keepServerFields(cur, obj)
+			}
 		}
 		_, err := st.Update(ctx, obj)
 		return err
