@@ -165,18 +165,13 @@ func newSvcLab(t *testing.T) string {
 	return name
 }
 
-// waitFor polls cond until it returns "" or timeout passes.
+// waitFor is eventually for a condition that returns what is still wrong ("" when it holds).
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	msg := ""
-	for time.Now().Before(deadline) {
-		if msg = cond(); msg == "" {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: still %s after %s", what, msg, timeout)
+	eventually(t, timeout, what, func() (bool, string) {
+		msg := cond()
+		return msg == "", msg
+	})
 }
 
 // httpGetIn fetches url from inside network namespace ns.

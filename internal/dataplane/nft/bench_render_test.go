@@ -72,18 +72,7 @@ func BenchmarkRenderPlan(b *testing.B) {
 func BenchmarkRendererSync(b *testing.B) {
 	for _, nPol := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("policies=%d", nPol), func(b *testing.B) {
-			states := [2]*policy.State{benchState(nPol, 100, false, netip.Addr{}, 0), benchState(nPol, 100, false, netip.Addr{}, 1)}
-			f := knftables.NewFake(knftables.InetFamily, "trellis")
-			rr := NewRenderer(Config{})
-			prev := rr.Render(states[1])
-			var ops int
-			for i := 0; b.Loop(); i++ {
-				t := rr.Render(states[i%2])
-				tx := f.NewTransaction()
-				PlanPartial(tx, prev, t)
-				ops = tx.NumOperations()
-				prev = t
-			}
+			_, ops := renderAlternating(b, [2]*policy.State{benchState(nPol, 100, false, netip.Addr{}, 0), benchState(nPol, 100, false, netip.Addr{}, 1)})
 			b.ReportMetric(float64(ops), "ops/tx")
 		})
 	}
@@ -163,4 +152,22 @@ func benchStateRules(nPol, nEp int, allSelect bool, allow netip.Addr, variant in
 func benchAddr(i, j int) netip.Addr {
 	k := i*10 + j
 	return netip.AddrFrom4([4]byte{10, byte(100 + k>>16), byte(k >> 8), byte(k)})
+}
+
+// renderAlternating renders the two states in turn with one Renderer, planning each as a
+// partial sync from the previous table, for as long as the benchmark loops. It returns the
+// last table and the operations of the last transaction.
+func renderAlternating(b *testing.B, states [2]*policy.State) (*Table, int) {
+	f := knftables.NewFake(knftables.InetFamily, "trellis")
+	rr := NewRenderer(Config{})
+	prev := rr.Render(states[1])
+	var ops int
+	for i := 0; b.Loop(); i++ {
+		t := rr.Render(states[i%2])
+		tx := f.NewTransaction()
+		PlanPartial(tx, prev, t)
+		ops = tx.NumOperations()
+		prev = t
+	}
+	return prev, ops
 }

@@ -170,18 +170,7 @@ func TestMergeSkippedWhenItMultipliesElements(t *testing.T) {
 func BenchmarkRendererIncremental(b *testing.B) {
 	for _, nPol := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("policies=%d", nPol), func(b *testing.B) {
-			states := [2]*policy.State{agentShapeState(nPol, 10000, 0), agentShapeState(nPol, 10000, 1)}
-			f := knftables.NewFake(knftables.InetFamily, "trellis")
-			rr := NewRenderer(Config{})
-			prev := rr.Render(states[1])
-			var ops int
-			for i := 0; b.Loop(); i++ {
-				t := rr.Render(states[i%2])
-				tx := f.NewTransaction()
-				PlanPartial(tx, prev, t)
-				ops = tx.NumOperations()
-				prev = t
-			}
+			prev, ops := renderAlternating(b, [2]*policy.State{agentShapeState(nPol, 10000, 0), agentShapeState(nPol, 10000, 1)})
 			st := prev.Stats()
 			b.ReportMetric(float64(ops), "ops/tx")
 			b.ReportMetric(float64(st.Elements), "elements")
