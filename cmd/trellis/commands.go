@@ -22,11 +22,11 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewSelectorCmd())
 	root.AddCommand(ctl.NewPolicyCmd(o))
 	root.AddCommand(ctl.NewValidateCmd())
-	root.AddCommand(ctl.NewDatastoreCmd(o))
-	root.AddCommand(ctl.NewNodeCmd(o))
+	root.AddCommand(newDatastoreCmd(o))
+	root.AddCommand(newNodeCmd(o))
 	root.AddCommand(ctl.NewIPAMCmd(o))
-	root.AddCommand(ctl.NewLabCmd(o), ctl.NewDemoCmd(o))
-	root.AddCommand(ctl.NewDNSCmd(o), ctl.NewControllerCmd(o))
+	root.AddCommand(newLabCmd(o), newDemoCmd(o))
+	root.AddCommand(newDNSCmd(o), newControllerCmd(o))
 }
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).

@@ -28,3 +28,12 @@ func (e UsageError) Unwrap() error { return e.Err }
 func Usagef(format string, args ...any) error {
 	return UsageError{Err: fmt.Errorf(format, args...)}
 }
+
+// ExitCodeError carries the exit code of a command run by `lab exec`; cmd/trellis exits
+// with Code.
+type ExitCodeError struct{ Code int }
+
+func (e ExitCodeError) Error() string { return fmt.Sprintf("command exited with code %d", e.Code) }
+
+// ExitCode is the process exit code to use.
+func (e ExitCodeError) ExitCode() int { return e.Code }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trellisnet/trellis/internal/connectivity"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
 )
@@ -92,7 +93,7 @@ func TestPolicyMatrixJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		Results []matrixResult `json:"results"`
+		Results []connectivity.Row `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)

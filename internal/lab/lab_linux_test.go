@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/connectivity"
 	"github.com/trellisnet/trellis/internal/netns"
 )
 
@@ -216,10 +217,9 @@ func TestDownAfterCrash(t *testing.T) {
 	assertGone(t, name)
 }
 
+// matrixJSON is `lab matrix -o json`.
 type matrixJSON struct {
-	Results []struct {
-		From, To, Port, Verdict string
-	} `json:"results"`
+	Results []connectivity.Row `json:"results"`
 }
 
 func TestPodsPolicyAndDelete(t *testing.T) {

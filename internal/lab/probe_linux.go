@@ -17,6 +17,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/trellisnet/trellis/internal/connectivity"
 	"github.com/trellisnet/trellis/internal/netns"
 )
 
@@ -28,25 +29,6 @@ type ProbeResult struct {
 	Address   string `json:"address,omitempty"`
 	Port      string `json:"port"`
 	Error     string `json:"error,omitempty"`
-}
-
-// Port is a PROTO/PORT to probe: tcp connects; udp sends a datagram and waits for the
-// echo (`trellis demo udp-echo`).
-type Port struct {
-	Proto string
-	Num   uint16
-}
-
-func (p Port) String() string { return p.Proto + "/" + strconv.Itoa(int(p.Num)) }
-
-// ParsePort parses tcp/80 or udp/53.
-func ParsePort(s string) (Port, error) {
-	proto, num, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "/")
-	n, err := strconv.ParseUint(num, 10, 16)
-	if !ok || err != nil || n == 0 || (proto != "tcp" && proto != "udp") {
-		return Port{}, fmt.Errorf("invalid port %q: want tcp/PORT or udp/PORT with PORT 1-65535", s)
-	}
-	return Port{Proto: proto, Num: uint16(n)}, nil
 }
 
 // PodRef splits NS/POD.
@@ -75,7 +57,7 @@ func PodNamespaceOf(name, ref string) (string, error) {
 func Pods(ctx context.Context, name string) ([]*corev1.Pod, error) { return listPods(ctx, name) }
 
 // Probe connects from inside the source pod's namespace to addr.
-func Probe(ctx context.Context, lab, from, to string, addr netip.Addr, port Port, timeout time.Duration) ProbeResult {
+func Probe(ctx context.Context, lab, from, to string, addr netip.Addr, port connectivity.Port, timeout time.Duration) ProbeResult {
 	r := ProbeResult{From: from, To: to, Address: addr.String(), Port: port.String()}
 	ns, err := PodNamespaceOf(lab, from)
 	if err != nil {
@@ -128,27 +110,6 @@ func probeError(err error) string {
 	return err.Error()
 }
 
-// ParseFamilies parses a --family value: "4", "6" or "all" (both, IPv4 first).
-func ParseFamilies(s string) ([]int, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "4", "ipv4":
-		return []int{4}, nil
-	case "6", "ipv6":
-		return []int{6}, nil
-	case "all":
-		return []int{4, 6}, nil
-	}
-	return nil, fmt.Errorf("invalid family %q: want 4, 6 or all", s)
-}
-
-// FamilyOf returns 4 or 6.
-func FamilyOf(a netip.Addr) int {
-	if a.Unmap().Is4() {
-		return 4
-	}
-	return 6
-}
-
 // PodAddrs maps "ns/pod" to every address (sorted, IPv4 first) of the lab's pods that
 // have one.
 func PodAddrs(ctx context.Context, name string) (map[string][]netip.Addr, error) {
@@ -175,21 +136,11 @@ func PodAddrs(ctx context.Context, name string) (map[string][]netip.Addr, error)
 	return out, nil
 }
 
-// AddrOfFamily returns the first address of the family (4 or 6).
-func AddrOfFamily(addrs []netip.Addr, family int) (netip.Addr, bool) {
-	for _, a := range addrs {
-		if FamilyOf(a) == family {
-			return a, true
-		}
-	}
-	return netip.Addr{}, false
-}
-
 // ProbeSpec is one probe of a batch.
 type ProbeSpec struct {
 	From, To string
 	Addr     netip.Addr
-	Port     Port
+	Port     connectivity.Port
 }
 
 // ProbeAll runs probes concurrently (at most 16 at a time) and returns the results in the

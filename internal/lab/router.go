@@ -1,11 +1,14 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+	"text/tabwriter"
 )
 
 // External is a host outside the cluster attached to the lab's fabric: a namespace
@@ -215,4 +218,56 @@ func parseBirdProtocols(out string) []RouterProtocol {
 		ps = append(ps, p)
 	}
 	return ps
+}
+
+// RouterSpec is the BIRD configuration of `lab external add --bird` as typed: the
+// prefixes still as text. Config parses and checks it.
+type RouterSpec struct {
+	ASN, NodeASN     uint32
+	Peers            []string
+	Announce, Import []string
+}
+
+// Config checks the spec and parses its prefixes (masked); an error names the bad value.
+func (s RouterSpec) Config() (RouterConfig, error) {
+	if s.ASN == 0 {
+		return RouterConfig{}, errors.New("--bird needs --asn")
+	}
+	rc := RouterConfig{ASN: s.ASN, NodeASN: s.NodeASN, Peers: s.Peers}
+	for _, list := range []struct {
+		in  []string
+		out *[]netip.Prefix
+	}{{s.Announce, &rc.Announce}, {s.Import, &rc.Import}} {
+		for _, v := range list.in {
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				return RouterConfig{}, fmt.Errorf("invalid prefix %q: %v", v, err)
+			}
+			*list.out = append(*list.out, p.Masked())
+		}
+	}
+	return rc, nil
+}
+
+// Summary is the one line `lab external add` prints for the host.
+func (e External) Summary() string {
+	if e.Router == nil {
+		return fmt.Sprintf("external %s: namespace %s, address %s", e.Name, e.Namespace, e.Address)
+	}
+	return fmt.Sprintf("external %s: namespace %s, address %s, bird pid %d (AS %d), socket %s",
+		e.Name, e.Namespace, e.Address, e.Router.PID, e.Router.Spec.ASN, e.Router.Socket)
+}
+
+// WriteExternals prints the external hosts as a table.
+func WriteExternals(w io.Writer, exts []External) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tNAMESPACE\tADDRESS\tBIRD PID\tAS")
+	for _, e := range exts {
+		pid, as := "-", "-"
+		if e.Router != nil {
+			pid, as = fmt.Sprint(e.Router.PID), fmt.Sprint(e.Router.Spec.ASN)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Address, pid, as)
+	}
+	return tw.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -95,5 +96,41 @@ func TestNextExternalAddr(t *testing.T) {
 	got, err := nextExternalAddr(st)
 	if err != nil || got != netip.MustParsePrefix("10.99.0.253/24") {
 		t.Errorf("nextExternalAddr = %s, %v; want 10.99.0.253/24", got, err)
+	}
+}
+
+func TestRouterSpecConfig(t *testing.T) {
+	rc, err := RouterSpec{ASN: 65001, Announce: []string{"203.0.113.7/24"}, Import: []string{"10.244.0.0/16"}}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.Announce) != 1 || rc.Announce[0].String() != "203.0.113.0/24" || rc.Import[0].String() != "10.244.0.0/16" {
+		t.Errorf("config %+v: want masked prefixes", rc)
+	}
+	for _, bad := range []RouterSpec{{}, {ASN: 1, Announce: []string{"nope"}}, {ASN: 1, Import: []string{"10.0.0.1"}}} {
+		if _, err := bad.Config(); err == nil {
+			t.Errorf("%+v: want an error", bad)
+		}
+	}
+}
+
+func TestExternalSummaryAndTable(t *testing.T) {
+	plain := External{Name: "client", Namespace: "trl-x-client", Address: "10.99.0.254/24"}
+	bird := External{Name: "tor", Namespace: "trl-x-tor", Address: "10.99.0.253/24",
+		Router: &RouterState{PID: 42, Socket: "/s", Spec: RouterConfig{ASN: 65001}}}
+	if got := plain.Summary(); got != "external client: namespace trl-x-client, address 10.99.0.254/24" {
+		t.Errorf("summary %q", got)
+	}
+	if got := bird.Summary(); !strings.Contains(got, "bird pid 42 (AS 65001), socket /s") {
+		t.Errorf("summary %q", got)
+	}
+	var b strings.Builder
+	if err := WriteExternals(&b, []External{plain, bird}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"HOST", "client  trl-x-client  10.99.0.254/24  -", "tor     trl-x-tor     10.99.0.253/24  42        65001"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -85,9 +85,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 func matrixResults(t *testing.T, name string, extra ...string) (map[string]string, result) {
 	t.Helper()
 	r := run(t, name, append([]string{"lab", "matrix", "--name", name, "-o", "json"}, extra...)...)
-	var m struct {
-		Results []struct{ From, To, Port, Verdict string } `json:"results"`
-	}
+	var m matrixJSON
 	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
 		t.Fatalf("decode lab matrix: %v\n%s\n%s", err, r.stdout, r.stderr)
 	}

@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/demo"
 )
 
-// NewDemoCmd returns `trellis demo` with the lab's test workloads: http-server and udp-echo.
-func NewDemoCmd(o *Options) *cobra.Command {
+// newDemoCmd returns `trellis demo` with the lab's test workloads: http-server and udp-echo.
+func newDemoCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a test workload (for lab pods): an HTTP server or a UDP echo server",
@@ -25,7 +26,7 @@ func NewDemoCmd(o *Options) *cobra.Command {
 	return c
 }
 
-func newDemoServerCmd(o *Options, use, short string, defPort int, serve func(ctx context.Context, port int, log *slog.Logger) error) *cobra.Command {
+func newDemoServerCmd(o *ctl.Options, use, short string, defPort int, serve func(ctx context.Context, port int, log *slog.Logger) error) *cobra.Command {
 	var port int
 	c := &cobra.Command{
 		Use:     use + " [--port P]",
@@ -34,7 +35,7 @@ func newDemoServerCmd(o *Options, use, short string, defPort int, serve func(ctx
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if port < 1 || port > 65535 {
-				return Usagef("invalid --port %d: use 1-65535", port)
+				return ctl.Usagef("invalid --port %d: use 1-65535", port)
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
@@ -21,20 +22,20 @@ func TestServiceCommandsUsageErrors(t *testing.T) {
 		cmd  func() *cobra.Command
 		args []string
 	}{
-		{"controller bad cidr", func() *cobra.Command { return NewControllerCmd(&Options{}) }, []string{"run", "--service-cidr", "10.96.0.0/33"}},
-		{"controller two v4 cidrs", func() *cobra.Command { return NewControllerCmd(&Options{}) }, []string{"run", "--service-cidr", "10.96.0.0/16,10.97.0.0/16"}},
-		{"controller bad port range", func() *cobra.Command { return NewControllerCmd(&Options{}) }, []string{"run", "--node-port-range", "32767-30000"}},
-		{"controller bad reserved", func() *cobra.Command { return NewControllerCmd(&Options{}) }, []string{"run", "--reserved", "ten"}},
-		{"dns bad listen", func() *cobra.Command { return NewDNSCmd(&Options{}) }, []string{"serve", "--listen", "53"}},
-		{"dns lookup bad type", func() *cobra.Command { return NewDNSCmd(&Options{}) }, []string{"lookup", "--type", "MX", "x"}},
-		{"dns lookup bad server", func() *cobra.Command { return NewDNSCmd(&Options{}) }, []string{"lookup", "--server", "10.96.0.10", "x"}},
-		{"yaobank bad role", func() *cobra.Command { return NewDemoCmd(&Options{}) }, []string{"yaobank", "teller"}},
-		{"yaobank bad port", func() *cobra.Command { return NewDemoCmd(&Options{}) }, []string{"yaobank", "customer", "--port", "70000"}},
-		{"shim without file", func() *cobra.Command { return NewLabCmd(&Options{}) }, []string{"shim", "--", "true"}},
+		{"controller bad cidr", func() *cobra.Command { return newControllerCmd(&ctl.Options{}) }, []string{"run", "--service-cidr", "10.96.0.0/33"}},
+		{"controller two v4 cidrs", func() *cobra.Command { return newControllerCmd(&ctl.Options{}) }, []string{"run", "--service-cidr", "10.96.0.0/16,10.97.0.0/16"}},
+		{"controller bad port range", func() *cobra.Command { return newControllerCmd(&ctl.Options{}) }, []string{"run", "--node-port-range", "32767-30000"}},
+		{"controller bad reserved", func() *cobra.Command { return newControllerCmd(&ctl.Options{}) }, []string{"run", "--reserved", "ten"}},
+		{"dns bad listen", func() *cobra.Command { return newDNSCmd(&ctl.Options{}) }, []string{"serve", "--listen", "53"}},
+		{"dns lookup bad type", func() *cobra.Command { return newDNSCmd(&ctl.Options{}) }, []string{"lookup", "--type", "MX", "x"}},
+		{"dns lookup bad server", func() *cobra.Command { return newDNSCmd(&ctl.Options{}) }, []string{"lookup", "--server", "10.96.0.10", "x"}},
+		{"yaobank bad role", func() *cobra.Command { return newDemoCmd(&ctl.Options{}) }, []string{"yaobank", "teller"}},
+		{"yaobank bad port", func() *cobra.Command { return newDemoCmd(&ctl.Options{}) }, []string{"yaobank", "customer", "--port", "70000"}},
+		{"shim without file", func() *cobra.Command { return newLabCmd(&ctl.Options{}) }, []string{"shim", "--", "true"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runCmd(t, tc.cmd(), tc.args...)
-			var u UsageError
+			var u ctl.UsageError
 			if !errors.As(err, &u) {
 				t.Fatalf("%v: err %v (%T), want a usage error\n%s", tc.args, err, err, out)
 			}
@@ -45,11 +46,11 @@ func TestServiceCommandsUsageErrors(t *testing.T) {
 func TestControllerRunAllocates(t *testing.T) {
 	st := memory.New(0)
 	defer st.Close()
-	o := &Options{OpenStore: func(context.Context) (store.Store, error) { return nopClose{st}, nil }}
+	o := &ctl.Options{OpenStore: func(context.Context) (store.Store, error) { return nopClose{st}, nil }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		c := NewControllerCmd(o)
+		c := newControllerCmd(o)
 		c.SetArgs([]string{"run", "--service-cidr", "198.51.100.0/24", "--reserved", "198.51.100.10"})
 		done <- c.ExecuteContext(ctx)
 	}()
@@ -84,3 +85,8 @@ func TestControllerRunAllocates(t *testing.T) {
 		t.Errorf("controller run: %v", err)
 	}
 }
+
+// nopClose keeps the shared memory store open across commands.
+type nopClose struct{ store.Store }
+
+func (nopClose) Close() error { return nil }

@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"context"
@@ -15,11 +15,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 )
 
-// NewNodeCmd returns `trellis node` with `run` (the node agent) and `status`.
-func NewNodeCmd(o *Options) *cobra.Command {
+// newNodeCmd returns `trellis node` with `run` (the node agent) and `status`.
+func newNodeCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "node",
 		Short: "Run the node agent or show its status",
@@ -29,7 +30,7 @@ func NewNodeCmd(o *Options) *cobra.Command {
 	return c
 }
 
-func newNodeRunCmd(o *Options) *cobra.Command {
+func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	var cfg agent.Config
 	c := &cobra.Command{
 		Use:   "run",
@@ -43,13 +44,13 @@ func newNodeRunCmd(o *Options) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if cfg.NodeName == "" {
-				return Usagef("--node-name is required")
+				return ctl.Usagef("--node-name is required")
 			}
 			if cfg.Routing != agent.RoutingAuto && cfg.Routing != agent.RoutingOff {
-				return Usagef("invalid --routing %q: use auto or off", cfg.Routing)
+				return ctl.Usagef("invalid --routing %q: use auto or off", cfg.Routing)
 			}
 			if cfg.ResyncPeriod <= 0 {
-				return Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
+				return ctl.Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -70,7 +71,7 @@ func newNodeRunCmd(o *Options) *cobra.Command {
 	return c
 }
 
-func runNode(ctx context.Context, o *Options, cfg agent.Config) error {
+func runNode(ctx context.Context, o *ctl.Options, cfg agent.Config) error {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -105,12 +106,12 @@ func newNodeStatusCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
-				return Usagef("invalid --output %q: use text or json", output)
+				return ctl.Usagef("invalid --output %q: use text or json", output)
 			}
 			target := socket
 			switch {
 			case target == "" && node == "":
-				return Usagef("give --node-name or --socket")
+				return ctl.Usagef("give --node-name or --socket")
 			case target == "":
 				target = agent.SocketPath(node)
 			}

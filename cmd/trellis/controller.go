@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/controller"
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// NewControllerCmd returns `trellis controller run`: the cluster controllers (Service
+// newControllerCmd returns `trellis controller run`: the cluster controllers (Service
 // allocator, LoadBalancer IPAM, EndpointSlices) over the datastore. The lab runs them in
 // its controller process; a cluster without Kubernetes' own controllers runs this once.
-func NewControllerCmd(o *Options) *cobra.Command {
+func newControllerCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "controller",
 		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices",
@@ -42,14 +43,14 @@ func NewControllerCmd(o *Options) *cobra.Command {
 			for _, s := range cidrs {
 				p, err := netip.ParsePrefix(s)
 				if err != nil {
-					return Usagef("invalid --service-cidr %q: %v", s, err)
+					return ctl.Usagef("invalid --service-cidr %q: %v", s, err)
 				}
 				cfg.ServiceCIDRs = append(cfg.ServiceCIDRs, p)
 			}
 			for _, s := range reserved {
 				a, err := netip.ParseAddr(s)
 				if err != nil {
-					return Usagef("invalid --reserved %q: %v", s, err)
+					return ctl.Usagef("invalid --reserved %q: %v", s, err)
 				}
 				cfg.Reserved = append(cfg.Reserved, a)
 			}
@@ -57,11 +58,11 @@ func NewControllerCmd(o *Options) *cobra.Command {
 			l, lerr := strconv.ParseInt(lo, 10, 32)
 			h, herr := strconv.ParseInt(hi, 10, 32)
 			if !ok || lerr != nil || herr != nil {
-				return Usagef("invalid --node-port-range %q: want LOW-HIGH", ports)
+				return ctl.Usagef("invalid --node-port-range %q: want LOW-HIGH", ports)
 			}
 			cfg.NodePortMin, cfg.NodePortMax = int32(l), int32(h)
 			if err := cfg.Validate(); err != nil {
-				return UsageError{Err: fmt.Errorf("controller run: %w", err)}
+				return ctl.UsageError{Err: fmt.Errorf("controller run: %w", err)}
 			}
 			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
 				cc, err := controller.New(cfg, st, log)
@@ -82,7 +83,7 @@ func NewControllerCmd(o *Options) *cobra.Command {
 // runWithStore runs a long-lived datastore service for command c: it opens the store,
 // calls serve with it and o's logger tagged with component (a discarding one when o has
 // none) until SIGINT or SIGTERM cancels ctx, and closes the store after.
-func runWithStore(c *cobra.Command, o *Options, component string, serve func(ctx context.Context, st store.Store, log *slog.Logger) error) error {
+func runWithStore(c *cobra.Command, o *ctl.Options, component string, serve func(ctx context.Context, st store.Store, log *slog.Logger) error) error {
 	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	st, err := o.OpenStore(ctx)

@@ -1,45 +1,34 @@
-package ctl
+package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellisnet/trellis/internal/connectivity"
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/lab"
-	"github.com/trellisnet/trellis/internal/store"
 )
 
-// ExitCodeError carries the exit code of a command run by `lab exec`; cmd/trellis exits
-// with Code.
-type ExitCodeError struct{ Code int }
-
-func (e ExitCodeError) Error() string { return fmt.Sprintf("command exited with code %d", e.Code) }
-
-// ExitCode is the process exit code to use.
-func (e ExitCodeError) ExitCode() int { return e.Code }
-
-// NewLabCmd returns `trellis lab`: up, down, status, exec, probe, matrix and the hidden
+// newLabCmd returns `trellis lab`: up, down, status, exec, probe, matrix and the hidden
 // controller the lab runs.
-func NewLabCmd(o *Options) *cobra.Command {
+func newLabCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "lab",
 		Short: "Run a local multi-node cluster in network namespaces and probe it with real packets",
 		Args:  cobra.NoArgs,
 	}
 	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o),
-		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(o), newLabExternalCmd(), newLabNodeCmd())
+		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(), newLabExternalCmd(), newLabNodeCmd())
 	c.AddCommand(newLabShimCmd())
 	return c
 }
@@ -48,7 +37,7 @@ func labNameFlag(c *cobra.Command, name *string) {
 	c.Flags().StringVar(name, "name", "", "lab name (default: the lab started last, else \""+lab.DefaultName+"\")")
 }
 
-func newLabUpCmd(o *Options) *cobra.Command {
+func newLabUpCmd(o *ctl.Options) *cobra.Command {
 	cfg := lab.Config{}
 	var name string
 	var withYAOBank bool
@@ -67,16 +56,16 @@ func newLabUpCmd(o *Options) *cobra.Command {
 				cfg.Name = lab.DefaultName
 			}
 			if err := lab.ValidateName(cfg.Name); err != nil {
-				return UsageError{Err: err}
+				return ctl.UsageError{Err: err}
 			}
 			if cfg.Routing != lab.RoutingBGP && cfg.Routing != lab.RoutingVXLAN {
-				return Usagef("invalid --routing %q: use bgp or vxlan", cfg.Routing)
+				return ctl.Usagef("invalid --routing %q: use bgp or vxlan", cfg.Routing)
 			}
 			if cfg.Nodes < 1 || cfg.Nodes > 200 {
-				return Usagef("invalid --nodes %d: use 1-200", cfg.Nodes)
+				return ctl.Usagef("invalid --nodes %d: use 1-200", cfg.Nodes)
 			}
 			if cfg.IPv6 && cfg.Routing != lab.RoutingBGP {
-				return Usagef("--ipv6 needs --routing bgp (the VXLAN overlay is IPv4 only)")
+				return ctl.Usagef("--ipv6 needs --routing bgp (the VXLAN overlay is IPv4 only)")
 			}
 			bin, err := os.Executable()
 			if err != nil {
@@ -111,7 +100,7 @@ func newLabDownCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			n := lab.ResolveName(name)
 			if err := lab.ValidateName(n); err != nil {
-				return UsageError{Err: err}
+				return ctl.UsageError{Err: err}
 			}
 			return lab.Down(n, c.OutOrStdout())
 		},
@@ -129,11 +118,11 @@ func newLabStatusCmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
-				return Usagef("invalid --output %q: use text or json", output)
+				return ctl.Usagef("invalid --output %q: use text or json", output)
 			}
 			n := lab.ResolveName(name)
 			if err := lab.ValidateName(n); err != nil {
-				return UsageError{Err: err}
+				return ctl.UsageError{Err: err}
 			}
 			r, err := lab.Status(c.Context(), n)
 			if err != nil {
@@ -146,7 +135,7 @@ func newLabStatusCmd() *cobra.Command {
 					return err
 				}
 			} else {
-				writeLabStatus(c.OutOrStdout(), r)
+				lab.WriteStatus(c.OutOrStdout(), r)
 			}
 			if !r.Healthy() {
 				return fmt.Errorf("lab %s is not healthy", n)
@@ -159,38 +148,7 @@ func newLabStatusCmd() *cobra.Command {
 	return c
 }
 
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func writeLabStatus(w io.Writer, r lab.Report) {
-	fmt.Fprintf(w, "lab %s (routing %s)\n", r.Name, r.Routing)
-	fmt.Fprintf(w, "datastore: pid %d, alive %s\ncontroller: pid %d, alive %s\n\n", r.Datastore.PID, yesNo(r.Datastore.Alive),
-		r.Controller.PID, yesNo(r.Controller.Alive))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tNAMESPACE\tADDRESS\tAGENT PID\tALIVE\tREADY")
-	for _, n := range r.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", n.Name, n.Namespace, n.Address, n.AgentPID, yesNo(n.AgentAlive), yesNo(n.AgentReady))
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	writeLabRouting(w, r)
-	if r.PodsError != "" {
-		fmt.Fprintf(w, "pods: %s\n", r.PodsError)
-		return
-	}
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tIP\tPHASE\tREADY\tRESTARTS")
-	for _, p := range r.Pods {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Namespace, p.Name, p.Node, p.IP, p.Phase, yesNo(p.Ready), p.Restarts)
-	}
-	tw.Flush()
-}
-
-func newLabControllerCmd(o *Options) *cobra.Command {
+func newLabControllerCmd(o *ctl.Options) *cobra.Command {
 	var name string
 	c := &cobra.Command{
 		Use:    "controller --name NAME",
@@ -199,7 +157,7 @@ func newLabControllerCmd(o *Options) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := lab.ValidateName(name); err != nil {
-				return UsageError{Err: err}
+				return ctl.UsageError{Err: err}
 			}
 			bin, err := os.Executable()
 			if err != nil {
@@ -231,7 +189,7 @@ func newLabExecCmd() *cobra.Command {
 		Example: "  sudo trellis lab exec default/web -- curl -s http://10.244.0.2/\n  sudo trellis lab exec default/web -- ip addr",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return Usagef("want NS/POD -- CMD [ARGS...]")
+				return ctl.Usagef("want NS/POD -- CMD [ARGS...]")
 			}
 			return nil
 		},
@@ -241,7 +199,7 @@ func newLabExecCmd() *cobra.Command {
 				argv = argv[1:]
 			}
 			if len(argv) == 0 {
-				return Usagef("want NS/POD -- CMD [ARGS...]")
+				return ctl.Usagef("want NS/POD -- CMD [ARGS...]")
 			}
 			bin, _ := os.Executable()
 			code, err := lab.Exec(c.Context(), lab.ResolveName(name), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
@@ -249,7 +207,7 @@ func newLabExecCmd() *cobra.Command {
 				return err
 			}
 			if code != 0 {
-				return ExitCodeError{Code: code}
+				return ctl.ExitCodeError{Code: code}
 			}
 			return nil
 		},
@@ -269,36 +227,36 @@ func newLabProbeCmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if from == "" || to == "" || port == "" {
-				return Usagef("--from, --to and --port are required")
+				return ctl.Usagef("--from, --to and --port are required")
 			}
 			if output != "text" && output != "json" {
-				return Usagef("invalid --output %q: use text or json", output)
+				return ctl.Usagef("invalid --output %q: use text or json", output)
 			}
 			p, err := lab.ParsePort(port)
 			if err != nil {
-				return UsageError{Err: err}
+				return ctl.UsageError{Err: err}
 			}
 			if _, _, err := lab.PodRef(from); err != nil {
-				return UsageError{Err: err}
+				return ctl.UsageError{Err: err}
 			}
 			n := lab.ResolveName(name)
 			fam := 4
 			if family != "" {
-				fams, err := lab.ParseFamilies(family)
+				fams, err := connectivity.ParseFamilies(family)
 				if err != nil || len(fams) != 1 {
-					return Usagef("invalid --family %q: want 4 or 6", family)
+					return ctl.Usagef("invalid --family %q: want 4 or 6", family)
 				}
 				fam = fams[0]
 			}
 			addr, err := netip.ParseAddr(to)
 			if err == nil {
 				addr = addr.Unmap()
-				if family != "" && lab.FamilyOf(addr) != fam {
-					return Usagef("--to %s is not an IPv%d address", addr, fam)
+				if family != "" && connectivity.FamilyOf(addr) != fam {
+					return ctl.Usagef("--to %s is not an IPv%d address", addr, fam)
 				}
 			} else {
 				if _, _, rerr := lab.PodRef(to); rerr != nil {
-					return Usagef("invalid --to %q: want NAMESPACE/POD or an IP address", to)
+					return ctl.Usagef("invalid --to %q: want NAMESPACE/POD or an IP address", to)
 				}
 				addrs, err := lab.PodAddrs(c.Context(), n)
 				if err != nil {
@@ -308,7 +266,7 @@ func newLabProbeCmd() *cobra.Command {
 				if !ok {
 					return fmt.Errorf("probe: pod %s has no address in lab %s (not running?)", to, n)
 				}
-				if addr, ok = lab.AddrOfFamily(all, fam); !ok {
+				if addr, ok = connectivity.AddrOfFamily(all, fam); !ok {
 					return fmt.Errorf("probe: pod %s has no IPv%d address in lab %s", to, fam, n)
 				}
 			}
@@ -339,11 +297,11 @@ func newLabProbeCmd() *cobra.Command {
 	return c
 }
 
-func newLabMatrixCmd(o *Options) *cobra.Command {
-	var name, output, family string
-	var namespaces, ports []string
+func newLabMatrixCmd() *cobra.Command {
+	var name, output string
+	var ports []string
 	var compare bool
-	var timeout time.Duration
+	var o lab.MatrixOptions
 	c := &cobra.Command{
 		Use:   "matrix [-n NS]... [--ports tcp/80,udp/53] [--family 4|6|all] [-o table|json] [--compare]",
 		Short: "Probe every ordered pair of pods over real packets; --compare checks the calculation",
@@ -360,111 +318,66 @@ func newLabMatrixCmd(o *Options) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
-				return Usagef("invalid output format %q: want table or json", output)
+				return ctl.Usagef("invalid output format %q: want table or json", output)
 			}
-			var specs []traceSpec
-			var lports []lab.Port
+			o.Ports = nil
 			for _, p := range ports {
 				lp, err := lab.ParsePort(p)
 				if err != nil {
-					return UsageError{Err: err}
+					return ctl.UsageError{Err: err}
 				}
-				lports = append(lports, lp)
-				specs = append(specs, traceSpec{proto: lp.Proto, port: lp.Num})
+				o.Ports = append(o.Ports, lp)
+			}
+			if o.Family != "" {
+				if _, err := connectivity.ParseFamilies(o.Family); err != nil {
+					return ctl.UsageError{Err: err}
+				}
 			}
 			n := lab.ResolveName(name)
-			addrs, err := lab.PodAddrs(c.Context(), n)
+			m, err := lab.RunMatrix(c.Context(), n, o)
 			if err != nil {
 				return err
-			}
-			var names []string
-			for k := range addrs {
-				ns, _, _ := strings.Cut(k, "/")
-				// Without -n: the application pods, not the lab's own (kube-system: its DNS).
-				if (len(namespaces) == 0 && ns != lab.DNSNamespace) || slices.Contains(namespaces, ns) {
-					names = append(names, k)
-				}
-			}
-			slices.Sort(names)
-			fams, err := matrixFamilies(family, names, addrs)
-			if err != nil {
-				return err
-			}
-			var probes []lab.ProbeSpec
-			var pfam []int
-			for _, f := range fams {
-				for _, p := range lports {
-					for _, from := range names {
-						for _, to := range names {
-							a, _ := lab.AddrOfFamily(addrs[to], f)
-							probes = append(probes, lab.ProbeSpec{From: from, To: to, Addr: a, Port: p})
-							pfam = append(pfam, f)
-						}
-					}
-				}
-			}
-			var results []labMatrixResult
-			for i, r := range lab.ProbeAll(c.Context(), n, probes, timeout) {
-				v := "deny"
-				if r.Connected {
-					v = "allow"
-				}
-				results = append(results, labMatrixResult{matrixResult{From: r.From, To: r.To, Port: r.Port, Verdict: v}, pfam[i]})
 			}
 			if output == "json" {
-				if results == nil {
-					results = []labMatrixResult{}
-				}
-				enc := json.NewEncoder(c.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(map[string]any{"results": results}); err != nil {
-					return err
-				}
+				err = connectivity.WriteJSON(c.OutOrStdout(), m.Rows)
 			} else {
-				per := len(names) * len(names) * len(lports)
-				for i, f := range fams {
-					if len(fams) > 1 {
-						fmt.Fprintf(c.OutOrStdout(), "IPv%d\n", f)
-					}
-					var rs []matrixResult
-					for _, r := range results[i*per : (i+1)*per] {
-						rs = append(rs, r.matrixResult)
-					}
-					if err := writeMatrix(c.OutOrStdout(), names, specs, rs, output); err != nil {
-						return err
-					}
-				}
+				err = m.WriteTable(c.OutOrStdout())
 			}
-			if !compare {
-				return nil
+			if err != nil || !compare {
+				return err
 			}
 			w := c.OutOrStdout()
 			if output == "json" {
 				w = c.ErrOrStderr()
 			}
-			open := func(context.Context) (store.Store, error) { return lab.OpenStore(n) }
-			return compareFamilyMatrix(c.Context(), o, open, results, w, c.ErrOrStderr())
+			diffs, err := lab.CompareMatrix(c.Context(), n, m.Rows)
+			if err != nil {
+				return err
+			}
+			return reportDisagreements(w, diffs)
 		},
 	}
 	labNameFlag(c, &name)
-	c.Flags().StringSliceVarP(&namespaces, "namespace", "n", nil, "only pods of these namespaces (repeatable; default: all but kube-system)")
+	c.Flags().StringSliceVarP(&o.Namespaces, "namespace", "n", nil, "only pods of these namespaces (repeatable; default: all but kube-system)")
 	c.Flags().StringSliceVar(&ports, "ports", []string{"tcp/80"}, "comma-separated tcp/PORT, udp/PORT list")
 	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	c.Flags().BoolVar(&compare, "compare", false, "compare with the calculation's matrix and print every disagreement")
-	c.Flags().StringVar(&family, "family", "", "address family: 4, 6 or all (default: all when every pod has both, else 4)")
-	c.Flags().DurationVar(&timeout, "timeout", time.Second, "per-probe timeout")
+	c.Flags().StringVar(&o.Family, "family", "", "address family: 4, 6 or all (default: all when every pod has both, else 4)")
+	c.Flags().DurationVar(&o.Timeout, "timeout", time.Second, "per-probe timeout")
 	return c
 }
 
-// compareMatrix compares probed results without a family (IPv4 first, as
-// `policy matrix` picks addresses) with the calculation; see compareFamilyMatrix.
-func compareMatrix(ctx context.Context, o *Options, open func(context.Context) (store.Store, error), _ []traceSpec,
-	probed []matrixResult, w, stderr io.Writer) error {
-	rs := make([]labMatrixResult, len(probed))
-	for i, r := range probed {
-		rs[i] = labMatrixResult{matrixResult: r}
+// reportDisagreements prints the comparison's outcome; disagreements are an error.
+func reportDisagreements(w io.Writer, diffs []string) error {
+	if len(diffs) == 0 {
+		fmt.Fprintln(w, "compare: no disagreement between packets and calculation")
+		return nil
 	}
-	return compareFamilyMatrix(ctx, o, open, rs, w, stderr)
+	fmt.Fprintf(w, "compare: %d disagreements:\n", len(diffs))
+	for _, d := range diffs {
+		fmt.Fprintln(w, "  "+d)
+	}
+	return errors.New("compare: the packets disagree with the calculation")
 }
 
 func newLabExternalCmd() *cobra.Command {
@@ -473,10 +386,15 @@ func newLabExternalCmd() *cobra.Command {
 		Short: "Hosts outside the cluster on the lab's fabric, optionally running BIRD",
 		Args:  cobra.NoArgs,
 	}
+	c.AddCommand(newLabExternalAddCmd(), newLabExternalRemoveCmd(), newLabExternalListCmd(),
+		newLabExternalBirdcCmd(), newLabExternalExecCmd())
+	return c
+}
+
+func newLabExternalAddCmd() *cobra.Command {
 	var name string
-	var rc lab.RouterConfig
+	var spec lab.RouterSpec
 	var bird bool
-	var announce, imports []string
 	add := &cobra.Command{
 		Use:   "add HOST [--bird --asn N [--peer NODE]... [--announce CIDR]... [--import CIDR]...]",
 		Short: "Attach a host (namespace trl-LAB-HOST) to the fabric; with --bird run BIRD in it",
@@ -489,47 +407,37 @@ func newLabExternalCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			n := lab.ResolveName(name)
 			if err := lab.ValidateHost(args[0]); err != nil {
-				return UsageError{Err: err}
+				return ctl.UsageError{Err: err}
 			}
-			if !bird {
-				e, err := lab.AddExternal(c.Context(), n, args[0])
-				if err != nil {
-					return err
+			var e lab.External
+			var err error
+			if bird {
+				rc, cerr := spec.Config()
+				if cerr != nil {
+					return ctl.UsageError{Err: cerr}
 				}
-				fmt.Fprintf(c.OutOrStdout(), "external %s: namespace %s, address %s\n", e.Name, e.Namespace, e.Address)
-				return nil
+				e, err = lab.AddRouter(c.Context(), n, args[0], rc)
+			} else {
+				e, err = lab.AddExternal(c.Context(), n, args[0])
 			}
-			if rc.ASN == 0 {
-				return Usagef("--bird needs --asn")
-			}
-			for _, list := range []struct {
-				in  []string
-				out *[]netip.Prefix
-			}{{announce, &rc.Announce}, {imports, &rc.Import}} {
-				for _, s := range list.in {
-					p, err := netip.ParsePrefix(s)
-					if err != nil {
-						return Usagef("invalid prefix %q: %v", s, err)
-					}
-					*list.out = append(*list.out, p.Masked())
-				}
-			}
-			e, err := lab.AddRouter(c.Context(), n, args[0], rc)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "external %s: namespace %s, address %s, bird pid %d (AS %d), socket %s\n",
-				e.Name, e.Namespace, e.Address, e.Router.PID, rc.ASN, e.Router.Socket)
+			fmt.Fprintln(c.OutOrStdout(), e.Summary())
 			return nil
 		},
 	}
 	labNameFlag(add, &name)
 	add.Flags().BoolVar(&bird, "bird", false, "run BIRD (bird2) in the host")
-	add.Flags().Uint32Var(&rc.ASN, "asn", 0, "BIRD's AS number")
-	add.Flags().Uint32Var(&rc.NodeASN, "node-asn", 0, "the nodes' AS number (default 64512)")
-	add.Flags().StringSliceVar(&rc.Peers, "peer", nil, "nodes to peer with (default: every node)")
-	add.Flags().StringSliceVar(&announce, "announce", nil, "prefixes BIRD announces")
-	add.Flags().StringSliceVar(&imports, "import", nil, "accept only these prefixes (and more specifics) from the nodes")
+	add.Flags().Uint32Var(&spec.ASN, "asn", 0, "BIRD's AS number")
+	add.Flags().Uint32Var(&spec.NodeASN, "node-asn", 0, "the nodes' AS number (default 64512)")
+	add.Flags().StringSliceVar(&spec.Peers, "peer", nil, "nodes to peer with (default: every node)")
+	add.Flags().StringSliceVar(&spec.Announce, "announce", nil, "prefixes BIRD announces")
+	add.Flags().StringSliceVar(&spec.Import, "import", nil, "accept only these prefixes (and more specifics) from the nodes")
+	return add
+}
+
+func newLabExternalRemoveCmd() *cobra.Command {
 	var rname string
 	remove := &cobra.Command{
 		Use:   "remove HOST",
@@ -540,6 +448,10 @@ func newLabExternalCmd() *cobra.Command {
 		},
 	}
 	labNameFlag(remove, &rname)
+	return remove
+}
+
+func newLabExternalListCmd() *cobra.Command {
 	var lname string
 	list := &cobra.Command{
 		Use:   "list",
@@ -550,19 +462,14 @@ func newLabExternalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOST\tNAMESPACE\tADDRESS\tBIRD PID\tAS")
-			for _, e := range exts {
-				pid, as := "-", "-"
-				if e.Router != nil {
-					pid, as = fmt.Sprint(e.Router.PID), fmt.Sprint(e.Router.Spec.ASN)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Address, pid, as)
-			}
-			return tw.Flush()
+			return lab.WriteExternals(c.OutOrStdout(), exts)
 		},
 	}
 	labNameFlag(list, &lname)
+	return list
+}
+
+func newLabExternalBirdcCmd() *cobra.Command {
 	var bname string
 	birdc := &cobra.Command{
 		Use:     "birdc HOST -- ARGS...",
@@ -576,6 +483,10 @@ func newLabExternalCmd() *cobra.Command {
 		},
 	}
 	labNameFlag(birdc, &bname)
+	return birdc
+}
+
+func newLabExternalExecCmd() *cobra.Command {
 	var ename string
 	execCmd := &cobra.Command{
 		Use:     "exec HOST -- CMD [ARGS...]",
@@ -588,7 +499,7 @@ func newLabExternalCmd() *cobra.Command {
 				argv = argv[1:]
 			}
 			if len(argv) == 0 {
-				return Usagef("want HOST -- CMD [ARGS...]")
+				return ctl.Usagef("want HOST -- CMD [ARGS...]")
 			}
 			bin, _ := os.Executable()
 			code, err := lab.ExternalExec(c.Context(), lab.ResolveName(ename), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
@@ -596,15 +507,14 @@ func newLabExternalCmd() *cobra.Command {
 				return err
 			}
 			if code != 0 {
-				return ExitCodeError{Code: code}
+				return ctl.ExitCodeError{Code: code}
 			}
 			return nil
 		},
 	}
 	execCmd.Flags().SetInterspersed(false)
 	labNameFlag(execCmd, &ename)
-	c.AddCommand(add, remove, list, birdc, execCmd)
-	return c
+	return execCmd
 }
 
 func newLabNodeCmd() *cobra.Command {
@@ -624,7 +534,7 @@ func newLabNodeCmd() *cobra.Command {
 			if len(args) == 1 {
 				node = args[0]
 				if err := lab.ValidateHost(node); err != nil {
-					return UsageError{Err: err}
+					return ctl.UsageError{Err: err}
 				}
 			}
 			_, err := lab.AddNode(c.Context(), lab.ResolveName(aname), node, c.OutOrStdout())
@@ -644,47 +554,4 @@ func newLabNodeCmd() *cobra.Command {
 	labNameFlag(remove, &rname)
 	c.AddCommand(add, remove)
 	return c
-}
-
-// writeLabRouting prints each node's BGP sessions and the external hosts with their
-// BIRD protocols; nothing when there are none.
-func writeLabRouting(w io.Writer, r lab.Report) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := false
-	for _, n := range r.Nodes {
-		for _, p := range n.BGPPeers {
-			if !header {
-				fmt.Fprintln(tw, "NODE\tBGP PEER\tAS\tSTATE\tUPTIME\tRECEIVED\tACCEPTED\tADVERTISED")
-				header = true
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\n", n.Name, p.Address, p.ASNumber, p.State, p.Uptime, p.Received, p.Accepted, p.Advertised)
-		}
-	}
-	tw.Flush()
-	if header {
-		fmt.Fprintln(w)
-	}
-	if len(r.Externals) == 0 {
-		return
-	}
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EXTERNAL\tNAMESPACE\tADDRESS\tBIRD\tPROTOCOL\tSTATE\tSINCE\tINFO")
-	for _, e := range r.Externals {
-		bird := "-"
-		if e.RouterPID != 0 {
-			bird = fmt.Sprintf("pid %d alive %s", e.RouterPID, yesNo(e.RouterAlive))
-		}
-		if len(e.Protocols) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t\t\t%s\n", e.Name, e.Namespace, e.Address, bird, e.RouterError)
-		}
-		for i, p := range e.Protocols {
-			if i > 0 {
-				fmt.Fprintf(tw, "\t\t\t\t%s\t%s\t%s\t%s\n", p.Name, p.State, p.Since, p.Info)
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Address, bird, p.Name, p.State, p.Since, p.Info)
-		}
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
 }

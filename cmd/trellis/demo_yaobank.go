@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"log/slog"
@@ -8,10 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/demo"
 )
 
-func newDemoYAOBankCmd(o *Options) *cobra.Command {
+func newDemoYAOBankCmd(o *ctl.Options) *cobra.Command {
 	var port int
 	var summary, database string
 	c := &cobra.Command{
@@ -29,10 +30,10 @@ func newDemoYAOBankCmd(o *Options) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			role := args[0]
 			if role != demo.RoleCustomer && role != demo.RoleSummary && role != demo.RoleDatabase {
-				return Usagef("unknown role %q: use customer, summary or database", role)
+				return ctl.Usagef("unknown role %q: use customer, summary or database", role)
 			}
 			if port < 1 || port > 65535 {
-				return Usagef("invalid --port %d: use 1-65535", port)
+				return ctl.Usagef("invalid --port %d: use 1-65535", port)
 			}
 			upstream := map[string]string{demo.RoleCustomer: summary, demo.RoleSummary: database}[role]
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)

@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"bytes"
@@ -14,12 +14,13 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/store/memory"
 )
 
 func runNodeCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	c := NewNodeCmd(&Options{})
+	c := newNodeCmd(&ctl.Options{})
 	var out bytes.Buffer
 	c.SetOut(&out)
 	c.SetErr(&out)
@@ -84,7 +85,7 @@ func TestNodeUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := runNodeCmd(t, tc.args...)
-			var ue UsageError
+			var ue ctl.UsageError
 			if !errors.As(err, &ue) {
 				t.Fatalf("err = %v, want a usage error", err)
 			}
@@ -99,7 +100,7 @@ func TestNodeUsage(t *testing.T) {
 	})
 	t.Run("status of an absent agent", func(t *testing.T) {
 		_, err := runNodeCmd(t, "status", "--socket", "/nonexistent/trl/agent.sock")
-		var ue UsageError
+		var ue ctl.UsageError
 		if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "is the agent running") {
 			t.Fatalf("err = %v, want a failure asking whether the agent runs", err)
 		}

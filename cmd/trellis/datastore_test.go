@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/etcd"
@@ -37,7 +38,7 @@ func (s *syncBuffer) String() string {
 func TestDatastoreRun(t *testing.T) {
 	dir := t.TempDir()
 	sock := "unix://" + filepath.Join(dir, "ds.sock")
-	cmd := NewDatastoreCmd(&Options{})
+	cmd := newDatastoreCmd(&ctl.Options{})
 	out := &syncBuffer{}
 	cmd.SetOut(out)
 	cmd.SetErr(out)
@@ -103,12 +104,12 @@ func TestDatastoreRunUsage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := NewDatastoreCmd(&Options{})
+			cmd := newDatastoreCmd(&ctl.Options{})
 			cmd.SetArgs(append(tc.args, "--data-dir", t.TempDir()))
 			cmd.SetOut(&bytes.Buffer{})
 			cmd.SetErr(&bytes.Buffer{})
 			err := cmd.Execute()
-			var u UsageError
+			var u ctl.UsageError
 			if !errors.As(err, &u) {
 				t.Errorf("got %v, want a usage error", err)
 			}

@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/embed"
 )
 
-// NewDatastoreCmd returns `trellis datastore`, whose `run` subcommand serves the embedded
+// newDatastoreCmd returns `trellis datastore`, whose `run` subcommand serves the embedded
 // etcd datastore until SIGINT or SIGTERM.
-func NewDatastoreCmd(o *Options) *cobra.Command {
+func newDatastoreCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "datastore",
 		Short: "Run the embedded datastore",
@@ -28,7 +29,7 @@ func NewDatastoreCmd(o *Options) *cobra.Command {
 	return c
 }
 
-func newDatastoreRunCmd(o *Options) *cobra.Command {
+func newDatastoreRunCmd(o *ctl.Options) *cobra.Command {
 	var dataDir string
 	var listen []string
 	var tls embed.TLSConfig
@@ -41,7 +42,7 @@ func newDatastoreRunCmd(o *Options) *cobra.Command {
 		Example: "  trellis datastore run\n  trellis datastore run --data-dir /tmp/trellis --listen-client unix:///tmp/trellis/ds.sock",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return Usagef("datastore run takes no arguments, got %q", args)
+				return ctl.Usagef("datastore run takes no arguments, got %q", args)
 			}
 			return nil
 		},
@@ -54,7 +55,7 @@ func newDatastoreRunCmd(o *Options) *cobra.Command {
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if (tls.CertFile == "") != (tls.KeyFile == "") || (tls.ClientCAFile != "" && tls.CertFile == "") {
-				return Usagef("--cert-file and --key-file go together, and --client-ca-file needs them")
+				return ctl.Usagef("--cert-file and --key-file go together, and --client-ca-file needs them")
 			}
 			return runDatastore(ctx, c, o, embed.Config{DataDir: dataDir, ListenClientURLs: listen, TLS: tls})
 		},
@@ -67,7 +68,7 @@ func newDatastoreRunCmd(o *Options) *cobra.Command {
 	return c
 }
 
-func runDatastore(ctx context.Context, c *cobra.Command, o *Options, cfg embed.Config) error {
+func runDatastore(ctx context.Context, c *cobra.Command, o *ctl.Options, cfg embed.Config) error {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -91,19 +92,19 @@ func runDatastore(ctx context.Context, c *cobra.Command, o *Options, cfg embed.C
 func checkClientURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Usagef("--listen-client %q: %v", raw, err)
+		return ctl.Usagef("--listen-client %q: %v", raw, err)
 	}
 	switch u.Scheme {
 	case "unix", "unixs":
 		if u.Host+u.Path == "" {
-			return Usagef("--listen-client %q: no socket path (use unix:///PATH)", raw)
+			return ctl.Usagef("--listen-client %q: no socket path (use unix:///PATH)", raw)
 		}
 	case "http", "https":
 		if u.Port() == "" {
-			return Usagef("--listen-client %q: no port (use http://IP:PORT)", raw)
+			return ctl.Usagef("--listen-client %q: no port (use http://IP:PORT)", raw)
 		}
 	default:
-		return Usagef("--listen-client %q: scheme must be unix, unixs, http or https", raw)
+		return ctl.Usagef("--listen-client %q: scheme must be unix, unixs, http or https", raw)
 	}
 	return nil
 }

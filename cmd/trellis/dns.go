@@ -1,4 +1,4 @@
-package ctl
+package main
 
 import (
 	"context"
@@ -11,13 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/dns"
 	"github.com/trellisnet/trellis/internal/lab"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// NewDNSCmd returns `trellis dns serve`: the cluster DNS server over the datastore.
-func NewDNSCmd(o *Options) *cobra.Command {
+// newDNSCmd returns `trellis dns serve`: the cluster DNS server over the datastore.
+func newDNSCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "dns",
 		Short: "Cluster DNS: answer <svc>.<ns>.svc.cluster.local from the datastore",
@@ -35,7 +36,7 @@ func NewDNSCmd(o *Options) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
-				return Usagef("invalid --listen %q: want HOST:PORT", cfg.Listen)
+				return ctl.Usagef("invalid --listen %q: want HOST:PORT", cfg.Listen)
 			}
 			return runWithStore(c, o, "dns", func(ctx context.Context, st store.Store, log *slog.Logger) error {
 				return dns.New(cfg, st, log).Run(ctx, nil)
@@ -63,7 +64,7 @@ func newDNSLookupCmd() *cobra.Command {
 			r := &net.Resolver{PreferGo: true}
 			if server != "" {
 				if _, _, err := net.SplitHostPort(server); err != nil {
-					return Usagef("invalid --server %q: want IP:PORT", server)
+					return ctl.Usagef("invalid --server %q: want IP:PORT", server)
 				}
 				r.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
 					var d net.Dialer
@@ -93,7 +94,7 @@ func newDNSLookupCmd() *cobra.Command {
 					out = append(out, fmt.Sprintf("%s:%d", s.Target, s.Port))
 				}
 			default:
-				return Usagef("invalid --type %q: use A, AAAA or SRV", qtype)
+				return ctl.Usagef("invalid --type %q: use A, AAAA or SRV", qtype)
 			}
 			slices.Sort(out)
 			for _, l := range out {
@@ -117,7 +118,7 @@ func newLabShimCmd() *cobra.Command {
 		Args:   cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if resolv == "" {
-				return Usagef("--resolv-conf is required")
+				return ctl.Usagef("--resolv-conf is required")
 			}
 			return lab.ShimExec(resolv, args)
 		},
