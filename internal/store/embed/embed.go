@@ -69,6 +69,7 @@ type TLSConfig struct {
 type Server struct {
 	cfg      Config
 	e        *etcdembed.Etcd
+	lock     *os.File    // the data directory's lock while the member runs
 	stopping atomic.Bool // demotes etcd's shutdown noise in the log
 }
 
@@ -123,6 +124,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("start datastore: %w", err)
 	}
+	lock, err := lockDataDir(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("start datastore %s: %w", s.cfg.Name, err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			lock.Close()
+		}
+	}()
 	for _, u := range urls {
 		if err := makeSocketDir(u); err != nil {
 			return fmt.Errorf("start datastore %s: %w", s.cfg.Name, err)
@@ -137,7 +148,7 @@ func (s *Server) Start(ctx context.Context) error {
 	defer timer.Stop()
 	select {
 	case <-e.Server.ReadyNotify():
-		s.e = e
+		s.e, s.lock, started = e, lock, true
 		return nil
 	case err := <-e.Err():
 		s.stopping.Store(true)
@@ -171,6 +182,14 @@ func (s *Server) Stop() {
 		s.stopping.Store(true)
 		s.e.Close()
 		s.e = nil
+		s.unlock()
+	}
+}
+
+func (s *Server) unlock() {
+	if s.lock != nil {
+		s.lock.Close()
+		s.lock = nil
 	}
 }
 
@@ -182,6 +201,7 @@ func (s *Server) Kill() {
 		s.e.Server.HardStop()
 		s.e.Close()
 		s.e = nil
+		s.unlock()
 	}
 }
 

@@ -2,6 +2,9 @@ package embed_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,5 +98,33 @@ func TestBadURL(t *testing.T) {
 	_, err := start(t, t.TempDir(), "tcp://127.0.0.1:2379")
 	if err == nil || !strings.Contains(err.Error(), "scheme") {
 		t.Fatalf("start with a tcp:// URL: %v, want a scheme error", err)
+	}
+}
+
+// A second server on a data directory a running one holds fails at once, naming the
+// holder's pid, and leaves the first one serving; after the first stops, the directory is
+// free again.
+func TestDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	first := "unix://" + filepath.Join(dir, "a.sock")
+	srv, err := start(t, data, first)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	begin := time.Now()
+	_, err = start(t, data, "unix://"+filepath.Join(dir, "b.sock"))
+	if !errors.Is(err, embed.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
+		t.Fatalf("second server on the same data dir: %v, want ErrDataDirInUse naming pid %d", err, os.Getpid())
+	}
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("refusal took %v", d)
+	}
+	if err := put(t, first, "/trl/a"); err != nil {
+		t.Fatalf("first server after the refused start: %v", err)
+	}
+	srv.Stop()
+	if _, err := start(t, data, "unix://"+filepath.Join(dir, "c.sock")); err != nil {
+		t.Fatalf("start after the first stopped: %v", err)
 	}
 }
