@@ -100,6 +100,9 @@ func (p *parser) failAt(offset int, msg string) *ParseError {
 	return &ParseError{Selector: p.src, Offset: offset, Msg: msg}
 }
 
+// MaxKeyLength is the longest label key a selector may name, as in Calico.
+const MaxKeyLength = 512
+
 func isKeyChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '_' || c == '.' || c == '/' || c == '-'
@@ -199,6 +202,7 @@ func (p *parser) parseTerm() (Node, error) {
 	if p.eof() || !isKeyChar(p.peek()) {
 		return nil, p.fail("expected a label key, '!', '(', has(), all() or global()")
 	}
+	start := p.pos
 	key := p.scanKey()
 	afterKey := p.pos
 	// As in Calico, the call forms are single tokens: "has (x)" is not has(x).
@@ -213,6 +217,9 @@ func (p *parser) parseTerm() (Node, error) {
 		}
 	}
 	p.pos = afterKey
+	if len(key) > MaxKeyLength {
+		return nil, p.failAt(start, fmt.Sprintf("label key of %d characters (at most %d)", len(key), MaxKeyLength))
+	}
 	return p.parseOperator(key)
 }
 
@@ -228,9 +235,13 @@ func (p *parser) parseEmptyCall() error {
 func (p *parser) parseHas() (Node, error) {
 	p.consume("(")
 	p.skipBlank()
+	start := p.pos
 	key := p.scanKey()
 	if key == "" {
 		return nil, p.fail("expected a label key")
+	}
+	if len(key) > MaxKeyLength {
+		return nil, p.failAt(start, fmt.Sprintf("label key of %d characters (at most %d)", len(key), MaxKeyLength))
 	}
 	p.skipBlank()
 	if !p.consume(")") {

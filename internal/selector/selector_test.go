@@ -351,3 +351,21 @@ func TestParseErrorTextLong(t *testing.T) {
 		t.Fatalf("Parse error = %v, want %s", err, want)
 	}
 }
+
+// Label keys are at most 512 characters, as Calico's tokenizer has them, in comparisons
+// and in has() alike; the error points at the key.
+func TestKeyLength(t *testing.T) {
+	long := strings.Repeat("k", MaxKeyLength)
+	for _, ok := range []string{long + ` == "v"`, "has(" + long + ")"} {
+		if _, err := Parse(ok); err != nil {
+			t.Errorf("%d-character key: %v", MaxKeyLength, err)
+		}
+	}
+	for _, bad := range []string{long + `x == "v"`, "has(" + long + "x)", `a == "b" && ` + long + `x in {"c"}`} {
+		_, err := Parse(bad)
+		var pe *ParseError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "label key of 513 characters (at most 512)") {
+			t.Errorf("%.20s...: err %v, want a key-length error", bad, err)
+		}
+	}
+}
