@@ -91,11 +91,21 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 	}
 	defer st.Close()
 
+	var c *cache
+	if mode == modeApply {
+		if c, err = prefetch(ctx, st, docs); err != nil {
+			return err
+		}
+	}
 	var done []string
 	for _, d := range docs {
 		key, _ := model.KeyOf(d.Object)
-		if err := writeOne(ctx, st, mode, d.Object, f.ignoreNotFound); err != nil {
+		what, err := writeOne(ctx, st, c, mode, d.Object, f.ignoreNotFound)
+		if err != nil {
 			return partialError(mode, done, docs, key, d.Source, err)
+		}
+		if what != "" {
+			fmt.Fprintf(out, "%s %s\n", objectRef(key), what)
 		}
 		done = append(done, key.String())
 	}
@@ -128,12 +138,13 @@ func checkWritable(docs []model.Document) error {
 	return nil
 }
 
-func writeOne(ctx context.Context, st store.Store, mode writeMode, obj model.Object, ignoreNotFound bool) error {
+// writeOne writes one object as mode says and returns what it did.
+func writeOne(ctx context.Context, st store.Store, c *cache, mode writeMode, obj model.Object, ignoreNotFound bool) (string, error) {
 	key, _ := model.KeyOf(obj)
 	switch mode {
 	case modeCreate:
 		_, err := st.Create(ctx, obj)
-		return err
+		return outCreated, err
 	case modeReplace:
 		if hasServerFields(obj) {
 			if cur, err := st.Get(ctx, key.Kind, key.Namespace, key.Name); err == nil {
@@ -141,48 +152,15 @@ func writeOne(ctx context.Context, st store.Store, mode writeMode, obj model.Obj
 			}
 		}
 		_, err := st.Update(ctx, obj)
-		return err
+		return outReplaced, err
 	case modeDelete:
 		_, err := st.Delete(ctx, key.Kind, key.Namespace, key.Name, store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
 		if ignoreNotFound && errors.Is(err, store.ErrNotFound) {
-			return nil
+			return "", nil
 		}
-		return err
+		return outDeleted, err
 	}
-	return applyOne(ctx, st, obj)
-}
-
-// applyOne creates obj or overwrites the stored object with it. A resourceVersion in the
-// manifest is a precondition the user asked for; otherwise apply reads the current version
-// and retries a bounded number of times if another writer races it.
-func applyOne(ctx context.Context, st store.Store, obj model.Object) error {
-	key, _ := model.KeyOf(obj)
-	userRV := obj.GetResourceVersion()
-	for attempt := 0; ; attempt++ {
-		cur, err := st.Get(ctx, key.Kind, key.Namespace, key.Name)
-		if errors.Is(err, store.ErrNotFound) {
-			if userRV != "" {
-				return fmt.Errorf("%s: %w", key, err)
-			}
-			if _, err = st.Create(ctx, obj); !errors.Is(err, store.ErrAlreadyExists) || attempt >= maxConflictRetries {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		next := model.Clone(obj)
-		if userRV == "" {
-			next.SetResourceVersion(cur.GetResourceVersion())
-		}
-		keepServerFields(cur, next)
-		_, err = st.Update(ctx, next)
-		if errors.Is(err, store.ErrConflict) && userRV == "" && attempt < maxConflictRetries {
-			continue
-		}
-		return err
-	}
+	return applyOne(ctx, st, c, obj)
 }
 
 // partialError says what was written before the failure, so nobody has to guess.

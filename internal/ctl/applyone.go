@@ -1,0 +1,165 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
+)
+
+// What a write did to one object, as kubectl says it.
+const (
+	outCreated    = "created"
+	outConfigured = "configured"
+	outUnchanged  = "unchanged"
+	outReplaced   = "replaced"
+	outDeleted    = "deleted"
+)
+
+// maxApplyAttempts bounds apply's read-modify-write loop when other writers race it; a
+// manifest without a resourceVersion is last-writer-wins, so it retries with backoff.
+const maxApplyAttempts = 12
+
+// prefetchMin is the number of documents of one kind and namespace from which apply lists
+// them once instead of reading each object.
+const prefetchMin = 16
+
+// objectRef names an object as kubectl prints it: kind.group/name.
+func objectRef(key model.Key) string {
+	k := strings.ToLower(key.Kind.Kind)
+	if key.Kind.Group != "" {
+		k += "." + key.Kind.Group
+	}
+	return k + "/" + key.Name
+}
+
+// cache holds objects apply listed ahead of time. Each key is answered from the listing
+// once (a retry or a second document for the same object reads the store); a key of a
+// listed kind and namespace that the listing lacks does not exist.
+type cache struct {
+	listed map[string]bool
+	objs   map[model.Key]model.Object
+	served map[model.Key]bool
+}
+
+func groupKey(k *model.Kind, ns string) string { return k.StorageName() + "/" + ns }
+
+// prefetch lists the kinds and namespaces that many documents share.
+func prefetch(ctx context.Context, st store.Store, docs []model.Document) (*cache, error) {
+	c := &cache{listed: map[string]bool{}, objs: map[model.Key]model.Object{}, served: map[model.Key]bool{}}
+	count := map[string]int{}
+	for _, d := range docs {
+		if key, ok := model.KeyOf(d.Object); ok {
+			count[groupKey(key.Kind, key.Namespace)]++
+		}
+	}
+	for _, d := range docs {
+		key, ok := model.KeyOf(d.Object)
+		if !ok {
+			continue
+		}
+		g := groupKey(key.Kind, key.Namespace)
+		if c.listed[g] || count[g] < prefetchMin {
+			continue
+		}
+		res, err := st.List(ctx, key.Kind, store.ListOptions{Namespace: key.Namespace})
+		if err != nil {
+			return nil, err
+		}
+		c.listed[g] = true
+		for _, o := range res.Items {
+			if k, ok := model.KeyOf(o); ok && k.Namespace == key.Namespace {
+				c.objs[k] = o
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c *cache) get(ctx context.Context, st store.Store, key model.Key) (model.Object, error) {
+	if c != nil && c.listed[groupKey(key.Kind, key.Namespace)] && !c.served[key] {
+		c.served[key] = true
+		if o, ok := c.objs[key]; ok {
+			return o, nil
+		}
+		return nil, fmt.Errorf("%s: %w", key, store.ErrNotFound)
+	}
+	return st.Get(ctx, key.Kind, key.Namespace, key.Name)
+}
+
+// sameContent reports whether writing next over cur would change nothing but
+// server-managed metadata.
+func sameContent(cur, next model.Object) bool {
+	a, b := model.Clone(cur), model.Clone(next)
+	for _, o := range []model.Object{a, b} {
+		o.SetResourceVersion("")
+		o.SetUID("")
+		o.SetCreationTimestamp(metav1.Time{})
+		o.SetGeneration(0)
+		o.SetManagedFields(nil)
+	}
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
+}
+
+// applyOne creates obj or overwrites the stored object with it, and says which. A
+// resourceVersion in the manifest is a precondition the user asked for; without one the
+// last writer wins: apply reads the current version and retries with backoff when another
+// writer races it. An object equal to the stored one is not written.
+func applyOne(ctx context.Context, st store.Store, c *cache, obj model.Object) (string, error) {
+	key, _ := model.KeyOf(obj)
+	userRV := obj.GetResourceVersion()
+	for attempt := 1; ; attempt++ {
+		cur, err := c.get(ctx, st, key)
+		if errors.Is(err, store.ErrNotFound) {
+			if userRV != "" {
+				return "", fmt.Errorf("%s: %w", key, err)
+			}
+			_, err = st.Create(ctx, obj)
+			if errors.Is(err, store.ErrAlreadyExists) && attempt < maxApplyAttempts {
+				backoff(ctx, attempt)
+				continue
+			}
+			return outCreated, err
+		}
+		if err != nil {
+			return "", err
+		}
+		next := model.Clone(obj)
+		if userRV == "" {
+			next.SetResourceVersion(cur.GetResourceVersion())
+		}
+		keepServerFields(cur, next)
+		if next.GetResourceVersion() == cur.GetResourceVersion() && sameContent(cur, next) {
+			return outUnchanged, nil
+		}
+		_, err = st.Update(ctx, next)
+		if errors.Is(err, store.ErrConflict) && userRV == "" && attempt < maxApplyAttempts {
+			backoff(ctx, attempt)
+			continue
+		}
+		return outConfigured, err
+	}
+}
+
+// backoff waits 2^attempt ms (at most 250 ms), jittered, or until ctx ends.
+func backoff(ctx context.Context, attempt int) {
+	d := min(time.Duration(1<<min(attempt, 8))*time.Millisecond, 250*time.Millisecond)
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
