@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/store"
 )
 
 // DefaultNamespace is given to namespaced objects that name none, as kubectl and calicoctl do.
@@ -55,6 +56,7 @@ func loadManifestSet(paths []string, stdin io.Reader, recursive bool, namespace 
 		return Manifests{}, Usagef("no manifests given: use -f FILE|DIR|-")
 	}
 	files, problems := expandPaths(paths, recursive)
+	seen := firstDocs{}
 	var docs []model.Document
 	readStdin := false
 	for _, f := range files {
@@ -69,9 +71,9 @@ func loadManifestSet(paths []string, stdin io.Reader, recursive bool, namespace 
 			if stdin == nil {
 				stdin = strings.NewReader("")
 			}
-			data, err = io.ReadAll(stdin)
+			data, err = readCapped(stdin)
 		} else {
-			data, err = os.ReadFile(f)
+			data, err = readFileCapped(f)
 		}
 		if err != nil {
 			problems = append(problems, model.Problem{Source: f, Message: "cannot read: " + unwrapPathError(err)})
@@ -95,6 +97,12 @@ func loadManifestSet(paths []string, stdin io.Reader, recursive bool, namespace 
 			}
 			prepare(d.Object, namespace)
 			fileProblems = append(fileProblems, d.Problems(model.Validate(d.Object))...)
+			if p, bad := sizeProblem(d); bad {
+				fileProblems = append(fileProblems, p)
+			}
+			if p, dup := seen.duplicate(d); dup {
+				fileProblems = append(fileProblems, p)
+			}
 		}
 		// Report in file order: by document, then line.
 		sort.SliceStable(fileProblems, func(i, j int) bool {
@@ -210,4 +218,55 @@ func expandPaths(paths []string, recursive bool) ([]string, model.Problems) {
 		files = append(files, found...)
 	}
 	return files, problems
+}
+
+// MaxManifestBytes caps what one manifest file (or standard input) may hold, so that
+// `-f /dev/zero` or a runaway generator fails with a clear error instead of eating memory.
+const MaxManifestBytes = 64 << 20
+
+var errTooBig = fmt.Errorf("larger than %d MiB (split it into several files)", MaxManifestBytes>>20)
+
+func readCapped(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxManifestBytes+1))
+	if err == nil && len(data) > MaxManifestBytes {
+		return nil, errTooBig
+	}
+	return data, err
+}
+
+func readFileCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readCapped(f)
+}
+
+// sizeProblem reports an object whose stored form exceeds what the datastore accepts.
+func sizeProblem(d model.Document) (model.Problem, bool) {
+	_, err := store.Encode(d.Object)
+	if !errors.Is(err, store.ErrTooLarge) {
+		return model.Problem{}, false
+	}
+	return model.Problem{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line, Ref: d.Ref(),
+		Message: fmt.Sprintf("too large for the datastore: %v", err)}, true
+}
+
+// firstDocs remembers where each object was first given.
+type firstDocs map[model.Key]model.Document
+
+// duplicate reports a document naming an object an earlier document of the set names.
+func (f firstDocs) duplicate(d model.Document) (model.Problem, bool) {
+	key, ok := model.KeyOf(d.Object)
+	if !ok {
+		return model.Problem{}, false
+	}
+	first, dup := f[key]
+	if !dup {
+		f[key] = d
+		return model.Problem{}, false
+	}
+	return model.Problem{Source: d.Source, Index: d.Index, Item: d.Item, Line: d.Line, Ref: d.Ref(),
+		Message: fmt.Sprintf("duplicate: %s document %d already gives this object", first.Source, first.Index)}, true
 }

@@ -54,12 +54,16 @@ func CheckKey(op string, key model.Key) error {
 }
 
 // Encode returns the JSON a backend stores for obj: everything but the resourceVersion,
-// which backends derive from their own revision when reading.
+// which backends derive from their own revision when reading. A form over MaxObjectBytes
+// is ErrTooLarge.
 func Encode(obj model.Object) ([]byte, error) {
 	rv := obj.GetResourceVersion()
 	obj.SetResourceVersion("")
 	data, err := json.Marshal(obj)
 	obj.SetResourceVersion(rv)
+	if err == nil && len(data) > MaxObjectBytes {
+		return nil, fmt.Errorf("%w: %d bytes stored, at most %d", ErrTooLarge, len(data), MaxObjectBytes)
+	}
 	return data, err
 }
 

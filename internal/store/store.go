@@ -19,7 +19,14 @@ var (
 	ErrConflict = errors.New("conflict: the object has been modified; read it again and retry")
 	// ErrUnavailable: the backend could not be reached.
 	ErrUnavailable = errors.New("datastore unavailable")
+	// ErrTooLarge: the object's stored form exceeds MaxObjectBytes.
+	ErrTooLarge = errors.New("object too large")
 )
+
+// MaxObjectBytes is the largest stored (JSON) form of one object every backend accepts:
+// within etcd's default request limit of 1.5 MiB with room for the key, and the size the
+// Kubernetes API server accepts.
+const MaxObjectBytes = 1 << 20
 
 // Store is the datastore contract every backend meets (in-memory, etcd, later the
 // Kubernetes API). Revisions and resourceVersions are opaque strings: nothing above the
