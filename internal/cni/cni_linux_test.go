@@ -42,8 +42,7 @@ func (e *env) owned(containerID string) []netip.Addr {
 }
 
 func (e *env) wep(p *pod) (*model.WorkloadEndpoint, error) {
-	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-	obj, err := e.st.Get(context.Background(), k, p.ns, EndpointName(e.node, workload{Namespace: p.ns, Pod: p.name, IfName: "eth0"}))
+	obj, err := e.st.Get(context.Background(), model.KindWorkloadEndpoint, p.ns, EndpointName(e.node, workload{Namespace: p.ns, Pod: p.name, IfName: "eth0"}))
 	if err != nil {
 		return nil, err
 	}

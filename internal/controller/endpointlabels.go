@@ -15,12 +15,6 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-var (
-	kindNamespace, _        = model.Lookup("v1", "Namespace")
-	kindServiceAccount, _   = model.Lookup("v1", "ServiceAccount")
-	kindWorkloadEndpoint, _ = model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-)
-
 // PlanEndpointLabels returns the Kubernetes WorkloadEndpoints whose labels no longer match
 // their pod's, namespace's and service account's labels, with the labels they should have
 // (what Calico's kube-controllers do in etcd mode). Endpoints of pods that are gone are
@@ -85,19 +79,19 @@ func compareKeys(ans, an, bns, bn string) int {
 // reconcileEndpointLabels writes PlanEndpointLabels' updates, each a compare-and-swap on
 // the endpoint's resourceVersion; a conflict is retried by the loop.
 func (c *Controller) reconcileEndpointLabels(ctx context.Context) error {
-	weps, err := list[*model.WorkloadEndpoint](ctx, c.st, kindWorkloadEndpoint)
+	weps, err := list[*model.WorkloadEndpoint](ctx, c.st, model.KindWorkloadEndpoint)
 	if err != nil {
 		return err
 	}
-	pods, err := list[*corev1.Pod](ctx, c.st, kindPod)
+	pods, err := list[*corev1.Pod](ctx, c.st, model.KindPod)
 	if err != nil {
 		return err
 	}
-	nss, err := list[*corev1.Namespace](ctx, c.st, kindNamespace)
+	nss, err := list[*corev1.Namespace](ctx, c.st, model.KindNamespace)
 	if err != nil {
 		return err
 	}
-	sas, err := list[*corev1.ServiceAccount](ctx, c.st, kindServiceAccount)
+	sas, err := list[*corev1.ServiceAccount](ctx, c.st, model.KindServiceAccount)
 	if err != nil {
 		return err
 	}
