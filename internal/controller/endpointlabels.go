@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/trellisnet/trellis/internal/cni"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 )
@@ -34,7 +33,7 @@ func PlanEndpointLabels(weps []*model.WorkloadEndpoint, pods []*corev1.Pod, nss 
 	}
 	var out []*model.WorkloadEndpoint
 	for _, w := range weps {
-		if w.Spec.Orchestrator != "k8s" || w.Spec.Pod == "" {
+		if w.Spec.Orchestrator != model.OrchestratorK8s || w.Spec.Pod == "" {
 			continue
 		}
 		pod, ok := podBy[Key(w.Namespace, w.Spec.Pod)]
@@ -45,7 +44,7 @@ func PlanEndpointLabels(weps []*model.WorkloadEndpoint, pods []*corev1.Pod, nss 
 		if sa == "" {
 			sa = "default"
 		}
-		want := cni.EndpointLabels(w.Namespace, sa, pod.Labels, nsBy[w.Namespace], saBy[Key(w.Namespace, sa)])
+		want := model.EndpointLabels(w.Namespace, sa, pod.Labels, nsBy[w.Namespace], saBy[Key(w.Namespace, sa)])
 		if maps.Equal(want, w.Labels) && w.Spec.ServiceAccountName == sa {
 			continue
 		}
