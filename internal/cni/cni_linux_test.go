@@ -42,8 +42,7 @@ func (e *env) owned(containerID string) []netip.Addr {
 }
 
 func (e *env) wep(p *pod) (*model.WorkloadEndpoint, error) {
-	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-	obj, err := e.st.Get(context.Background(), k, p.ns, EndpointName(e.node, workload{Namespace: p.ns, Pod: p.name, IfName: "eth0"}))
+	obj, err := e.st.Get(context.Background(), model.KindWorkloadEndpoint, p.ns, EndpointName(e.node, workload{Namespace: p.ns, Pod: p.name, IfName: "eth0"}))
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +85,8 @@ func TestAddCheckDel(t *testing.T) {
 			if err != nil {
 				t.Fatalf("workload endpoint: %v", err)
 			}
-			wantLabels := map[string]string{"app": "web", LabelNamespace: "web", LabelOrchestrator: "k8s",
-				LabelServiceAccount: "web-sa", "pcns.team": "a", "pcsa.role": "x"}
+			wantLabels := map[string]string{"app": "web", model.LabelNamespace: "web", model.LabelOrchestrator: "k8s",
+				model.LabelServiceAccount: "web-sa", "pcns.team": "a", "pcsa.role": "x"}
 			for k, v := range wantLabels {
 				if wep.Labels[k] != v {
 					t.Errorf("endpoint label %s = %q, want %q (labels %v)", k, wep.Labels[k], v, wep.Labels)

@@ -3,7 +3,6 @@ package cni
 import (
 	"crypto/sha1"
 	"encoding/hex"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,17 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/trellisnet/trellis/internal/model"
-)
-
-// Calico label keys set on every endpoint.
-const (
-	LabelNamespace      = "projectcalico.org/namespace"
-	LabelOrchestrator   = "projectcalico.org/orchestrator"
-	LabelServiceAccount = "projectcalico.org/serviceaccount"
-	// Namespace and service-account labels are copied onto the endpoint with these
-	// prefixes (Calico's profile label prefixes).
-	PrefixNamespaceLabel      = "pcns."
-	PrefixServiceAccountLabel = "pcsa."
 )
 
 // Pod annotations (also read on the namespace for the pool ones).
@@ -55,25 +43,6 @@ func EndpointName(node string, w workload) string {
 	return escapeName(node) + "-k8s-" + escapeName(w.Pod) + "-" + escapeName(w.IfName)
 }
 
-// EndpointLabels are the labels of a Kubernetes pod's WorkloadEndpoint, as Calico gives
-// them: the pod's own, its namespace's prefixed "pcns.", its service account's prefixed
-// "pcsa.", and the namespace, orchestrator and service-account labels. The CNI plugin
-// writes them on ADD; the cluster controller keeps them in step when labels change.
-func EndpointLabels(namespace, serviceAccount string, pod, ns, sa map[string]string) map[string]string {
-	out := make(map[string]string, len(pod)+len(ns)+len(sa)+3)
-	maps.Copy(out, pod)
-	for k, v := range ns {
-		out[PrefixNamespaceLabel+k] = v
-	}
-	for k, v := range sa {
-		out[PrefixServiceAccountLabel+k] = v
-	}
-	out[LabelNamespace] = namespace
-	out[LabelOrchestrator] = "k8s"
-	out[LabelServiceAccount] = serviceAccount
-	return out
-}
-
 // podInfo is what the store says about the workload's pod, namespace and service account.
 type podInfo struct {
 	Pod       *podView
@@ -95,12 +64,12 @@ func buildEndpoint(node string, w workload, info podInfo, hostIf, mac string, ad
 		wep.Spec.IPNetworks = append(wep.Spec.IPNetworks, a.String())
 	}
 	if w.Pod == "" {
-		wep.Spec.Orchestrator = "cni"
+		wep.Spec.Orchestrator = model.OrchestratorCNI
 		wep.Spec.Workload = w.ContainerID
-		wep.Labels[LabelOrchestrator] = "cni"
+		wep.Labels[model.LabelOrchestrator] = model.OrchestratorCNI
 		return wep
 	}
-	wep.Spec.Orchestrator = "k8s"
+	wep.Spec.Orchestrator = model.OrchestratorK8s
 	wep.Spec.Pod = w.Pod
 	wep.Spec.Workload = w.Pod
 	sa := "default"
@@ -130,9 +99,9 @@ func buildEndpoint(node string, w workload, info podInfo, hostIf, mac string, ad
 	if info.SA != nil {
 		saLabels = info.SA.Labels
 	}
-	wep.Labels = EndpointLabels(w.Namespace, sa, podLabels, nsLabels, saLabels)
+	wep.Labels = model.EndpointLabels(w.Namespace, sa, podLabels, nsLabels, saLabels)
 	wep.Spec.ServiceAccountName = sa
-	wep.Spec.Profiles = []string{"kns." + w.Namespace, "ksa." + w.Namespace + "." + sa}
+	wep.Spec.Profiles = []string{model.PrefixProfileNamespace + w.Namespace, model.PrefixProfileServiceAccount + w.Namespace + "." + sa}
 	slices.SortFunc(wep.Spec.Ports, func(a, b model.WorkloadEndpointPort) int { return strings.Compare(a.Name, b.Name) })
 	return wep
 }

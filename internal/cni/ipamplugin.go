@@ -26,11 +26,7 @@ func lookupPod(ctx context.Context, st store.Store, w workload) (podInfo, error)
 	if w.Pod == "" {
 		return info, nil
 	}
-	get := func(kind, ns, name string) (model.Object, error) {
-		k, ok := model.Lookup("v1", kind)
-		if !ok {
-			return nil, fmt.Errorf("kind %s is not registered", kind)
-		}
+	get := func(k *model.Kind, ns, name string) (model.Object, error) {
 		obj, err := st.Get(ctx, k, ns, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
@@ -41,18 +37,14 @@ func lookupPod(ctx context.Context, st store.Store, w workload) (podInfo, error)
 	var nsErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		obj, err := get("Namespace", "", w.Namespace)
+		obj, err := get(model.KindNamespace, "", w.Namespace)
 		ns, _ = obj.(*corev1.Namespace)
 		if err != nil {
 			nsErr = fmt.Errorf("look up namespace %s: %w", w.Namespace, err)
 		}
 	})
 	defer wg.Wait() // on the early returns below
-	pk, err := podViewKind()
-	if err != nil {
-		return info, err
-	}
-	obj, err := st.Get(ctx, pk, w.Namespace, w.Pod)
+	obj, err := st.Get(ctx, podViewKind, w.Namespace, w.Pod)
 	if err != nil {
 		return info, fmt.Errorf("look up pod %s/%s: %w", w.Namespace, w.Pod, err)
 	}
@@ -61,7 +53,7 @@ func lookupPod(ctx context.Context, st store.Store, w workload) (podInfo, error)
 	if pod != nil && pod.Spec.ServiceAccountName != "" {
 		sa = pod.Spec.ServiceAccountName
 	}
-	obj, err = get("ServiceAccount", w.Namespace, sa)
+	obj, err = get(model.KindServiceAccount, w.Namespace, sa)
 	if err != nil {
 		return info, fmt.Errorf("look up service account %s/%s: %w", w.Namespace, sa, err)
 	}
@@ -73,11 +65,7 @@ func lookupPod(ctx context.Context, st store.Store, w workload) (podInfo, error)
 
 // nodeLabels reads the labels of the Calico Node, else the Kubernetes Node, named node.
 func nodeLabels(ctx context.Context, st store.Store, node string) (map[string]string, error) {
-	for _, gv := range []string{model.APIVersionCalico, "v1"} {
-		k, ok := model.Lookup(gv, "Node")
-		if !ok {
-			continue
-		}
+	for _, k := range []*model.Kind{model.KindNode, model.KindK8sNode} {
 		obj, err := st.Get(ctx, k, "", node)
 		if errors.Is(err, store.ErrNotFound) {
 			continue

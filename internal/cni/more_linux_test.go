@@ -67,8 +67,7 @@ func TestPolicyWait(t *testing.T) {
 // (it watches the pod's namespace, so its own latency is a store round trip, not a poll
 // interval) it writes an EndpointStatus carrying the endpoint's UID.
 func fakeAgent(ctx context.Context, e *env, p *pod) {
-	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-	w, err := e.st.Watch(ctx, k, store.WatchOptions{Namespace: p.ns})
+	w, err := e.st.Watch(ctx, model.KindWorkloadEndpoint, store.WatchOptions{Namespace: p.ns})
 	if err != nil {
 		return // the plugin's policy wait then times out and the test says so
 	}
@@ -442,8 +441,7 @@ func TestCheckFindsWorkloadWithoutEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-	if _, err := e.st.Delete(context.Background(), k, wep.Namespace, wep.Name, store.DeleteOptions{}); err != nil {
+	if _, err := e.st.Delete(context.Background(), model.KindWorkloadEndpoint, wep.Namespace, wep.Name, store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := ipamstore.Check(context.Background(), e.st)

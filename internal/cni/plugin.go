@@ -241,7 +241,7 @@ func (p *plugin) check(c *call) error {
 	if err := checkPodLink(podLink{HostIf: hostIf, ContIf: w.IfName, NetNS: c.args.Netns, Addrs: addrs}); err != nil {
 		return err
 	}
-	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
+	k := model.KindWorkloadEndpoint
 	obj, err := c.st.Get(c.ctx, k, w.Namespace, EndpointName(c.node, w))
 	if err != nil {
 		return fmt.Errorf("check: workload endpoint: %w", err)
@@ -272,7 +272,7 @@ func checkOwned(ctx context.Context, st store.Store, conf *NetConf, containerID 
 // status: 50 when the datastore is unreachable, 51 when the node agent has not reported
 // ready (existing pods keep their connectivity but policy changes are not programmed).
 func (p *plugin) status(c *call) error {
-	k, _ := model.Lookup(model.APIVersionCalico, "IPAMConfiguration")
+	k := model.KindIPAMConfiguration
 	ctx, cancel := context.WithTimeout(c.ctx, c.conf.storeTimeout)
 	defer cancel()
 	if _, err := c.st.Get(ctx, k, "", "default"); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -319,7 +319,7 @@ func (p *plugin) gc(c *call) error {
 	if p.ipamOnly {
 		return errors.Join(errs...)
 	}
-	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
+	k := model.KindWorkloadEndpoint
 	res, err := c.st.List(c.ctx, k, store.ListOptions{})
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("gc: list workload endpoints: %w", err))...)
@@ -387,7 +387,7 @@ func writeEndpoint(ctx context.Context, st store.Store, wep *model.WorkloadEndpo
 
 // deleteEndpoint deletes the endpoint if it belongs to containerID; absent is fine.
 func deleteEndpoint(ctx context.Context, st store.Store, namespace, name, containerID string) error {
-	k, _ := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
+	k := model.KindWorkloadEndpoint
 	obj, err := st.Get(ctx, k, namespace, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -410,10 +410,7 @@ func deleteEndpoint(ctx context.Context, st store.Store, namespace, name, contai
 // watches the namespace's EndpointStatuses (started before the first read, so no write is
 // missed) and polls only as a fallback when the watch cannot start or ends.
 func waitForPolicy(ctx context.Context, st store.Store, wep *model.WorkloadEndpoint, timeout time.Duration) error {
-	k, ok := model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
-	if !ok {
-		return errors.New("policy wait: kind EndpointStatus is not registered")
-	}
+	k := model.KindEndpointStatus
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	programmed := func(obj model.Object) bool {

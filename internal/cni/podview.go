@@ -1,9 +1,6 @@
 package cni
 
 import (
-	"fmt"
-	"sync"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -34,14 +31,10 @@ type podViewContainer struct {
 
 // podViewKind is the registered Pod kind (same key, same storage) with podView as its Go
 // type, for reading only: it is never registered and never written through.
-var podViewKind = sync.OnceValues(func() (*model.Kind, error) {
-	k, ok := model.Lookup("v1", "Pod")
-	if !ok {
-		return nil, fmt.Errorf("kind Pod is not registered")
-	}
-	view := *k
+var podViewKind = func() *model.Kind {
+	view := *model.KindPod
 	view.New = func() model.Object {
 		return &podView{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}}
 	}
-	return &view, nil
-})
+	return &view
+}()

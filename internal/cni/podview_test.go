@@ -48,8 +48,8 @@ func TestEndpointFromStoredPod(t *testing.T) {
 		t.Errorf("pools from the pod annotation: %v, %v", pools, err)
 	}
 	wep := buildEndpoint("n1", w, info, "trl0", "aa:bb:cc:dd:ee:ff", nil)
-	wantLabels := map[string]string{"app": "web", "pcns.team": "a", "pcsa.role": "x", LabelNamespace: "shop",
-		LabelOrchestrator: "k8s", LabelServiceAccount: "web-sa"}
+	wantLabels := map[string]string{"app": "web", "pcns.team": "a", "pcsa.role": "x", model.LabelNamespace: "shop",
+		model.LabelOrchestrator: "k8s", model.LabelServiceAccount: "web-sa"}
 	if diff := cmp.Diff(wantLabels, wep.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
+	"github.com/trellisnet/trellis/internal/ipmath"
 	"github.com/trellisnet/trellis/internal/model"
 )
 
@@ -312,24 +312,6 @@ func hostRange(p netip.Prefix) (first, n uint64) {
 	return 1, size - 1
 }
 
-// addOffset returns a+off (off < 2^64, carried into the upper half).
-func addOffset(a netip.Addr, off uint64) netip.Addr {
-	b := a.As16()
-	lo := binary.BigEndian.Uint64(b[8:])
-	hi := binary.BigEndian.Uint64(b[:8])
-	nlo := lo + off
-	if nlo < lo {
-		hi++
-	}
-	binary.BigEndian.PutUint64(b[8:], nlo)
-	binary.BigEndian.PutUint64(b[:8], hi)
-	out := netip.AddrFrom16(b)
-	if a.Is4() {
-		return out.Unmap()
-	}
-	return out
-}
-
 // allocIP picks a free address of p for key: it starts at a point derived from key and
 // scans forward, so concurrent allocations for different services rarely collide.
 func allocIP(p netip.Prefix, key string, used map[netip.Addr]string, reserved []netip.Addr) (netip.Addr, error) {
@@ -339,7 +321,7 @@ func allocIP(p netip.Prefix, key string, used map[netip.Addr]string, reserved []
 	first, n := hostRange(p)
 	start := hash64(key) % n
 	for i := uint64(0); i < min(n, maxScan); i++ {
-		a := addOffset(p.Masked().Addr(), first+(start+i)%n)
+		a, _ := ipmath.Add(p.Masked().Addr(), first+(start+i)%n)
 		if _, taken := used[a]; taken || slices.Contains(reserved, a) {
 			continue
 		}

@@ -15,14 +15,6 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// Kinds the controllers read and write.
-var (
-	kindService, _       = model.Lookup("v1", "Service")
-	kindPod, _           = model.Lookup("v1", "Pod")
-	kindEndpointSlice, _ = model.Lookup("discovery.k8s.io/v1", "EndpointSlice")
-	kindIPPool, _        = model.Lookup(model.APIVersionCalico, "IPPool")
-)
-
 // Controller runs the Service allocator with LoadBalancer IPAM, and the EndpointSlice
 // controller, each a loop over list + watch of the store.
 type Controller struct {
@@ -42,9 +34,9 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Controller, error) {
 // Run runs every loop until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	loops := []*loop{
-		{name: "services", kinds: []*model.Kind{kindService, kindIPPool}, reconcile: c.reconcileServices},
-		{name: "endpointslices", kinds: []*model.Kind{kindService, kindPod, kindEndpointSlice}, reconcile: c.reconcileSlices},
-		{name: "endpointlabels", kinds: []*model.Kind{kindWorkloadEndpoint, kindPod, kindNamespace, kindServiceAccount}, reconcile: c.reconcileEndpointLabels},
+		{name: "services", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices},
+		{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice}, reconcile: c.reconcileSlices},
+		{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount}, reconcile: c.reconcileEndpointLabels},
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
@@ -76,11 +68,11 @@ func list[T any](ctx context.Context, st store.Store, k *model.Kind) ([]T, error
 // reconcileServices allocates and writes; a conflict returns an error so the loop
 // retries with fresh data.
 func (c *Controller) reconcileServices(ctx context.Context) error {
-	svcs, err := list[*corev1.Service](ctx, c.st, kindService)
+	svcs, err := list[*corev1.Service](ctx, c.st, model.KindService)
 	if err != nil {
 		return err
 	}
-	pools, err := list[*model.IPPool](ctx, c.st, kindIPPool)
+	pools, err := list[*model.IPPool](ctx, c.st, model.KindIPPool)
 	if err != nil {
 		return err
 	}
@@ -124,15 +116,15 @@ func lbIPs(s *corev1.Service) []string {
 }
 
 func (c *Controller) reconcileSlices(ctx context.Context) error {
-	svcs, err := list[*corev1.Service](ctx, c.st, kindService)
+	svcs, err := list[*corev1.Service](ctx, c.st, model.KindService)
 	if err != nil {
 		return err
 	}
-	pods, err := list[*corev1.Pod](ctx, c.st, kindPod)
+	pods, err := list[*corev1.Pod](ctx, c.st, model.KindPod)
 	if err != nil {
 		return err
 	}
-	stored, err := list[*discoveryv1.EndpointSlice](ctx, c.st, kindEndpointSlice)
+	stored, err := list[*discoveryv1.EndpointSlice](ctx, c.st, model.KindEndpointSlice)
 	if err != nil {
 		return err
 	}
@@ -158,7 +150,7 @@ func (c *Controller) reconcileSlices(ctx context.Context) error {
 	}
 	for _, s := range plan.Delete {
 		write("delete", s, func(ctx context.Context) error {
-			_, err := c.st.Delete(ctx, kindEndpointSlice, s.Namespace, s.Name, store.DeleteOptions{ResourceVersion: s.ResourceVersion})
+			_, err := c.st.Delete(ctx, model.KindEndpointSlice, s.Namespace, s.Name, store.DeleteOptions{ResourceVersion: s.ResourceVersion})
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}

@@ -80,7 +80,7 @@ func TestRunAllocatesWithoutDuplicatesUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, "every service allocated, no duplicates", func() string {
-		svcs := mustList[*corev1.Service](t, st, kindService)
+		svcs := mustList[*corev1.Service](t, st, model.KindService)
 		ips, ports := map[string]string{}, map[int32]string{}
 		for _, s := range svcs {
 			if s.Spec.ClusterIP == "" || s.Spec.Ports[0].NodePort == 0 {
@@ -110,7 +110,7 @@ func TestRunLoadBalancerFromPools(t *testing.T) {
 	s.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}
 	create(t, st, s)
 	get := func() *corev1.Service {
-		o, err := st.Get(context.Background(), kindService, "default", "lb")
+		o, err := st.Get(context.Background(), model.KindService, "default", "lb")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestRunEndpointSlicesFollowPods(t *testing.T) {
 	}
 	endpoints := func(svcName string) []string {
 		var all []*discoveryv1.EndpointSlice
-		for _, sl := range mustList[*discoveryv1.EndpointSlice](t, st, kindEndpointSlice) {
+		for _, sl := range mustList[*discoveryv1.EndpointSlice](t, st, model.KindEndpointSlice) {
 			if sl.Labels[LabelServiceName] == svcName {
 				all = append(all, sl)
 			}
@@ -185,7 +185,7 @@ func TestRunEndpointSlicesFollowPods(t *testing.T) {
 	update := func(name string, mod func(*corev1.Pod)) {
 		t.Helper()
 		for {
-			o, err := st.Get(ctx, kindPod, "default", name)
+			o, err := st.Get(ctx, model.KindPod, "default", name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,15 +200,15 @@ func TestRunEndpointSlicesFollowPods(t *testing.T) {
 	expect("b became ready", "IPv4 10.244.0.10 TTF node1 a http=TCP/8080", "IPv4 10.244.0.11 TTF node1 b http=TCP/8080")
 	update("a", func(p *corev1.Pod) { p.Labels = map[string]string{"app": "other"} })
 	expect("a relabelled out", "IPv4 10.244.0.11 TTF node1 b http=TCP/8080")
-	if _, err := st.Delete(ctx, kindPod, "default", "b", store.DeleteOptions{}); err != nil {
+	if _, err := st.Delete(ctx, model.KindPod, "default", "b", store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	expect("b deleted", "IPv4 (none)")
-	if _, err := st.Delete(ctx, kindService, "default", "web", store.DeleteOptions{}); err != nil {
+	if _, err := st.Delete(ctx, model.KindService, "default", "web", store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	expect("service deleted")
-	o, err := st.Get(ctx, kindEndpointSlice, "default", "manual-1")
+	o, err := st.Get(ctx, model.KindEndpointSlice, "default", "manual-1")
 	if err != nil || len(o.(*discoveryv1.EndpointSlice).Endpoints) != 1 {
 		t.Errorf("the selector-less service's own slice changed: %v %v", o, err)
 	}

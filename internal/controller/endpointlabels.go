@@ -10,15 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/trellisnet/trellis/internal/cni"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
-)
-
-var (
-	kindNamespace, _        = model.Lookup("v1", "Namespace")
-	kindServiceAccount, _   = model.Lookup("v1", "ServiceAccount")
-	kindWorkloadEndpoint, _ = model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
 )
 
 // PlanEndpointLabels returns the Kubernetes WorkloadEndpoints whose labels no longer match
@@ -40,7 +33,7 @@ func PlanEndpointLabels(weps []*model.WorkloadEndpoint, pods []*corev1.Pod, nss 
 	}
 	var out []*model.WorkloadEndpoint
 	for _, w := range weps {
-		if w.Spec.Orchestrator != "k8s" || w.Spec.Pod == "" {
+		if w.Spec.Orchestrator != model.OrchestratorK8s || w.Spec.Pod == "" {
 			continue
 		}
 		pod, ok := podBy[Key(w.Namespace, w.Spec.Pod)]
@@ -51,7 +44,7 @@ func PlanEndpointLabels(weps []*model.WorkloadEndpoint, pods []*corev1.Pod, nss 
 		if sa == "" {
 			sa = "default"
 		}
-		want := cni.EndpointLabels(w.Namespace, sa, pod.Labels, nsBy[w.Namespace], saBy[Key(w.Namespace, sa)])
+		want := model.EndpointLabels(w.Namespace, sa, pod.Labels, nsBy[w.Namespace], saBy[Key(w.Namespace, sa)])
 		if maps.Equal(want, w.Labels) && w.Spec.ServiceAccountName == sa {
 			continue
 		}
@@ -85,19 +78,19 @@ func compareKeys(ans, an, bns, bn string) int {
 // reconcileEndpointLabels writes PlanEndpointLabels' updates, each a compare-and-swap on
 // the endpoint's resourceVersion; a conflict is retried by the loop.
 func (c *Controller) reconcileEndpointLabels(ctx context.Context) error {
-	weps, err := list[*model.WorkloadEndpoint](ctx, c.st, kindWorkloadEndpoint)
+	weps, err := list[*model.WorkloadEndpoint](ctx, c.st, model.KindWorkloadEndpoint)
 	if err != nil {
 		return err
 	}
-	pods, err := list[*corev1.Pod](ctx, c.st, kindPod)
+	pods, err := list[*corev1.Pod](ctx, c.st, model.KindPod)
 	if err != nil {
 		return err
 	}
-	nss, err := list[*corev1.Namespace](ctx, c.st, kindNamespace)
+	nss, err := list[*corev1.Namespace](ctx, c.st, model.KindNamespace)
 	if err != nil {
 		return err
 	}
-	sas, err := list[*corev1.ServiceAccount](ctx, c.st, kindServiceAccount)
+	sas, err := list[*corev1.ServiceAccount](ctx, c.st, model.KindServiceAccount)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func TestRunEndpointLabelsFollowPodNamespaceAndServiceAccount(t *testing.T) {
 	create(t, st, other)
 
 	labels := func(name string) map[string]string {
-		obj, err := st.Get(ctx, kindWorkloadEndpoint, "shop", name)
+		obj, err := st.Get(ctx, model.KindWorkloadEndpoint, "shop", name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,12 +66,12 @@ func TestRunEndpointLabelsFollowPodNamespaceAndServiceAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	relabel(kindPod, "shop", "web", map[string]string{"app": "web", "version": "v2"})
+	relabel(model.KindPod, "shop", "web", map[string]string{"app": "web", "version": "v2"})
 	expect("pod label added", with(map[string]string{"app": "web", "version": "v2"}))
-	relabel(kindNamespace, "", "shop", map[string]string{"tier": "silver", "kubernetes.io/metadata.name": "shop"})
+	relabel(model.KindNamespace, "", "shop", map[string]string{"tier": "silver", "kubernetes.io/metadata.name": "shop"})
 	base["pcns.tier"] = "silver"
 	expect("namespace label changed", with(map[string]string{"app": "web", "version": "v2"}))
-	relabel(kindServiceAccount, "shop", "api", nil)
+	relabel(model.KindServiceAccount, "shop", "api", nil)
 	delete(base, "pcsa.team")
 	expect("service account labels removed", with(map[string]string{"app": "web", "version": "v2"}))
 

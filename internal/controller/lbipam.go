@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/trellisnet/trellis/internal/ipmath"
 	"github.com/trellisnet/trellis/internal/model"
 )
 
@@ -148,7 +149,7 @@ func firstFree(pools []netip.Prefix, f corev1.IPFamily, used map[netip.Addr]stri
 		}
 		first, n := hostRange(p)
 		for i := uint64(0); i < min(n, maxScan); i++ {
-			a := addOffset(p.Addr(), first+i)
+			a, _ := ipmath.Add(p.Addr(), first+i)
 			if _, taken := used[a]; !taken {
 				return a, true
 			}

@@ -28,9 +28,13 @@ func runValidate(t *testing.T, stdin string, args ...string) (string, string, er
 	return out.String(), errOut.String(), err
 }
 
+// corpusDir is the manifest corpus, kept next to the model that decodes and validates it
+// (internal/model tests the same files without the CLI).
+var corpusDir = filepath.Join("..", "model", "testdata", "manifests")
+
 func manifestFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "manifests", dir, "*.*"))
+	files, err := filepath.Glob(filepath.Join(corpusDir, dir, "*.*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no test files in %s: %v", dir, err)
 	}
@@ -56,7 +60,7 @@ func TestValidateValidFiles(t *testing.T) {
 // TestValidateEveryKindCovered: the valid examples hold at least one object of every
 // manifest kind.
 func TestValidateEveryKindCovered(t *testing.T) {
-	docs, err := LoadManifests([]string{filepath.Join("testdata", "manifests", "valid")}, nil, false)
+	docs, err := LoadManifests([]string{filepath.Join(corpusDir, "valid")}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +208,7 @@ func TestValidateUsageAndMissingFile(t *testing.T) {
 }
 
 func TestValidateWarnsAboutIgnoredFelixFields(t *testing.T) {
-	_, stderr, err := runValidate(t, "", "-f", filepath.Join("testdata", "manifests", "valid", "felixconfiguration.yaml"))
+	_, stderr, err := runValidate(t, "", "-f", filepath.Join(corpusDir, "valid", "felixconfiguration.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +280,7 @@ func TestLoadManifestsDefaultsNamespace(t *testing.T) {
 // marshalling and decoding again gives an equal object: what `apply` stores is what `get`
 // gives back.
 func TestValidManifestsRoundTrip(t *testing.T) {
-	docs, err := LoadManifests([]string{filepath.Join("testdata", "manifests", "valid")}, nil, false)
+	docs, err := LoadManifests([]string{filepath.Join(corpusDir, "valid")}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func (s *Server) Synced() bool { return s.view.Synced() }
 // Follow keeps the server's view of the store current until ctx ends.
 func (s *Server) Follow(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, k := range []*model.Kind{kindService, kindEndpointSlice} {
+	for _, k := range []*model.Kind{model.KindService, model.KindEndpointSlice} {
 		wg.Go(func() { s.view.follow(ctx, s.st, k, s.log) })
 	}
 	wg.Wait()

@@ -187,8 +187,7 @@ func TestServerFollowsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("NOERROR", "A 10.244.0.9")
-	k, _ := model.Lookup("discovery.k8s.io/v1", "EndpointSlice")
-	if _, err := st.Delete(ctx, k, "default", "web-1", store.DeleteOptions{}); err != nil {
+	if _, err := st.Delete(ctx, model.KindEndpointSlice, "default", "web-1", store.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	wait("NOERROR")

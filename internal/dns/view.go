@@ -14,11 +14,6 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-var (
-	kindService, _       = model.Lookup("v1", "Service")
-	kindEndpointSlice, _ = model.Lookup("discovery.k8s.io/v1", "EndpointSlice")
-)
-
 // view is the server's copy of Services and EndpointSlices.
 type view struct {
 	mu       sync.RWMutex
@@ -73,7 +68,7 @@ func (v *view) set(o model.Object, del bool) {
 func (v *view) replace(k *model.Kind, items []model.Object) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if k == kindService {
+	if k == model.KindService {
 		v.services = map[string]*corev1.Service{}
 	} else {
 		v.slices = map[string]map[string]*discoveryv1.EndpointSlice{}
@@ -95,7 +90,7 @@ func (v *view) apply(ev store.Event) {
 func (v *view) Synced() bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.synced[kindService] && v.synced[kindEndpointSlice]
+	return v.synced[model.KindService] && v.synced[model.KindEndpointSlice]
 }
 
 // follow keeps one kind of the view current until ctx ends: list, watch from the list's

@@ -8,12 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
 func TestViewSliceMovesBetweenServices(t *testing.T) {
 	v := newView()
-	v.replace(kindService, nil)
+	v.replace(model.KindService, nil)
 	for _, s := range []*corev1.Service{service("default", "a", corev1.ClusterIPNone, nil), service("default", "b", corev1.ClusterIPNone, nil)} {
 		v.apply(store.Event{Type: store.EventAdded, Object: s})
 	}

@@ -67,7 +67,7 @@ type PoolUsage struct {
 func Usage(s Snapshot, pools []Pool) []PoolUsage {
 	out := make([]PoolUsage, len(pools))
 	for i, p := range pools {
-		out[i] = PoolUsage{Pool: p, Size: new(big.Int).Lsh(big.NewInt(1), uint(addrBits(p.CIDR)-p.CIDR.Bits()))}
+		out[i] = PoolUsage{Pool: p, Size: new(big.Int).Lsh(big.NewInt(1), uint(p.CIDR.Addr().BitLen()-p.CIDR.Bits()))}
 	}
 	var orphans *PoolUsage
 	for _, b := range s.Blocks {

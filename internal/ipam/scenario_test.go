@@ -36,13 +36,12 @@ func TestScenarios(t *testing.T) {
 }
 
 type scenario struct {
-	a         *Allocator
-	pools     []Pool
-	cfg       Config
-	reserved  []netip.Prefix
-	nodeLbl   map[string]string
-	nsLbl     map[string]string
-	lastSeqOf map[string]uint64
+	a        *Allocator
+	pools    []Pool
+	cfg      Config
+	reserved []netip.Prefix
+	nodeLbl  map[string]string
+	nsLbl    map[string]string
 }
 
 func runScenario(t *testing.T, path string) {

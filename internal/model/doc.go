@@ -17,6 +17,12 @@
 //     as a field.Error with a path such as spec.ingress[0].action.
 //   - Clone: a deep copy for the store.
 //
+// It also holds the ideas several packages share: a variable per registered kind (KindPod,
+// KindWorkloadEndpoint, ...; kindvars.go) so that code never looks kinds up by string, and
+// the identity labels of workload endpoints (LabelNamespace, PrefixNamespaceLabel, ...) with
+// EndpointLabels, which the CNI plugin, the cluster controller and the policy calculation
+// all use (labels.go).
+//
 // Invariants: Decode → SetDefaults → marshal → Decode gives an equal object (round trip);
 // SetDefaults is idempotent; Validate never mutates its argument. SetDefaults is not named
 // Default because Default is the kind registry.

@@ -9,11 +9,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// fuzzSeeds adds the defaulting inputs, the ctl package's valid and invalid manifests and a
+// fuzzSeeds adds the defaulting inputs, the valid and invalid manifest corpus and a
 // few hand-picked oddities to the corpus.
 func fuzzSeeds(f *testing.F) {
 	var files []string
-	for _, pattern := range []string{"testdata/defaults/*.yaml", "../ctl/testdata/manifests/*/*.*"} {
+	for _, pattern := range []string{"testdata/defaults/*.yaml", "testdata/manifests/*/*.*"} {
 		m, _ := filepath.Glob(pattern)
 		files = append(files, m...)
 	}

@@ -182,12 +182,11 @@ func onlyDefaultName(name string, _ bool) []string {
 	return nil
 }
 
-// calicoNamespaceLabel is set by Calico itself on namespaced objects; users may not set it.
-const calicoNamespaceLabel = "projectcalico.org/namespace"
-
+// reservedLabel: LabelNamespace is set by Calico itself on namespaced objects; users may not
+// set it.
 func reservedLabel(labels map[string]string, p *field.Path) field.ErrorList {
-	if _, ok := labels[calicoNamespaceLabel]; ok {
-		return field.ErrorList{field.Forbidden(p.Key(calicoNamespaceLabel), "this label is reserved for Calico")}
+	if _, ok := labels[LabelNamespace]; ok {
+		return field.ErrorList{field.Forbidden(p.Key(LabelNamespace), "this label is reserved for Calico")}
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func benchEndpoint(ns, j int, extra string) *EndpointInput {
 		Node: fmt.Sprintf("node-%d", i%benchNodes), Interface: fmt.Sprintf("cali%d", i),
 		Labels: map[string]string{"app": fmt.Sprintf("a%d", j%10), "tier": []string{"fe", "be", "db"}[j%3],
 			"version": fmt.Sprintf("v%d", j%3), "extra": extra},
-		ServiceAccount: sa, Orchestrator: OrchestratorK8s, Profiles: defaultProfiles(nsName, sa),
+		ServiceAccount: sa, Orchestrator: model.OrchestratorK8s, Profiles: defaultProfiles(nsName, sa),
 		Addrs: []netip.Prefix{netip.PrefixFrom(addr, 32)},
 		Ports: []NamedPort{{Name: "http", Proto: "tcp", Port: uint16(8000 + j%10)}},
 	}

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/trellisnet/trellis/internal/model"
 )
 
 // State materialises the current desired state. It is a fresh value the caller may keep.
@@ -181,7 +183,7 @@ func (b *builder) profile(name string) Profile {
 	if p, ok := b.c.profiles[name]; ok {
 		return clonePolicy(Policy{Ingress: p.out.Ingress, Egress: p.out.Egress}).asProfile(name)
 	}
-	if ns, ok := cutPrefix(name, ProfileNamespace); ok {
+	if ns, ok := cutPrefix(name, model.PrefixProfileNamespace); ok {
 		if _, ok := b.c.namespaces[ns]; ok {
 			return Profile{Name: name, Ingress: []Rule{{Action: ActionAllow}}, Egress: []Rule{{Action: ActionAllow}}}
 		}

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/selector"
 )
 
@@ -128,13 +129,13 @@ func (c *Calculator) Update(r Resource) {
 		c.updateProfile(r)
 	case *Namespace:
 		c.namespaces[r.Name] = r
-		c.nsLabels[r.Name] = prefixLabels(NamespacePrefix, r.Labels, r.Name)
+		c.nsLabels[r.Name] = prefixLabels(model.PrefixNamespaceLabel, r.Labels, r.Name)
 		c.refreshMembers(c.byNS[r.Name])
-		c.markProfileUsers(ProfileNamespace + r.Name)
+		c.markProfileUsers(model.PrefixProfileNamespace + r.Name)
 	case *ServiceAccount:
 		k := r.Namespace + "/" + r.Name
 		c.sas[k] = r
-		c.saLabels[k] = prefixLabels(ServiceAccountPrfx, r.Labels, r.Name)
+		c.saLabels[k] = prefixLabels(model.PrefixServiceAccountLabel, r.Labels, r.Name)
 		c.refreshMembers(c.bySA[k])
 	case *EndpointInput:
 		c.updateEndpoint(r)
@@ -174,7 +175,7 @@ func (c *Calculator) Delete(k Key) {
 		delete(c.namespaces, k.Name)
 		delete(c.nsLabels, k.Name)
 		c.refreshMembers(c.byNS[k.Name])
-		c.markProfileUsers(ProfileNamespace + k.Name)
+		c.markProfileUsers(model.PrefixProfileNamespace + k.Name)
 	case KeyServiceAccount:
 		sk := k.Namespace + "/" + k.Name
 		delete(c.sas, sk)
@@ -225,7 +226,7 @@ func prefixLabels(prefix string, labels map[string]string, name string) map[stri
 	for k, v := range labels {
 		out[prefix+k] = v
 	}
-	out[prefix+LabelName] = name
+	out[prefix+model.LabelName] = name
 	return out
 }
 
@@ -316,7 +317,7 @@ func (c *Calculator) refreshMember(key string) {
 		}
 		id := identity{namespace: ns.Namespace}
 		if ns.Namespace != "" {
-			id.labels = labelsOf(map[string]string{LabelNamespace: ns.Namespace}, ns.Labels, c.nsLabels[ns.Namespace])
+			id.labels = labelsOf(map[string]string{model.LabelNamespace: ns.Namespace}, ns.Labels, c.nsLabels[ns.Namespace])
 		} else {
 			id.labels = labelsOf(ns.Labels)
 		}
@@ -329,15 +330,15 @@ func (c *Calculator) endpointIdentity(ep *EndpointInput) identity {
 	builtin := map[string]string{}
 	if ep.Kind == KindWorkload {
 		if ep.Namespace != "" {
-			builtin[LabelNamespace] = ep.Namespace
+			builtin[model.LabelNamespace] = ep.Namespace
 		}
 		orch := ep.Orchestrator
 		if orch == "" {
-			orch = OrchestratorK8s
+			orch = model.OrchestratorK8s
 		}
-		builtin[LabelOrchestrator] = orch
+		builtin[model.LabelOrchestrator] = orch
 		if ep.ServiceAccount != "" {
-			builtin[LabelServiceAccount] = ep.ServiceAccount
+			builtin[model.LabelServiceAccount] = ep.ServiceAccount
 		}
 	}
 	layers = append(layers, builtin, ep.Labels)
@@ -357,10 +358,10 @@ func (c *Calculator) profileLabels(name string) map[string]string {
 	if p, ok := c.profiles[name]; ok {
 		return p.in.LabelsToApply
 	}
-	if ns, ok := cutPrefix(name, ProfileNamespace); ok {
+	if ns, ok := cutPrefix(name, model.PrefixProfileNamespace); ok {
 		return c.nsLabels[ns]
 	}
-	if rest, ok := cutPrefix(name, ProfileSA); ok {
+	if rest, ok := cutPrefix(name, model.PrefixProfileServiceAccount); ok {
 		for i := 0; i < len(rest); i++ {
 			if rest[i] == '.' {
 				if l, ok := c.saLabels[rest[:i]+"/"+rest[i+1:]]; ok {

@@ -172,7 +172,7 @@ func fromWorkloadEndpoint(o *model.WorkloadEndpoint) (*EndpointInput, error) {
 func withoutBuiltins(l map[string]string) map[string]string {
 	out := make(map[string]string, len(l))
 	for k, v := range l {
-		if k != LabelNamespace && k != LabelOrchestrator && k != LabelServiceAccount {
+		if k != model.LabelNamespace && k != model.LabelOrchestrator && k != model.LabelServiceAccount {
 			out[k] = v
 		}
 	}
@@ -180,9 +180,9 @@ func withoutBuiltins(l map[string]string) map[string]string {
 }
 
 func defaultProfiles(ns, sa string) []string {
-	p := []string{ProfileNamespace + ns}
+	p := []string{model.PrefixProfileNamespace + ns}
 	if sa != "" {
-		p = append(p, ProfileSA+ns+"."+sa)
+		p = append(p, model.PrefixProfileServiceAccount+ns+"."+sa)
 	}
 	return p
 }
@@ -200,7 +200,7 @@ func FromPod(o *corev1.Pod) (*EndpointInput, error) {
 	}
 	ep := &EndpointInput{Kind: KindWorkload, Name: o.Namespace + "/" + o.Name, Namespace: o.Namespace,
 		Node: o.Spec.NodeName, Interface: PodInterface(o.Namespace, o.Name), ServiceAccount: sa,
-		Orchestrator: OrchestratorK8s, Labels: o.Labels, Profiles: defaultProfiles(o.Namespace, sa)}
+		Orchestrator: model.OrchestratorK8s, Labels: o.Labels, Profiles: defaultProfiles(o.Namespace, sa)}
 	ips := []string{}
 	for _, ip := range o.Status.PodIPs {
 		ips = append(ips, ip.IP)

@@ -163,17 +163,6 @@ type Config struct {
 // Key implements Resource.
 func (c *Config) Key() Key { return Key{Kind: KeyConfig} }
 
-// Label keys and profile prefixes Calico uses for the identity model.
-const (
-	LabelNamespace      = "projectcalico.org/namespace"
-	LabelOrchestrator   = "projectcalico.org/orchestrator"
-	LabelServiceAccount = "projectcalico.org/serviceaccount"
-	LabelName           = "projectcalico.org/name"
-	NamespacePrefix     = "pcns."
-	ServiceAccountPrfx  = "pcsa."
-	ProfileNamespace    = "kns."
-	ProfileSA           = "ksa."
-	OrchestratorK8s     = "k8s"
-	// DefaultTierOrder is the order Calico gives the default tier when no Tier says otherwise.
-	DefaultTierOrder = 1000000.0
-)
+// DefaultTierOrder is the order Calico gives the default tier when no Tier says otherwise.
+// The label keys and profile prefixes of the identity model are model's (model.LabelNamespace, ...).
+const DefaultTierOrder = 1000000.0

@@ -73,7 +73,7 @@ func FromKubernetesPolicy(np *networkingv1.NetworkPolicy) (*PolicyInput, error) 
 	return p, nil
 }
 
-var orchestratorSel = LabelOrchestrator + " == \"" + OrchestratorK8s + "\""
+var orchestratorSel = model.LabelOrchestrator + " == \"" + model.OrchestratorK8s + "\""
 
 func andSel(a, b string) string {
 	if b == "" || b == "all()" {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/selector"
 )
 
@@ -68,11 +69,11 @@ func (x *selExpr) matches(id *identity) bool {
 			return false
 		}
 	case nsSel:
-		if id.namespace == "" || !x.nsSel.Matches(prefixed{id.labels, NamespacePrefix}) {
+		if id.namespace == "" || !x.nsSel.Matches(prefixed{id.labels, model.PrefixNamespaceLabel}) {
 			return false
 		}
 	}
-	if x.saSel != nil && (id.sa == "" || !x.saSel.Matches(prefixed{id.labels, ServiceAccountPrfx})) {
+	if x.saSel != nil && (id.sa == "" || !x.saSel.Matches(prefixed{id.labels, model.PrefixServiceAccountLabel})) {
 		return false
 	}
 	if len(x.saNames) > 0 && !slices.Contains(x.saNames, id.sa) {
@@ -143,11 +144,11 @@ func (x *selExpr) canonical() string {
 	}
 	switch x.mode {
 	case nsScope:
-		parts = append(parts, LabelNamespace+" == "+strconv.Quote(x.scope))
+		parts = append(parts, model.LabelNamespace+" == "+strconv.Quote(x.scope))
 	case nsAll:
-		parts = append(parts, "has("+LabelNamespace+")")
+		parts = append(parts, "has("+model.LabelNamespace+")")
 	case nsGlobal:
-		parts = append(parts, "!has("+LabelNamespace+")")
+		parts = append(parts, "!has("+model.LabelNamespace+")")
 	case nsSel:
 		parts = append(parts, "namespace("+x.nsSel.String()+")")
 	}
@@ -159,7 +160,7 @@ func (x *selExpr) canonical() string {
 		for i, n := range x.saNames {
 			q[i] = strconv.Quote(n)
 		}
-		parts = append(parts, LabelServiceAccount+" in {"+strings.Join(q, ", ")+"}")
+		parts = append(parts, model.LabelServiceAccount+" in {"+strings.Join(q, ", ")+"}")
 	}
 	if len(parts) == 0 {
 		return "all()"
@@ -175,21 +176,21 @@ func (x *selExpr) labelKeys() []string {
 		keys = append(keys, x.sel.LabelKeys()...)
 	}
 	if x.mode != nsAny {
-		keys = append(keys, LabelNamespace)
+		keys = append(keys, model.LabelNamespace)
 	}
 	if x.nsSel != nil {
 		for _, k := range x.nsSel.LabelKeys() {
-			keys = append(keys, NamespacePrefix+k)
+			keys = append(keys, model.PrefixNamespaceLabel+k)
 		}
 	}
 	if x.saSel != nil {
-		keys = append(keys, LabelServiceAccount)
+		keys = append(keys, model.LabelServiceAccount)
 		for _, k := range x.saSel.LabelKeys() {
-			keys = append(keys, ServiceAccountPrfx+k)
+			keys = append(keys, model.PrefixServiceAccountLabel+k)
 		}
 	}
 	if len(x.saNames) > 0 {
-		keys = append(keys, LabelServiceAccount)
+		keys = append(keys, model.LabelServiceAccount)
 	}
 	return keys
 }
@@ -210,17 +211,17 @@ func (x *selExpr) indexTerms() []term {
 	}
 	switch x.mode {
 	case nsScope:
-		out = append(out, term{key: LabelNamespace, value: x.scope})
+		out = append(out, term{key: model.LabelNamespace, value: x.scope})
 	case nsAll, nsSel:
-		out = append(out, term{key: LabelNamespace, any: true})
+		out = append(out, term{key: model.LabelNamespace, any: true})
 	}
 	if x.mode == nsSel {
-		out = requiredTerms(x.nsSel.Root(), NamespacePrefix, out)
+		out = requiredTerms(x.nsSel.Root(), model.PrefixNamespaceLabel, out)
 	}
 	if len(x.saNames) == 1 {
-		out = append(out, term{key: LabelServiceAccount, value: x.saNames[0]})
+		out = append(out, term{key: model.LabelServiceAccount, value: x.saNames[0]})
 	} else if len(x.saNames) > 1 || x.saSel != nil {
-		out = append(out, term{key: LabelServiceAccount, any: true})
+		out = append(out, term{key: model.LabelServiceAccount, any: true})
 	}
 	return out
 }

@@ -14,11 +14,7 @@ import (
 
 func pod(t *testing.T, ns, name string) *corev1.Pod {
 	t.Helper()
-	k, ok := model.Lookup("v1", "Pod")
-	if !ok {
-		t.Fatal("v1 Pod not registered")
-	}
-	p := k.New().(*corev1.Pod)
+	p := model.KindPod.New().(*corev1.Pod)
 	p.Namespace, p.Name = ns, name
 	return p
 }
@@ -54,7 +50,7 @@ func TestKeyOf(t *testing.T) {
 }
 
 func TestPrepareUpdateGeneration(t *testing.T) {
-	kind, _ := model.Lookup("v1", "Pod")
+	kind := model.KindPod
 	old := pod(t, "ns1", "web")
 	created, err := store.PrepareCreate(kind, old, time.Now())
 	if err != nil {

@@ -2,7 +2,6 @@ package ipamstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -41,11 +40,7 @@ func Check(ctx context.Context, st store.Store) (ipam.Report, error) {
 
 // endpointAddrs maps each WorkloadEndpoint address to its container ID.
 func endpointAddrs(ctx context.Context, st store.Store) (map[netip.Addr]string, error) {
-	k, ok := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-	if !ok {
-		return nil, errors.New("kind WorkloadEndpoint is not registered")
-	}
-	res, err := st.List(ctx, k, store.ListOptions{})
+	res, err := st.List(ctx, model.KindWorkloadEndpoint, store.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list workloadendpoints: %w", err)
 	}
@@ -67,11 +62,7 @@ func endpointAddrs(ctx context.Context, st store.Store) (map[netip.Addr]string, 
 // nodeNames lists Calico and Kubernetes node names.
 func nodeNames(ctx context.Context, st store.Store) (map[string]bool, error) {
 	out := map[string]bool{}
-	for _, gv := range []string{model.APIVersionCalico, "v1"} {
-		k, ok := model.Lookup(gv, "Node")
-		if !ok {
-			continue
-		}
+	for _, k := range []*model.Kind{model.KindNode, model.KindK8sNode} {
 		res, err := st.List(ctx, k, store.ListOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", k.Resource(), err)

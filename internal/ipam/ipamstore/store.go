@@ -25,18 +25,10 @@ var _ ipam.Store = (*Store)(nil)
 
 // Kinds of the records, as registered in the model.
 var (
-	BlockKind    = mustKind(model.APIVersionIPAM, "IPAMBlock")
-	AffinityKind = mustKind(model.APIVersionIPAM, "BlockAffinity")
-	HandleKind   = mustKind(model.APIVersionIPAM, "IPAMHandle")
+	BlockKind    = model.KindIPAMBlock
+	AffinityKind = model.KindBlockAffinity
+	HandleKind   = model.KindIPAMHandle
 )
-
-func mustKind(apiVersion, kind string) *model.Kind {
-	k, ok := model.Lookup(apiVersion, kind)
-	if !ok {
-		panic("ipamstore: kind " + apiVersion + "/" + kind + " is not registered")
-	}
-	return k
-}
 
 // New returns the adapter over s.
 func New(s store.Store) *Store {

@@ -47,7 +47,7 @@ func BenchmarkEmbedded(b *testing.B) {
 
 func benchOps(b *testing.B, s store.Store) {
 	ctx := context.Background()
-	podKind, _ := model.Lookup("v1", "Pod")
+	podKind := model.KindPod
 	b.Run("Create", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			if _, err := s.Create(ctx, storetest.Pod("trl-bench", fmt.Sprintf("create-%d", i), map[string]string{"app": "web"})); err != nil {

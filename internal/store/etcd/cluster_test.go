@@ -207,14 +207,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func testLeaderKilled(t *testing.T, c *cluster) {
 	s := newStore(t, c.endpoints)
-	podKind, _ := model.Lookup("v1", "Pod")
-	list, err := s.List(context.Background(), podKind, store.ListOptions{})
+	list, err := s.List(context.Background(), model.KindPod, store.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wctx, wcancel := context.WithCancel(context.Background())
 	defer wcancel()
-	pods, err := s.Watch(wctx, podKind, store.WatchOptions{Revision: list.Revision})
+	pods, err := s.Watch(wctx, model.KindPod, store.WatchOptions{Revision: list.Revision})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +232,7 @@ func testLeaderKilled(t *testing.T, c *cluster) {
 	var bg sync.WaitGroup
 	bg.Add(2)
 	go func() { defer bg.Done(); w.run(ctx, t) }()
-	go func() { defer bg.Done(); cnt.run(ctx, t, podKind) }()
+	go func() { defer bg.Done(); cnt.run(ctx, t, model.KindPod) }()
 	go func() { bg.Wait(); close(done) }()
 	defer func() { stop(); <-done }()
 
@@ -256,7 +255,7 @@ func testLeaderKilled(t *testing.T, c *cluster) {
 	w.mu.Lock()
 	acked := append([]string(nil), w.acked...)
 	w.mu.Unlock()
-	final, err := s.List(context.Background(), podKind, store.ListOptions{Namespace: "trl-ns"})
+	final, err := s.List(context.Background(), model.KindPod, store.ListOptions{Namespace: "trl-ns"})
 	if err != nil {
 		t.Fatal(err)
 	}

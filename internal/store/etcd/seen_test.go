@@ -18,10 +18,7 @@ import (
 // still make them fail, and the server-managed metadata must come out as after a read.
 func TestSeenValues(t *testing.T) {
 	srv := startSingle(t)
-	podKind, ok := model.Lookup("v1", "Pod")
-	if !ok {
-		t.Fatal("kind Pod is not registered")
-	}
+	podKind := model.KindPod
 	ctx := context.Background()
 	t.Run("update after create keeps metadata", func(t *testing.T) {
 		a := newStore(t, srv.ClientURLs())

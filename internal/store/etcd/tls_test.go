@@ -124,7 +124,7 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(srv.Stop)
-	podKind, _ := model.Lookup("v1", "Pod")
+	podKind := model.KindPod
 
 	tests := []struct {
 		name   string

@@ -24,7 +24,7 @@ func TestHistoryOverflow(t *testing.T) {
 	s := memory.New(3)
 	defer s.Close()
 	ctx := context.Background()
-	res, err := s.List(ctx, podKind(t), store.ListOptions{})
+	res, err := s.List(ctx, model.KindPod, store.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestHistoryOverflow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w, err := s.Watch(ctx, podKind(t), store.WatchOptions{Revision: res.Revision})
+	w, err := s.Watch(ctx, model.KindPod, store.WatchOptions{Revision: res.Revision})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestHistoryOverflow(t *testing.T) {
 		t.Fatalf("watch from before the kept history: %s, want RESYNC", storetest.Describe(ev))
 	}
 	// One event later is still inside the history of 3.
-	w2, err := s.Watch(ctx, podKind(t), store.WatchOptions{Revision: "1"})
+	w2, err := s.Watch(ctx, model.KindPod, store.WatchOptions{Revision: "1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +52,4 @@ func TestHistoryOverflow(t *testing.T) {
 			t.Fatalf("got %s, want ADDED %s", storetest.Describe(ev), want)
 		}
 	}
-}
-
-func podKind(t *testing.T) *model.Kind {
-	k, ok := model.Lookup("v1", "Pod")
-	if !ok {
-		t.Fatal("v1 Pod not registered")
-	}
-	return k
 }

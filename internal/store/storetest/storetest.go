@@ -51,18 +51,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 // Kinds used by the suite: Kubernetes kinds that are always registered.
 var (
-	podKind = mustKind("v1", "Pod")
-	svcKind = mustKind("v1", "Service")
-	nsKind  = mustKind("v1", "Namespace")
+	podKind = model.KindPod
+	svcKind = model.KindService
+	nsKind  = model.KindNamespace
 )
-
-func mustKind(apiVersion, kind string) *model.Kind {
-	k, ok := model.Lookup(apiVersion, kind)
-	if !ok {
-		panic("storetest: kind not registered: " + apiVersion + "/" + kind)
-	}
-	return k
-}
 
 // Pod returns a pod object as a test would build it.
 func Pod(ns, name string, labels map[string]string) *corev1.Pod {

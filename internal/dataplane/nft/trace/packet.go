@@ -3,7 +3,6 @@ package trace
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 )
 
 // Packet is the first packet of a flow, or a later one with CT set, as the hooks see it.
@@ -235,23 +234,4 @@ func init() {
 	add("icmp code", typeICMPCode, icmpField(4, true))
 	add("icmpv6 type", typeICMPv6, icmpField(6, false))
 	add("icmpv6 code", typeICMPCode, icmpField(6, true))
-}
-
-// keyString prints a packet's key for a lookup (errors, steps).
-func keyString(sels []selector, vals []value) string {
-	s := ""
-	for i, v := range vals {
-		if i > 0 {
-			s += " . "
-		}
-		switch sels[i].typ.kind {
-		case kindAddr4, kindAddr6:
-			s += v.addr.String()
-		case kindIfname:
-			s += strconv.Quote(v.str)
-		default:
-			s += strconv.FormatUint(v.num, 10)
-		}
-	}
-	return s
 }
