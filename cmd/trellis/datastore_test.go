@@ -69,7 +69,7 @@ func TestDatastoreRun(t *testing.T) {
 	if _, err := s.Create(rctx, storetest.Pod("trl-ns", "web", nil)); err != nil {
 		t.Fatalf("create through the served datastore: %v", err)
 	}
-	podKind, _ := model.Lookup("v1", "Pod")
+	podKind := model.KindPod
 	if _, err := s.Get(rctx, podKind, "trl-ns", "web"); err != nil {
 		t.Fatalf("get: %v", err)
 	}

@@ -61,7 +61,7 @@ func TestControllerRunAllocates(t *testing.T) {
 	if _, err := st.Create(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	k, _ := model.Lookup("v1", "Service")
+	k := model.KindService
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		o, err := st.Get(ctx, k, "default", "web")

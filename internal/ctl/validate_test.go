@@ -233,7 +233,7 @@ func TestLoadManifestsAllOrNothing(t *testing.T) {
 	if err := os.WriteFile(f1, []byte(good+"---\n"+bad1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(f2, []byte(bad2+"---\n"+good), 0o644); err != nil {
+	if err := os.WriteFile(f2, []byte(bad2+"---\n"+strings.ReplaceAll(good, "name: ok", "name: ok2")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	docs, err := LoadManifests([]string{f1, f2}, nil, false)

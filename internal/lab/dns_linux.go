@@ -72,10 +72,11 @@ func ResolvConf(ns string) string {
 // be written.
 func (c *Controller) withResolvConf(rt *podRuntime, argv []string) []string {
 	path := ResolvConfPath(c.name, rt.namespace)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
 		err = os.WriteFile(path, []byte(ResolvConf(rt.namespace)), 0o644)
 	}
-	if _, err := os.Stat(path); err != nil {
+	if err != nil {
 		c.log.Warn("pod without cluster DNS: write resolv.conf", "pod", rt.key(), "err", err)
 		return argv
 	}

@@ -86,7 +86,7 @@ func setNodeIPv6(ctx context.Context, s store.Store, n NodeState) error {
 		return err
 	}
 	a6, _ := underlayAddr6(n.Address)
-	k, _ := model.Lookup(model.APIVersionCalico, "Node")
+	k := model.KindNode
 	for range 5 {
 		obj, err := s.Get(ctx, k, "", n.Name)
 		if err != nil {

@@ -157,7 +157,7 @@ func listPods(ctx context.Context, name string) ([]*corev1.Pod, error) {
 }
 
 func podKind() *model.Kind {
-	k, _ := model.Lookup("v1", "Pod")
+	k := model.KindPod
 	return k
 }
 

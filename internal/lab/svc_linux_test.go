@@ -134,8 +134,8 @@ spec:
 `
 
 var (
-	svcKind, _   = model.Lookup("v1", "Service")
-	sliceKind, _ = model.Lookup("discovery.k8s.io/v1", "EndpointSlice")
+	svcKind   = model.KindService
+	sliceKind = model.KindEndpointSlice
 )
 
 // newSvcLab starts a 2-node lab named trls<hex> and registers its removal.

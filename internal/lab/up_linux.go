@@ -294,7 +294,7 @@ func seedStore(ctx context.Context, cfg Config, st *State, ds *proc) error {
 }
 
 func waitStore(ctx context.Context, name string, ds *proc) (store.Store, error) {
-	k, _ := model.Lookup(model.APIVersionCalico, "IPPool")
+	k := model.KindIPPool
 	for {
 		if ds.exited() {
 			return nil, fmt.Errorf("lab %s: the datastore exited: %s", name, logTail(filepath.Join(logDir(name), "datastore.log")))
