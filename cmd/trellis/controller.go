@@ -86,7 +86,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 func runWithStore(c *cobra.Command, o *ctl.Options, component string, serve func(ctx context.Context, st store.Store, log *slog.Logger) error) error {
 	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := o.OpenStore(ctx)
+	st, err := o.OpenStoreWait(ctx)
 	if err != nil {
 		return err
 	}

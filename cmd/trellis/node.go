@@ -80,10 +80,10 @@ func runNode(ctx context.Context, o *ctl.Options, cfg agent.Config) error {
 	if err != nil {
 		return err
 	}
-	if o.OpenStore == nil {
+	if o.OpenStoreWait == nil {
 		return fmt.Errorf("run node agent: no datastore configured")
 	}
-	st, err := o.OpenStore(ctx)
+	st, err := o.OpenStoreWait(ctx)
 	if err != nil {
 		return err
 	}

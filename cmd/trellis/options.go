@@ -19,10 +19,12 @@ import (
 // default; resolved here and nowhere else.
 type globalFlags struct {
 	endpoints string
-	caFile    string
-	certFile  string
-	keyFile   string
-	logLevel  string
+	// source says where endpoints came from, for `config view`.
+	source   string
+	caFile   string
+	certFile string
+	keyFile  string
+	logLevel string
 }
 
 // envNames maps each global flag to its environment variable.
@@ -51,9 +53,13 @@ func applyEnv(c *cobra.Command) error {
 			continue
 		}
 		if v, ok := os.LookupEnv(env); ok {
+			if flag == "datastore-endpoints" && strings.TrimSpace(v) == "" {
+				return ctl.Usagef("$%s is set but empty: unset it or name an endpoint", env)
+			}
 			if err := f.Value.Set(v); err != nil {
 				return ctl.Usagef("$%s: %v", env, err)
 			}
+			f.Changed = true
 		}
 	}
 	return nil
@@ -61,9 +67,9 @@ func applyEnv(c *cobra.Command) error {
 
 func (g *globalFlags) storeConfig() store.Config {
 	if g.endpoints == "" {
-		g.endpoints = store.DefaultEndpoint
-		if ep, ok := lab.DefaultEndpoint(); ok {
-			g.endpoints = ep
+		g.endpoints, g.source = store.DefaultEndpoint, "default"
+		if name, ok := lab.Current(); ok {
+			g.endpoints, g.source = lab.Endpoint(name), "lab "+name+" (the lab started last)"
 		}
 	}
 	var eps []string
@@ -86,8 +92,17 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 // options builds the ctl.Options every command receives; it runs after flag parsing.
 func (g *globalFlags) options(o *ctl.Options) func(c *cobra.Command, _ []string) error {
 	return func(c *cobra.Command, _ []string) error {
+		endpointsFlag := c.Flags().Changed("datastore-endpoints")
 		if err := applyEnv(c); err != nil {
 			return err
+		}
+		switch {
+		case endpointsFlag && strings.TrimSpace(g.endpoints) == "":
+			return ctl.Usagef("--datastore-endpoints is empty: name an endpoint or leave the flag out")
+		case endpointsFlag:
+			g.source = "--datastore-endpoints"
+		case c.Flags().Changed("datastore-endpoints"):
+			g.source = "$" + envNames["datastore-endpoints"]
 		}
 		log, err := g.logger()
 		if err != nil {
@@ -95,9 +110,16 @@ func (g *globalFlags) options(o *ctl.Options) func(c *cobra.Command, _ []string)
 		}
 		o.Logger = log
 		cfg := g.storeConfig()
-		o.OpenStore = func(ctx context.Context) (store.Store, error) {
-			if err := checkSockets(cfg.Endpoints); err != nil {
+		o.Datastore = strings.Join(cfg.Endpoints, ",")
+		o.DatastoreSource = g.source
+		connect := func(ctx context.Context, probe bool) (store.Store, error) {
+			if err := checkEndpoints(cfg.Endpoints); err != nil {
 				return nil, err
+			}
+			if probe {
+				if err := probeEndpoints(ctx, cfg.Endpoints); err != nil {
+					return nil, err
+				}
 			}
 			s, err := etcd.New(cfg)
 			if err != nil {
@@ -105,29 +127,8 @@ func (g *globalFlags) options(o *ctl.Options) func(c *cobra.Command, _ []string)
 			}
 			return s, nil
 		}
+		o.OpenStore = func(ctx context.Context) (store.Store, error) { return connect(ctx, true) }
+		o.OpenStoreWait = func(ctx context.Context) (store.Store, error) { return connect(ctx, false) }
 		return nil
 	}
-}
-
-// checkSockets fails fast when every endpoint is a unix socket that does not exist, instead
-// of letting the client retry until its timeout.
-func checkSockets(endpoints []string) error {
-	var missing []string
-	for _, e := range endpoints {
-		path, ok := strings.CutPrefix(e, "unix://")
-		if !ok {
-			path, ok = strings.CutPrefix(e, "unixs://")
-		}
-		if !ok {
-			return nil
-		}
-		if _, err := os.Stat(path); err == nil {
-			return nil
-		}
-		missing = append(missing, path)
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return fmt.Errorf("connect to datastore: no socket at %s: %w", strings.Join(missing, ", "), store.ErrUnavailable)
 }

@@ -46,7 +46,8 @@ func TestServiceCommandsUsageErrors(t *testing.T) {
 func TestControllerRunAllocates(t *testing.T) {
 	st := memory.New(0)
 	defer st.Close()
-	o := &ctl.Options{OpenStore: func(context.Context) (store.Store, error) { return nopClose{st}, nil }}
+	open := func(context.Context) (store.Store, error) { return nopClose{st}, nil }
+	o := &ctl.Options{OpenStore: open, OpenStoreWait: open}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

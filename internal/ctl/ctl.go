@@ -14,8 +14,14 @@ type Options struct {
 	// OpenStore connects to the configured datastore. Commands that need no store (validate,
 	// selector, offline trace) never call it.
 	OpenStore func(ctx context.Context) (store.Store, error)
+	// OpenStoreWait connects like OpenStore but without first checking that the datastore
+	// answers: long-running components start while it is down and catch up when it comes.
+	OpenStoreWait func(ctx context.Context) (store.Store, error)
 	// Logger is the process logger; commands add their component.
 	Logger *slog.Logger
+	// Datastore names the endpoints OpenStore connects to, and DatastoreSource where they
+	// came from (a flag, the environment, the current lab, the default).
+	Datastore, DatastoreSource string
 }
 
 // UsageError marks a command-line mistake; cmd/trellis exits 2 for it.

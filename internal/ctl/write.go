@@ -109,7 +109,7 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 		}
 		done = append(done, key.String())
 	}
-	fmt.Fprintf(out, "Successfully %s %d resource(s)\n", modeVerb[mode], len(done))
+	fmt.Fprintf(out, "Successfully %s %d resource(s)%s\n", modeVerb[mode], len(done), where(o))
 	return nil
 }
 
@@ -173,4 +173,16 @@ func partialError(mode writeMode, done []string, docs []model.Document, failed m
 		fmt.Fprintf(&b, "\n%s %d of %d resource(s) before the failure: %s", modeVerb[mode], len(done), len(docs), strings.Join(done, ", "))
 	}
 	return errors.New(b.String())
+}
+
+// where names the datastore a write went to, so that several labs or datastores on one
+// machine cannot be confused; empty when the caller did not say.
+func where(o *Options) string {
+	switch {
+	case o.Datastore == "":
+		return ""
+	case o.DatastoreSource == "":
+		return " in datastore " + o.Datastore
+	}
+	return fmt.Sprintf(" in datastore %s (%s)", o.Datastore, o.DatastoreSource)
 }
