@@ -18,26 +18,28 @@ type column struct {
 	header string
 	path   string
 	wide   bool // only with -o wide
+	// render formats the value (default: cell).
+	render func(v any) string
 }
 
 // columns per resource (kind.Resource()), after NAMESPACE and NAME, before AGE.
 var columns = map[string][]column{
-	"networkpolicies":                   {{"TIER", "spec.tier", false}, {"ORDER", "spec.order", false}, {"SELECTOR", "spec.selector", true}, {"TYPES", "spec.types", true}},
-	"globalnetworkpolicies":             {{"TIER", "spec.tier", false}, {"ORDER", "spec.order", false}, {"SELECTOR", "spec.selector", true}, {"TYPES", "spec.types", true}},
-	"stagednetworkpolicies":             {{"TIER", "spec.tier", false}, {"ORDER", "spec.order", false}, {"ACTION", "spec.stagedAction", false}},
-	"stagedglobalnetworkpolicies":       {{"TIER", "spec.tier", false}, {"ORDER", "spec.order", false}, {"ACTION", "spec.stagedAction", false}},
-	"tiers":                             {{"ORDER", "spec.order", false}, {"DEFAULT-ACTION", "spec.defaultAction", false}},
-	"ippools":                           {{"CIDR", "spec.cidr", false}, {"BLOCKSIZE", "spec.blockSize", true}, {"SELECTOR", "spec.nodeSelector", false}, {"VXLAN", "spec.vxlanMode", true}, {"DISABLED", "spec.disabled", true}},
-	"ipreservations":                    {{"CIDRS", "spec.reservedCIDRs", false}},
-	"hostendpoints":                     {{"NODE", "spec.node", false}, {"INTERFACE", "spec.interfaceName", false}, {"IPS", "spec.expectedIPs", true}},
-	"workloadendpoints":                 {{"WORKLOAD", "spec.pod", false}, {"NODE", "spec.node", false}, {"NETWORKS", "spec.ipNetworks", false}, {"INTERFACE", "spec.interfaceName", false}},
-	"networksets":                       {{"NETS", "spec.nets", true}},
-	"globalnetworksets":                 {{"NETS", "spec.nets", true}},
-	"bgppeers":                          {{"PEERIP", "spec.peerIP", false}, {"NODE", "spec.node", false}, {"ASN", "spec.asNumber", false}, {"SELECTOR", "spec.nodeSelector", true}},
-	"bgpconfigurations":                 {{"MESH", "spec.nodeToNodeMeshEnabled", false}, {"ASN", "spec.asNumber", false}},
-	"pods":                              {{"STATUS", "status.phase", false}, {"IP", "status.podIP", false}, {"NODE", "spec.nodeName", false}},
-	"services":                          {{"TYPE", "spec.type", false}, {"CLUSTER-IP", "spec.clusterIP", false}, {"PORTS", "spec.ports", true}},
-	"networkpolicies.networking.k8s.io": {{"POD-SELECTOR", "spec.podSelector", false}, {"TYPES", "spec.policyTypes", true}},
+	"networkpolicies":                   {{"TIER", "spec.tier", false, nil}, {"ORDER", "spec.order", false, nil}, {"SELECTOR", "spec.selector", true, nil}, {"TYPES", "spec.types", true, nil}},
+	"globalnetworkpolicies":             {{"TIER", "spec.tier", false, nil}, {"ORDER", "spec.order", false, nil}, {"SELECTOR", "spec.selector", true, nil}, {"TYPES", "spec.types", true, nil}},
+	"stagednetworkpolicies":             {{"TIER", "spec.tier", false, nil}, {"ORDER", "spec.order", false, nil}, {"ACTION", "spec.stagedAction", false, nil}},
+	"stagedglobalnetworkpolicies":       {{"TIER", "spec.tier", false, nil}, {"ORDER", "spec.order", false, nil}, {"ACTION", "spec.stagedAction", false, nil}},
+	"tiers":                             {{"ORDER", "spec.order", false, nil}, {"DEFAULT-ACTION", "spec.defaultAction", false, nil}},
+	"ippools":                           {{"CIDR", "spec.cidr", false, nil}, {"BLOCKSIZE", "spec.blockSize", true, nil}, {"SELECTOR", "spec.nodeSelector", false, nil}, {"VXLAN", "spec.vxlanMode", true, nil}, {"DISABLED", "spec.disabled", true, nil}},
+	"ipreservations":                    {{"CIDRS", "spec.reservedCIDRs", false, nil}},
+	"hostendpoints":                     {{"NODE", "spec.node", false, nil}, {"INTERFACE", "spec.interfaceName", false, nil}, {"IPS", "spec.expectedIPs", true, nil}},
+	"workloadendpoints":                 {{"WORKLOAD", "spec.pod", false, nil}, {"NODE", "spec.node", false, nil}, {"NETWORKS", "spec.ipNetworks", false, nil}, {"INTERFACE", "spec.interfaceName", false, nil}},
+	"networksets":                       {{"NETS", "spec.nets", true, nil}},
+	"globalnetworksets":                 {{"NETS", "spec.nets", true, nil}},
+	"bgppeers":                          {{"PEERIP", "spec.peerIP", false, nil}, {"NODE", "spec.node", false, nil}, {"ASN", "spec.asNumber", false, nil}, {"SELECTOR", "spec.nodeSelector", true, nil}},
+	"bgpconfigurations":                 {{"MESH", "spec.nodeToNodeMeshEnabled", false, nil}, {"ASN", "spec.asNumber", false, nil}},
+	"pods":                              {{"STATUS", "status.phase", false, phaseCell}, {"IP", "status.podIP", false, nil}, {"NODE", "spec.nodeName", false, nil}},
+	"services":                          {{"TYPE", "spec.type", false, nil}, {"CLUSTER-IP", "spec.clusterIP", false, nil}, {"PORTS", "spec.ports", false, portsCell}},
+	"networkpolicies.networking.k8s.io": {{"POD-SELECTOR", "spec.podSelector", false, nil}, {"TYPES", "spec.policyTypes", true, nil}},
 }
 
 // tableOptions are get's output choices: format (table, wide, yaml, json), a NAMESPACE
@@ -46,6 +48,10 @@ type tableOptions struct {
 	format string
 	allNS  bool
 	labels bool
+	// kindPrefix names objects kind.group/name (several kinds in one get).
+	kindPrefix bool
+	// noHeader leaves out the header line (rows printed by get -w after the first).
+	noHeader bool
 }
 
 func printTable(w io.Writer, kind *model.Kind, objs []model.Object, opts tableOptions) error {
@@ -69,7 +75,9 @@ func printTable(w io.Writer, kind *model.Kind, objs []model.Object, opts tableOp
 	if opts.labels {
 		head = append(head, "LABELS")
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	if !opts.noHeader {
+		fmt.Fprintln(tw, strings.Join(head, "\t"))
+	}
 	for _, obj := range objs {
 		m, err := toMap(obj)
 		if err != nil {
@@ -79,9 +87,18 @@ func printTable(w io.Writer, kind *model.Kind, objs []model.Object, opts tableOp
 		if kind.Namespaced && allNS {
 			row = append(row, obj.GetNamespace())
 		}
-		row = append(row, obj.GetName())
+		name := obj.GetName()
+		if opts.kindPrefix {
+			key, _ := model.KeyOf(obj)
+			name = objectRef(key)
+		}
+		row = append(row, name)
 		for _, c := range cols {
-			row = append(row, cell(lookupPath(m, c.path)))
+			render := cell
+			if c.render != nil {
+				render = c.render
+			}
+			row = append(row, render(lookupPath(m, c.path)))
 		}
 		row = append(row, age(obj.GetCreationTimestamp().Time))
 		if opts.labels {
@@ -166,4 +183,34 @@ func labelList(l map[string]string) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
+}
+
+// phaseCell shows a pod without a phase as Pending, as kubectl does.
+func phaseCell(v any) string {
+	if s, _ := v.(string); s != "" {
+		return s
+	}
+	return "Pending"
+}
+
+// portsCell shows service ports as kubectl does: 80/TCP, 80:30180/TCP for node ports.
+func portsCell(v any) string {
+	ports, _ := v.([]any)
+	if len(ports) == 0 {
+		return "<none>"
+	}
+	var out []string
+	for _, p := range ports {
+		m, _ := p.(map[string]any)
+		s := fmt.Sprint(m["port"])
+		if np, ok := m["nodePort"]; ok && fmt.Sprint(np) != "0" {
+			s += ":" + fmt.Sprint(np)
+		}
+		proto, _ := m["protocol"].(string)
+		if proto == "" {
+			proto = "TCP"
+		}
+		out = append(out, s+"/"+proto)
+	}
+	return strings.Join(out, ",")
 }
