@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/bgp"
 	"github.com/trellisnet/trellis/internal/dataplane/link"
 	"github.com/trellisnet/trellis/internal/ipam"
@@ -32,9 +33,6 @@ const (
 	// RoutingOff never programs routes, VXLAN devices or BGP sessions.
 	RoutingOff = "off"
 )
-
-// TunnelHandle is the IPAM handle of a node's VXLAN tunnel address (as in Calico).
-func TunnelHandle(node string) string { return "vxlan-tunnel-addr-" + node }
 
 // TunnelMAC derives a node's VXLAN tunnel MAC from its name: locally administered,
 // unicast, deterministic.
@@ -445,11 +443,11 @@ func (r *router) applyBGP(ctx context.Context, n route.Node, pools []*model.IPPo
 	return r.speaker.Learned(), errors.Join(errs...)
 }
 
-// ensureTunnel gives the node a VXLAN tunnel address (from IPAM, handle TunnelHandle) and
+// ensureTunnel gives the node a VXLAN tunnel address (from IPAM, handle agentapi.TunnelHandle) and
 // MAC and writes them to its Node with compare-and-swap. It returns the updated Node.
 func (r *router) ensureTunnel(ctx context.Context, own *model.Node, pools []*model.IPPool) (*model.Node, error) {
 	a := ipam.New(ipamstore.New(r.st), ipamstore.Match)
-	handle := TunnelHandle(r.node)
+	handle := agentapi.TunnelHandle(r.node)
 	have, err := a.AddrsByHandle(ctx, handle)
 	if err != nil {
 		return nil, fmt.Errorf("vxlan tunnel address of node %s: %w", r.node, err)
@@ -497,7 +495,7 @@ func (r *router) ensureTunnel(ctx context.Context, own *model.Node, pools []*mod
 }
 
 // peers reports the BGP sessions for status (nil without a speaker).
-func (r *router) peers() []BGPPeer {
+func (r *router) peers() []agentapi.BGPPeer {
 	if r == nil {
 		return nil
 	}
@@ -514,16 +512,16 @@ func (r *router) peers() []BGPPeer {
 		return nil
 	}
 	now := time.Now()
-	out := make([]BGPPeer, 0, len(st))
+	out := make([]agentapi.BGPPeer, 0, len(st))
 	for _, p := range st {
-		bp := BGPPeer{Address: p.Address.String(), State: p.State, ASNumber: p.ASNumber,
+		bp := agentapi.BGPPeer{Address: p.Address.String(), State: p.State, ASNumber: p.ASNumber,
 			Uptime: p.Uptime(now).String(), Received: p.Received, Accepted: p.Accepted, Advertised: p.Advertised}
 		if !p.Since.IsZero() {
 			bp.Since = p.Since.UTC().Format(time.RFC3339)
 		}
 		out = append(out, bp)
 	}
-	slices.SortFunc(out, func(x, y BGPPeer) int {
+	slices.SortFunc(out, func(x, y agentapi.BGPPeer) int {
 		xa, _ := netip.ParseAddr(x.Address)
 		ya, _ := netip.ParseAddr(y.Address)
 		return xa.Compare(ya)

@@ -14,7 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/ipam"
 	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"github.com/trellisnet/trellis/internal/model"
@@ -113,7 +113,7 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 				return err
 			}
 		}
-		p, err := startProcess(ns.Namespace, append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agent.Disabled,
+		p, err := startProcess(ns.Namespace, append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agentapi.Disabled,
 			"--status-socket", ns.Socket), nil, agentLog(labName, node))
 		if err != nil {
 			return err
@@ -333,7 +333,7 @@ func deleteNodeObjects(ctx context.Context, s store.Store, node string) error {
 func releaseNodeIPAM(ctx context.Context, s store.Store, node string) error {
 	is := ipamstore.New(s)
 	a := ipam.New(is, ipamstore.Match)
-	if _, err := a.ReleaseByHandle(ctx, agent.TunnelHandle(node)); err != nil && !errors.Is(err, ipam.ErrNotFound) {
+	if _, err := a.ReleaseByHandle(ctx, agentapi.TunnelHandle(node)); err != nil && !errors.Is(err, ipam.ErrNotFound) {
 		return fmt.Errorf("remove node %s: %w", node, err)
 	}
 	affs, err := is.Affinities().List(ctx)
