@@ -16,6 +16,7 @@ import (
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
+	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -71,7 +72,7 @@ type Agent struct {
 	pending  map[objKey]model.Object // nil: deleted
 	snapshot []model.Object          // a complete (re)list, superseding pending
 	newSnap  bool
-	wake     chan struct{}
+	runner   *runner.Runner // the policy loop's
 
 	// Owned by the runner goroutine.
 	calc       *policy.Calculator
@@ -114,7 +115,7 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 		applier:  nft.NewApplier(dp.NFT),
 		wanted:   map[*model.Kind]bool{},
 		pending:  map[objKey]model.Object{},
-		wake:     make(chan struct{}, 1),
+		runner:   newRunner(cfg),
 	}
 	a.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
 	a.kinds = append(calculationKinds(), serviceKinds()...)
@@ -206,25 +207,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// poke wakes the runner without blocking.
-func (a *Agent) poke() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
-
-// sleep waits for d or the end of ctx, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+// poke wakes the policy loop without blocking.
+func (a *Agent) poke() { a.runner.Trigger() }
 
 func keyOf(obj model.Object) (objKey, bool) {
 	k, ok := model.KeyOf(obj)

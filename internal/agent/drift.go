@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"time"
+
+	"github.com/trellisnet/trellis/internal/runner"
 )
 
 // driftDebounce is how long the monitor collects table events before asking for a check,
@@ -34,7 +36,7 @@ func (a *Agent) monitorLoop(ctx context.Context) {
 				return
 			case <-events:
 			}
-			if !sleep(ctx, driftDebounce) {
+			if !runner.Sleep(ctx, driftDebounce) {
 				return
 			}
 			select { // events during the debounce are covered by this check
@@ -49,7 +51,7 @@ func (a *Agent) monitorLoop(ctx context.Context) {
 		if err := a.dp.Monitor(ctx, notify); err != nil && ctx.Err() == nil {
 			a.log.Warn("nft monitor ended; restarting", "err", err)
 		}
-		if !sleep(ctx, a.cfg.RetryPeriod) {
+		if !runner.Sleep(ctx, a.cfg.RetryPeriod) {
 			return
 		}
 	}

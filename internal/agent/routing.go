@@ -22,6 +22,7 @@ import (
 	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/route"
+	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -174,7 +175,7 @@ func (r *router) run(ctx context.Context) {
 		case <-retry.C:
 			full = true
 		}
-		if d := limit - time.Since(last); d > 0 && !sleep(ctx, d) {
+		if d := limit - time.Since(last); d > 0 && !runner.Sleep(ctx, d) {
 			r.stop()
 			return
 		}

@@ -2,45 +2,39 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
+	"github.com/trellisnet/trellis/internal/runner"
 )
 
-// runLoop is the rate-limited runner: it syncs when woken (coalescing everything recorded
+// newRunner is the policy loop's runner: a sync when woken (coalescing everything recorded
 // meanwhile, at most once per RateLimit), every ResyncPeriod (full) and after a failure
-// (full, after RetryPeriod). It returns when ctx ends.
-func (a *Agent) runLoop(ctx context.Context) {
-	resync := time.NewTicker(a.cfg.ResyncPeriod)
-	defer resync.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	var lastStart time.Time
-	for {
-		a.health.idle()
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.wake:
-		case <-resync.C:
-			a.needFull = true
-		case <-retry.C:
-		}
-		if d := a.cfg.RateLimit - time.Since(lastStart); d > 0 {
-			if !sleep(ctx, d) {
-				return
-			}
-		}
-		lastStart = time.Now()
-		a.health.busy(lastStart)
-		if !a.syncOnce(ctx) && ctx.Err() == nil {
-			retry.Reset(a.cfg.RetryPeriod)
-		}
-	}
+// (full, after RetryPeriod).
+func newRunner(cfg Config) *runner.Runner {
+	return runner.New(runner.Config{MinInterval: cfg.RateLimit, Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod})
 }
+
+// runLoop runs the policy loop until ctx ends.
+func (a *Agent) runLoop(ctx context.Context) {
+	a.runner.Run(ctx, func(ctx context.Context, why runner.Reason) error {
+		if why == runner.Resync {
+			a.needFull = true
+		}
+		a.health.busy(time.Now())
+		defer a.health.idle()
+		if !a.syncOnce(ctx) {
+			return errRetry
+		}
+		return nil
+	})
+}
+
+// errRetry tells the runner to retry a sync whose failure syncOnce has logged.
+var errRetry = errors.New("sync failed")
 
 // takeRecorded returns what the watch goroutine recorded since the last call.
 func (a *Agent) takeRecorded() (snap []model.Object, newSnap bool, pending map[objKey]model.Object) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -19,7 +20,7 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		if err != nil {
 			a.log.Warn("list datastore failed; retrying", "err", err)
 			a.metrics.storeErrors.Inc()
-			if !sleep(ctx, a.cfg.RetryPeriod) {
+			if !runner.Sleep(ctx, a.cfg.RetryPeriod) {
 				return
 			}
 			continue
@@ -28,7 +29,7 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		if err != nil {
 			a.log.Warn("watch datastore failed; listing again", "err", err)
 			a.metrics.storeErrors.Inc()
-			if !sleep(ctx, a.cfg.RetryPeriod) {
+			if !runner.Sleep(ctx, a.cfg.RetryPeriod) {
 				return
 			}
 			continue
