@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/knftables"
 
+	"github.com/trellisnet/trellis/internal/agent/routing"
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
@@ -89,7 +90,7 @@ type Agent struct {
 
 	health health
 
-	routing *router // nil when Config.Routing is RoutingOff
+	routing *routing.Router // nil when Config.Routing is RoutingOff
 
 	svc *serviceProxy // Services and EndpointSlices; owned by the runner
 
@@ -128,7 +129,8 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 	a.metrics = newMetrics(a)
 	a.svc = newServiceProxy(a)
 	if cfg.Routing != RoutingOff {
-		a.routing = newRouter(cfg, st, log.With("component", "routing"))
+		a.routing = routing.New(routing.Config{NodeName: cfg.NodeName, ResyncPeriod: cfg.ResyncPeriod,
+			RateLimit: cfg.RateLimit, RetryPeriod: cfg.RetryPeriod}, st, log.With("component", "routing"))
 	}
 	return a
 }
@@ -190,7 +192,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	if a.routing != nil {
-		wg.Go(func() { a.routing.run(ctx) })
+		wg.Go(func() { a.routing.Run(ctx) })
 	}
 	if a.dp.Monitor != nil {
 		wg.Add(1)

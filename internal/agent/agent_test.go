@@ -427,3 +427,12 @@ spec:
 	}
 	wantPrefix("cluster-audit")
 }
+
+func TestRoutingOffHasNoRouter(t *testing.T) {
+	cfg := testConfig(t, "node1")
+	cfg.Routing = RoutingOff
+	a := New(cfg, memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, nil)
+	if a.routing != nil || a.Status().BGPPeers != nil {
+		t.Fatal("routing off: the agent has a router")
+	}
+}

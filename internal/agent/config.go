@@ -15,6 +15,15 @@ const (
 	DefaultTableName    = "trellis"
 )
 
+// Routing modes of Config.Routing.
+const (
+	// RoutingAuto programs pod routing when this node's Node resource has a BGP address
+	// (spec.bgp.ipv4Address) or an IPv4 pool uses VXLAN (Always or CrossSubnet).
+	RoutingAuto = "auto"
+	// RoutingOff never programs routes, VXLAN devices or BGP sessions.
+	RoutingOff = "off"
+)
+
 // Config is the node agent's configuration; cmd fills it from flags and the environment.
 type Config struct {
 	// NodeName is the node whose endpoints this agent enforces (required).

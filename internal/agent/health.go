@@ -62,7 +62,10 @@ func (h *health) tiers() map[string]string {
 
 // Status returns the agent's current status.
 func (a *Agent) Status() agentapi.Status {
-	peers := a.routing.peers()
+	var peers []agentapi.BGPPeer
+	if a.routing != nil {
+		peers = a.routing.Peers()
+	}
 	h := &a.health
 	h.mu.Lock()
 	defer h.mu.Unlock()

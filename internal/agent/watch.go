@@ -92,8 +92,8 @@ func (a *Agent) record(ev store.Event) {
 		return
 	}
 	k, ok := keyOf(ev.Object)
-	if ok && a.routing.wants(k.kind) {
-		a.routing.poke()
+	if ok && a.routing != nil {
+		a.routing.Changed(k.kind)
 	}
 	if !ok || !a.wanted[k.kind] {
 		return
