@@ -122,7 +122,7 @@ func TestRemovedUDPEndpoints(t *testing.T) {
 // always equals a from-scratch Compute of the current objects.
 func TestServiceProxyIncremental(t *testing.T) {
 	a := New(testConfig(t, "n1"), memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, testLogger(t))
-	p := a.svc
+	p := a.policy.svc
 	svcKind, sliceKind := kind(t, "services"), kind(t, "endpointslices.discovery.k8s.io")
 	rng := rand.New(rand.NewPCG(1, 2))
 	svcs := map[objKey]model.Object{}
