@@ -16,6 +16,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/agent"
 	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 )
 
@@ -60,7 +61,7 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (required)")
 	f.StringVar(&cfg.HealthAddr, "health-addr", agent.DefaultHealthAddr, "TCP address of /healthz, /readyz, /metrics and /status, or \"none\"")
-	f.StringVar(&cfg.StatusSocket, "status-socket", "", "unix socket serving the same endpoints, or \"none\" (default "+agent.DefaultSocketDir+"/NODE/agent.sock)")
+	f.StringVar(&cfg.StatusSocket, "status-socket", "", "unix socket serving the same endpoints, or \"none\" (default "+agentapi.DefaultSocketDir+"/NODE/agent.sock)")
 	f.DurationVar(&cfg.ResyncPeriod, "resync-period", agent.DefaultResyncPeriod, "interval of full syncs that repair drift in the nftables table")
 	f.DurationVar(&cfg.RateLimit, "min-sync-interval", agent.DefaultRateLimit, "minimum interval between two syncs (changes in between are coalesced)")
 	f.StringVar(&cfg.TableName, "table", agent.DefaultTableName, "name of the inet nftables table the agent owns")
@@ -113,11 +114,11 @@ func newNodeStatusCmd() *cobra.Command {
 			case target == "" && node == "":
 				return ctl.Usagef("give --node-name or --socket")
 			case target == "":
-				target = agent.SocketPath(node)
+				target = agentapi.SocketPath(node)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 10*time.Second)
 			defer cancel()
-			s, err := agent.NewClient(target).Status(ctx)
+			s, err := agentapi.NewClient(target).Status(ctx)
 			if err != nil {
 				return fmt.Errorf("node status: is the agent running? %w", err)
 			}
@@ -143,7 +144,7 @@ func newNodeStatusCmd() *cobra.Command {
 }
 
 // writeNodeStatus prints the human-readable status.
-func writeNodeStatus(w io.Writer, s agent.Status, now time.Time) error {
+func writeNodeStatus(w io.Writer, s agentapi.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	health := "healthy"
 	if !s.Healthy {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/agent"
 	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/store/memory"
 )
 
@@ -36,7 +37,7 @@ func TestNodeStatus(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "agent.sock")
-	a := agent.New(agent.Config{NodeName: "n1", HealthAddr: agent.Disabled, StatusSocket: sock},
+	a := agent.New(agent.Config{NodeName: "n1", HealthAddr: agentapi.Disabled, StatusSocket: sock},
 		memory.New(100), agent.Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -65,7 +66,7 @@ func TestNodeStatus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node status -o json: %v\n%s", err, out)
 	}
-	var s agent.Status
+	var s agentapi.Status
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("decode json status: %v\n%s", err, out)
 	}

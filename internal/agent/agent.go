@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"sigs.k8s.io/knftables"
 
-	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/agent/routing"
+	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/store"
@@ -52,50 +50,22 @@ type objKey struct {
 	name      string
 }
 
-// Agent is one node agent. Create it with New and start it with Run.
+// Agent is one node agent. Create it with New and start it with Run. It owns the watch,
+// health, metrics and the status server, and runs the loops: policy (with the service
+// proxy), routing and the IPAM leak collector.
 type Agent struct {
 	cfg     Config
 	st      store.Store
 	dp      Dataplane
 	log     *slog.Logger
-	applier *nft.Applier
-	// renderer renders incrementally: unchanged policies and sets reuse last sync's objects.
-	renderer *nft.Renderer
-	kinds    []*model.Kind        // listed and watched for the calculation
-	wanted   map[*model.Kind]bool // the same, as a set
-	status   *model.Kind          // EndpointStatus
-	metrics  *metrics
+	kinds   []*model.Kind        // listed and watched for the calculation
+	wanted  map[*model.Kind]bool // the same, as a set
+	metrics *metrics
+	health  health
 
-	// Recorded by the watch goroutine, consumed by the runner.
-	mu       sync.Mutex
-	pending  map[objKey]model.Object // nil: deleted
-	snapshot []model.Object          // a complete (re)list, superseding pending
-	newSnap  bool
-	wake     chan struct{}
-
-	// Owned by the runner goroutine.
-	calc       *policy.Calculator
-	applied    map[objKey]policy.Key
-	localWEPs  map[objKey]string // local WorkloadEndpoints: UID
-	statuses   map[objKey]string // EndpointStatus written by this node: endpoint UID
-	loadedStat bool
-	needFull   bool
-	statRetry  bool
-	lastCheck  time.Time
-	checkDrift atomic.Bool  // set by the monitor, consumed by the runner
-	applying   atomic.Bool  // the runner is running a transaction
-	ownUntil   atomic.Int64 // unix ns until which monitor events are the runner's own
-
-	health health
-
-	routing *router // nil when Config.Routing is RoutingOff
-
-	svc *serviceProxy // Services and EndpointSlices; owned by the runner
-
-	// FelixConfiguration: logPrefix by object name, the effective prefix (felix.go).
-	felix       *model.Kind
-	logPrefixes map[string]string
-	logPrefix   string
+	rec     *recorder       // written by the watch goroutine, read by the policy loop
+	policy  *policyLoop     // policy and services: the nftables table
+	routing *routing.Router // nil when Config.Routing is RoutingOff
 }
 
 // New returns an agent for cfg over the store and the dataplane. It does no I/O and starts
@@ -105,29 +75,21 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{
-		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
-		cfg:      cfg,
-		st:       st,
-		dp:       dp,
-		log:      log,
-		applier:  nft.NewApplier(dp.NFT),
-		wanted:   map[*model.Kind]bool{},
-		pending:  map[objKey]model.Object{},
-		wake:     make(chan struct{}, 1),
-	}
-	a.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
+	a := &Agent{cfg: cfg, st: st, dp: dp, log: log, wanted: map[*model.Kind]bool{}, rec: newRecorder()}
 	a.kinds = append(calculationKinds(), serviceKinds()...)
-	if a.felix = felixKind(); a.felix != nil && !slices.Contains(a.kinds, a.felix) {
-		a.kinds = append(a.kinds, a.felix)
+	felix := felixKind()
+	if felix != nil && !slices.Contains(a.kinds, felix) {
+		a.kinds = append(a.kinds, felix)
 	}
 	for _, k := range a.kinds {
 		a.wanted[k] = true
 	}
 	a.metrics = newMetrics(a)
-	a.svc = newServiceProxy(a)
+	a.policy = newPolicyLoop(cfg, st, dp, log, a.metrics, &a.health, a.rec)
+	a.policy.felix, a.policy.wep = felix, wepKind(a.kinds)
 	if cfg.Routing != RoutingOff {
-		a.routing = newRouter(cfg, st, log.With("component", "routing"))
+		a.routing = routing.New(routing.Config{NodeName: cfg.NodeName, ResyncPeriod: cfg.ResyncPeriod,
+			RateLimit: cfg.RateLimit, RetryPeriod: cfg.RetryPeriod}, st, log.With("component", "routing"))
 	}
 	return a
 }
@@ -159,7 +121,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.NodeName == "" {
 		return errors.New("run node agent: node name is required")
 	}
-	if a.status == nil {
+	if a.policy.status == nil {
 		return errors.New("run node agent: kind EndpointStatus is not registered")
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -189,42 +151,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	if a.routing != nil {
-		wg.Go(func() { a.routing.run(ctx) })
+		wg.Go(func() { a.routing.Run(ctx) })
 	}
 	if a.dp.Monitor != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.monitorLoop(ctx)
+			a.policy.monitorLoop(ctx)
 		}()
 	}
-	a.runLoop(ctx)
-	a.svc.stop()
+	a.policy.runLoop(ctx)
+	a.policy.svc.stop()
 	cancel()
 	wg.Wait()
 	a.log.Info("node agent stopped; nftables table left in place", "table", a.cfg.TableName)
 	return nil
 }
 
-// poke wakes the runner without blocking.
-func (a *Agent) poke() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
-
-// sleep waits for d or the end of ctx, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+// poke wakes the policy loop without blocking.
+func (a *Agent) poke() { a.policy.runner.Trigger() }
 
 func keyOf(obj model.Object) (objKey, bool) {
 	k, ok := model.KeyOf(obj)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/knftables"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
@@ -71,7 +72,7 @@ func TestNothingProgrammedBeforeInSync(t *testing.T) {
 	if s := a.Status(); s.InSync || s.Ready {
 		t.Fatalf("status before in-sync = %+v, want not in sync and not ready", s)
 	}
-	client := NewClient(a.cfg.StatusSocket)
+	client := agentapi.NewClient(a.cfg.StatusSocket)
 	wantCode := func(path string, want int) {
 		t.Helper()
 		_, code, err := client.Get(context.Background(), path)
@@ -162,7 +163,7 @@ func TestSyncErrorThenFullSync(t *testing.T) {
 		}
 		return ""
 	})
-	if _, code, _ := NewClient(a.cfg.StatusSocket).Get(context.Background(), "/readyz"); code != 503 {
+	if _, code, _ := agentapi.NewClient(a.cfg.StatusSocket).Get(context.Background(), "/readyz"); code != 503 {
 		t.Errorf("/readyz after a failed sync = %d, want 503", code)
 	}
 	before, _ := nft.lastRun()
@@ -425,4 +426,13 @@ spec:
 		t.Fatal(err)
 	}
 	wantPrefix("cluster-audit")
+}
+
+func TestRoutingOffHasNoRouter(t *testing.T) {
+	cfg := testConfig(t, "node1")
+	cfg.Routing = RoutingOff
+	a := New(cfg, memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, nil)
+	if a.routing != nil || a.Status().BGPPeers != nil {
+		t.Fatal("routing off: the agent has a router")
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/testnet"
@@ -272,7 +273,7 @@ func BenchmarkApplyToEnforced(b *testing.B) {
 	b.ReportMetric(float64(pct(0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
-	body, _, err := NewClient(cfg.StatusSocket).Get(context.Background(), "/metrics")
+	body, _, err := agentapi.NewClient(cfg.StatusSocket).Get(context.Background(), "/metrics")
 	if err == nil {
 		b.Logf("flips %d: p50 %s p99 %s max %s; %s", len(lat), pct(0.5), pct(0.99), lat[len(lat)-1], syncSummary(string(body)))
 	}

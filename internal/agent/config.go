@@ -1,8 +1,9 @@
 package agent
 
 import (
-	"path/filepath"
 	"time"
+
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 )
 
 // Defaults for Config's zero values.
@@ -12,9 +13,15 @@ const (
 	DefaultRetryPeriod  = time.Second
 	DefaultHealthAddr   = "127.0.0.1:9099"
 	DefaultTableName    = "trellis"
-	DefaultSocketDir    = "/run/trellis/node"
-	// Disabled turns off HealthAddr or StatusSocket.
-	Disabled = "none"
+)
+
+// Routing modes of Config.Routing.
+const (
+	// RoutingAuto programs pod routing when this node's Node resource has a BGP address
+	// (spec.bgp.ipv4Address) or an IPv4 pool uses VXLAN (Always or CrossSubnet).
+	RoutingAuto = "auto"
+	// RoutingOff never programs routes, VXLAN devices or BGP sessions.
+	RoutingOff = "off"
 )
 
 // Config is the node agent's configuration; cmd fills it from flags and the environment.
@@ -32,10 +39,10 @@ type Config struct {
 	// plus a minute when zero.
 	StuckAfter time.Duration
 	// HealthAddr is the TCP address of the health, metrics and status server;
-	// DefaultHealthAddr; Disabled turns it off.
+	// DefaultHealthAddr; agentapi.Disabled turns it off.
 	HealthAddr string
 	// StatusSocket is the unix socket serving the same endpoints (used by `trellis node
-	// status`); DefaultSocketDir/<node>/agent.sock; Disabled turns it off.
+	// status`); agentapi.SocketPath(node); agentapi.Disabled turns it off.
 	StatusSocket string
 	// TableName is the inet table the agent owns (shown in status; the Dataplane is already
 	// bound to it); DefaultTableName.
@@ -52,11 +59,6 @@ type Config struct {
 	// Routing is RoutingAuto (also when empty) or RoutingOff: whether the agent programs
 	// pod routing (BGP speaker, VXLAN device, routes) for this node.
 	Routing string
-}
-
-// SocketPath is the default status socket of a node.
-func SocketPath(node string) string {
-	return filepath.Join(DefaultSocketDir, node, "agent.sock")
 }
 
 func (c Config) withDefaults() Config {
@@ -76,7 +78,7 @@ func (c Config) withDefaults() Config {
 		c.HealthAddr = DefaultHealthAddr
 	}
 	if c.StatusSocket == "" {
-		c.StatusSocket = SocketPath(c.NodeName)
+		c.StatusSocket = agentapi.SocketPath(c.NodeName)
 	}
 	if c.TableName == "" {
 		c.TableName = DefaultTableName

@@ -12,6 +12,13 @@
 // partial one otherwise. After a successful sync it writes EndpointStatus for every local
 // WorkloadEndpoint and deletes statuses of this node's endpoints that went away.
 //
+// The agent runs three loops over one watch: the policy loop above (with the service
+// proxy, whose rules go in the same table and transaction), pod routing (package
+// routing, a Router the watch tells about every changed kind) and, when configured, the
+// IPAM leak collector. The policy and routing loops run on internal/runner. What talks to
+// a running agent (its client, /status shapes, socket and IPAM handle names) lives in
+// package agentapi, which must not import this one.
+//
 // Drift (someone deleting or changing the table behind the agent's back) is repaired by the
 // periodic full sync; with Dataplane.Monitor (`nft monitor` for deleted tables and chains)
 // a deletion is noticed within a second: the runner compares the kernel's chains, sets and

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"time"
+
+	"github.com/trellisnet/trellis/internal/runner"
 )
 
 // driftDebounce is how long the monitor collects table events before asking for a check,
@@ -16,10 +18,10 @@ const ownEventGrace = 250 * time.Millisecond
 
 // monitorLoop runs the dataplane monitor, restarting it after failures, and turns its
 // notifications into drift checks for the runner.
-func (a *Agent) monitorLoop(ctx context.Context) {
+func (p *policyLoop) monitorLoop(ctx context.Context) {
 	events := make(chan struct{}, 1)
 	notify := func() {
-		if a.applying.Load() || time.Now().UnixNano() < a.ownUntil.Load() {
+		if p.applying.Load() || time.Now().UnixNano() < p.ownUntil.Load() {
 			return // the echo of the agent's own transaction
 		}
 		select {
@@ -34,22 +36,22 @@ func (a *Agent) monitorLoop(ctx context.Context) {
 				return
 			case <-events:
 			}
-			if !sleep(ctx, driftDebounce) {
+			if !runner.Sleep(ctx, driftDebounce) {
 				return
 			}
 			select { // events during the debounce are covered by this check
 			case <-events:
 			default:
 			}
-			a.checkDrift.Store(true)
-			a.poke()
+			p.checkDrift.Store(true)
+			p.runner.Trigger()
 		}
 	}()
 	for ctx.Err() == nil {
-		if err := a.dp.Monitor(ctx, notify); err != nil && ctx.Err() == nil {
-			a.log.Warn("nft monitor ended; restarting", "err", err)
+		if err := p.dp.Monitor(ctx, notify); err != nil && ctx.Err() == nil {
+			p.log.Warn("nft monitor ended; restarting", "err", err)
 		}
-		if !sleep(ctx, a.cfg.RetryPeriod) {
+		if !runner.Sleep(ctx, p.cfg.RetryPeriod) {
 			return
 		}
 	}
@@ -60,18 +62,18 @@ func (a *Agent) monitorLoop(ctx context.Context) {
 // table, chain or set, a flushed chain, a deleted or added rule) makes the next sync a full
 // one. Element-level drift is left to the periodic resync. It runs when the monitor saw a
 // foreign change, so its cost (listing the table without elements) is rare.
-func (a *Agent) detectDrift(ctx context.Context) {
-	applied := a.applier.Applied()
-	if time.Since(a.lastCheck) < driftDebounce {
-		a.checkDrift.Store(true) // too soon after the last check: keep it for later
+func (p *policyLoop) detectDrift(ctx context.Context) {
+	applied := p.applier.Applied()
+	if time.Since(p.lastCheck) < driftDebounce {
+		p.checkDrift.Store(true) // too soon after the last check: keep it for later
 		return
 	}
-	a.lastCheck = time.Now()
+	p.lastCheck = time.Now()
 	drift := func(why string) {
-		a.log.Warn("nftables table drifted; full sync", "table", a.cfg.TableName, "drift", why)
-		a.needFull = true
+		p.log.Warn("nftables table drifted; full sync", "table", p.cfg.TableName, "drift", why)
+		p.needFull = true
 	}
-	all, err := a.dp.NFT.ListAll(ctx)
+	all, err := p.dp.NFT.ListAll(ctx)
 	if err != nil {
 		drift("list table: " + err.Error())
 		return
@@ -105,7 +107,7 @@ func (a *Agent) detectDrift(ctx context.Context) {
 		drift("unexpected objects")
 		return
 	}
-	rules, err := a.dp.NFT.ListRules(ctx, "")
+	rules, err := p.dp.NFT.ListRules(ctx, "")
 	if err != nil {
 		drift("list rules: " + err.Error())
 		return

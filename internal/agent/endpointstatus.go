@@ -15,92 +15,92 @@ import (
 // WorkloadEndpoints, whose policy has just been programmed: one per endpoint (same
 // namespace and name) with its UID and policyProgrammed, and none for endpoints that went
 // away. Statuses of other nodes are never touched.
-func (a *Agent) syncStatuses(ctx context.Context) error {
-	if !a.loadedStat {
-		if err := a.loadStatuses(ctx); err != nil {
+func (p *policyLoop) syncStatuses(ctx context.Context) error {
+	if !p.loadedStat {
+		if err := p.loadStatuses(ctx); err != nil {
 			return err
 		}
 	}
 	var errs []error
-	for _, k := range sortedKeys(a.localWEPs) {
-		uid := a.localWEPs[k]
-		sk := objKey{kind: a.status, namespace: k.namespace, name: k.name}
-		if got, ok := a.statuses[sk]; ok && got == uid {
+	for _, k := range sortedKeys(p.localWEPs) {
+		uid := p.localWEPs[k]
+		sk := objKey{kind: p.status, namespace: k.namespace, name: k.name}
+		if got, ok := p.statuses[sk]; ok && got == uid {
 			continue
 		}
-		if err := a.writeStatus(ctx, sk, uid); err != nil {
+		if err := p.writeStatus(ctx, sk, uid); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		a.statuses[sk] = uid
+		p.statuses[sk] = uid
 	}
-	for _, sk := range sortedKeys(a.statuses) {
-		wk := objKey{kind: wepKind(a.kinds), namespace: sk.namespace, name: sk.name}
-		if _, ok := a.localWEPs[wk]; ok {
+	for _, sk := range sortedKeys(p.statuses) {
+		wk := objKey{kind: p.wep, namespace: sk.namespace, name: sk.name}
+		if _, ok := p.localWEPs[wk]; ok {
 			continue
 		}
-		if err := a.deleteStatus(ctx, sk); err != nil {
+		if err := p.deleteStatus(ctx, sk); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		delete(a.statuses, sk)
+		delete(p.statuses, sk)
 	}
 	return errors.Join(errs...)
 }
 
 // loadStatuses reads the statuses this node wrote before (e.g. before a restart), so they
 // are neither rewritten needlessly nor left behind.
-func (a *Agent) loadStatuses(ctx context.Context) error {
-	res, err := a.st.List(ctx, a.status, store.ListOptions{})
+func (p *policyLoop) loadStatuses(ctx context.Context) error {
+	res, err := p.st.List(ctx, p.status, store.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("list endpoint statuses: %w", err)
 	}
-	a.statuses = map[objKey]string{}
+	p.statuses = map[objKey]string{}
 	for _, obj := range res.Items {
 		s, ok := obj.(*model.EndpointStatus)
-		if !ok || s.Status.Node != a.cfg.NodeName {
+		if !ok || s.Status.Node != p.cfg.NodeName {
 			continue
 		}
 		uid := s.Status.EndpointUID
 		if !s.Status.PolicyProgrammed {
 			uid = "" // rewrite it
 		}
-		a.statuses[objKey{kind: a.status, namespace: s.Namespace, name: s.Name}] = uid
+		p.statuses[objKey{kind: p.status, namespace: s.Namespace, name: s.Name}] = uid
 	}
-	a.loadedStat = true
+	p.loadedStat = true
 	return nil
 }
 
 // deleteStatus deletes a status if it is still this node's: an endpoint that moved to
 // another node may already have that node's status under the same name.
-func (a *Agent) deleteStatus(ctx context.Context, k objKey) error {
-	obj, err := a.st.Get(ctx, a.status, k.namespace, k.name)
+func (p *policyLoop) deleteStatus(ctx context.Context, k objKey) error {
+	obj, err := p.st.Get(ctx, p.status, k.namespace, k.name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read endpoint status %s/%s: %w", k.namespace, k.name, err)
 	}
-	if s, ok := obj.(*model.EndpointStatus); !ok || s.Status.Node != a.cfg.NodeName {
+	if s, ok := obj.(*model.EndpointStatus); !ok || s.Status.Node != p.cfg.NodeName {
 		return nil
 	}
-	_, err = a.st.Delete(ctx, a.status, k.namespace, k.name, store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
+	_, err = p.st.Delete(ctx, p.status, k.namespace, k.name, store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete endpoint status %s/%s: %w", k.namespace, k.name, err)
 	}
 	return nil
 }
 
-func (a *Agent) writeStatus(ctx context.Context, k objKey, uid string) error {
-	obj, ok := a.status.New().(*model.EndpointStatus)
+func (p *policyLoop) writeStatus(ctx context.Context, k objKey, uid string) error {
+	obj, ok := p.status.New().(*model.EndpointStatus)
 	if !ok {
-		return fmt.Errorf("write endpoint status %s/%s: kind EndpointStatus makes %T", k.namespace, k.name, a.status.New())
+		return fmt.Errorf("write endpoint status %s/%s: kind EndpointStatus makes %T", k.namespace, k.name, p.status.New())
 	}
 	obj.Namespace, obj.Name = k.namespace, k.name
-	obj.Status = model.EndpointStatusStatus{Node: a.cfg.NodeName, EndpointUID: uid, PolicyProgrammed: true}
-	_, err := a.st.Create(ctx, obj)
+	obj.Status = model.EndpointStatusStatus{Node: p.cfg.NodeName, EndpointUID: uid, PolicyProgrammed: true}
+	_, err := p.st.Create(ctx, obj)
 	if errors.Is(err, store.ErrAlreadyExists) {
-		_, err = a.st.Update(ctx, obj) // empty resourceVersion: unconditional
+		_, err = p.st.Update(ctx, obj) // empty resourceVersion: unconditional
 	}
 	if err != nil {
 		return fmt.Errorf("write endpoint status %s/%s: %w", k.namespace, k.name, err)

@@ -15,36 +15,36 @@ func felixKind() *model.Kind {
 // felixUpdate records a FelixConfiguration (nil obj: deleted) and reports whether k was
 // one. Precedence, as with Felix: the agent's own flag, then FelixConfiguration
 // "node.<node>", then "default", then the renderer's default.
-func (a *Agent) felixUpdate(k objKey, obj model.Object) bool {
-	if k.kind != a.felix || a.felix == nil {
+func (p *policyLoop) felixUpdate(k objKey, obj model.Object) bool {
+	if k.kind != p.felix || p.felix == nil {
 		return false
 	}
-	if a.logPrefixes == nil {
-		a.logPrefixes = map[string]string{}
+	if p.logPrefixes == nil {
+		p.logPrefixes = map[string]string{}
 	}
 	if fc, ok := obj.(*model.FelixConfiguration); ok {
-		a.logPrefixes[k.name] = fc.Spec.LogPrefix
+		p.logPrefixes[k.name] = fc.Spec.LogPrefix
 	} else {
-		delete(a.logPrefixes, k.name)
+		delete(p.logPrefixes, k.name)
 	}
-	a.applyLogPrefix()
+	p.applyLogPrefix()
 	return true
 }
 
 // applyLogPrefix replaces the renderer when the effective log prefix changed; the next
 // sync then renders every Log rule with the new prefix.
-func (a *Agent) applyLogPrefix() {
-	prefix := a.cfg.LogPrefix
+func (p *policyLoop) applyLogPrefix() {
+	prefix := p.cfg.LogPrefix
 	if prefix == "" {
-		prefix = a.logPrefixes["node."+a.cfg.NodeName]
+		prefix = p.logPrefixes["node."+p.cfg.NodeName]
 	}
 	if prefix == "" {
-		prefix = a.logPrefixes["default"]
+		prefix = p.logPrefixes["default"]
 	}
-	if prefix == a.logPrefix && a.renderer != nil {
+	if prefix == p.logPrefix && p.renderer != nil {
 		return
 	}
-	a.logPrefix = prefix
-	a.renderer = nft.NewRenderer(nft.Config{IfPrefix: a.cfg.WorkloadPrefix, LogPrefix: prefix})
-	a.needFull = true
+	p.logPrefix = prefix
+	p.renderer = nft.NewRenderer(nft.Config{IfPrefix: p.cfg.WorkloadPrefix, LogPrefix: prefix})
+	p.needFull = true
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 )
@@ -120,7 +121,7 @@ func testConfig(t testing.TB, node string) Config {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	return Config{NodeName: node, HealthAddr: Disabled, StatusSocket: filepath.Join(dir, "agent.sock"),
+	return Config{NodeName: node, HealthAddr: agentapi.Disabled, StatusSocket: filepath.Join(dir, "agent.sock"),
 		RateLimit: 20 * time.Millisecond, RetryPeriod: 100 * time.Millisecond, ResyncPeriod: time.Minute}
 }
 

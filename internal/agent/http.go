@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 )
 
 // server is the health, metrics and status HTTP server on TCP and a unix socket.
@@ -22,7 +24,7 @@ type server struct {
 	sock string
 }
 
-// serve starts listening on HealthAddr and StatusSocket (each unless Disabled).
+// serve starts listening on HealthAddr and StatusSocket (each unless agentapi.Disabled).
 func (a *Agent) serve(ctx context.Context) (*server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -52,14 +54,14 @@ func (a *Agent) serve(ctx context.Context) (*server, error) {
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	s := &server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}}
-	if a.cfg.HealthAddr != Disabled {
+	if a.cfg.HealthAddr != agentapi.Disabled {
 		l, err := net.Listen("tcp", a.cfg.HealthAddr)
 		if err != nil {
 			return nil, fmt.Errorf("listen for health on %s: %w", a.cfg.HealthAddr, err)
 		}
 		s.tcp = l
 	}
-	if a.cfg.StatusSocket != Disabled {
+	if a.cfg.StatusSocket != agentapi.Disabled {
 		if err := os.MkdirAll(filepath.Dir(a.cfg.StatusSocket), 0o755); err != nil {
 			s.close()
 			return nil, fmt.Errorf("create status socket directory: %w", err)

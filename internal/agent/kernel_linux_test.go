@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
@@ -139,7 +140,7 @@ func TestKernelScenario(t *testing.T) {
 		return matrixHolds(e.net, cases, func(c connCase) bool { return c.want })
 	})
 	// The rule counters of the allowing rule show in /metrics.
-	body, code, err := NewClient(cfg.StatusSocket).Get(context.Background(), "/metrics")
+	body, code, err := agentapi.NewClient(cfg.StatusSocket).Get(context.Background(), "/metrics")
 	if err != nil || code != 200 {
 		t.Fatalf("scrape metrics: code %d, err %v", code, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
@@ -178,7 +179,7 @@ func TestKernelRestart(t *testing.T) {
 			t.Logf("agent log:\n%s", out)
 		}
 	}()
-	client := NewClient(sock)
+	client := agentapi.NewClient(sock)
 	waitReady := func(minSyncs uint64) {
 		t.Helper()
 		eventually(t, 15*time.Second, func() string {

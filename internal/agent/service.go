@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -59,7 +60,7 @@ func serviceKinds() []*model.Kind {
 type serviceProxy struct {
 	node     string
 	host     ServiceHost
-	a        *Agent
+	log      *slog.Logger
 	services map[string]*corev1.Service                       // by namespace/name
 	slices   map[objKey]*discoveryv1.EndpointSlice            // all slices
 	bySvc    map[string]map[objKey]*discoveryv1.EndpointSlice // slices by namespace/service
@@ -77,16 +78,16 @@ type serviceProxy struct {
 	flushed                     prometheus.Counter
 }
 
-func newServiceProxy(a *Agent) *serviceProxy {
+func newServiceProxy(cfg Config, host ServiceHost, reg *prometheus.Registry, log *slog.Logger) *serviceProxy {
 	p := &serviceProxy{
-		node: a.cfg.NodeName, host: a.dp.Services, a: a,
-		renderer: nft.NewServiceRenderer(nft.Config{IfPrefix: a.cfg.WorkloadPrefix}),
+		node: cfg.NodeName, host: host, log: log,
+		renderer: nft.NewServiceRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix}),
 		checks:   map[uint16]*healthServer{},
 	}
 	p.reset()
 	gauge := func(name, help string) prometheus.Gauge {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trellis", Subsystem: "agent", Name: name, Help: help})
-		a.metrics.reg.MustRegister(g)
+		reg.MustRegister(g)
 		return g
 	}
 	p.ports = gauge("service_ports", "Service ports (per IP family) programmed.")
@@ -94,7 +95,7 @@ func newServiceProxy(a *Agent) *serviceProxy {
 	p.endpoints = gauge("service_endpoints", "Service endpoints programmed (summed over service ports).")
 	p.flushed = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "trellis", Subsystem: "agent",
 		Name: "service_conntrack_flushed_total", Help: "UDP conntrack entries deleted because their service endpoint went away."})
-	a.metrics.reg.MustRegister(p.flushed)
+	reg.MustRegister(p.flushed)
 	return p
 }
 
@@ -190,7 +191,7 @@ func (p *serviceProxy) programmed(ctx context.Context) {
 		if gone := removedUDPEndpoints(p.programmedState, st); len(gone) > 0 {
 			n, err := p.host.FlushUDP(gone)
 			if err != nil {
-				p.a.log.Warn("flush conntrack of removed UDP service endpoints failed", "endpoints", len(gone), "err", err)
+				p.log.Warn("flush conntrack of removed UDP service endpoints failed", "endpoints", len(gone), "err", err)
 			}
 			p.flushed.Add(float64(n))
 		}
@@ -287,7 +288,7 @@ func (p *serviceProxy) syncHealthChecks(ctx context.Context, st *service.State) 
 		if h == nil || h.srv == nil {
 			ln, err := p.host.Listen(int(hc.Port))
 			if err != nil {
-				p.a.log.Warn("listen on health-check node port failed; retrying at the next sync", "port", hc.Port,
+				p.log.Warn("listen on health-check node port failed; retrying at the next sync", "port", hc.Port,
 					"service", hc.Namespace+"/"+hc.Service, "err", err)
 				p.checks[hc.Port] = &healthServer{}
 				continue
@@ -299,7 +300,7 @@ func (p *serviceProxy) syncHealthChecks(ctx context.Context, st *service.State) 
 			p.checks[hc.Port] = h
 			go func() {
 				if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					p.a.log.Warn("health-check node port server stopped", "port", strconv.Itoa(int(hc.Port)), "err", err)
+					p.log.Warn("health-check node port server stopped", "port", strconv.Itoa(int(hc.Port)), "err", err)
 				}
 			}()
 		}

@@ -14,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/knftables"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/service"
@@ -65,7 +66,7 @@ func TestServiceChangesArePartialSyncs(t *testing.T) {
 	if s.LastSyncType != "partial" || s.Syncs <= before.Syncs {
 		t.Errorf("after an endpoint change: last sync %q (%d syncs, %d before), want a partial one", s.LastSyncType, s.Syncs, before.Syncs)
 	}
-	body, code, err := NewClient(a.cfg.StatusSocket).Get(context.Background(), "/metrics")
+	body, code, err := agentapi.NewClient(a.cfg.StatusSocket).Get(context.Background(), "/metrics")
 	if err != nil || code != 200 {
 		t.Fatalf("scrape metrics: %d, %v", code, err)
 	}
@@ -121,7 +122,7 @@ func TestRemovedUDPEndpoints(t *testing.T) {
 // always equals a from-scratch Compute of the current objects.
 func TestServiceProxyIncremental(t *testing.T) {
 	a := New(testConfig(t, "n1"), memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, testLogger(t))
-	p := a.svc
+	p := a.policy.svc
 	svcKind, sliceKind := kind(t, "services"), kind(t, "endpointslices.discovery.k8s.io")
 	rng := rand.New(rand.NewPCG(1, 2))
 	svcs := map[objKey]model.Object{}

@@ -2,205 +2,238 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
+	"github.com/trellisnet/trellis/internal/runner"
+	"github.com/trellisnet/trellis/internal/store"
 )
 
-// runLoop is the rate-limited runner: it syncs when woken (coalescing everything recorded
-// meanwhile, at most once per RateLimit), every ResyncPeriod (full) and after a failure
-// (full, after RetryPeriod). It returns when ctx ends.
-func (a *Agent) runLoop(ctx context.Context) {
-	resync := time.NewTicker(a.cfg.ResyncPeriod)
-	defer resync.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
-	var lastStart time.Time
-	for {
-		a.health.idle()
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.wake:
-		case <-resync.C:
-			a.needFull = true
-		case <-retry.C:
-		}
-		if d := a.cfg.RateLimit - time.Since(lastStart); d > 0 {
-			if !sleep(ctx, d) {
-				return
-			}
-		}
-		lastStart = time.Now()
-		a.health.busy(lastStart)
-		if !a.syncOnce(ctx) && ctx.Err() == nil {
-			retry.Reset(a.cfg.RetryPeriod)
-		}
-	}
+// policyLoop is the agent's policy loop: it feeds what the watch recorded to the policy
+// calculation and the service proxy, renders the node's table, applies it in one
+// transaction and writes EndpointStatus. Everything but the atomics and the recorder is
+// owned by its runner's goroutine.
+type policyLoop struct {
+	cfg     Config
+	st      store.Store
+	dp      Dataplane
+	log     *slog.Logger
+	metrics *metrics
+	health  *health
+	rec     *recorder
+	runner  *runner.Runner
+	applier *nft.Applier
+	// renderer renders incrementally: unchanged policies and sets reuse last sync's objects.
+	renderer *nft.Renderer
+	status   *model.Kind // EndpointStatus
+	wep      *model.Kind // WorkloadEndpoint
+
+	calc       *policy.Calculator
+	applied    map[objKey]policy.Key
+	localWEPs  map[objKey]string // local WorkloadEndpoints: UID
+	statuses   map[objKey]string // EndpointStatus written by this node: endpoint UID
+	loadedStat bool
+	needFull   bool
+	statRetry  bool
+	lastCheck  time.Time
+	checkDrift atomic.Bool  // set by the monitor, consumed by the runner
+	applying   atomic.Bool  // the runner is running a transaction
+	ownUntil   atomic.Int64 // unix ns until which monitor events are the runner's own
+
+	svc *serviceProxy // Services and EndpointSlices
+
+	// FelixConfiguration: logPrefix by object name, the effective prefix (felix.go).
+	felix       *model.Kind
+	logPrefixes map[string]string
+	logPrefix   string
 }
 
-// takeRecorded returns what the watch goroutine recorded since the last call.
-func (a *Agent) takeRecorded() (snap []model.Object, newSnap bool, pending map[objKey]model.Object) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	snap, newSnap, pending = a.snapshot, a.newSnap, a.pending
-	a.snapshot, a.newSnap = nil, false
-	a.pending = map[objKey]model.Object{}
-	return snap, newSnap, pending
+func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m *metrics, h *health, rec *recorder) *policyLoop {
+	p := &policyLoop{cfg: cfg, st: st, dp: dp, log: log, metrics: m, health: h, rec: rec,
+		// The policy loop's runner: a sync when woken (coalescing everything recorded
+		// meanwhile, at most once per RateLimit), every ResyncPeriod (full) and after a
+		// failure (full, after RetryPeriod).
+		runner:   runner.New(runner.Config{MinInterval: cfg.RateLimit, Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod}),
+		applier:  nft.NewApplier(dp.NFT),
+		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
+	}
+	p.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
+	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
+	return p
 }
+
+// runLoop runs the policy loop until ctx ends.
+func (p *policyLoop) runLoop(ctx context.Context) {
+	p.runner.Run(ctx, func(ctx context.Context, why runner.Reason) error {
+		if why == runner.Resync {
+			p.needFull = true
+		}
+		p.health.busy(time.Now())
+		defer p.health.idle()
+		if !p.syncOnce(ctx) {
+			return errRetry
+		}
+		return nil
+	})
+}
+
+// errRetry tells the runner to retry a sync whose failure syncOnce has logged.
+var errRetry = errors.New("sync failed")
 
 // syncOnce feeds recorded changes to the calculation and, once in sync, programs the
 // dataplane and reports endpoint status. It returns false when something must be retried.
-func (a *Agent) syncOnce(ctx context.Context) bool {
-	snap, newSnap, pending := a.takeRecorded()
+func (p *policyLoop) syncOnce(ctx context.Context) bool {
+	snap, newSnap, pending := p.rec.take()
 	if newSnap {
-		a.calc = policy.NewCalculator(policy.Options{Node: a.cfg.NodeName})
-		a.applied = map[objKey]policy.Key{}
-		a.localWEPs = map[objKey]string{}
-		a.loadedStat = false
-		a.needFull = true
-		a.svc.reset()
-		a.logPrefixes = nil
-		a.applyLogPrefix()
+		p.calc = policy.NewCalculator(policy.Options{Node: p.cfg.NodeName})
+		p.applied = map[objKey]policy.Key{}
+		p.localWEPs = map[objKey]string{}
+		p.loadedStat = false
+		p.needFull = true
+		p.svc.reset()
+		p.logPrefixes = nil
+		p.applyLogPrefix()
 		for _, obj := range snap {
 			if k, ok := keyOf(obj); ok {
-				a.update(k, obj)
+				p.update(k, obj)
 			}
 		}
 	}
 	for k, obj := range pending {
-		a.update(k, obj)
+		p.update(k, obj)
 	}
-	if a.calc == nil {
+	if p.calc == nil {
 		return true // not in sync yet: program nothing
 	}
-	if a.checkDrift.Swap(false) && !a.needFull && a.applier.Applied() != nil {
-		a.detectDrift(ctx)
+	if p.checkDrift.Swap(false) && !p.needFull && p.applier.Applied() != nil {
+		p.detectDrift(ctx)
 	}
-	if !newSnap && len(pending) == 0 && !a.needFull && !a.statRetry && a.applier.Applied() != nil {
+	if !newSnap && len(pending) == 0 && !p.needFull && !p.statRetry && p.applier.Applied() != nil {
 		return true
 	}
-	if !a.program(ctx) {
+	if !p.program(ctx) {
 		return false
 	}
-	if err := a.syncStatuses(ctx); err != nil {
-		a.log.Warn("write endpoint status failed; will retry", "err", err)
-		a.metrics.storeErrors.Inc()
-		a.statRetry = true
+	if err := p.syncStatuses(ctx); err != nil {
+		p.log.Warn("write endpoint status failed; will retry", "err", err)
+		p.metrics.storeErrors.Inc()
+		p.statRetry = true
 		return false
 	}
-	a.statRetry = false
+	p.statRetry = false
 	return true
 }
 
 // update applies one recorded object (nil: deleted) to the calculator.
-func (a *Agent) update(k objKey, obj model.Object) {
-	if a.felixUpdate(k, obj) {
+func (p *policyLoop) update(k objKey, obj model.Object) {
+	if p.felixUpdate(k, obj) {
 		return
 	}
-	if a.svc.update(k, obj) {
+	if p.svc.update(k, obj) {
 		return
 	}
-	old, had := a.applied[k]
+	old, had := p.applied[k]
 	if obj == nil {
 		if had {
-			a.calc.Delete(old)
-			delete(a.applied, k)
+			p.calc.Delete(old)
+			delete(p.applied, k)
 		}
-		delete(a.localWEPs, k)
+		delete(p.localWEPs, k)
 		return
 	}
 	r, err := policy.FromObject(obj)
 	if err != nil || r == nil {
 		if err != nil {
-			a.log.Warn("ignoring object the calculation cannot read", "object", k.String(), "err", err)
-			a.metrics.convertErrors.Inc()
+			p.log.Warn("ignoring object the calculation cannot read", "object", k.String(), "err", err)
+			p.metrics.convertErrors.Inc()
 		}
 		if had {
-			a.calc.Delete(old)
-			delete(a.applied, k)
+			p.calc.Delete(old)
+			delete(p.applied, k)
 		}
-		delete(a.localWEPs, k)
+		delete(p.localWEPs, k)
 		return
 	}
 	pk := r.Key()
 	if had && old != pk {
-		a.calc.Delete(old)
+		p.calc.Delete(old)
 	}
-	a.calc.Update(r)
-	a.applied[k] = pk
-	if wep, ok := obj.(*model.WorkloadEndpoint); ok && wep.Spec.Node == a.cfg.NodeName {
-		a.localWEPs[k] = string(wep.UID)
+	p.calc.Update(r)
+	p.applied[k] = pk
+	if wep, ok := obj.(*model.WorkloadEndpoint); ok && wep.Spec.Node == p.cfg.NodeName {
+		p.localWEPs[k] = string(wep.UID)
 	} else {
-		delete(a.localWEPs, k)
+		delete(p.localWEPs, k)
 	}
 }
 
 // program renders the calculator's state and applies it: a full sync when needed, a
 // partial one otherwise. It reports success.
-func (a *Agent) program(ctx context.Context) bool {
+func (p *policyLoop) program(ctx context.Context) bool {
 	start := time.Now()
-	full := a.needFull || a.applier.Applied() == nil
-	if d := a.calc.Changes(); !full && !d.All && len(d.Endpoints) == 0 && len(d.IPSets) == 0 && !a.svc.changed() {
+	full := p.needFull || p.applier.Applied() == nil
+	if d := p.calc.Changes(); !full && !d.All && len(d.Endpoints) == 0 && len(d.IPSets) == 0 && !p.svc.changed() {
 		return true // nothing local changed (e.g. a remote endpoint no set selects)
 	}
-	st := a.calc.State()
+	st := p.calc.State()
 	calcTook := time.Since(start)
-	table := a.renderer.Render(st)
-	if err := table.Merge(a.svc.render()); err != nil {
-		a.needFull = true
-		a.health.failed(err)
-		a.log.Error("merge service proxy table failed", "err", err)
+	table := p.renderer.Render(st)
+	if err := table.Merge(p.svc.render()); err != nil {
+		p.needFull = true
+		p.health.failed(err)
+		p.log.Error("merge service proxy table failed", "err", err)
 		return false
 	}
 	renderTook := time.Since(start) - calcTook
 	var res nft.Result
 	var err error
-	a.applying.Store(true)
+	p.applying.Store(true)
 	if full {
-		res, err = a.applier.FullSync(ctx, table)
+		res, err = p.applier.FullSync(ctx, table)
 	} else {
-		res, err = a.applier.Apply(ctx, table)
+		res, err = p.applier.Apply(ctx, table)
 	}
-	a.ownUntil.Store(time.Now().Add(ownEventGrace).UnixNano())
-	a.applying.Store(false)
+	p.ownUntil.Store(time.Now().Add(ownEventGrace).UnixNano())
+	p.applying.Store(false)
 	took := time.Since(start)
-	a.metrics.phaseDuration.WithLabelValues("calculate").Observe(calcTook.Seconds())
-	a.metrics.phaseDuration.WithLabelValues("render").Observe(renderTook.Seconds())
-	a.metrics.phaseDuration.WithLabelValues("apply").Observe((took - calcTook - renderTook).Seconds())
+	p.metrics.phaseDuration.WithLabelValues("calculate").Observe(calcTook.Seconds())
+	p.metrics.phaseDuration.WithLabelValues("render").Observe(renderTook.Seconds())
+	p.metrics.phaseDuration.WithLabelValues("apply").Observe((took - calcTook - renderTook).Seconds())
 	kind := "partial"
 	if full {
 		kind = "full"
 	}
-	a.metrics.observeSync(kind, took, err)
+	p.metrics.observeSync(kind, took, err)
 	if err != nil {
-		a.needFull = true
-		a.health.failed(err)
+		p.needFull = true
+		p.health.failed(err)
 		if ctx.Err() == nil {
-			a.log.Error("sync nftables failed; full sync after retry period", "sync", kind, "err", err)
+			p.log.Error("sync nftables failed; full sync after retry period", "sync", kind, "err", err)
 		}
 		return false
 	}
-	a.needFull = false
-	a.svc.programmed(ctx)
+	p.needFull = false
+	p.svc.programmed(ctx)
 	if full {
-		a.loadedStat = false // re-read statuses too: rewrite any that were deleted behind our back
+		p.loadedStat = false // re-read statuses too: rewrite any that were deleted behind our back
 	}
 	tiers := map[string]string{}
-	for _, p := range st.Policies {
-		tiers[p.ID.Short()] = p.Tier
+	for _, pol := range st.Policies {
+		tiers[pol.ID.Short()] = pol.Tier
 	}
 	snap := syncSnapshot{
 		at: start, took: took, kind: kind, operations: res.Operations,
 		endpoints: len(st.Endpoints), policies: len(st.Policies), stats: res.Table, tiers: tiers,
-		services: a.svc.counts,
+		services: p.svc.counts,
 	}
-	a.health.succeeded(snap)
-	a.metrics.observeState(snap)
-	a.log.Debug("synced nftables", "sync", kind, "operations", res.Operations, "took", took,
+	p.health.succeeded(snap)
+	p.metrics.observeState(snap)
+	p.log.Debug("synced nftables", "sync", kind, "operations", res.Operations, "took", took,
 		"calculate", calcTook, "render", renderTook, "nft", res.Duration,
 		"endpoints", snap.endpoints, "policies", snap.policies)
 	return true

@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -19,7 +21,7 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		if err != nil {
 			a.log.Warn("list datastore failed; retrying", "err", err)
 			a.metrics.storeErrors.Inc()
-			if !sleep(ctx, a.cfg.RetryPeriod) {
+			if !runner.Sleep(ctx, a.cfg.RetryPeriod) {
 				return
 			}
 			continue
@@ -28,7 +30,7 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		if err != nil {
 			a.log.Warn("watch datastore failed; listing again", "err", err)
 			a.metrics.storeErrors.Inc()
-			if !sleep(ctx, a.cfg.RetryPeriod) {
+			if !runner.Sleep(ctx, a.cfg.RetryPeriod) {
 				return
 			}
 			continue
@@ -53,10 +55,7 @@ func (a *Agent) listAll(ctx context.Context) (string, error) {
 		}
 		items = append(items, res.Items...)
 	}
-	a.mu.Lock()
-	a.snapshot, a.newSnap = items, true
-	a.pending = map[objKey]model.Object{}
-	a.mu.Unlock()
+	a.rec.setSnapshot(items)
 	a.log.Info("datastore listed", "objects", len(items), "revision", first)
 	a.poke()
 	return first, nil
@@ -91,19 +90,53 @@ func (a *Agent) record(ev store.Event) {
 		return
 	}
 	k, ok := keyOf(ev.Object)
-	if ok && a.routing.wants(k.kind) {
-		a.routing.poke()
+	if ok && a.routing != nil {
+		a.routing.Changed(k.kind)
 	}
 	if !ok || !a.wanted[k.kind] {
 		return
 	}
-	a.mu.Lock()
 	if ev.Type == store.EventDeleted {
-		a.pending[k] = nil
+		a.rec.set(k, nil)
 	} else {
-		a.pending[k] = ev.Object
+		a.rec.set(k, ev.Object)
 	}
-	a.mu.Unlock()
 	a.metrics.events.Inc()
 	a.poke()
+}
+
+// recorder holds what the watch goroutine recorded for the policy loop: the latest state of
+// each changed object, or a complete (re)list that supersedes them. Safe for concurrent use.
+type recorder struct {
+	mu       sync.Mutex
+	pending  map[objKey]model.Object // nil: deleted
+	snapshot []model.Object          // a complete (re)list, superseding pending
+	newSnap  bool
+}
+
+func newRecorder() *recorder { return &recorder{pending: map[objKey]model.Object{}} }
+
+// setSnapshot records a complete list, dropping the changes recorded before it.
+func (r *recorder) setSnapshot(items []model.Object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snapshot, r.newSnap = items, true
+	r.pending = map[objKey]model.Object{}
+}
+
+// set records the latest state of one object (nil: deleted).
+func (r *recorder) set(k objKey, obj model.Object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending[k] = obj
+}
+
+// take returns what was recorded since the last call.
+func (r *recorder) take() (snap []model.Object, newSnap bool, pending map[objKey]model.Object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	snap, newSnap, pending = r.snapshot, r.newSnap, r.pending
+	r.snapshot, r.newSnap = nil, false
+	r.pending = map[objKey]model.Object{}
+	return snap, newSnap, pending
 }

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// Timing of a loop: events are coalesced for coalesce; a failed reconciliation (a
-// compare-and-swap conflict, an unavailable store) is retried after retry, doubling to
-// maxRetry.
+// Timing of a loop (a runner.Runner): events are coalesced for coalesce; a failed
+// reconciliation (a compare-and-swap conflict, an unavailable store) is retried after
+// retry, doubling to maxRetry.
 const (
 	coalesce = 20 * time.Millisecond
 	retry    = 50 * time.Millisecond
@@ -29,50 +30,19 @@ type loop struct {
 }
 
 func (l *loop) run(ctx context.Context) {
-	trigger := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case trigger <- struct{}{}:
-		default:
-		}
-	}
+	r := runner.New(runner.Config{Start: true, Coalesce: coalesce, Resync: l.resync, Retry: retry, MaxRetry: maxRetry,
+		OnError: func(err error, in time.Duration) {
+			l.log.Debug("reconcile failed: retrying", "err", err, "in", in)
+			if in >= maxRetry {
+				l.log.Warn("reconcile failing", "err", err)
+			}
+		}})
 	// Watches start before the first List, so no change in between is missed.
 	for _, k := range l.kinds {
 		w := l.watch(ctx, k)
-		go l.drain(ctx, k, w, poke)
+		go l.drain(ctx, k, w, r.Trigger)
 	}
-	tick := time.NewTicker(l.resync)
-	defer tick.Stop()
-	backoff := time.Duration(0)
-	for {
-		err := l.reconcile(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		var again <-chan time.Time
-		if err != nil {
-			backoff = min(max(2*backoff, retry), maxRetry)
-			l.log.Debug("reconcile failed: retrying", "err", err, "in", backoff)
-			if backoff >= maxRetry {
-				l.log.Warn("reconcile failing", "err", err)
-			}
-			again = time.After(backoff)
-		} else {
-			backoff = 0
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-trigger:
-			time.Sleep(coalesce)
-			select {
-			case <-trigger:
-			default:
-			}
-		case <-again:
-		case <-tick.C:
-		}
-	}
+	r.Run(ctx, func(ctx context.Context, _ runner.Reason) error { return l.reconcile(ctx) })
 }
 
 // watch opens a watch on k, retrying until it succeeds or ctx ends (nil then).

@@ -14,9 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/trellisnet/trellis/internal/agent"
-	"github.com/trellisnet/trellis/internal/ipam"
-	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
+	"github.com/trellisnet/trellis/internal/controller"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
@@ -113,7 +112,7 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 				return err
 			}
 		}
-		p, err := startProcess(ns.Namespace, append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agent.Disabled,
+		p, err := startProcess(ns.Namespace, append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agentapi.Disabled,
 			"--status-socket", ns.Socket), nil, agentLog(labName, node))
 		if err != nil {
 			return err
@@ -227,13 +226,10 @@ func RemoveNode(ctx context.Context, labName, node string, out io.Writer) error 
 		if err := deleteNodePods(ctx, s, node, out); err != nil {
 			return err
 		}
-		if err := deleteNodeObjects(ctx, s, node); err != nil {
+		if err := controller.DecommissionNode(ctx, s, node); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "node %s: Node resources deleted\n", node)
-		if err := releaseNodeIPAM(ctx, s, node); err != nil {
-			return err
-		}
 		if alive(n.AgentPID) && isLabProcess(labName, n.AgentPID) {
 			killPIDs([]int{n.AgentPID}, 5*time.Second)
 		}
@@ -313,42 +309,6 @@ func deleteNodePods(ctx context.Context, s store.Store, node string, out io.Writ
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func deleteNodeObjects(ctx context.Context, s store.Store, node string) error {
-	for _, kv := range [][2]string{{model.APIVersionCalico, "Node"}, {"v1", "Node"}} {
-		k, ok := model.Lookup(kv[0], kv[1])
-		if !ok {
-			continue
-		}
-		if _, err := s.Delete(ctx, k, "", node, store.DeleteOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("remove node %s: delete %s: %w", node, k.Resource(), err)
-		}
-	}
-	return nil
-}
-
-// releaseNodeIPAM releases the node's VXLAN tunnel address and every block affinity it
-// holds (empty blocks are deleted, others kept without affinity).
-func releaseNodeIPAM(ctx context.Context, s store.Store, node string) error {
-	is := ipamstore.New(s)
-	a := ipam.New(is, ipamstore.Match)
-	if _, err := a.ReleaseByHandle(ctx, agent.TunnelHandle(node)); err != nil && !errors.Is(err, ipam.ErrNotFound) {
-		return fmt.Errorf("remove node %s: %w", node, err)
-	}
-	affs, err := is.Affinities().List(ctx)
-	if err != nil {
-		return fmt.Errorf("remove node %s: list block affinities: %w", node, err)
-	}
-	for _, af := range affs {
-		if af.Node != node {
-			continue
-		}
-		if err := a.ReleaseAffinity(ctx, node, af.CIDR); err != nil {
-			return fmt.Errorf("remove node %s: %w", node, err)
-		}
-	}
-	return nil
 }
 
 // forgetNeighbor deletes the ARP entry for addr in every node and external namespace of

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/route"
 )
@@ -414,7 +414,7 @@ func (l *routerLab) birdLearnsBlocks(t *testing.T) {
 		t.Errorf("lab status externals %+v: want tor with node_node1 Established", r.Externals)
 	}
 	for _, n := range r.Nodes {
-		if !slices.ContainsFunc(n.BGPPeers, func(p agent.BGPPeer) bool { return p.Address == l.tor.Addr().String() && p.State == "Established" }) {
+		if !slices.ContainsFunc(n.BGPPeers, func(p agentapi.BGPPeer) bool { return p.Address == l.tor.Addr().String() && p.State == "Established" }) {
 			t.Errorf("lab status: %s peers %+v, want %s Established", n.Name, n.BGPPeers, l.tor.Addr())
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 )
 
 // serverPods is a manifest of demo HTTP server pods p1, p2, ... in namespace default,
@@ -172,7 +172,7 @@ func TestCrossNodeRouting(t *testing.T) {
 				}
 			}
 			if routing == RoutingBGP {
-				var s agent.Status
+				var s agentapi.Status
 				out := mustRun(t, name, "node", "status", "--socket", agentSocket(name, "node1"), "-o", "json")
 				if err := json.Unmarshal([]byte(out), &s); err != nil {
 					t.Fatalf("decode node status: %v", err)

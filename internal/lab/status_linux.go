@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
@@ -54,7 +54,7 @@ type NodeReport struct {
 	AgentAlive bool   `json:"agentAlive"`
 	AgentReady bool   `json:"agentReady"`
 	// BGPPeers are the sessions of the node's BGP speaker, from its agent's status.
-	BGPPeers []agent.BGPPeer `json:"bgpPeers,omitempty"`
+	BGPPeers []agentapi.BGPPeer `json:"bgpPeers,omitempty"`
 }
 
 // PodReport is one pod as the store shows it.
@@ -200,10 +200,10 @@ func writeConflists(cfg Config, st *State) error {
 }
 
 // agentPeers asks an agent's status socket for its BGP sessions.
-func agentPeers(ctx context.Context, sock string) []agent.BGPPeer {
+func agentPeers(ctx context.Context, sock string) []agentapi.BGPPeer {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	s, err := agent.NewClient(sock).Status(ctx)
+	s, err := agentapi.NewClient(sock).Status(ctx)
 	if err != nil {
 		return nil
 	}

@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/trellisnet/trellis/internal/agent"
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
@@ -162,7 +162,7 @@ func startProcesses(ctx context.Context, cfg Config, st *State, out io.Writer, n
 		if !need(n) {
 			continue
 		}
-		p, err := startProcess(n.Namespace, append(cfg.base(), "node", "run", "--node-name", n.Name, "--health-addr", agent.Disabled,
+		p, err := startProcess(n.Namespace, append(cfg.base(), "node", "run", "--node-name", n.Name, "--health-addr", agentapi.Disabled,
 			"--status-socket", n.Socket), nil, agentLog(cfg.Name, n.Name))
 		if err != nil {
 			return err
@@ -319,7 +319,7 @@ func waitStore(ctx context.Context, name string, ds *proc) (store.Store, error) 
 func agentReady(ctx context.Context, sock string) bool {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, code, err := agent.NewClient(sock).Get(rctx, "/readyz")
+	_, code, err := agentapi.NewClient(sock).Get(rctx, "/readyz")
 	return err == nil && code == http.StatusOK
 }
 

@@ -1,18 +1,19 @@
-package agent
+package routing
 
 import (
 	"context"
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/knftables"
 
 	"github.com/trellisnet/trellis/internal/dataplane/link"
 	"github.com/trellisnet/trellis/internal/model"
@@ -28,12 +29,22 @@ type fakeRoutes struct {
 	fdb       []route.FDBEntry
 	neighbors []route.Neighbor
 	calls     int
+	mu        sync.Mutex // guards routes and calls for TestRunSyncsOnChanges
 }
 
 func (f *fakeRoutes) SyncRoutes(desired []route.Route) (link.Changes, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.routes = desired
 	f.calls++
 	return link.Changes{}, nil
+}
+
+// has reports whether a route to dst was synced last.
+func (f *fakeRoutes) has(dst netip.Prefix) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.ContainsFunc(f.routes, func(r route.Route) bool { return r.Dst == dst })
 }
 
 func (f *fakeRoutes) EnsureVXLAN(v route.VTEP, _ int) error {
@@ -46,7 +57,11 @@ func (f *fakeRoutes) DeleteVXLAN(string) error {
 	return nil
 }
 
-func (f *fakeRoutes) Routes() ([]route.Route, error) { return f.routes, nil }
+func (f *fakeRoutes) Routes() ([]route.Route, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.routes, nil
+}
 
 func (f *fakeRoutes) SyncFDB(_ string, want []route.FDBEntry) (link.Changes, error) {
 	f.fdb = want
@@ -110,7 +125,7 @@ func TestRouterVXLANAllocatesTunnelAndProgramsOverlay(t *testing.T) {
 	put(t, st, routingNodesYAML+"---\n"+vxlanPoolYAML)
 	putBlock(t, st, "10.244.1.0/26", "node2")
 	fake := &fakeRoutes{}
-	r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
+	r := New(Config{NodeName: "node1"}, st, testLogger(t))
 	r.open = func() (routeDataplane, error) { return fake, nil }
 	if err := fullSync(r); err != nil {
 		t.Fatalf("sync: %v", err)
@@ -184,21 +199,12 @@ spec: {cidr: 10.244.0.0/16, blockSize: 26, vxlanMode: Never, nodeSelector: all()
 		t.Run(tc.name, func(t *testing.T) {
 			st := memory.New(100)
 			put(t, st, tc.manifest)
-			r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
+			r := New(Config{NodeName: "node1"}, st, testLogger(t))
 			r.open = func() (routeDataplane, error) { return nil, errors.New("kernel opened while routing is idle") }
 			if err := fullSync(r); err != nil {
 				t.Fatalf("sync: %v", err)
 			}
 		})
-	}
-}
-
-func TestRoutingOffHasNoRouter(t *testing.T) {
-	cfg := testConfig(t, "node1")
-	cfg.Routing = RoutingOff
-	a := New(cfg, memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, nil)
-	if a.routing != nil || a.Status().BGPPeers != nil {
-		t.Fatal("routing off: the agent has a router")
 	}
 }
 
@@ -224,7 +230,7 @@ func TestTunnelMAC(t *testing.T) {
 }
 
 // fullSync syncs as after a resync tick: every routing kind is listed again.
-func fullSync(r *router) error {
+func fullSync(r *Router) error {
 	r.markAll()
 	return r.syncOnce(context.Background())
 }
@@ -247,7 +253,7 @@ func TestRouterListsOnlyChangedKinds(t *testing.T) {
 	st := &countingStore{Store: memory.New(100), lists: map[string]int{}}
 	put(t, st.Store, routingNodesYAML+"---\n"+vxlanPoolYAML)
 	fake := &fakeRoutes{}
-	r := newRouter(testConfig(t, "node1").withDefaults(), st, testLogger(t))
+	r := New(Config{NodeName: "node1"}, st, testLogger(t))
 	r.open = func() (routeDataplane, error) { return fake, nil }
 	if err := r.syncOnce(context.Background()); err != nil {
 		t.Fatalf("first sync: %v", err)
@@ -281,4 +287,42 @@ func TestRouterListsOnlyChangedKinds(t *testing.T) {
 			t.Errorf("after a Service change %s listed %d times, want %d", k, v-before[k], want-before[k])
 		}
 	}
+}
+
+func TestRunSyncsOnChanges(t *testing.T) {
+	st := memory.New(100)
+	put(t, st, routingNodesYAML+"---\n"+vxlanPoolYAML)
+	putBlock(t, st, "10.244.1.0/26", "node2")
+	fake := &fakeRoutes{}
+	r := New(Config{NodeName: "node1", ResyncPeriod: time.Hour, RetryPeriod: time.Second}, st, testLogger(t))
+	r.open = func() (routeDataplane, error) { return fake, nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 10s: %s", what)
+			}
+		}
+	}
+	waitFor("no route to node2's block after the start sync", func() bool { return fake.has(netip.MustParsePrefix("10.244.1.0/26")) })
+
+	b := &model.IPAMBlock{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionIPAM, Kind: "IPAMBlock"},
+		ObjectMeta: metav1.ObjectMeta{Name: "b-node2-2"},
+		Spec:       model.IPAMBlockSpec{CIDR: "10.244.1.64/26", Affinity: "node2", Allocations: make([]*int, 64)}}
+	if err := putObject(ctx, st, b); err != nil {
+		t.Fatal(err)
+	}
+	blocks, _ := model.Lookup(model.APIVersionIPAM, "IPAMBlock")
+	r.Changed(blocks)
+	waitFor("no route to node2's new block after Changed", func() bool { return fake.has(netip.MustParsePrefix("10.244.1.64/26")) })
 }
