@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/agent"
-	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 )
 

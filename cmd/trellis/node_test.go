@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/trellisnet/trellis/internal/agent"
-	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
+	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/store/memory"
 )
 

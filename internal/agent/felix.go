@@ -8,7 +8,7 @@ import (
 // felixKind is FelixConfiguration: the agent reads the node's dataplane settings from it
 // (today logPrefix), as Felix does.
 func felixKind() *model.Kind {
-	k, _ := model.Lookup(model.APIVersionCalico, "FelixConfiguration")
+	k := model.KindFelixConfiguration
 	return k
 }
 

@@ -62,7 +62,7 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		applier:  nft.NewApplier(dp.NFT),
 		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
 	}
-	p.status, _ = model.Lookup(model.GroupTrellis+"/"+model.VersionIPAM, "EndpointStatus")
+	p.status = model.KindEndpointStatus
 	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
 	return p
 }

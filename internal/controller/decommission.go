@@ -26,11 +26,7 @@ func DecommissionNode(ctx context.Context, st store.Store, node string) error {
 }
 
 func deleteNodeObjects(ctx context.Context, st store.Store, node string) error {
-	for _, kv := range [][2]string{{model.APIVersionCalico, "Node"}, {"v1", "Node"}} {
-		k, ok := model.Lookup(kv[0], kv[1])
-		if !ok {
-			continue
-		}
+	for _, k := range []*model.Kind{model.KindNode, model.KindK8sNode} {
 		if _, err := st.Delete(ctx, k, "", node, store.DeleteOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("remove node %s: delete %s: %w", node, k.Resource(), err)
 		}

@@ -89,21 +89,9 @@ func readState(t *testing.T, st store.Store) ipamState {
 	return s
 }
 
-func kindCalicoNode(t *testing.T) *model.Kind {
-	k, ok := model.Lookup(model.APIVersionCalico, "Node")
-	if !ok {
-		t.Fatal("kind Node (projectcalico.org) is not registered")
-	}
-	return k
-}
+func kindCalicoNode(*testing.T) *model.Kind { return model.KindNode }
 
-func kindK8sNode(t *testing.T) *model.Kind {
-	k, ok := model.Lookup("v1", "Node")
-	if !ok {
-		t.Fatal("kind Node (v1) is not registered")
-	}
-	return k
-}
+func kindK8sNode(*testing.T) *model.Kind { return model.KindK8sNode }
 
 func TestDecommissionNode(t *testing.T) {
 	ctx := context.Background()

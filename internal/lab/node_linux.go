@@ -281,10 +281,7 @@ func deleteNodePods(ctx context.Context, s store.Store, node string, out io.Writ
 		return nil
 	}
 	fmt.Fprintf(out, "node %s: deleted %d pods\n", node, count)
-	wk, ok := model.Lookup(model.APIVersionCalico, "WorkloadEndpoint")
-	if !ok {
-		return nil
-	}
+	wk := model.KindWorkloadEndpoint
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		res, err := s.List(ctx, wk, store.ListOptions{})

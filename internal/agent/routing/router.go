@@ -19,16 +19,9 @@ import (
 )
 
 // routingKinds are the kinds the routing calculation reads.
-var routingKinds = []struct{ apiVersion, kind string }{
-	{model.APIVersionCalico, "Node"},
-	{model.APIVersionCalico, "IPPool"},
-	{model.APIVersionCalico, "BGPConfiguration"},
-	{model.APIVersionCalico, "BGPPeer"},
-	{model.APIVersionCalico, "BGPFilter"},
-	{model.APIVersionIPAM, "IPAMBlock"},
-	{model.APIVersionIPAM, "BlockAffinity"},
-	{"v1", "Service"},
-	{"discovery.k8s.io/v1", "EndpointSlice"},
+var routingKinds = []*model.Kind{
+	model.KindNode, model.KindIPPool, model.KindBGPConfiguration, model.KindBGPPeer, model.KindBGPFilter,
+	model.KindIPAMBlock, model.KindBlockAffinity, model.KindService, model.KindEndpointSlice,
 }
 
 // routeDataplane is the kernel side of routing (link.Manager).
@@ -123,9 +116,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) *Router {
 		Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod,
 		OnError: func(err error, _ time.Duration) { r.log.Warn("sync routing failed; retrying", "err", err) }})
 	for _, k := range routingKinds {
-		if kind, ok := model.Lookup(k.apiVersion, k.kind); ok {
-			r.kinds[kind] = true
-		}
+		r.kinds[k] = true
 	}
 	return r
 }

@@ -263,8 +263,8 @@ func TestRouterListsOnlyChangedKinds(t *testing.T) {
 			t.Errorf("first sync did not list %s", k.Kind)
 		}
 	}
-	svc, _ := model.Lookup("v1", "Service")
-	pod, _ := model.Lookup("v1", "Pod")
+	svc := model.KindService
+	pod := model.KindPod
 	if r.wants(pod) {
 		t.Error("router wants Pod changes")
 	}
@@ -322,7 +322,7 @@ func TestRunSyncsOnChanges(t *testing.T) {
 	if err := putObject(ctx, st, b); err != nil {
 		t.Fatal(err)
 	}
-	blocks, _ := model.Lookup(model.APIVersionIPAM, "IPAMBlock")
+	blocks := model.KindIPAMBlock
 	r.Changed(blocks)
 	waitFor("no route to node2's new block after Changed", func() bool { return fake.has(netip.MustParsePrefix("10.244.1.64/26")) })
 }
