@@ -18,6 +18,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 		ctl.NewDeleteCmd(o),
 		ctl.NewGetCmd(o),
 		ctl.NewLabelCmd(o),
+		ctl.NewDiffCmd(o),
 	)
 	root.AddCommand(ctl.NewSelectorCmd())
 	root.AddCommand(ctl.NewPolicyCmd(o))

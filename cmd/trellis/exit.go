@@ -11,6 +11,10 @@ func exitCode(err error) int {
 	if errors.As(err, &ec) {
 		return ec.Code
 	}
+	var d ctl.DiffExitError
+	if errors.As(err, &d) {
+		return d.Code
+	}
 	var u ctl.UsageError
 	if errors.As(err, &u) || isCobraUsage(err) {
 		return 2

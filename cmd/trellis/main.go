@@ -38,6 +38,10 @@ func run(args []string) int {
 		if errors.As(err, &ec) {
 			return ec.Code // the command run by `lab exec` has spoken for itself
 		}
+		var de ctl.DiffExitError
+		if errors.As(err, &de) {
+			return de.Code // the diff is the message
+		}
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		if errors.Is(err, store.ErrUnavailable) {
 			fmt.Fprintln(os.Stderr, "Hint: is the datastore running? Start one with 'trellis datastore run', or point --datastore-endpoints at yours.")

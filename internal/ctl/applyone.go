@@ -112,43 +112,62 @@ func sameContent(cur, next model.Object) bool {
 	return erra == nil && errb == nil && bytes.Equal(ja, jb)
 }
 
-// applyOne creates obj or overwrites the stored object with it, and says which. A
-// resourceVersion in the manifest is a precondition the user asked for; without one the
-// last writer wins: apply reads the current version and retries with backoff when another
-// writer races it. An object equal to the stored one is not written.
-func applyOne(ctx context.Context, st store.Store, c *cache, obj model.Object) (string, error) {
+// applyPlan is what applying one object would do: create it (cur nil), leave it
+// unchanged, or write next over cur.
+type applyPlan struct {
+	cur, next model.Object
+	outcome   string
+}
+
+// planApply reads the stored object and works out what applying obj does, writing
+// nothing. A resourceVersion in the manifest is a precondition the user asked for;
+// without one the stored object's version is used (last writer wins).
+func planApply(ctx context.Context, st store.Store, c *cache, obj model.Object) (applyPlan, error) {
 	key, _ := model.KeyOf(obj)
-	userRV := obj.GetResourceVersion()
-	for attempt := 1; ; attempt++ {
-		cur, err := c.get(ctx, st, key)
-		if errors.Is(err, store.ErrNotFound) {
-			if userRV != "" {
-				return "", fmt.Errorf("%s: %w", key, err)
-			}
-			_, err = st.Create(ctx, obj)
-			if errors.Is(err, store.ErrAlreadyExists) && attempt < maxApplyAttempts {
-				backoff(ctx, attempt)
-				continue
-			}
-			return outCreated, err
+	cur, err := c.get(ctx, st, key)
+	if errors.Is(err, store.ErrNotFound) {
+		if obj.GetResourceVersion() != "" {
+			return applyPlan{}, fmt.Errorf("%s: %w", key, err)
 		}
+		return applyPlan{next: obj, outcome: outCreated}, nil
+	}
+	if err != nil {
+		return applyPlan{}, err
+	}
+	next := model.Clone(obj)
+	if obj.GetResourceVersion() == "" {
+		next.SetResourceVersion(cur.GetResourceVersion())
+	}
+	keepServerFields(cur, next)
+	if next.GetResourceVersion() == cur.GetResourceVersion() && sameContent(cur, next) {
+		return applyPlan{cur: cur, next: next, outcome: outUnchanged}, nil
+	}
+	return applyPlan{cur: cur, next: next, outcome: outConfigured}, nil
+}
+
+// applyOne creates obj or overwrites the stored object with it, and says which; an object
+// equal to the stored one is not written. Without a resourceVersion in the manifest it
+// retries with backoff when another writer races it.
+func applyOne(ctx context.Context, st store.Store, c *cache, obj model.Object) (string, error) {
+	for attempt := 1; ; attempt++ {
+		p, err := planApply(ctx, st, c, obj)
 		if err != nil {
 			return "", err
 		}
-		next := model.Clone(obj)
-		if userRV == "" {
-			next.SetResourceVersion(cur.GetResourceVersion())
+		switch p.outcome {
+		case outUnchanged:
+			return p.outcome, nil
+		case outCreated:
+			_, err = st.Create(ctx, p.next)
+		default:
+			_, err = st.Update(ctx, p.next)
 		}
-		keepServerFields(cur, next)
-		if next.GetResourceVersion() == cur.GetResourceVersion() && sameContent(cur, next) {
-			return outUnchanged, nil
-		}
-		_, err = st.Update(ctx, next)
-		if errors.Is(err, store.ErrConflict) && userRV == "" && attempt < maxApplyAttempts {
+		retry := errors.Is(err, store.ErrAlreadyExists) || errors.Is(err, store.ErrConflict)
+		if retry && obj.GetResourceVersion() == "" && attempt < maxApplyAttempts {
 			backoff(ctx, attempt)
 			continue
 		}
-		return outConfigured, err
+		return p.outcome, err
 	}
 }
 

@@ -26,6 +26,8 @@ const (
 var modeVerb = map[writeMode]string{modeApply: "applied", modeCreate: "created", modeReplace: "replaced", modeDelete: "deleted"}
 
 type writeFlags struct {
+	opts           *Options
+	dryRun         string
 	files          []string
 	recursive      bool
 	namespace      string // -n: for namespaced objects that name none (and delete KIND NAME)
@@ -61,8 +63,14 @@ func newWriteCmd(o *Options, mode writeMode, use, short string) *cobra.Command {
 		},
 	}
 	addFileFlags(c, f)
+	addDryRunFlag(c, f)
 	c.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace for namespaced objects that name none (default \"default\"); one that names another is an error")
 	return c
+}
+
+func addDryRunFlag(c *cobra.Command, f *writeFlags) {
+	c.Flags().StringVar(&f.dryRun, "dry-run", dryRunNone, "none, client or server: say what each object would do, write nothing")
+	c.Flags().Lookup("dry-run").NoOptDefVal = dryRunClient
 }
 
 func addFileFlags(c *cobra.Command, f *writeFlags) {
@@ -74,6 +82,13 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 	if len(f.files) == 0 {
 		return Usagef("at least one -f FILE|DIR|- is required")
 	}
+	if f.dryRun == "" {
+		f.dryRun = dryRunNone
+	}
+	if err := checkDryRun(f.dryRun); err != nil {
+		return err
+	}
+	f.opts = o
 	m, err := loadManifestSet(f.files, stdin, f.recursive, f.namespace)
 	docs := m.Documents
 	if err != nil {
@@ -96,6 +111,9 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 		if c, err = prefetch(ctx, st, docs); err != nil {
 			return err
 		}
+	}
+	if f.dryRun != dryRunNone {
+		return dryRunWrite(ctx, st, c, mode, docs, f, out)
 	}
 	var done []string
 	for _, d := range docs {
