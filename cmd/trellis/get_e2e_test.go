@@ -116,3 +116,30 @@ func TestGetWatch(t *testing.T) {
 		t.Errorf("after a delete: %q", l)
 	}
 }
+
+// label by name, by selector and --all, with kind-qualified output.
+func TestLabelSelectorAndAll(t *testing.T) {
+	env := startDatastore(t)
+	var in strings.Builder
+	for _, n := range []string{"a", "b", "c"} {
+		app := "web"
+		if n == "c" {
+			app = "db"
+		}
+		in.WriteString("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: " + n + ", labels: {app: " + app + "}}\nspec: {nets: [192.0.2.0/24]}\n---\n")
+	}
+	mustRun(t, env, in.String(), "apply", "-f", "-")
+	out := mustRun(t, env, "", "label", "gns", "-l", "app=web", "tier=front")
+	if strings.Count(out, "labeled") != 2 || !strings.Contains(out, "globalnetworkset.projectcalico.org/a labeled") {
+		t.Errorf("label -l: %q", out)
+	}
+	if got := mustRun(t, env, "", "get", "gns", "-l", "tier=front", "-o", "name"); got != "globalnetworkset.projectcalico.org/a\nglobalnetworkset.projectcalico.org/b\n" {
+		t.Errorf("after label -l: %q", got)
+	}
+	if out := mustRun(t, env, "", "label", "gns", "--all", "zone=x"); strings.Count(out, "labeled") != 3 {
+		t.Errorf("label --all: %q", out)
+	}
+	if r := trellis(t, env, "", "label", "gns", "a", "-l", "app=web", "x=y"); r.code != 2 {
+		t.Errorf("names and -l together: exit %d", r.code)
+	}
+}

@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,21 +13,28 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// NewLabelCmd returns `trellis label KIND NAME key=value... key-...`.
+// NewLabelCmd returns `trellis label KIND NAME... key=value... key-...` and
+// `trellis label KIND -l SELECTOR key=value...`.
 func NewLabelCmd(o *Options) *cobra.Command {
-	var namespace string
-	var overwrite bool
+	var lf labelFlags
 	c := &cobra.Command{
-		Use:   "label KIND NAME key=value... | key-...",
-		Short: "Set (key=value) or remove (key-) labels on a resource",
-		Args:  cobra.MinimumNArgs(3),
+		Use:   "label KIND (NAME... | -l SELECTOR | --all) key=value... | key-...",
+		Short: "Set (key=value) or remove (key-) labels on resources",
+		Example: "  trellis label pod web -n prod tier=frontend\n  trellis label pods -n prod -l app=web tier=frontend\n" +
+			"  trellis label ippool default-ipv4-ippool zone-",
+		Args:              cobra.MinimumNArgs(2),
+		ValidArgsFunction: completeKindsAndNames(o),
 		RunE: func(c *cobra.Command, args []string) error {
 			kind, err := model.Resolve(args[0])
 			if err != nil {
 				return UsageError{Err: err}
 			}
-			set, remove, err := parseLabelArgs(args[2:])
+			names, changes := splitLabelArgs(args[1:])
+			set, remove, err := parseLabelArgs(changes)
 			if err != nil {
+				return err
+			}
+			if err := lf.check(names, changes); err != nil {
 				return err
 			}
 			st, err := o.OpenStore(c.Context())
@@ -34,41 +42,106 @@ func NewLabelCmd(o *Options) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			key := model.Key{Kind: kind, Namespace: namespaceFor(kind, namespace), Name: args[1]}
-			for attempt := 0; ; attempt++ {
-				obj, err := st.Get(c.Context(), kind, key.Namespace, key.Name)
-				if err != nil {
-					return fmt.Errorf("label %s: %w", key, err)
+			ns := namespaceFor(kind, lf.namespace)
+			if lf.selector != "" || lf.all {
+				if names, err = selectNames(c.Context(), st, kind, ns, lf.selector); err != nil {
+					return err
 				}
-				labels := obj.GetLabels()
-				if labels == nil {
-					labels = map[string]string{}
-				}
-				for k, v := range set {
-					if old, ok := labels[k]; ok && old != v && !overwrite {
-						return fmt.Errorf("label %s: %q already has the value %q: use --overwrite to change it", key, k, old)
-					}
-					labels[k] = v
-				}
-				for _, k := range remove {
-					delete(labels, k)
-				}
-				obj.SetLabels(labels)
-				_, err = st.Update(c.Context(), obj)
-				if errors.Is(err, store.ErrConflict) && attempt < maxConflictRetries {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("label %s: %w", key, err)
-				}
-				fmt.Fprintf(c.OutOrStdout(), "%s %q labeled\n", kind.Kind, key.Name)
-				return nil
 			}
+			for _, name := range names {
+				key := model.Key{Kind: kind, Namespace: ns, Name: name}
+				if err := labelOne(c.Context(), st, key, set, remove, lf.overwrite); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s labeled\n", objectRef(key))
+			}
+			return nil
 		},
 	}
-	c.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace (default \"default\")")
-	c.Flags().BoolVar(&overwrite, "overwrite", false, "allow changing the value of an existing label")
+	c.Flags().StringVarP(&lf.namespace, "namespace", "n", "", "namespace (default \"default\")")
+	c.Flags().BoolVar(&lf.overwrite, "overwrite", false, "allow changing the value of an existing label")
+	c.Flags().StringVarP(&lf.selector, "selector", "l", "", "label the resources this label selector selects (Kubernetes syntax)")
+	c.Flags().BoolVar(&lf.all, "all", false, "label every resource of the kind (in the namespace)")
 	return c
+}
+
+type labelFlags struct {
+	namespace, selector string
+	overwrite, all      bool
+}
+
+func (lf labelFlags) check(names, changes []string) error {
+	switch {
+	case len(changes) == 0:
+		return Usagef("no label changes given: want key=value or key-")
+	case (lf.selector != "" || lf.all) && len(names) > 0:
+		return Usagef("give names or -l/--all, not both")
+	case lf.selector == "" && !lf.all && len(names) == 0:
+		return Usagef("no resource named: give NAME..., -l SELECTOR or --all")
+	}
+	return nil
+}
+
+// splitLabelArgs separates resource names from key=value and key- changes.
+func splitLabelArgs(args []string) (names, changes []string) {
+	for _, a := range args {
+		if strings.Contains(a, "=") || strings.HasSuffix(a, "-") {
+			changes = append(changes, a)
+		} else {
+			names = append(names, a)
+		}
+	}
+	return names, changes
+}
+
+// selectNames lists the names of the objects a Kubernetes label selector selects.
+func selectNames(ctx context.Context, st store.Store, kind *model.Kind, ns, selector string) ([]string, error) {
+	sel, err := parseSelector(selector)
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.List(ctx, kind, store.ListOptions{Namespace: ns, Labels: sel})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, obj := range res.Items {
+		names = append(names, obj.GetName())
+	}
+	return names, nil
+}
+
+// labelOne changes one object's labels, read-modify-write with retries on conflict.
+func labelOne(ctx context.Context, st store.Store, key model.Key, set map[string]string, remove []string, overwrite bool) error {
+	for attempt := 1; ; attempt++ {
+		obj, err := st.Get(ctx, key.Kind, key.Namespace, key.Name)
+		if err != nil {
+			return fmt.Errorf("label %s: %w", key, err)
+		}
+		labels := obj.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		for k, v := range set {
+			if old, ok := labels[k]; ok && old != v && !overwrite {
+				return fmt.Errorf("label %s: %q already has the value %q: use --overwrite to change it", key, k, old)
+			}
+			labels[k] = v
+		}
+		for _, k := range remove {
+			delete(labels, k)
+		}
+		obj.SetLabels(labels)
+		_, err = st.Update(ctx, obj)
+		if errors.Is(err, store.ErrConflict) && attempt < maxApplyAttempts {
+			backoff(ctx, attempt)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("label %s: %w", key, err)
+		}
+		return nil
+	}
 }
 
 // parseLabelArgs splits key=value and key- arguments, checking keys and values as
@@ -99,5 +172,3 @@ func parseLabelArgs(args []string) (map[string]string, []string, error) {
 	return set, remove, nil
 }
 
-// maxConflictRetries bounds read-modify-write loops (apply, label) when another writer races.
-const maxConflictRetries = 5
