@@ -30,34 +30,54 @@ func NewIPAMCmd(o *Options) *cobra.Command {
 
 func newIPAMShowCmd(o *Options) *cobra.Command {
 	var blocks, borrowed bool
+	var output string
 	c := &cobra.Command{
-		Use:   "show [--show-blocks] [--show-borrowed]",
+		Use:   "show [--show-blocks] [--show-borrowed] [-o table|json]",
 		Short: "Show utilisation per pool, and per block or borrowed addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			st, err := o.OpenStore(c.Context())
+			if output != "table" && output != "json" {
+				return Usagef("invalid --output %q: use table or json", output)
+			}
+			usage, err := ipamUsage(c.Context(), o)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			in, err := ipamstore.Load(c.Context(), st)
-			if err != nil {
+			w := c.OutOrStdout()
+			if output == "json" {
+				return writeUsageJSON(w, usage)
+			}
+			if borrowed && !blocks {
+				return printBorrowed(w, usage)
+			}
+			if err := printUsage(w, usage, blocks); err != nil || !borrowed {
 				return err
 			}
-			snap, err := ipam.New(ipamstore.New(st), ipamstore.Match).Snapshot(c.Context())
-			if err != nil {
-				return err
-			}
-			usage := ipam.Usage(snap, in.Pools)
-			if borrowed {
-				return printBorrowed(c.OutOrStdout(), usage)
-			}
-			return printUsage(c.OutOrStdout(), usage, blocks)
+			fmt.Fprintln(w)
+			return printBorrowed(w, usage)
 		},
 	}
 	c.Flags().BoolVar(&blocks, "show-blocks", false, "list every block with its node and utilisation")
 	c.Flags().BoolVar(&borrowed, "show-borrowed", false, "list addresses used by a node other than their block's")
+	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json (json holds pools, blocks and borrowed addresses)")
 	return c
+}
+
+func ipamUsage(ctx context.Context, o *Options) ([]ipam.PoolUsage, error) {
+	st, err := o.OpenStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	in, err := ipamstore.Load(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := ipam.New(ipamstore.New(st), ipamstore.Match).Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ipam.Usage(snap, in.Pools), nil
 }
 
 func percent(used int, size *big.Int) string {
@@ -113,16 +133,19 @@ func printBorrowed(w io.Writer, usage []ipam.PoolUsage) error {
 }
 
 func newIPAMCheckCmd(o *Options) *cobra.Command {
-	var out string
+	var report, output string
 	c := &cobra.Command{
-		Use:   "check [-o report.json]",
+		Use:   "check [--report FILE] [-o text|json]",
 		Short: "Find leaked addresses, blocks of deleted nodes and inconsistent handles",
 		Long: "An address is leaked when it was allocated for a container (it carries a containerID\n" +
 			"attribute) and no WorkloadEndpoint holds it for that container. A block is orphaned when\n" +
 			"its node exists neither as a Calico Node nor as a Kubernetes Node. The report written\n" +
-			"with -o can be fed to `trellis ipam release --from-report`.",
+			"with --report can be fed to `trellis ipam release --from-report`.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return Usagef("invalid --output %q: use text or json", output)
+			}
 			st, err := o.OpenStore(c.Context())
 			if err != nil {
 				return err
@@ -133,37 +156,23 @@ func newIPAMCheckCmd(o *Options) *cobra.Command {
 				return err
 			}
 			w := c.OutOrStdout()
-			fmt.Fprintf(w, "Leaked addresses: %d\n", len(rep.Leaked))
-			for _, al := range rep.Leaked {
-				fmt.Fprintf(w, "  %s handle=%s namespace=%s pod=%s node=%s\n", al.Addr, al.Handle,
-					al.Attrs[ipam.AttrNamespace], al.Attrs[ipam.AttrPod], al.Attrs[ipam.AttrNode])
+			if output == "json" {
+				err = writeJSON(w, rep)
+			} else {
+				writeCheckReport(w, rep)
 			}
-			fmt.Fprintf(w, "Blocks of missing nodes: %d\n", len(rep.OrphanBlocks))
-			for _, b := range rep.OrphanBlocks {
-				fmt.Fprintf(w, "  %s node=%s in-use=%d\n", b.CIDR, b.Node, b.InUse)
+			if err != nil || report == "" {
+				return err
 			}
-			fmt.Fprintf(w, "Handles without allocations: %d\n", len(rep.DanglingHandles))
-			for _, h := range rep.DanglingHandles {
-				fmt.Fprintf(w, "  %s\n", h)
+			if err := writeReportFile(report, rep); err != nil {
+				return err
 			}
-			fmt.Fprintf(w, "Allocations without handle record: %d\n", len(rep.MissingHandles))
-			for _, h := range rep.MissingHandles {
-				fmt.Fprintf(w, "  %s\n", h)
-			}
-			if out != "" {
-				data, err := json.MarshalIndent(rep, "", "  ")
-				if err != nil {
-					return fmt.Errorf("encode report: %w", err)
-				}
-				if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
-					return fmt.Errorf("write report: %w", err)
-				}
-				fmt.Fprintf(w, "Report written to %s\n", out)
-			}
+			fmt.Fprintf(c.ErrOrStderr(), "Report written to %s\n", report)
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&out, "output", "o", "", "write the report as JSON to this file")
+	c.Flags().StringVar(&report, "report", "", "also write the report as JSON to this file (for ipam release --from-report)")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
 }
 

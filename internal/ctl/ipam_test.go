@@ -101,7 +101,7 @@ func TestIPAMShow(t *testing.T) {
 func TestIPAMCheckAndReleaseFromReport(t *testing.T) {
 	st, addrs := ipamFixture(t)
 	report := filepath.Join(t.TempDir(), "report.json")
-	out, err := runIPAM(t, st, "check", "-o", report)
+	out, err := runIPAM(t, st, "check", "--report", report)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +164,31 @@ func TestIPAMReleaseIP(t *testing.T) {
 		if _, err := runIPAM(t, st, args...); !errors.As(err, new(UsageError)) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
 		}
+	}
+}
+
+// ipam show -o json carries pools and blocks; both flags print both tables; ipam check -o
+// json is the report.
+func TestIPAMShowJSONAndBothTables(t *testing.T) {
+	st, _ := ipamFixture(t)
+	out, err := runIPAM(t, st, "show", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got usageJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got.Pools) == 0 || len(got.Pools[0].Blocks) == 0 {
+		t.Fatalf("show -o json: %v\n%s", err, out)
+	}
+	out, err = runIPAM(t, st, "show", "--show-blocks", "--show-borrowed")
+	if err != nil || !strings.Contains(out, "Block") || !strings.Contains(out, "BORROWING-NODE") {
+		t.Errorf("both flags: %v\n%s", err, out)
+	}
+	out, err = runIPAM(t, st, "check", "-o", "json")
+	var rep ipam.Report
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Leaked) != 1 {
+		t.Errorf("check -o json: %v\n%s", err, out)
+	}
+	if _, err := runIPAM(t, st, "show", "-o", "yaml"); err == nil {
+		t.Error("show -o yaml: want a usage error")
 	}
 }
