@@ -112,7 +112,12 @@ func newNodeStatusCmd() *cobra.Command {
 			target := socket
 			switch {
 			case target == "" && node == "":
-				return ctl.Usagef("give --node-name or --socket")
+				host, _ := os.Hostname()
+				local, err := agentapi.LocalSocket(agentapi.DefaultSocketDir, host)
+				if err != nil {
+					return fmt.Errorf("node status: %w", err)
+				}
+				target = local
 			case target == "":
 				target = agentapi.SocketPath(node)
 			}
@@ -137,7 +142,7 @@ func newNodeStatusCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&node, "node-name", "", "node whose agent to ask (its default socket)")
+	c.Flags().StringVar(&node, "node-name", "", "node whose agent to ask (its default socket; default: this machine's agent)")
 	c.Flags().StringVar(&socket, "socket", "", "agent status socket path, or host:port of its health address")
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c

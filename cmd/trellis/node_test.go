@@ -81,7 +81,6 @@ func TestNodeUsage(t *testing.T) {
 		args []string
 	}{
 		{"run without node name", []string{"run"}},
-		{"status without target", []string{"status"}},
 		{"status bad output", []string{"status", "--socket", "/nonexistent", "-o", "yaml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
