@@ -112,7 +112,8 @@ func Decode(data []byte, source string) ([]Document, error) {
 	var docs []Document
 	var problems Problems
 	next := yamlStream(data)
-	if isJSONStream(data) {
+	isJSON := isJSONStream(data)
+	if isJSON {
 		next = jsonStream(data)
 	}
 	index := 0
@@ -122,8 +123,12 @@ func Decode(data []byte, source string) ([]Document, error) {
 			break
 		}
 		if err != nil {
-			problems = append(problems, Problem{Source: source, Index: index + 1,
-				Message: "invalid YAML or JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+			if isJSON {
+				problems = append(problems, Problem{Source: source, Index: index + 1,
+					Message: "invalid YAML or JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+			} else {
+				problems = append(problems, syntaxProblem(data, source, index+1, err))
+			}
 			break
 		}
 		if root.Kind == yaml.DocumentNode {

@@ -112,7 +112,7 @@ func TestDecodeStreams(t *testing.T) {
 		{
 			name:     "syntax error",
 			in:       "apiVersion: v1\nkind: Namespace\nmetadata: {name: a\n",
-			wantErrs: []string{`f.yaml: document 1: invalid YAML or JSON: line 2: did not find expected ',' or '}'`},
+			wantErrs: []string{`f.yaml: document 1: invalid YAML: did not find expected ',' or '}' (line 3)`},
 		},
 	}
 	for _, tt := range tests {
@@ -260,5 +260,31 @@ func TestDecodeRepeatedFieldWithSameValueWarns(t *testing.T) {
 	}
 	if len(docs[0].Warnings) != 1 || !strings.Contains(docs[0].Warnings[0].String(), "metadata.name: duplicate field with the same value, ignored (line 5)") {
 		t.Errorf("warnings = %v", docs[0].Warnings)
+	}
+}
+
+// A YAML syntax error names the faulty line, not the line where the enclosing construct
+// began (which is what the YAML parser reports).
+func TestSyntaxErrorLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		line     int
+	}{
+		{"misindented key in document 2", "kind: Tier\n---\nkind: Tier\nmetadata:\n  name: b\n spec: [\n", 6},
+		{"unclosed flow sequence", "a: b\nc: [1, 2\nd: e\n", 2},
+		{"tab in indentation", "kind: Tier\nspec:\n  order: 1\n\tfoo: 2\n", 4},
+		{"valid multi-line flow before the fault", "a: [1,\n  2]\nb: {c\n", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.in), "f.yaml")
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("got %v, want problems", err)
+			}
+			last := ps[len(ps)-1]
+			if last.Line != tc.line || !strings.HasPrefix(last.Message, "invalid YAML: ") {
+				t.Fatalf("got %v, want the syntax error at line %d", err, tc.line)
+			}
+		})
 	}
 }
