@@ -112,3 +112,31 @@ func TestApplyConcurrentLastWriterWins(t *testing.T) {
 		}
 	}
 }
+
+// A long write shows a progress line on a terminal and clears it; a failure part-way
+// summarises what was written per kind instead of naming every object.
+func TestProgressAndPartialSummary(t *testing.T) {
+	var tty strings.Builder
+	p := newProgress(&tty, "applied", progressMin)
+	for i := 1; i <= progressMin; i++ {
+		p.step(i)
+	}
+	p.finish()
+	if !strings.Contains(tty.String(), fmt.Sprintf("\rapplied %d/%d", progressMin, progressMin)) || !strings.HasSuffix(tty.String(), "\r\033[K") {
+		t.Errorf("progress output %q", tty.String())
+	}
+	var none strings.Builder
+	q := newProgress(&none, "applied", progressMin-1)
+	q.step(1)
+	q.finish()
+	if none.Len() != 0 {
+		t.Errorf("a short write drew progress: %q", none.String())
+	}
+
+	mem := memory.New(0)
+	defer mem.Close()
+	_, err := runWriteCmd(t, &failingStore{Store: mem, n: 30}, modeCreate, tierFile(t, 40, 1))
+	if err == nil || !strings.Contains(err.Error(), "created 30 of 40 resource(s) before the failure: 30 Tier; the last was Tier/t029") {
+		t.Errorf("partial failure report: %v", err)
+	}
+}

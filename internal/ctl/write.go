@@ -27,6 +27,7 @@ var modeVerb = map[writeMode]string{modeApply: "applied", modeCreate: "created",
 
 type writeFlags struct {
 	opts           *Options
+	progress       io.Writer // where a progress line goes (a terminal), or nil
 	dryRun         string
 	files          []string
 	recursive      bool
@@ -59,6 +60,7 @@ func newWriteCmd(o *Options, mode writeMode, use, short string) *cobra.Command {
 			"which objects were written.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			f.progress = terminal(c.ErrOrStderr())
 			return runWrite(c.Context(), o, mode, f, c.InOrStdin(), c.OutOrStdout())
 		},
 	}
@@ -115,17 +117,21 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 	if f.dryRun != dryRunNone {
 		return dryRunWrite(ctx, st, c, mode, docs, f, out)
 	}
-	var done []string
+	var done []model.Key
+	prog := newProgress(f.progress, modeVerb[mode], len(docs))
+	defer prog.finish()
 	for _, d := range docs {
 		key, _ := model.KeyOf(d.Object)
 		what, err := writeOne(ctx, st, c, mode, d.Object, f.ignoreNotFound)
 		if err != nil {
+			prog.finish()
 			return partialError(mode, done, docs, key, d.Source, err)
 		}
 		if what != "" {
 			fmt.Fprintf(out, "%s %s\n", objectRef(key), what)
 		}
-		done = append(done, key.String())
+		done = append(done, key)
+		prog.step(len(done))
 	}
 	fmt.Fprintf(out, "Successfully %s %d resource(s)%s\n", modeVerb[mode], len(done), where(o))
 	return nil
@@ -182,15 +188,42 @@ func writeOne(ctx context.Context, st store.Store, c *cache, mode writeMode, obj
 }
 
 // partialError says what was written before the failure, so nobody has to guess.
-func partialError(mode writeMode, done []string, docs []model.Document, failed model.Key, source string, err error) error {
+func partialError(mode writeMode, done []model.Key, docs []model.Document, failed model.Key, source string, err error) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s: %v", source, failed, err)
 	if len(done) == 0 {
 		fmt.Fprintf(&b, "\nnothing was %s", modeVerb[mode])
 	} else {
-		fmt.Fprintf(&b, "\n%s %d of %d resource(s) before the failure: %s", modeVerb[mode], len(done), len(docs), strings.Join(done, ", "))
+		fmt.Fprintf(&b, "\n%s %d of %d resource(s) before the failure: %s", modeVerb[mode], len(done), len(docs), summarise(done))
 	}
 	return errors.New(b.String())
+}
+
+// maxListed is how many written objects a failure report names one by one; beyond it, it
+// counts them per kind and names the last.
+const maxListed = 10
+
+func summarise(keys []model.Key) string {
+	if len(keys) <= maxListed {
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			names[i] = k.String()
+		}
+		return strings.Join(names, ", ")
+	}
+	count := map[string]int{}
+	var kinds []string
+	for _, k := range keys {
+		if count[k.Kind.Kind] == 0 {
+			kinds = append(kinds, k.Kind.Kind)
+		}
+		count[k.Kind.Kind]++
+	}
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d %s", count[k], k)
+	}
+	return fmt.Sprintf("%s; the last was %s", strings.Join(parts, ", "), keys[len(keys)-1])
 }
 
 // where names the datastore a write went to, so that several labs or datastores on one
