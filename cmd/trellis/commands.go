@@ -19,6 +19,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 		ctl.NewGetCmd(o),
 		ctl.NewLabelCmd(o),
 		ctl.NewDiffCmd(o),
+		ctl.NewDescribeCmd(o),
 	)
 	root.AddCommand(ctl.NewSelectorCmd())
 	root.AddCommand(ctl.NewPolicyCmd(o))

@@ -217,3 +217,25 @@ func verdictWord(a policy.Action) string {
 	}
 	return VerdictDeny
 }
+
+// SelectedBy lists the endpoints ("ns/pod", or a host endpoint's name) whose ingress and
+// whose egress the policy applies to, sorted.
+func (s *Scenario) SelectedBy(id policy.PolicyID) (ingress, egress []string) {
+	has := func(c policy.Chain) bool {
+		for _, t := range c.Tiers {
+			if slices.Contains(t.Policies, id) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range s.state.Endpoints {
+		if has(e.Ingress) {
+			ingress = append(ingress, e.Name)
+		}
+		if has(e.Egress) {
+			egress = append(egress, e.Name)
+		}
+	}
+	return ingress, egress
+}
