@@ -140,4 +140,11 @@ spec: {cidr: 198.51.100.0/24, ipipMode: Always}
 	if out := mustRun(t, env, "", "get", "stagedkubernetesnetworkpolicies", "-n", "prod", "-o", "yaml"); !strings.Contains(out, "stagedAction: Set") {
 		t.Errorf("staged policy not defaulted:\n%s", out)
 	}
+	if out := mustRun(t, env, "", "get", "clusterinformation"); !strings.Contains(out, "CALICOVERSION") || !strings.Contains(out, "v3.32.0") {
+		t.Errorf("get clusterinformation:\n%s", out)
+	}
+	if out := mustRun(t, env, "", "get", "sknp", "-n", "prod"); !strings.Contains(out, "ACTION") || !strings.Contains(out, "Set") {
+		t.Errorf("get sknp:\n%s", out)
+	}
+	mustRun(t, env, "", "get", "kubecontrollersconfigurations")
 }

@@ -20,7 +20,6 @@ const (
 	sep   = "---\n"
 )
 
-
 // doc fills the %s of a document template in order.
 func doc(tmpl string, args ...string) string {
 	for _, a := range args {

@@ -38,6 +38,8 @@ var columns = map[string][]column{
 	"pods":                              {{"STATUS", "status.phase", false}, {"IP", "status.podIP", false}, {"NODE", "spec.nodeName", false}},
 	"services":                          {{"TYPE", "spec.type", false}, {"CLUSTER-IP", "spec.clusterIP", false}, {"PORTS", "spec.ports", true}},
 	"networkpolicies.networking.k8s.io": {{"POD-SELECTOR", "spec.podSelector", false}, {"TYPES", "spec.policyTypes", true}},
+	"stagedkubernetesnetworkpolicies":   {{"ACTION", "spec.stagedAction", false}, {"POD-SELECTOR", "spec.podSelector", true}, {"TYPES", "spec.policyTypes", true}},
+	"clusterinformations":               {{"CLUSTERGUID", "spec.clusterGUID", false}, {"CLUSTERTYPE", "spec.clusterType", false}, {"CALICOVERSION", "spec.calicoVersion", false}, {"DATASTOREREADY", "spec.datastoreReady", false}},
 }
 
 // tableOptions are get's output choices: format (table, wide, yaml, json), a NAMESPACE
