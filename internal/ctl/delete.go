@@ -35,6 +35,11 @@ func NewDeleteCmd(o *Options) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if kind == model.KindTier {
+				if err := checkTierDeletes(c.Context(), st, args[1:]); err != nil {
+					return err
+				}
+			}
 			for _, name := range args[1:] {
 				_, err := st.Delete(c.Context(), kind, ns, name, store.DeleteOptions{})
 				if err != nil && !(f.ignoreNotFound && errors.Is(err, store.ErrNotFound)) {

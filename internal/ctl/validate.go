@@ -28,7 +28,7 @@ It exits 0 when everything is valid, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			for _, w := range m.Warnings() {
+			for _, w := range append(m.Warnings(), tierWarnings(m.Documents)...) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w.String())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "valid: %s in %s\n", plural(len(m.Documents), "document"), plural(m.Files, "file"))

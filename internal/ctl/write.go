@@ -107,6 +107,9 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 		return err
 	}
 	defer st.Close()
+	if err := checkRefs(ctx, st, mode, docs); err != nil {
+		return err
+	}
 
 	var c *cache
 	if mode == modeApply {

@@ -20,6 +20,9 @@ func calicoKinds() []*Kind {
 		c("StagedGlobalNetworkPolicy", "stagedglobalnetworkpolicies", false, func() Object {
 			return &StagedGlobalNetworkPolicy{TypeMeta: typeMeta(APIVersionCalico, "StagedGlobalNetworkPolicy")}
 		}, "sgnp", "sgnps"),
+		c("StagedKubernetesNetworkPolicy", "stagedkubernetesnetworkpolicies", true, func() Object {
+			return &StagedKubernetesNetworkPolicy{TypeMeta: typeMeta(APIVersionCalico, "StagedKubernetesNetworkPolicy")}
+		}, "sknp", "sknps"),
 		c("Tier", "tiers", false, func() Object {
 			return &Tier{TypeMeta: typeMeta(APIVersionCalico, "Tier")}
 		}),
@@ -62,5 +65,11 @@ func calicoKinds() []*Kind {
 		c("FelixConfiguration", "felixconfigurations", false, func() Object {
 			return &FelixConfiguration{TypeMeta: typeMeta(APIVersionCalico, "FelixConfiguration")}
 		}, "felixconfig", "felixconfigs"),
+		c("KubeControllersConfiguration", "kubecontrollersconfigurations", false, func() Object {
+			return &KubeControllersConfiguration{TypeMeta: typeMeta(APIVersionCalico, "KubeControllersConfiguration")}
+		}, "kubecontrollersconfig", "kubecontrollersconfigs", "kcc", "kccs"),
+		c("ClusterInformation", "clusterinformations", false, func() Object {
+			return &ClusterInformation{TypeMeta: typeMeta(APIVersionCalico, "ClusterInformation")}
+		}, "clusterinfo", "clusterinfos"),
 	}
 }

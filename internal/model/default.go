@@ -64,24 +64,13 @@ func SetDefaults(obj Object) {
 	case *IPPool:
 		defaultIPPool(&o.Spec)
 	case *BGPConfiguration:
-		if o.Name == DefaultBGPConfigName {
-			if o.Spec.ASNumber == nil {
-				as := DefaultASNumber
-				o.Spec.ASNumber = &as
-			}
-			if o.Spec.NodeToNodeMeshEnabled == nil {
-				t := true
-				o.Spec.NodeToNodeMeshEnabled = &t
-			}
-			if o.Spec.ListenPort == 0 {
-				o.Spec.ListenPort = DefaultBGPListenPort
-			}
-			if o.Spec.LogSeverityScreen == "" {
-				o.Spec.LogSeverityScreen = DefaultLogSeverityBGP
-			}
-		}
+		defaultBGPConfiguration(o)
 	case *networkingv1.NetworkPolicy:
 		defaultK8sNetworkPolicy(o)
+	case *StagedKubernetesNetworkPolicy:
+		defaultStagedK8sPolicy(o)
+	case *KubeControllersConfiguration:
+		defaultKubeControllers(&o.Spec)
 	case *corev1.Namespace:
 		if o.Name != "" {
 			if o.Labels == nil {
@@ -204,6 +193,56 @@ func defaultContainerPorts(ports []corev1.ContainerPort) {
 	for i := range ports {
 		if ports[i].Protocol == "" {
 			ports[i].Protocol = corev1.ProtocolTCP
+		}
+	}
+}
+
+// defaultStagedK8sPolicy: stagedAction Set, and for a policy that is not a staged delete the
+// defaults of the Kubernetes NetworkPolicy it stands for.
+func defaultStagedK8sPolicy(p *StagedKubernetesNetworkPolicy) {
+	if p.Spec.StagedAction == "" {
+		p.Spec.StagedAction = StagedActionSet
+	}
+	if p.Spec.StagedAction == StagedActionDelete {
+		return
+	}
+	np := p.KubernetesPolicy()
+	defaultK8sNetworkPolicy(np)
+	p.Spec.PolicyTypes, p.Spec.Ingress, p.Spec.Egress = np.Spec.PolicyTypes, np.Spec.Ingress, np.Spec.Egress
+}
+
+// defaultKubeControllers applies the defaults of Calico's CRD schema (healthChecks Enabled,
+// assignIPs AllServices, the policy name migrator Enabled); kube-controllers' run-time
+// defaults (periods, ports) are not stored.
+func defaultKubeControllers(s *KubeControllersConfigurationSpec) {
+	if s.HealthChecks == "" {
+		s.HealthChecks = Enabled
+	}
+	if lb := s.Controllers.LoadBalancer; lb != nil && lb.AssignIPs == "" {
+		lb.AssignIPs = AssignIPsAllServices
+	}
+	if m := s.Controllers.Migration; m != nil && m.PolicyNameMigrator == "" {
+		m.PolicyNameMigrator = Enabled
+	}
+}
+
+// defaultBGPConfiguration: the cluster-wide "default" gets AS 64512, the node-to-node mesh,
+// port 179 and log severity Info.
+func defaultBGPConfiguration(s *BGPConfiguration) {
+	if s.Name == DefaultBGPConfigName {
+		if s.Spec.ASNumber == nil {
+			as := DefaultASNumber
+			s.Spec.ASNumber = &as
+		}
+		if s.Spec.NodeToNodeMeshEnabled == nil {
+			t := true
+			s.Spec.NodeToNodeMeshEnabled = &t
+		}
+		if s.Spec.ListenPort == 0 {
+			s.Spec.ListenPort = DefaultBGPListenPort
+		}
+		if s.Spec.LogSeverityScreen == "" {
+			s.Spec.LogSeverityScreen = DefaultLogSeverityBGP
 		}
 	}
 }

@@ -32,30 +32,6 @@ func Validate(obj Object) field.ErrorList {
 	spec := field.NewPath("spec")
 	var errs field.ErrorList
 	switch o := obj.(type) {
-	case *NetworkPolicy:
-		errs = append(errs, validateMeta(&o.ObjectMeta, true, policyName, meta)...)
-		errs = append(errs, validatePolicy(policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
-			saSelector: o.Spec.ServiceAccountSelector, types: o.Spec.Types, ingress: o.Spec.Ingress,
-			egress: o.Spec.Egress, hints: o.Spec.PerformanceHints, order: o.Spec.Order}, spec)...)
-	case *GlobalNetworkPolicy:
-		errs = append(errs, validateMeta(&o.ObjectMeta, false, globalPolicyName, meta)...)
-		errs = append(errs, validatePolicy(policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
-			saSelector: o.Spec.ServiceAccountSelector, nsSelector: o.Spec.NamespaceSelector,
-			types: o.Spec.Types, ingress: o.Spec.Ingress, egress: o.Spec.Egress, hints: o.Spec.PerformanceHints,
-			order: o.Spec.Order, global: true, doNotTrack: o.Spec.DoNotTrack, preDNAT: o.Spec.PreDNAT,
-			applyOnForward: o.Spec.ApplyOnForward}, spec)...)
-	case *StagedNetworkPolicy:
-		errs = append(errs, validateMeta(&o.ObjectMeta, true, policyName, meta)...)
-		errs = append(errs, validateStaged(o.Spec.StagedAction, policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
-			saSelector: o.Spec.ServiceAccountSelector, types: o.Spec.Types, ingress: o.Spec.Ingress,
-			egress: o.Spec.Egress, hints: o.Spec.PerformanceHints, order: o.Spec.Order}, spec)...)
-	case *StagedGlobalNetworkPolicy:
-		errs = append(errs, validateMeta(&o.ObjectMeta, false, globalPolicyName, meta)...)
-		errs = append(errs, validateStaged(o.Spec.StagedAction, policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
-			saSelector: o.Spec.ServiceAccountSelector, nsSelector: o.Spec.NamespaceSelector,
-			types: o.Spec.Types, ingress: o.Spec.Ingress, egress: o.Spec.Egress, hints: o.Spec.PerformanceHints,
-			order: o.Spec.Order, global: true, doNotTrack: o.Spec.DoNotTrack, preDNAT: o.Spec.PreDNAT,
-			applyOnForward: o.Spec.ApplyOnForward}, spec)...)
 	case *Tier:
 		errs = append(errs, validateMeta(&o.ObjectMeta, false, tierName, meta)...)
 		errs = append(errs, validateTier(o, spec)...)
@@ -104,6 +80,65 @@ func Validate(obj Object) field.ErrorList {
 	case *FelixConfiguration:
 		errs = append(errs, validateMeta(&o.ObjectMeta, false, subdomainName, meta)...)
 		errs = append(errs, validateFelix(&o.Spec, spec)...)
+	case *StagedKubernetesNetworkPolicy:
+		errs = append(errs, validateMeta(&o.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, meta)...)
+		errs = append(errs, validateStagedK8sPolicy(o, spec)...)
+	case *KubeControllersConfiguration:
+		errs = append(errs, validateMeta(&o.ObjectMeta, false, onlyDefaultName, meta)...)
+		errs = append(errs, validateKubeControllers(&o.Spec, spec)...)
+	case *ClusterInformation:
+		errs = append(errs, validateMeta(&o.ObjectMeta, false, onlyDefaultName, meta)...)
+		errs = append(errs, validateClusterInformation(&o.Spec, spec)...)
+	default:
+		if polErrs, ok := validateCalicoPolicy(obj, meta, spec); ok {
+			return append(errs, polErrs...)
+		}
+		if k8sErrs, ok := validateKubernetes(obj, meta, spec); ok {
+			return append(errs, k8sErrs...)
+		}
+		// A registered kind without rules of its own (Trellis internal kinds): metadata only.
+		errs = append(errs, apivalidation.ValidateObjectMetaAccessor(obj, key.Kind.Namespaced, apivalidation.NameIsDNSSubdomain, meta)...)
+	}
+	return errs
+}
+
+// validateCalicoPolicy checks the four Calico policy kinds; ok is false for any other kind.
+func validateCalicoPolicy(obj Object, meta, spec *field.Path) (errs field.ErrorList, ok bool) {
+	switch o := obj.(type) {
+	case *NetworkPolicy:
+		errs = append(errs, validateMeta(&o.ObjectMeta, true, policyName, meta)...)
+		errs = append(errs, validatePolicy(policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
+			saSelector: o.Spec.ServiceAccountSelector, types: o.Spec.Types, ingress: o.Spec.Ingress,
+			egress: o.Spec.Egress, hints: o.Spec.PerformanceHints, order: o.Spec.Order}, spec)...)
+	case *GlobalNetworkPolicy:
+		errs = append(errs, validateMeta(&o.ObjectMeta, false, globalPolicyName, meta)...)
+		errs = append(errs, validatePolicy(policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
+			saSelector: o.Spec.ServiceAccountSelector, nsSelector: o.Spec.NamespaceSelector,
+			types: o.Spec.Types, ingress: o.Spec.Ingress, egress: o.Spec.Egress, hints: o.Spec.PerformanceHints,
+			order: o.Spec.Order, global: true, doNotTrack: o.Spec.DoNotTrack, preDNAT: o.Spec.PreDNAT,
+			applyOnForward: o.Spec.ApplyOnForward}, spec)...)
+	case *StagedNetworkPolicy:
+		errs = append(errs, validateMeta(&o.ObjectMeta, true, policyName, meta)...)
+		errs = append(errs, validateStaged(o.Spec.StagedAction, policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
+			saSelector: o.Spec.ServiceAccountSelector, types: o.Spec.Types, ingress: o.Spec.Ingress,
+			egress: o.Spec.Egress, hints: o.Spec.PerformanceHints, order: o.Spec.Order}, spec)...)
+	case *StagedGlobalNetworkPolicy:
+		errs = append(errs, validateMeta(&o.ObjectMeta, false, globalPolicyName, meta)...)
+		errs = append(errs, validateStaged(o.Spec.StagedAction, policyFields{tier: o.Spec.Tier, selector: o.Spec.Selector,
+			saSelector: o.Spec.ServiceAccountSelector, nsSelector: o.Spec.NamespaceSelector,
+			types: o.Spec.Types, ingress: o.Spec.Ingress, egress: o.Spec.Egress, hints: o.Spec.PerformanceHints,
+			order: o.Spec.Order, global: true, doNotTrack: o.Spec.DoNotTrack, preDNAT: o.Spec.PreDNAT,
+			applyOnForward: o.Spec.ApplyOnForward}, spec)...)
+	default:
+		return nil, false
+	}
+	return errs, true
+}
+
+// validateKubernetes checks the Kubernetes kinds as the API server would; ok is false for
+// any other kind.
+func validateKubernetes(obj Object, meta, spec *field.Path) (errs field.ErrorList, ok bool) {
+	switch o := obj.(type) {
 	case *corev1.Namespace:
 		errs = append(errs, validateMeta(&o.ObjectMeta, false, apivalidation.NameIsDNSLabel, meta)...)
 	case *corev1.Pod:
@@ -124,10 +159,9 @@ func Validate(obj Object) field.ErrorList {
 		errs = append(errs, validateMeta(&o.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, meta)...)
 		errs = append(errs, validateK8sNetworkPolicy(o, spec)...)
 	default:
-		// A registered kind without rules of its own (Trellis internal kinds): metadata only.
-		errs = append(errs, apivalidation.ValidateObjectMetaAccessor(obj, key.Kind.Namespaced, apivalidation.NameIsDNSSubdomain, meta)...)
+		return nil, false
 	}
-	return errs
+	return errs, true
 }
 
 // validateMeta checks name, namespace, labels and annotations as the API server does. A

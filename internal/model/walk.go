@@ -312,7 +312,7 @@ func (w *walker) walkStruct(n *yaml.Node, t reflect.Type, p *field.Path, depth i
 			if lenient {
 				w.lines[cp.String()] = pr.k.Line
 				w.warns = append(w.warns, walkNote{line: pr.k.Line,
-					msg: cp.String() + ": ignored: Trellis does not use this field (kept as given)"})
+					msg: cp.String() + ": " + ignoredText})
 				out[pr.key], _ = w.generic(pr.v, cp, depth+1)
 				continue
 			}

@@ -16,8 +16,9 @@ import (
 
 // Staged policy kinds: kept apart from the enforced kinds so names never collide.
 const (
-	PolicyStaged       PolicyKind = "StagedNetworkPolicy"
-	PolicyStagedGlobal PolicyKind = "StagedGlobalNetworkPolicy"
+	PolicyStaged           PolicyKind = "StagedNetworkPolicy"
+	PolicyStagedGlobal     PolicyKind = "StagedGlobalNetworkPolicy"
+	PolicyStagedKubernetes PolicyKind = "StagedKubernetesNetworkPolicy"
 )
 
 // FromObject converts one stored or loaded object into calculation inputs. Kinds the policy
@@ -51,11 +52,9 @@ func FromObject(obj model.Object) (Resource, error) {
 			Tier: s.Tier, Order: s.Order, Selector: s.Selector, Types: s.Types, Ingress: s.Ingress, Egress: s.Egress,
 			Staged: true}, nil
 	case *networkingv1.NetworkPolicy:
-		p, err := FromKubernetesPolicy(o)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
+		return nilIfErr(FromKubernetesPolicy(o))
+	case *model.StagedKubernetesNetworkPolicy:
+		return nilIfErr(FromStagedKubernetesPolicy(o))
 	case *model.Profile:
 		return &ProfileInput{Name: o.Name, LabelsToApply: o.Spec.LabelsToApply, Ingress: o.Spec.Ingress, Egress: o.Spec.Egress}, nil
 	case *corev1.Namespace:
@@ -104,6 +103,14 @@ func FromObject(obj model.Object) (Resource, error) {
 		return nil, nil
 	}
 	return nil, nil
+}
+
+// nilIfErr gives a nil Resource (not a typed nil pointer) with an error.
+func nilIfErr(p *PolicyInput, err error) (Resource, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // FromNamespace converts a namespace, adding kubernetes.io/metadata.name as the API server does.
@@ -254,6 +261,8 @@ func KeyOf(obj model.Object) (Key, bool) {
 		return Key{Kind: KeyPolicy, Sub: string(PolicyStagedGlobal), Name: name}, true
 	case *networkingv1.NetworkPolicy:
 		return Key{Kind: KeyPolicy, Sub: string(PolicyKubernetes), Namespace: ns, Name: K8sPolicyPrefix + name}, true
+	case *model.StagedKubernetesNetworkPolicy:
+		return Key{Kind: KeyPolicy, Sub: string(PolicyStagedKubernetes), Namespace: ns, Name: K8sPolicyPrefix + name}, true
 	case *model.Profile:
 		return Key{Kind: KeyProfile, Name: name}, true
 	case *corev1.Namespace:

@@ -73,6 +73,19 @@ func FromKubernetesPolicy(np *networkingv1.NetworkPolicy) (*PolicyInput, error) 
 	return p, nil
 }
 
+// FromStagedKubernetesPolicy converts a StagedKubernetesNetworkPolicy as the Kubernetes
+// NetworkPolicy it stands for, marked staged (never enforced) and kept apart by its kind.
+// A staged delete converts with an empty spec.
+func FromStagedKubernetesPolicy(sp *model.StagedKubernetesNetworkPolicy) (*PolicyInput, error) {
+	p, err := FromKubernetesPolicy(sp.KubernetesPolicy())
+	if err != nil {
+		return nil, fmt.Errorf("staged: %w", err)
+	}
+	p.ID.Kind = PolicyStagedKubernetes
+	p.Staged = true
+	return p, nil
+}
+
 var orchestratorSel = model.LabelOrchestrator + " == \"" + model.OrchestratorK8s + "\""
 
 func andSel(a, b string) string {
