@@ -143,3 +143,33 @@ func TestLabelSelectorAndAll(t *testing.T) {
 		t.Errorf("names and -l together: exit %d", r.code)
 	}
 }
+
+// delete by selector and --all; names found are deleted and missing ones reported.
+func TestDeleteSelectorAllAndMissing(t *testing.T) {
+	env := startDatastore(t)
+	var in strings.Builder
+	for _, n := range []string{"a", "b", "c", "d"} {
+		app := "web"
+		if n == "d" {
+			app = "db"
+		}
+		in.WriteString("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: " + n + ", labels: {app: " + app + "}}\nspec: {nets: [192.0.2.0/24]}\n---\n")
+	}
+	mustRun(t, env, in.String(), "apply", "-f", "-")
+	if out := mustRun(t, env, "", "delete", "gns", "-l", "app=web", "--dry-run=client"); strings.Count(out, "deleted (dry run)") != 3 {
+		t.Errorf("delete -l --dry-run: %q", out)
+	}
+	r := trellis(t, env, "", "delete", "gns", "a", "nosuch")
+	if r.code != 1 || !strings.Contains(r.stdout, "globalnetworkset.projectcalico.org/a deleted") || !strings.Contains(r.stderr, `"nosuch" not found`) {
+		t.Errorf("delete a nosuch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out := mustRun(t, env, "", "delete", "gns", "-l", "app=web"); strings.Count(out, " deleted") != 2 {
+		t.Errorf("delete -l: %q", out)
+	}
+	if out := mustRun(t, env, "", "delete", "gns", "--all"); out != "globalnetworkset.projectcalico.org/d deleted\n" {
+		t.Errorf("delete --all: %q", out)
+	}
+	if r := trellis(t, env, "", "delete", "gns"); r.code != 2 {
+		t.Errorf("delete without names: exit %d", r.code)
+	}
+}
