@@ -11,6 +11,10 @@ const (
 )
 
 // IPAMBlock is one allocation block of an IP pool, named after its CIDR (10-0-0-64-26).
+// +kubebuilder:resource:scope=Cluster,categories={trellis}
+// +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.cidr`
+// +kubebuilder:printcolumn:name="Affinity",type=string,JSONPath=`.spec.affinity`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type IPAMBlock struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -21,12 +25,18 @@ type IPAMBlock struct {
 // attributes of the owner of the block's i-th address, or null when it is free;
 // unallocated lists the free ordinals in hand-out order.
 type IPAMBlockSpec struct {
-	CIDR           string          `json:"cidr"`
-	Affinity       string          `json:"affinity,omitempty"` // node name; empty: affine to no node
-	Allocations    []*int          `json:"allocations"`
-	Unallocated    []int           `json:"unallocated"`
-	Attributes     []IPAMAttribute `json:"attributes,omitempty"`
-	SequenceNumber uint64          `json:"sequenceNumber"`
+	CIDR     string `json:"cidr"`
+	Affinity string `json:"affinity,omitempty"` // node name; empty: affine to no node
+	// Allocations[i] is the index into attributes of the owner of the i-th address, or null.
+	// +optional
+	Allocations []*int `json:"allocations"`
+	// Unallocated lists the free ordinals in hand-out order.
+	// +optional
+	Unallocated []int           `json:"unallocated"`
+	Attributes  []IPAMAttribute `json:"attributes,omitempty"`
+	// SequenceNumber increases with every allocation.
+	// +optional
+	SequenceNumber uint64 `json:"sequenceNumber"`
 	// SequenceNumberForAllocation maps an allocated ordinal (decimal) to the sequence number
 	// it was allocated with.
 	SequenceNumberForAllocation map[string]uint64 `json:"sequenceNumberForAllocation,omitempty"`
@@ -40,6 +50,11 @@ type IPAMAttribute struct {
 }
 
 // BlockAffinity ties a block to a node; named "<node>-<block name>".
+// +kubebuilder:resource:scope=Cluster,categories={trellis}
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.node`
+// +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.cidr`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type BlockAffinity struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -54,6 +69,9 @@ type BlockAffinitySpec struct {
 }
 
 // IPAMHandle counts the addresses one handle (one container) owns, per block name.
+// +kubebuilder:resource:scope=Cluster,categories={trellis}
+// +kubebuilder:printcolumn:name="HandleID",type=string,JSONPath=`.spec.handleID`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type IPAMHandle struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
