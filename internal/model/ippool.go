@@ -60,9 +60,11 @@ type IPPoolSpec struct {
 	CIDR string `json:"cidr"`
 	// VXLANMode encapsulates traffic to other nodes in VXLAN: Never, Always or CrossSubnet
 	// (only to nodes in another subnet). Never when unset.
+	// +kubebuilder:default=Never
 	VXLANMode EncapMode `json:"vxlanMode,omitempty"`
 	// IPIPMode encapsulates traffic to other nodes in IP-in-IP: Never, Always or CrossSubnet
 	// (accepted; Trellis routes with VXLAN or BGP).
+	// +kubebuilder:default=Never
 	IPIPMode EncapMode `json:"ipipMode,omitempty"`
 	// NATOutgoing masquerades traffic from the pool's addresses to destinations outside all
 	// pools.
@@ -78,14 +80,17 @@ type IPPoolSpec struct {
 	BlockSize int `json:"blockSize,omitempty"`
 	// NodeSelector selects the nodes whose pods get addresses from the pool (all() when
 	// empty).
+	// +kubebuilder:default="all()"
 	NodeSelector string `json:"nodeSelector,omitempty"`
 	// NamespaceSelector selects the namespaces whose pods get addresses from the pool.
 	NamespaceSelector string `json:"namespaceSelector,omitempty"`
 	// AllowedUses says what the addresses are for: Workload, Tunnel, LoadBalancer;
 	// [Workload, Tunnel] when empty.
+	// +kubebuilder:default={Workload,Tunnel}
 	AllowedUses []IPPoolAllowedUse `json:"allowedUses,omitempty"`
 	// AssignmentMode is Automatic (IPAM may pick the pool) or Manual (only when asked for by
 	// name); Automatic when unset.
+	// +kubebuilder:default=Automatic
 	AssignmentMode *AssignmentMode `json:"assignmentMode,omitempty"`
 }
 

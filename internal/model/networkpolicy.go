@@ -20,6 +20,7 @@ type NetworkPolicySpec struct {
 	// Tier is the name of the policy's tier; "default" when empty. A policy in another tier
 	// is named "<tier>.<name>".
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:default=default
 	Tier string `json:"tier,omitempty"`
 	// Order orders the policies of a tier: lower first; a policy with no order comes last,
 	// ties are broken by name.
@@ -64,6 +65,7 @@ type GlobalNetworkPolicySpec struct {
 	// Tier is the name of the policy's tier; "default" when empty. A policy in another tier
 	// is named "<tier>.<name>".
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:default=default
 	Tier string `json:"tier,omitempty"`
 	// Order orders the policies of a tier: lower first; a policy with no order comes last,
 	// ties are broken by name.
@@ -134,6 +136,7 @@ type StagedNetworkPolicySpec struct {
 	// Tier is the name of the policy's tier; "default" when empty. A policy in another tier
 	// is named "<tier>.<name>".
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:default=default
 	Tier string `json:"tier,omitempty"`
 	// Order orders the policies of a tier: lower first; a policy with no order comes last,
 	// ties are broken by name.
@@ -181,6 +184,7 @@ type StagedGlobalNetworkPolicySpec struct {
 	// Tier is the name of the policy's tier; "default" when empty. A policy in another tier
 	// is named "<tier>.<name>".
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:default=default
 	Tier string `json:"tier,omitempty"`
 	// Order orders the policies of a tier: lower first; a policy with no order comes last,
 	// ties are broken by name.
