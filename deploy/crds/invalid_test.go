@@ -62,6 +62,20 @@ spec: {cidr: 10.0.0.0/16, vxlanMode: Sometimes}
     protocol: ICMP
     icmp: {code: 3}
 `, []string{"spec.ingress[0].icmp", "code requires type"}},
+	{"ports without protocol", gnpHead + `  ingress:
+  - action: Allow
+    destination: {ports: [80]}
+`, []string{"spec.ingress[0].protocol", "must set protocol to TCP, UDP or SCTP"}},
+	{"ports with icmp", gnpHead + `  egress:
+  - action: Allow
+    protocol: ICMP
+    source: {notPorts: [80]}
+`, []string{"spec.egress[0].protocol", "must set protocol to TCP, UDP or SCTP"}},
+	{"icmp fields with tcp", gnpHead + `  ingress:
+  - action: Allow
+    protocol: TCP
+    icmp: {type: 8}
+`, []string{"spec.ingress[0].icmp", "must set protocol to ICMP or ICMPv6"}},
 	{"bgpfilter prefix length reversed", `apiVersion: projectcalico.org/v3
 kind: BGPFilter
 metadata: {name: t}
@@ -73,10 +87,14 @@ spec:
   ingress:
   - action: Allow
     protocol: TCP
-    source: {nets: [192.0.2.0/24, 2001:db8::1]}
+    source: {nets: [192.0.2.0/24, 198.51.100.7]}
     destination: {ports: [80, "1000:2000", http, "443"]}
   - action: Allow
     protocol: 17
+    destination: {ports: [53]}
+  - action: Allow
+    protocol: 58
+    icmp: {type: 128}
   - action: Allow
     protocol: ICMP
     icmp: {type: 8, code: 0}

@@ -30,7 +30,8 @@ type PolicyPerformanceHint string
 const HintAssumeNeededOnEveryNode PolicyPerformanceHint = "AssumeNeededOnEveryNode"
 
 // Rule is one Calico policy rule: an action and match criteria, all of which must match.
-// +kubebuilder:validation:XValidation:rule="!has(self.icmp) || (has(self.protocol) && (self.protocol == 'ICMP' || self.protocol == 'ICMPv6' || self.protocol == 1 || self.protocol == 58))",message="icmp requires protocol ICMP or ICMPv6"
+// +kubebuilder:validation:XValidation:rule="!has(self.icmp) || (has(self.protocol) && (type(self.protocol) == int ? self.protocol in [1, 58] : self.protocol in ['ICMP', 'ICMPv6', '1', '58']))",message="rules that specify ICMP fields must set protocol to ICMP or ICMPv6",fieldPath=".icmp"
+// +kubebuilder:validation:XValidation:rule="!((has(self.source) && (has(self.source.ports) || has(self.source.notPorts))) || (has(self.destination) && (has(self.destination.ports) || has(self.destination.notPorts)))) || (has(self.protocol) && (type(self.protocol) == int ? self.protocol in [6, 17, 132] : self.protocol in ['TCP', 'UDP', 'SCTP', '6', '17', '132']))",message="rules that specify ports must set protocol to TCP, UDP or SCTP",fieldPath=".protocol"
 type Rule struct {
 	// Action is what the rule does with a packet that matches: Allow, Deny, Log (log and
 	// go on with the next rule) or Pass (skip the rest of the tier).
