@@ -145,5 +145,8 @@ func explain(t *testing.T, c *kubetest.Cluster) {
 		if !strings.Contains(out, tc.want) {
 			t.Errorf("kubectl explain %s lacks %q:\n%s", tc.path, tc.want, out)
 		}
+		if tc.path == "globalnetworkpolicy.spec" && tc.want == "<[]Object>" {
+			t.Logf("kubectl explain %s:\n%s", tc.path, out)
+		}
 	}
 }

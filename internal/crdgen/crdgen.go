@@ -129,6 +129,11 @@ func kindCRD(p *crd.Parser, pkg *loader.Package, k *model.Kind) (apiextensionsv1
 	def.Name = k.Plural + "." + k.Group
 	def.Annotations = map[string]string{"controller-gen.kubebuilder.io/version": ControllerToolsVersion}
 	crd.FixTopLevelMetadata(def)
+	for _, v := range def.Spec.Versions {
+		if v.Schema != nil {
+			unwrap(v.Schema.OpenAPIV3Schema)
+		}
+	}
 	if fix, ok := fixups[k.Kind]; ok {
 		if err := fix(def.Spec.Versions[0].Schema.OpenAPIV3Schema); err != nil {
 			return def, fmt.Errorf("kind %s: %w", k.Kind, err)
