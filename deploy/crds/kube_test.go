@@ -9,6 +9,7 @@ import (
 
 	"github.com/trellisnet/trellis/deploy/crds"
 	"github.com/trellisnet/trellis/internal/kube/kubetest"
+	"github.com/trellisnet/trellis/internal/model"
 )
 
 // TestKubeAPIServer installs the CRDs into a real kube-apiserver and uses them through
@@ -23,6 +24,7 @@ func TestKubeAPIServer(t *testing.T) {
 	t.Run("examples", func(t *testing.T) { applyExamples(t, c) })
 	t.Run("get", func(t *testing.T) { getColumns(t, c) })
 	t.Run("defaults", func(t *testing.T) { defaults(t, c) })
+	t.Run("roundtrip", func(t *testing.T) { roundTrip(t, c) })
 	t.Run("explain", func(t *testing.T) { explain(t, c) })
 	t.Run("invalid", func(t *testing.T) { refuseInvalid(t, c) })
 }
@@ -127,6 +129,38 @@ func defaults(t *testing.T, c *kubetest.Cluster) {
 			t.Errorf("%s %s = %q, want %q", tc.obj, tc.path, out, tc.want)
 		}
 	}
+}
+
+// roundTrip reads every stored Calico object back as the API server serves it (defaults,
+// metadata and all) and requires Trellis's strict decoder and validator to accept it: what
+// a Kubernetes datastore would hand to the rest of Trellis.
+func roundTrip(t *testing.T, c *kubetest.Cluster) {
+	n := 0
+	for _, k := range model.Default.Kinds() {
+		if k.Group != model.GroupCalico {
+			continue
+		}
+		out, err := c.Kubectl("", "get", k.Plural+"."+k.Group, "-A", "-o", "yaml")
+		if err != nil {
+			t.Errorf("get %s: %v", k.Plural, err)
+			continue
+		}
+		docs, err := model.Decode([]byte(out), k.Plural)
+		if err != nil {
+			t.Errorf("decode %s as served:\n%v", k.Plural, err)
+		}
+		for _, d := range docs {
+			n++
+			model.SetDefaults(d.Object)
+			for _, e := range model.Validate(d.Object) {
+				t.Errorf("%s %s as served: %v", k.Kind, d.Object.GetName(), e)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no Calico objects were read back")
+	}
+	t.Logf("%d Calico objects read back, decoded and validated", n)
 }
 
 func explain(t *testing.T, c *kubetest.Cluster) {
