@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/yaml"
 )
 
 const root = "../.."
@@ -73,4 +75,45 @@ func TestKinds(t *testing.T) {
 			t.Errorf("Kinds() has the Kubernetes kind %s", not)
 		}
 	}
+}
+
+// TestDescribed: every field of every CRD has a description (a doc comment in
+// internal/model), so that kubectl explain is useful everywhere.
+func TestDescribed(t *testing.T) {
+	files, err := Generate(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		var def apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(f.Data, &def); err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		for _, path := range undescribed(def.Spec.Versions[0].Schema.OpenAPIV3Schema, "") {
+			t.Errorf("%s: %s has no description: give the Go field a doc comment", f.Name, path)
+		}
+	}
+}
+
+func undescribed(s *apiextensionsv1.JSONSchemaProps, path string) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for name, p := range s.Properties {
+		if name == "metadata" && path == "" {
+			continue
+		}
+		if p.Description == "" {
+			out = append(out, path+"."+name)
+		}
+		out = append(out, undescribed(&p, path+"."+name)...)
+	}
+	if s.Items != nil {
+		out = append(out, undescribed(s.Items.Schema, path+"[]")...)
+	}
+	if s.AdditionalProperties != nil {
+		out = append(out, undescribed(s.AdditionalProperties.Schema, path+"{}")...)
+	}
+	return out
 }

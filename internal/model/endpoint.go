@@ -130,21 +130,36 @@ type WorkloadEndpointPort struct {
 
 // QoSControls are bandwidth and rate limits of a workload (accepted, not enforced by Trellis).
 type QoSControls struct {
-	IngressBandwidth      int64 `json:"ingressBandwidth,omitempty"`
-	EgressBandwidth       int64 `json:"egressBandwidth,omitempty"`
-	IngressBurst          int64 `json:"ingressBurst,omitempty"`
-	EgressBurst           int64 `json:"egressBurst,omitempty"`
-	IngressPeakrate       int64 `json:"ingressPeakrate,omitempty"`
-	EgressPeakrate        int64 `json:"egressPeakrate,omitempty"`
-	IngressMinburst       int64 `json:"ingressMinburst,omitempty"`
-	EgressMinburst        int64 `json:"egressMinburst,omitempty"`
-	IngressPacketRate     int64 `json:"ingressPacketRate,omitempty"`
-	EgressPacketRate      int64 `json:"egressPacketRate,omitempty"`
-	IngressPacketBurst    int64 `json:"ingressPacketBurst,omitempty"`
-	EgressPacketBurst     int64 `json:"egressPacketBurst,omitempty"`
+	// IngressBandwidth limits ingress traffic, in bits per second.
+	IngressBandwidth int64 `json:"ingressBandwidth,omitempty"`
+	// EgressBandwidth limits egress traffic, in bits per second.
+	EgressBandwidth int64 `json:"egressBandwidth,omitempty"`
+	// IngressBurst is the ingress bandwidth bucket size, in bits.
+	IngressBurst int64 `json:"ingressBurst,omitempty"`
+	// EgressBurst is the egress bandwidth bucket size, in bits.
+	EgressBurst int64 `json:"egressBurst,omitempty"`
+	// IngressPeakrate limits the ingress peak rate, in bits per second.
+	IngressPeakrate int64 `json:"ingressPeakrate,omitempty"`
+	// EgressPeakrate limits the egress peak rate, in bits per second.
+	EgressPeakrate int64 `json:"egressPeakrate,omitempty"`
+	// IngressMinburst is the ingress peak-rate bucket size, in bytes.
+	IngressMinburst int64 `json:"ingressMinburst,omitempty"`
+	// EgressMinburst is the egress peak-rate bucket size, in bytes.
+	EgressMinburst int64 `json:"egressMinburst,omitempty"`
+	// IngressPacketRate limits ingress packets per second.
+	IngressPacketRate int64 `json:"ingressPacketRate,omitempty"`
+	// EgressPacketRate limits egress packets per second.
+	EgressPacketRate int64 `json:"egressPacketRate,omitempty"`
+	// IngressPacketBurst is the ingress packet bucket size.
+	IngressPacketBurst int64 `json:"ingressPacketBurst,omitempty"`
+	// EgressPacketBurst is the egress packet bucket size.
+	EgressPacketBurst int64 `json:"egressPacketBurst,omitempty"`
+	// IngressMaxConnections limits concurrent ingress connections.
 	IngressMaxConnections int64 `json:"ingressMaxConnections,omitempty"`
-	EgressMaxConnections  int64 `json:"egressMaxConnections,omitempty"`
-	DSCP                  *int  `json:"dscp,omitempty"`
+	// EgressMaxConnections limits concurrent egress connections.
+	EgressMaxConnections int64 `json:"egressMaxConnections,omitempty"`
+	// DSCP marks the workload's egress packets with this code point.
+	DSCP *int `json:"dscp,omitempty"`
 }
 
 // Profile holds rules and labels applied to the endpoints that list it (one per namespace and

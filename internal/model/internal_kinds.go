@@ -31,7 +31,10 @@ type EndpointStatus struct {
 
 // EndpointStatusStatus is what the agent reports.
 type EndpointStatusStatus struct {
-	Node             string `json:"node"`
-	EndpointUID      string `json:"endpointUID"`
-	PolicyProgrammed bool   `json:"policyProgrammed"`
+	// Node whose agent wrote the status.
+	Node string `json:"node"`
+	// EndpointUID is the UID of the WorkloadEndpoint this status is about.
+	EndpointUID string `json:"endpointUID"`
+	// PolicyProgrammed is true once the endpoint's policy is in the dataplane.
+	PolicyProgrammed bool `json:"policyProgrammed"`
 }

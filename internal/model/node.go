@@ -65,7 +65,9 @@ type OrchRef struct {
 
 // NodeWireguardSpec holds WireGuard interface addresses (accepted, not used by Trellis).
 type NodeWireguardSpec struct {
+	// InterfaceIPv4Address of the WireGuard device.
 	InterfaceIPv4Address string `json:"interfaceIPv4Address,omitempty"`
+	// InterfaceIPv6Address of the WireGuard device.
 	InterfaceIPv6Address string `json:"interfaceIPv6Address,omitempty"`
 }
 
@@ -90,7 +92,9 @@ type NodeAddress struct {
 
 // NodeStatus is reported by the node agent.
 type NodeStatus struct {
-	WireguardPublicKey   string `json:"wireguardPublicKey,omitempty"`
+	// WireguardPublicKey of the node (accepted, not used by Trellis).
+	WireguardPublicKey string `json:"wireguardPublicKey,omitempty"`
+	// WireguardPublicKeyV6 of the node (accepted, not used by Trellis).
 	WireguardPublicKeyV6 string `json:"wireguardPublicKeyV6,omitempty"`
 	// PodCIDRs are the node's pod CIDRs as reported by the agent.
 	PodCIDRs []string `json:"podCIDRs,omitempty"`
