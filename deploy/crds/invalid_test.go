@@ -24,17 +24,17 @@ var schemaCases = []struct {
 	{"bad cidr", `apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: t}
-spec: {cidr: 10.0.0.0/33}
+spec: {cidr: 192.0.2.0/33}
 `, []string{"spec.cidr", "must be a CIDR"}},
 	{"block size out of range for ipv4", `apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: t}
-spec: {cidr: 10.0.0.0/16, blockSize: 40}
+spec: {cidr: 198.51.100.0/24, blockSize: 40}
 `, []string{"spec.blockSize", "20-32"}},
 	{"bad encap enum", `apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: t}
-spec: {cidr: 10.0.0.0/16, vxlanMode: Sometimes}
+spec: {cidr: 198.51.100.0/24, vxlanMode: Sometimes}
 `, []string{"spec.vxlanMode", `Unsupported value: "Sometimes"`}},
 	{"reversed port range", gnpHead + `  ingress:
   - action: Allow
@@ -81,7 +81,7 @@ kind: BGPFilter
 metadata: {name: t}
 spec:
   exportV4:
-  - {action: Accept, cidr: 10.0.0.0/8, matchOperator: In, prefixLength: {min: 28, max: 24}}
+  - {action: Accept, cidr: 203.0.113.0/24, matchOperator: In, prefixLength: {min: 28, max: 26}}
 `, []string{"spec.exportV4[0].prefixLength", "min must not exceed max"}},
 	{"valid ports, protocols and nets", gnpHead + `  order: 10.5
   ingress:
