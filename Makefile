@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/; every target works on a fresh clone as root.
-.PHONY: setup build test test-integration e2e lint bench demo fuzz
+.PHONY: setup build test test-integration e2e lint bench demo fuzz kube crds
 
 setup:            ## install system packages and build bin/trellis
 	scripts/setup.sh
@@ -32,3 +32,9 @@ fuzz:             ## two minutes of each fuzz target
 demo:             ## set up, then run the quick-start demo
 	scripts/setup.sh
 	scripts/demo.sh
+
+kube:             ## build kube-apiserver, kubectl, kubelet, ... v1.37.1 into $${TRELLIS_KUBE_CACHE:-/var/cache/trellis/kube}
+	scripts/kube.sh
+
+crds:             ## regenerate deploy/crds from internal/model (controller-tools v0.23.0)
+	go -C internal/crdgen run ./gen

@@ -19,6 +19,10 @@ func internalKinds() []*Kind {
 // endpoint's name once the endpoint's policy is programmed in the dataplane; the plugin
 // waits for an EndpointStatus whose endpointUID is the UID of the WorkloadEndpoint it wrote
 // and whose policyProgrammed is true.
+// +kubebuilder:resource:scope=Namespaced,categories={trellis}
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.node`
+// +kubebuilder:printcolumn:name="Programmed",type=boolean,JSONPath=`.status.policyProgrammed`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type EndpointStatus struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -27,7 +31,10 @@ type EndpointStatus struct {
 
 // EndpointStatusStatus is what the agent reports.
 type EndpointStatusStatus struct {
-	Node             string `json:"node"`
-	EndpointUID      string `json:"endpointUID"`
-	PolicyProgrammed bool   `json:"policyProgrammed"`
+	// Node whose agent wrote the status.
+	Node string `json:"node"`
+	// EndpointUID is the UID of the WorkloadEndpoint this status is about.
+	EndpointUID string `json:"endpointUID"`
+	// PolicyProgrammed is true once the endpoint's policy is in the dataplane.
+	PolicyProgrammed bool `json:"policyProgrammed"`
 }

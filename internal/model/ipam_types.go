@@ -11,6 +11,10 @@ const (
 )
 
 // IPAMBlock is one allocation block of an IP pool, named after its CIDR (10-0-0-64-26).
+// +kubebuilder:resource:scope=Cluster,categories={trellis}
+// +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.cidr`
+// +kubebuilder:printcolumn:name="Affinity",type=string,JSONPath=`.spec.affinity`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type IPAMBlock struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -21,12 +25,21 @@ type IPAMBlock struct {
 // attributes of the owner of the block's i-th address, or null when it is free;
 // unallocated lists the free ordinals in hand-out order.
 type IPAMBlockSpec struct {
-	CIDR           string          `json:"cidr"`
-	Affinity       string          `json:"affinity,omitempty"` // node name; empty: affine to no node
-	Allocations    []*int          `json:"allocations"`
-	Unallocated    []int           `json:"unallocated"`
-	Attributes     []IPAMAttribute `json:"attributes,omitempty"`
-	SequenceNumber uint64          `json:"sequenceNumber"`
+	// CIDR of the block.
+	CIDR string `json:"cidr"`
+	// Affinity is the name of the node the block is affine to; empty: no node.
+	Affinity string `json:"affinity,omitempty"` // node name; empty: affine to no node
+	// Allocations[i] is the index into attributes of the owner of the i-th address, or null.
+	// +optional
+	Allocations []*int `json:"allocations"`
+	// Unallocated lists the free ordinals in hand-out order.
+	// +optional
+	Unallocated []int `json:"unallocated"`
+	// Attributes describe the owners of allocations; allocations index into them.
+	Attributes []IPAMAttribute `json:"attributes,omitempty"`
+	// SequenceNumber increases with every allocation.
+	// +optional
+	SequenceNumber uint64 `json:"sequenceNumber"`
 	// SequenceNumberForAllocation maps an allocated ordinal (decimal) to the sequence number
 	// it was allocated with.
 	SequenceNumberForAllocation map[string]uint64 `json:"sequenceNumberForAllocation,omitempty"`
@@ -35,11 +48,18 @@ type IPAMBlockSpec struct {
 // IPAMAttribute describes the owner of allocations: its handle and free-form attributes
 // (namespace, pod, node, containerID).
 type IPAMAttribute struct {
-	HandleID string            `json:"handleID,omitempty"`
-	Attrs    map[string]string `json:"attrs,omitempty"`
+	// HandleID is the owner's IPAMHandle (one per container).
+	HandleID string `json:"handleID,omitempty"`
+	// Attrs are free-form attributes: namespace, pod, node, containerID.
+	Attrs map[string]string `json:"attrs,omitempty"`
 }
 
 // BlockAffinity ties a block to a node; named "<node>-<block name>".
+// +kubebuilder:resource:scope=Cluster,categories={trellis}
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.node`
+// +kubebuilder:printcolumn:name="CIDR",type=string,JSONPath=`.spec.cidr`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type BlockAffinity struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -48,12 +68,18 @@ type BlockAffinity struct {
 
 // BlockAffinitySpec is the state of an affinity: pending, confirmed or pendingDeletion.
 type BlockAffinitySpec struct {
-	Node  string `json:"node"`
-	CIDR  string `json:"cidr"`
+	// Node the block is affine to.
+	Node string `json:"node"`
+	// CIDR of the block.
+	CIDR string `json:"cidr"`
+	// State: pending, confirmed or pendingDeletion.
 	State string `json:"state"`
 }
 
 // IPAMHandle counts the addresses one handle (one container) owns, per block name.
+// +kubebuilder:resource:scope=Cluster,categories={trellis}
+// +kubebuilder:printcolumn:name="HandleID",type=string,JSONPath=`.spec.handleID`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type IPAMHandle struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -62,8 +88,10 @@ type IPAMHandle struct {
 
 // IPAMHandleSpec is the content of an IPAMHandle.
 type IPAMHandleSpec struct {
-	HandleID string         `json:"handleID"`
-	Block    map[string]int `json:"block,omitempty"`
+	// HandleID names the owner (a container's network).
+	HandleID string `json:"handleID"`
+	// Block counts the addresses the handle owns, by block name.
+	Block map[string]int `json:"block,omitempty"`
 }
 
 func ipamKinds() []*Kind {
