@@ -60,3 +60,19 @@ func TestDescribePolicies(t *testing.T) {
 		t.Errorf("describe ippool: exit %d, want 2", r.code)
 	}
 }
+
+// explain documents fields from the CRD schemas, offline.
+func TestExplain(t *testing.T) {
+	out := mustRun(t, nil, "", "explain", "globalnetworkpolicy.spec")
+	for _, want := range []string{"KIND:     GlobalNetworkPolicy", "FIELD: spec <Object>", "ingress\t<[]Object>", "order\t<number>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain gnp.spec lacks %q:\n%s", want, out)
+		}
+	}
+	if out := mustRun(t, nil, "", "explain", "ippool.spec.ipipMode"); !strings.Contains(out, "Allowed values: Never, Always, CrossSubnet") {
+		t.Errorf("explain ippool.spec.ipipMode:\n%s", out)
+	}
+	if r := trellis(t, nil, "", "explain", "gnp.spec.nope"); r.code != 2 {
+		t.Errorf("explain of a missing field: exit %d", r.code)
+	}
+}
