@@ -16,8 +16,9 @@
 //
 // Every comparison except != and not in is false when the label is absent. Label keys are
 // runs of [A-Za-z0-9_./-] of at most 512 characters (Calico's limit). Values are single- or
-// double-quoted, with no escapes and no newlines. Only spaces and tabs separate tokens; a
-// newline anywhere is an error. Operator words (in, not, contains, starts, with, ...) are
+// double-quoted, with no escapes; a value runs to its closing quote, newlines included, as in
+// Calico's tokenizer. Only spaces and tabs separate tokens; a newline between tokens is an
+// error (Calico's tokenizer skips spaces and tabs only). Operator words (in, not, contains, starts, with, ...) are
 // keywords only right after a label key, and all, global and has are functions only when
 // followed by '(', so `has(in)`, `contains == "x"` and `not in {"a"}` (label "not") all
 // work.

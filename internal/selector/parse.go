@@ -341,8 +341,8 @@ func (p *parser) parseIn(key string, negate bool) (Node, error) {
 	return &In{Key: key, Values: slices.Compact(values), Negate: negate}, nil
 }
 
-// parseValue parses a single- or double-quoted string. There are no escapes; a newline
-// inside the quotes is an error.
+// parseValue parses a single- or double-quoted string. There are no escapes; the value runs
+// to the closing quote, newlines included (as in Calico's tokenizer).
 func (p *parser) parseValue(expected string) (string, error) {
 	p.skipBlank()
 	q := p.peek()
@@ -355,8 +355,6 @@ func (p *parser) parseValue(expected string) (string, error) {
 		case q:
 			p.pos = i + 1
 			return p.src[start+1 : i], nil
-		case '\n', '\r':
-			return "", &ParseError{Selector: p.src, Offset: i, Msg: "newline in a quoted value"}
 		}
 	}
 	return "", p.failAt(start, "unterminated quoted value")

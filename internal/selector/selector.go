@@ -36,8 +36,8 @@ func MustParse(s string) *Selector {
 // New builds a selector from a syntax tree, for example the And of two parsed selectors'
 // roots. The tree is normalised exactly as Parse would (nested groups flattened, set values
 // sorted and deduplicated); New fails if the tree holds something the language cannot say
-// (a nil node, an empty group, a key outside [A-Za-z0-9_./-], a value with a newline or
-// with both kinds of quote).
+// (a nil node, an empty group, a key outside [A-Za-z0-9_./-], a value with both kinds of
+// quote).
 func New(root Node) (*Selector, error) {
 	if err := checkTree(root); err != nil {
 		return nil, err
