@@ -334,6 +334,10 @@ func newLabMatrixCmd() *cobra.Command {
 				}
 			}
 			n := lab.ResolveName(name)
+			if tty := ctl.Terminal(c.ErrOrStderr()); tty != nil {
+				o.Progress = func(done, total int) { fmt.Fprintf(tty, "\rprobed %d/%d", done, total) }
+				defer fmt.Fprint(tty, "\r\033[K")
+			}
 			m, err := lab.RunMatrix(c.Context(), n, o)
 			if err != nil {
 				return err
@@ -363,7 +367,8 @@ func newLabMatrixCmd() *cobra.Command {
 	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	c.Flags().BoolVar(&compare, "compare", false, "compare with the calculation's matrix and print every disagreement")
 	c.Flags().StringVar(&o.Family, "family", "", "address family: 4, 6 or all (default: all when every pod has both, else 4)")
-	c.Flags().DurationVar(&o.Timeout, "timeout", time.Second, "per-probe timeout")
+	c.Flags().DurationVar(&o.Timeout, "timeout", time.Second, "how long a probe waits before it counts as denied (one without an answer in 200ms is tried again with this)")
+	c.Flags().IntVar(&o.Concurrency, "concurrency", 1024, "probes in flight at once")
 	return c
 }
 
@@ -555,3 +560,4 @@ func newLabNodeCmd() *cobra.Command {
 	c.AddCommand(add, remove)
 	return c
 }
+

@@ -37,7 +37,7 @@ func NewDeleteCmd(o *Options) *cobra.Command {
 			case len(f.files) > 0 && len(args) > 0:
 				return Usagef("give either -f or KIND NAME, not both")
 			case len(f.files) > 0:
-				f.progress = terminal(c.ErrOrStderr())
+				f.progress = Terminal(c.ErrOrStderr())
 				return runWrite(c.Context(), o, modeDelete, f, c.InOrStdin(), c.OutOrStdout())
 			case len(args) == 0:
 				return Usagef("delete needs -f FILE or KIND NAME...")

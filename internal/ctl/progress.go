@@ -23,8 +23,9 @@ type progress struct {
 	shown bool
 }
 
-// terminal returns w when it is a terminal (a character device), else nil.
-func terminal(w io.Writer) io.Writer {
+// Terminal returns w when it is a terminal (a character device), else nil: where a
+// progress line may go.
+func Terminal(w io.Writer) io.Writer {
 	f, ok := w.(*os.File)
 	if !ok {
 		return nil

@@ -60,7 +60,7 @@ func newWriteCmd(o *Options, mode writeMode, use, short string) *cobra.Command {
 			"which objects were written.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			f.progress = terminal(c.ErrOrStderr())
+			f.progress = Terminal(c.ErrOrStderr())
 			return runWrite(c.Context(), o, mode, f, c.InOrStdin(), c.OutOrStdout())
 		},
 	}

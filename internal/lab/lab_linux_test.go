@@ -64,7 +64,7 @@ type result struct {
 }
 
 // run runs the trellis binary; lab names its datastore.
-func run(t *testing.T, lab string, args ...string) result {
+func run(t testing.TB, lab string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -82,7 +82,7 @@ func run(t *testing.T, lab string, args ...string) result {
 	return r
 }
 
-func mustRun(t *testing.T, lab string, args ...string) string {
+func mustRun(t testing.TB, lab string, args ...string) string {
 	t.Helper()
 	r := run(t, lab, args...)
 	if r.code != 0 {

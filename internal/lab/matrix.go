@@ -31,8 +31,13 @@ type MatrixOptions struct {
 	// Family is "4", "6", "all" or "": all when every selected pod has an IPv4 and an
 	// IPv6 address, else 4.
 	Family string
-	// Timeout is the per-probe timeout.
+	// Timeout is how long a probe waits before it counts as not connected: a probe
+	// without an answer within a short first timeout is tried again with this one.
 	Timeout time.Duration
+	// Concurrency is the number of probes in flight (default 1024).
+	Concurrency int
+	// Progress, when set, is called as probes finish.
+	Progress func(done, total int)
 }
 
 // Matrix is the result of probing every ordered pair of pods on every port over real

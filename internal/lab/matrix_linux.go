@@ -21,7 +21,8 @@ func RunMatrix(ctx context.Context, name string, o MatrixOptions) (*Matrix, erro
 	}
 	probes, pfam := matrixProbes(names, fams, o.Ports, addrs)
 	m := &Matrix{Names: names, Families: fams, Ports: o.Ports, Rows: make([]connectivity.Row, 0, len(probes))}
-	for i, r := range ProbeAll(ctx, name, probes, o.Timeout) {
+	po := ProbeOptions{Confirm: o.Timeout, Concurrency: o.Concurrency, Progress: o.Progress}
+	for i, r := range ProbeAll(ctx, name, probes, po) {
 		v := connectivity.VerdictDeny
 		if r.Connected {
 			v = connectivity.VerdictAllow

@@ -143,23 +143,86 @@ type ProbeSpec struct {
 	Port     connectivity.Port
 }
 
-// ProbeAll runs probes concurrently (at most 16 at a time) and returns the results in the
-// order of specs.
-func ProbeAll(ctx context.Context, lab string, specs []ProbeSpec, timeout time.Duration) []ProbeResult {
+// ProbeOptions tune a batch of probes. Round trips in a lab take microseconds, so a probe
+// that gets no answer within First is most likely dropped; it is tried once more with
+// Confirm before it counts as not connected, so a slow answer is never reported as a deny.
+type ProbeOptions struct {
+	First       time.Duration // first attempt's timeout (default 200 ms)
+	Confirm     time.Duration // the retry's timeout for probes that timed out (default 1 s)
+	Concurrency int           // probes in flight at once (default 1024)
+	// Progress, when set, is called as probes finish (from one goroutine at a time).
+	Progress func(done, total int)
+}
+
+func (o ProbeOptions) withDefaults() ProbeOptions {
+	if o.First <= 0 {
+		o.First = 200 * time.Millisecond
+	}
+	if o.Confirm <= 0 {
+		o.Confirm = time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1024
+	}
+	o.First = min(o.First, o.Confirm)
+	return o
+}
+
+// ProbeAll runs probes concurrently and returns the results in the order of specs: every
+// probe with the short timeout first, then the ones that timed out again with the
+// confirming one.
+func ProbeAll(ctx context.Context, lab string, specs []ProbeSpec, o ProbeOptions) []ProbeResult {
+	o = o.withDefaults()
 	out := make([]ProbeResult, len(specs))
-	sem := make(chan struct{}, 16)
+	all := make([]int, len(specs))
+	for i := range all {
+		all[i] = i
+	}
+	total := len(specs)
+	var retry []int
+	var mu sync.Mutex
+	done := 0
+	probeBatch(ctx, lab, specs, all, o.First, o.Concurrency, out, func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !out[i].Connected && out[i].Error == "timeout" {
+			retry = append(retry, i)
+			total++
+		}
+		done++
+		if o.Progress != nil {
+			o.Progress(done, total)
+		}
+	})
+	probeBatch(ctx, lab, specs, retry, o.Confirm, o.Concurrency, out, func(int) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		if o.Progress != nil {
+			o.Progress(done, total)
+		}
+	})
+	return out
+}
+
+// probeBatch probes specs[i] for every i in idx, at most n at a time, storing results in
+// out and calling finished after each.
+func probeBatch(ctx context.Context, lab string, specs []ProbeSpec, idx []int, timeout time.Duration, n int,
+	out []ProbeResult, finished func(int)) {
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	for i, s := range specs {
+	for _, i := range idx {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			s := specs[i]
 			out[i] = Probe(ctx, lab, s.From, s.To, s.Addr, s.Port, timeout)
+			finished(i)
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // Exec runs argv inside the pod's namespace with the given standard streams and returns
