@@ -18,7 +18,7 @@ test-integration: ## only the tests that need root (kernel, etcd cluster)
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 lint:             ## gofmt, go vet, staticcheck, go mod tidy
-	gofmt -l $$(git ls-files '*.go') | tee /dev/stderr | (! read)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$unformatted" ] || { echo "gofmt would change: $$unformatted" >&2; exit 1; }
 	go vet ./...
 	go run $(STATICCHECK) ./...
 	go mod tidy -diff

@@ -560,4 +560,3 @@ func newLabNodeCmd() *cobra.Command {
 	c.AddCommand(add, remove)
 	return c
 }
-

@@ -171,4 +171,3 @@ func parseLabelArgs(args []string) (map[string]string, []string, error) {
 	}
 	return set, remove, nil
 }
-

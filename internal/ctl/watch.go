@@ -23,7 +23,7 @@ func (g getter) watchKind(ctx context.Context, kind *model.Kind, rev string) err
 		if err != nil {
 			return err
 		}
-		rev, err = g.printEvents(ctx, kind, w)
+		err = g.printEvents(ctx, kind, w)
 		w.Stop()
 		if err != nil || ctx.Err() != nil {
 			return err
@@ -36,23 +36,21 @@ func (g getter) watchKind(ctx context.Context, kind *model.Kind, rev string) err
 	}
 }
 
-// printEvents prints a watch's events until it ends; it returns the last revision seen.
-func (g getter) printEvents(ctx context.Context, kind *model.Kind, w store.Watch) (string, error) {
-	rev := ""
+// printEvents prints a watch's events until it ends (the caller then lists again).
+func (g getter) printEvents(ctx context.Context, kind *model.Kind, w store.Watch) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return rev, nil
+			return nil
 		case ev, ok := <-w.Events():
 			if !ok || ev.Type == store.EventResync {
-				return rev, nil
+				return nil
 			}
-			rev = ev.Revision
 			if !g.sel.Matches(labels.Set(ev.Object.GetLabels())) {
 				continue
 			}
 			if err := g.printEvent(kind, ev); err != nil {
-				return rev, err
+				return err
 			}
 		}
 	}
