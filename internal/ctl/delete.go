@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/refcheck"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -82,7 +83,7 @@ func deleteNamed(ctx context.Context, st store.Store, kind *model.Kind, names []
 		}
 	}
 	if kind == model.KindTier {
-		if err := checkTierDeletes(ctx, st, names); err != nil {
+		if err := refcheck.CheckTierDeletes(ctx, st, names); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trellisnet/trellis/internal/refcheck"
 )
 
 // NewValidateCmd returns `trellis validate -f FILE|DIR|- [-R]`: offline strict decoding,
@@ -28,7 +30,7 @@ It exits 0 when everything is valid, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			for _, w := range append(m.Warnings(), tierWarnings(m.Documents)...) {
+			for _, w := range append(m.Warnings(), refcheck.TierWarnings(m.Documents)...) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w.String())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "valid: %s in %s\n", plural(len(m.Documents), "document"), plural(m.Files, "file"))

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/refcheck"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -107,7 +108,7 @@ func runWrite(ctx context.Context, o *Options, mode writeMode, f *writeFlags, st
 		return err
 	}
 	defer st.Close()
-	if err := checkRefs(ctx, st, mode, docs); err != nil {
+	if err := refcheck.Check(ctx, st, refMode(mode), docs); err != nil {
 		return err
 	}
 
@@ -239,4 +240,15 @@ func where(o *Options) string {
 		return " in datastore " + o.Datastore
 	}
 	return fmt.Sprintf(" in datastore %s (%s)", o.Datastore, o.DatastoreSource)
+}
+
+// refMode is the reference checks' view of a write mode.
+func refMode(m writeMode) refcheck.Mode {
+	switch m {
+	case modeDelete:
+		return refcheck.Delete
+	case modeCreate:
+		return refcheck.Create
+	}
+	return refcheck.Write
 }

@@ -1,4 +1,4 @@
-package ctl
+package refcheck
 
 import (
 	"context"
@@ -12,9 +12,19 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
+// Mode is what is done with the documents.
+type Mode int
+
+// Modes: Write creates or updates (apply, replace), Create only creates, Delete deletes.
+const (
+	Write Mode = iota
+	Create
+	Delete
+)
+
 // Checks of a file set against itself and the datastore that no single object's validation
-// can make, run by runWrite after loading and before any write, so that nothing is written
-// when one fails:
+// can make, run by `trellis apply|create|replace|delete` after loading and before any write
+// (so that nothing is written when one fails) and by the admission webhook:
 //   - a policy's tier exists (built in, a Tier of the file set in any order, or stored);
 //   - a new IPPool's CIDR overlaps no other pool's (stored or earlier in the file set), and
 //     an existing pool's CIDR and blockSize are not changed (Calico refuses both);
@@ -22,11 +32,11 @@ import (
 
 var tierPath = field.NewPath("spec", "tier")
 
-// checkRefs returns model.Problems naming file, document and field, or nil.
-func checkRefs(ctx context.Context, st store.Store, mode writeMode, docs []model.Document) error {
+// Check returns model.Problems naming file, document and field, or nil.
+func Check(ctx context.Context, st store.Store, mode Mode, docs []model.Document) error {
 	var problems model.Problems
 	var err error
-	if mode == modeDelete {
+	if mode == Delete {
 		problems, err = tierDeleteProblems(ctx, st, docs)
 	} else {
 		var more model.Problems
@@ -97,9 +107,9 @@ func tierRefProblems(ctx context.Context, st store.Store, docs []model.Document)
 	return problems, nil
 }
 
-// tierWarnings are the offline (validate) form of the tier check: a policy whose tier is
+// TierWarnings are the offline (validate) form of the tier check: a policy whose tier is
 // neither built in nor given in the file set must exist in the datastore when applied.
-func tierWarnings(docs []model.Document) []model.Problem {
+func TierWarnings(docs []model.Document) []model.Problem {
 	var out []model.Problem
 	for _, d := range missingTiers(docs, fileTiers(docs)) {
 		tier, _ := model.PolicyTier(d.Object)
@@ -146,8 +156,8 @@ func tierDeleteProblems(ctx context.Context, st store.Store, docs []model.Docume
 	return problems, nil
 }
 
-// checkTierDeletes is tierDeleteProblems for `delete tier NAME...`.
-func checkTierDeletes(ctx context.Context, st store.Store, names []string) error {
+// CheckTierDeletes is tierDeleteProblems for `delete tier NAME...`.
+func CheckTierDeletes(ctx context.Context, st store.Store, names []string) error {
 	byTier, err := policiesByTier(ctx, st)
 	if err != nil {
 		return err
@@ -210,7 +220,7 @@ var (
 // new pool's CIDR must overlap no other pool's (stored, or given earlier in the file set);
 // an existing pool's CIDR and blockSize cannot be modified. Overlaps among pools already
 // stored are not reported (re-applying them changes nothing).
-func poolProblems(ctx context.Context, st store.Store, mode writeMode, docs []model.Document) (model.Problems, error) {
+func poolProblems(ctx context.Context, st store.Store, mode Mode, docs []model.Document) (model.Problems, error) {
 	var pools []model.Document
 	for _, d := range docs {
 		if _, ok := d.Object.(*model.IPPool); ok {
@@ -238,7 +248,7 @@ func poolProblems(ctx context.Context, st store.Store, mode writeMode, docs []mo
 	for _, d := range pools {
 		pool := d.Object.(*model.IPPool)
 		if old, exists := stored[pool.Name]; exists {
-			if mode != modeCreate {
+			if mode != Create {
 				problems = append(problems, poolUpdateProblems(d, old)...)
 			}
 		} else {
