@@ -29,6 +29,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 	}
 	var cidrs, reserved []string
 	var ports string
+	var wh webhookFlags
 	run := &cobra.Command{
 		Use:   "run [--service-cidr 10.96.0.0/16] [--node-port-range 30000-32767]",
 		Short: "Run the controllers until interrupted (one instance per cluster)",
@@ -64,18 +65,22 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return ctl.UsageError{Err: fmt.Errorf("controller run: %w", err)}
 			}
+			if err := wh.check(); err != nil {
+				return err
+			}
 			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
 				cc, err := controller.New(cfg, st, log)
 				if err != nil {
 					return err
 				}
-				return cc.Run(ctx)
+				return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log))
 			})
 		},
 	}
 	run.Flags().StringSliceVar(&cidrs, "service-cidr", []string{controller.DefaultServiceCIDR.String()}, "service cluster IP ranges, one per family (the first is the primary family)")
 	run.Flags().StringSliceVar(&reserved, "reserved", []string{controller.DefaultDNSAddr.String()}, "cluster IPs never handed out automatically")
 	run.Flags().StringVar(&ports, "node-port-range", "30000-32767", "node port range LOW-HIGH")
+	addWebhookFlags(run, &wh)
 	c.AddCommand(run)
 	return c
 }
@@ -96,4 +101,22 @@ func runWithStore(c *cobra.Command, o *ctl.Options, component string, serve func
 		log = slog.New(slog.DiscardHandler)
 	}
 	return serve(ctx, st, log.With("component", component))
+}
+
+// runControllersAndWebhook runs the controllers until ctx ends; a webhook that fails ends
+// the process too (a supervisor restarts it), since the API server refuses every Calico
+// write while it is down (failurePolicy Fail).
+func runControllersAndWebhook(ctx context.Context, run func(context.Context) error, webhook <-chan error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case err := <-webhook:
+		cancel()
+		<-done
+		return err
+	}
 }

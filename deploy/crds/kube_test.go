@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trellisnet/trellis/deploy/crds"
 	"github.com/trellisnet/trellis/internal/kube/kubetest"
 	"github.com/trellisnet/trellis/internal/model"
 )
@@ -29,27 +28,7 @@ func TestKubeAPIServer(t *testing.T) {
 	t.Run("invalid", func(t *testing.T) { refuseInvalid(t, c) })
 }
 
-func installCRDs(t *testing.T, c *kubetest.Cluster) {
-	files, err := crds.Files()
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"apply", "--server-side", "--field-manager=trellis"}
-	for _, f := range files {
-		args = append(args, "-f", f)
-	}
-	if _, err := c.Kubectl("", args...); err != nil {
-		t.Fatalf("install crds: %v", err)
-	}
-	args = []string{"wait", "--for=condition=Established", "--timeout=120s"}
-	for _, f := range files {
-		args = append(args, "crd/"+strings.TrimSuffix(strings.SplitN(f, "_", 2)[1], ".yaml")+"."+
-			strings.SplitN(f, "_", 2)[0])
-	}
-	if out, err := c.Kubectl("", args...); err != nil {
-		t.Fatalf("crds not established: %v\n%s", err, out)
-	}
-}
+func installCRDs(t *testing.T, c *kubetest.Cluster) { c.InstallCRDs(t) }
 
 // applyExamples applies every manifest of examples/ (the docs/labs walkthroughs' files).
 // Files may use namespaces another file of their walkthrough creates, so files refused are
