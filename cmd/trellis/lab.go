@@ -194,22 +194,9 @@ func newLabExecCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			argv := args[1:]
-			if argv[0] == "--" {
-				argv = argv[1:]
-			}
-			if len(argv) == 0 {
-				return ctl.Usagef("want NS/POD -- CMD [ARGS...]")
-			}
-			bin, _ := os.Executable()
-			code, err := lab.Exec(c.Context(), lab.ResolveName(name), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return ctl.ExitCodeError{Code: code}
-			}
-			return nil
+			return runIn(c, args, "NS/POD", func(argv []string, bin string) (int, error) {
+				return lab.Exec(c.Context(), lab.ResolveName(name), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
+			})
 		},
 	}
 	c.Flags().SetInterspersed(false)
@@ -499,22 +486,9 @@ func newLabExternalExecCmd() *cobra.Command {
 		Example: "  sudo trellis lab external exec client -- curl -s http://10.99.0.11:30080/",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			argv := args[1:]
-			if argv[0] == "--" {
-				argv = argv[1:]
-			}
-			if len(argv) == 0 {
-				return ctl.Usagef("want HOST -- CMD [ARGS...]")
-			}
-			bin, _ := os.Executable()
-			code, err := lab.ExternalExec(c.Context(), lab.ResolveName(ename), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return ctl.ExitCodeError{Code: code}
-			}
-			return nil
+			return runIn(c, args, "HOST", func(argv []string, bin string) (int, error) {
+				return lab.ExternalExec(c.Context(), lab.ResolveName(ename), args[0], argv, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr(), bin)
+			})
 		},
 	}
 	execCmd.Flags().SetInterspersed(false)
@@ -559,4 +533,25 @@ func newLabNodeCmd() *cobra.Command {
 	labNameFlag(remove, &rname)
 	c.AddCommand(add, remove)
 	return c
+}
+
+// runIn runs the command after "TARGET --" in args through exec (lab exec, lab external
+// exec) and turns its exit code into the process's.
+func runIn(c *cobra.Command, args []string, target string, exec func(argv []string, bin string) (int, error)) error {
+	argv := args[1:]
+	if argv[0] == "--" {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 {
+		return ctl.Usagef("want %s -- CMD [ARGS...]", target)
+	}
+	bin, _ := os.Executable()
+	code, err := exec(argv, bin)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return ctl.ExitCodeError{Code: code}
+	}
+	return nil
 }
