@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trellisnet/trellis/internal/model/corpus"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/trellisnet/trellis/internal/model"
@@ -108,18 +110,9 @@ func TestInvalidExamplesCoverEveryKind(t *testing.T) {
 // wants reads the "# want: TEXT" lines of an invalid example.
 func wants(t *testing.T, path string) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	out, err := corpus.Wants(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if w, ok := strings.CutPrefix(line, "# want: "); ok {
-			out = append(out, strings.TrimSpace(w))
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s has no '# want:' line", path)
 	}
 	return out
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trellisnet/trellis/internal/model/corpus"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -76,18 +78,9 @@ func loadManifest(t *testing.T, path string) ([]Document, Problems) {
 // corpusWants reads the "# want: TEXT" lines of an invalid example.
 func corpusWants(t *testing.T, path string) []string {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	out, err := corpus.Wants(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if w, ok := strings.CutPrefix(line, "# want: "); ok {
-			out = append(out, strings.TrimSpace(w))
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s has no '# want:' line", path)
 	}
 	return out
 }
