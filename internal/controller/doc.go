@@ -13,7 +13,16 @@
 //     the labels of the pod, its namespace (pcns.) and its service account (pcsa.), as
 //     Calico's kube-controllers keep them in etcd mode (the CNI plugin sets them on ADD).
 //
-// Invariants: what each controller writes is a deterministic function of the stored
+// The EndpointSlice and endpoint label controllers are informers: each lists its kinds
+// once into a cache and then applies watch events to it (a watch that ends lists that kind
+// again), with indexes (pods by namespace and label, selector Services by namespace and
+// one selector label, slices by owning Service; endpoints by pod and by namespace), so one
+// event plans only what it touches: a pod change the Services that select the pod before
+// or after it, a namespace or service account change that namespace's endpoints. A run
+// on start, on resync and after a re-list plans everything. Writes go through to the cache.
+//
+// Invariants: planning from the caches after any series of events plans what planning
+// everything from scratch would (tested with random churn); what each controller writes is a deterministic function of the stored
 // objects (Plan* functions are pure: no clock, no I/O); allocation state is derived from
 // the stored Services themselves, so there is no second source of truth to drift; every
 // write is a compare-and-swap on the object's resourceVersion, and a conflict only means
