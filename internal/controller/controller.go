@@ -16,8 +16,9 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// Controller runs the Service allocator with LoadBalancer IPAM, and the EndpointSlice
-// controller, each a loop over list + watch of the store.
+// Controller runs the Service allocator with LoadBalancer IPAM, the EndpointSlice
+// controller, the endpoint label controller and the namespace controller, each a loop
+// over list + watch of the store.
 type Controller struct {
 	cfg Config
 	st  store.Store
@@ -37,12 +38,13 @@ func (c *Controller) Run(ctx context.Context) error {
 	loops := []*loop{
 		{name: "services", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices},
 	}
-	slices, labels := newSliceCache(), newLabelCache()
+	slices, labels, namespaces := newSliceCache(), newLabelCache(), newNamespaceCache()
 	informed := []*informedLoop{
 		{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
 			cache: slices, reconcile: c.reconcileSlices(slices)},
 		{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
 			cache: labels, reconcile: c.reconcileEndpointLabels(labels)},
+		{name: "namespaces", kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
