@@ -19,12 +19,13 @@ import (
 )
 
 // newControllerCmd returns `trellis controller run`: the cluster controllers (Service
-// allocator, LoadBalancer IPAM, EndpointSlices) over the datastore. The lab runs them in
+// allocator, LoadBalancer IPAM, EndpointSlices, endpoint labels, namespace deletion) over
+// the datastore. The lab runs them in
 // its controller process; a cluster without Kubernetes' own controllers runs this once.
 func newControllerCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "controller",
-		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices",
+		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices, endpoint labels, namespace deletion",
 		Args:  cobra.NoArgs,
 	}
 	var cidrs, reserved []string
@@ -36,7 +37,9 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 		Long: "Give Services their cluster IPs (from --service-cidr, one per family), node ports and\n" +
 			"health-check node ports, LoadBalancer services addresses from the IPPools with\n" +
 			"allowedUses: [LoadBalancer], and keep EndpointSlices in step with the Pods each\n" +
-			"selector Service selects. Every write is compare-and-swap.",
+			"selector Service selects, WorkloadEndpoint labels with their pod's, namespace's and\n" +
+			"service account's, and delete what remains in a deleted Namespace (as Kubernetes'\n" +
+			"namespace controller does). Every write is compare-and-swap.",
 		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

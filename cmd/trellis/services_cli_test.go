@@ -91,3 +91,44 @@ func TestControllerRunAllocates(t *testing.T) {
 type nopClose struct{ store.Store }
 
 func (nopClose) Close() error { return nil }
+
+// TestControllerRunEmptiesDeletedNamespace: `controller run` also runs the namespace
+// controller.
+func TestControllerRunEmptiesDeletedNamespace(t *testing.T) {
+	st := memory.New(0)
+	defer st.Close()
+	open := func(context.Context) (store.Store, error) { return nopClose{st}, nil }
+	o := &ctl.Options{OpenStore: open, OpenStoreWait: open}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
+	pol := &model.NetworkPolicy{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "deny"}}
+	for _, obj := range []model.Object{ns, pol} {
+		model.SetDefaults(obj)
+		if _, err := st.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		c := newControllerCmd(o)
+		c.SetArgs([]string{"run"})
+		done <- c.ExecuteContext(ctx)
+	}()
+	time.Sleep(200 * time.Millisecond) // the controller has listed the namespace
+	if _, err := st.Delete(ctx, model.KindNamespace, "", "shop", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := st.Get(ctx, model.KindNetworkPolicy, "shop", "deny"); errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the policy of the deleted namespace is still there after 10s")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("controller run: %v", err)
+	}
+}

@@ -12,11 +12,13 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// Controller runs the Service allocator with LoadBalancer IPAM, and the EndpointSlice
-// controller, each a loop over list + watch of the store.
+// Controller runs the Service allocator with LoadBalancer IPAM, the EndpointSlice
+// controller, the endpoint label controller and the namespace controller, each a loop
+// over list + watch of the store.
 type Controller struct {
 	cfg Config
 	st  store.Store
@@ -35,11 +37,21 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Controller, error) {
 func (c *Controller) Run(ctx context.Context) error {
 	loops := []*loop{
 		{name: "services", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices},
-		{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice}, reconcile: c.reconcileSlices},
-		{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount}, reconcile: c.reconcileEndpointLabels},
+	}
+	slices, labels, namespaces := newSliceCache(), newLabelCache(), newNamespaceCache()
+	informed := []*informedLoop{
+		{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
+			cache: slices, reconcile: c.reconcileSlices(slices)},
+		{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
+			cache: labels, reconcile: c.reconcileEndpointLabels(labels)},
+		{name: "namespaces", kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
 	}
 	var wg sync.WaitGroup
 	for _, l := range loops {
+		l.st, l.resync, l.log = c.st, c.cfg.Resync, c.log.With("loop", l.name)
+		wg.Go(func() { l.run(ctx) })
+	}
+	for _, l := range informed {
 		l.st, l.resync, l.log = c.st, c.cfg.Resync, c.log.With("loop", l.name)
 		wg.Go(func() { l.run(ctx) })
 	}
@@ -115,47 +127,47 @@ func lbIPs(s *corev1.Service) []string {
 	return out
 }
 
-func (c *Controller) reconcileSlices(ctx context.Context) error {
-	svcs, err := list[*corev1.Service](ctx, c.st, model.KindService)
-	if err != nil {
-		return err
-	}
-	pods, err := list[*corev1.Pod](ctx, c.st, model.KindPod)
-	if err != nil {
-		return err
-	}
-	stored, err := list[*discoveryv1.EndpointSlice](ctx, c.st, model.KindEndpointSlice)
-	if err != nil {
-		return err
-	}
-	plan := PlanSlices(svcs, pods, stored)
-	for _, p := range plan.Problems {
-		c.log.Warn("endpoint slice not written", "err", p)
-	}
-	var errs []error
-	write := func(op string, s *discoveryv1.EndpointSlice, fn func(context.Context) error) {
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := fn(wctx); err != nil {
-			errs = append(errs, fmt.Errorf("%s endpoint slice %s: %w", op, Key(s.Namespace, s.Name), err))
-			return
+// reconcileSlices plans the Services the events since the last run touched (every one
+// on start, on resync and after a re-list) from the cache and writes the plan; a write
+// that fails plans its Service again on the retry.
+func (c *Controller) reconcileSlices(cache *sliceCache) runner.Func {
+	return func(ctx context.Context, why runner.Reason) error {
+		plan := cache.plan(full(why))
+		for _, p := range plan.Problems {
+			c.log.Warn("endpoint slice not written", "err", p)
 		}
-		c.log.Debug("endpoint slice written", "op", op, "slice", Key(s.Namespace, s.Name), "endpoints", len(s.Endpoints))
-	}
-	for _, s := range plan.Create {
-		write("create", s, func(ctx context.Context) error { _, err := c.st.Create(ctx, s); return err })
-	}
-	for _, s := range plan.Update {
-		write("update", s, func(ctx context.Context) error { _, err := c.st.Update(ctx, s); return err })
-	}
-	for _, s := range plan.Delete {
-		write("delete", s, func(ctx context.Context) error {
-			_, err := c.st.Delete(ctx, model.KindEndpointSlice, s.Namespace, s.Name, store.DeleteOptions{ResourceVersion: s.ResourceVersion})
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
+		var errs []error
+		write := func(op string, s *discoveryv1.EndpointSlice, fn func(context.Context) (model.Object, error)) {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			o, err := fn(wctx)
+			if err != nil {
+				cache.again(Key(s.Namespace, s.Labels[LabelServiceName]))
+				errs = append(errs, fmt.Errorf("%s endpoint slice %s: %w", op, Key(s.Namespace, s.Name), err))
+				return
 			}
-			return err
-		})
+			if o != nil { // write-through: the next run need not wait for the watch event
+				cache.apply(model.KindEndpointSlice, store.Event{Type: store.EventModified, Object: o})
+			} else {
+				cache.apply(model.KindEndpointSlice, store.Event{Type: store.EventDeleted, Object: s})
+			}
+			c.log.Debug("endpoint slice written", "op", op, "slice", Key(s.Namespace, s.Name), "endpoints", len(s.Endpoints))
+		}
+		for _, s := range plan.Create {
+			write("create", s, func(ctx context.Context) (model.Object, error) { return c.st.Create(ctx, s) })
+		}
+		for _, s := range plan.Update {
+			write("update", s, func(ctx context.Context) (model.Object, error) { return c.st.Update(ctx, s) })
+		}
+		for _, s := range plan.Delete {
+			write("delete", s, func(ctx context.Context) (model.Object, error) {
+				_, err := c.st.Delete(ctx, model.KindEndpointSlice, s.Namespace, s.Name, store.DeleteOptions{ResourceVersion: s.ResourceVersion})
+				if errors.Is(err, store.ErrNotFound) {
+					return nil, nil
+				}
+				return nil, err
+			})
+		}
+		return errors.Join(errs...)
 	}
-	return errors.Join(errs...)
 }

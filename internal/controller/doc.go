@@ -11,17 +11,36 @@
 //     family, from the Pods it selects, their addresses, readiness and named ports;
 //   - the endpoint label controller: a Kubernetes pod's WorkloadEndpoint labels follow
 //     the labels of the pod, its namespace (pcns.) and its service account (pcsa.), as
-//     Calico's kube-controllers keep them in etcd mode (the CNI plugin sets them on ADD).
+//     Calico's kube-controllers keep them in etcd mode (the CNI plugin sets them on ADD);
+//   - the namespace controller: a deleted Namespace's contents (every namespaced kind of
+//     the registry) are deleted, as Kubernetes' namespace controller does, and whatever is
+//     written into it later is deleted on the next Namespace event or resync, until the
+//     namespace is created again.
 //
-// Invariants: what each controller writes is a deterministic function of the stored
-// objects (Plan* functions are pure: no clock, no I/O); allocation state is derived from
+// The EndpointSlice and endpoint label controllers are informers: each lists its kinds
+// once into a cache and then applies watch events to it (a watch that ends lists that kind
+// again), with indexes (pods by namespace and label, selector Services by namespace and
+// one selector label, slices by owning Service; endpoints by pod and by namespace), so one
+// event plans only what it touches: a pod change the Services that select the pod before
+// or after it, a namespace or service account change that namespace's endpoints. A run
+// on start, on resync and after a re-list plans everything. Writes go through to the cache.
+//
+// Invariants: planning from the caches after any series of events plans what planning
+// everything from scratch would (tested with random churn); what each controller writes
+// is a deterministic function of the stored objects (Plan* functions are pure: no clock, no I/O); allocation state is derived from
 // the stored Services themselves, so there is no second source of truth to drift; every
 // write is a compare-and-swap on the object's resourceVersion, and a conflict only means
 // "read again". When two Services claim the same address or port (user-chosen, or two
 // allocators raced) the older one (creationTimestamp, then namespace/name) keeps it and
 // the other is given a new one.
 //
+// A namespace is gone only when this process saw it and then saw it deleted (an event, or
+// absent from a re-list): namespaces that never had a Namespace object (Calico's etcd
+// mode) are never emptied, and a namespace deleted while no controller ran is not noticed
+// by the next one. Deletes are guarded by the object's UID.
+//
 // It must never: touch the kernel or the network, write EndpointSlices it does not manage
 // (label endpointslice.kubernetes.io/managed-by), change the slices of a Service without
-// a selector, or change a LoadBalancer service whose loadBalancerClass is not Calico's.
+// a selector, delete anything in a namespace that exists, or change a LoadBalancer
+// service whose loadBalancerClass is not Calico's.
 package controller

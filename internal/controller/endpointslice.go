@@ -2,7 +2,6 @@ package controller
 
 import (
 	"cmp"
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -211,61 +210,6 @@ func newSlice(svc *corev1.Service, fam corev1.IPFamily, key string, chunk int, e
 		Endpoints:   eps,
 		Ports:       ports,
 	}
-}
-
-// SlicePlan is what the EndpointSlice controller writes.
-type SlicePlan struct {
-	Create []*discoveryv1.EndpointSlice
-	// Update carries the stored resourceVersion (compare-and-swap).
-	Update []*discoveryv1.EndpointSlice
-	Delete []*discoveryv1.EndpointSlice
-	// Problems are slices that could not be written, e.g. a name taken by a slice this
-	// controller does not manage.
-	Problems []error
-}
-
-// PlanSlices compares the desired slices of every Service with the stored ones. Slices
-// not managed by this controller are never touched.
-func PlanSlices(svcs []*corev1.Service, pods []*corev1.Pod, stored []*discoveryv1.EndpointSlice) SlicePlan {
-	idx := indexPods(pods)
-	have := map[string]*discoveryv1.EndpointSlice{}
-	for _, s := range stored {
-		have[Key(s.Namespace, s.Name)] = s
-	}
-	var plan SlicePlan
-	want := map[string]bool{}
-	sorted := slices.Clone(svcs)
-	slices.SortFunc(sorted, func(a, b *corev1.Service) int {
-		return cmp.Compare(Key(a.Namespace, a.Name), Key(b.Namespace, b.Name))
-	})
-	for _, svc := range sorted {
-		for _, d := range DesiredSlices(svc, idx.candidates(svc)) {
-			k := Key(d.Namespace, d.Name)
-			want[k] = true
-			cur, ok := have[k]
-			switch {
-			case !ok:
-				plan.Create = append(plan.Create, d)
-			case !Managed(cur):
-				plan.Problems = append(plan.Problems, fmt.Errorf("endpoint slice %s of service %s: the name is taken by a slice managed by %q",
-					k, svc.Name, cur.Labels[LabelManagedBy]))
-			case !sameContent(cur, d):
-				u := cur.DeepCopy()
-				u.Labels, u.OwnerReferences = d.Labels, d.OwnerReferences
-				u.AddressType, u.Endpoints, u.Ports = d.AddressType, d.Endpoints, d.Ports
-				plan.Update = append(plan.Update, u)
-			}
-		}
-	}
-	for _, s := range stored {
-		if Managed(s) && !want[Key(s.Namespace, s.Name)] {
-			plan.Delete = append(plan.Delete, s)
-		}
-	}
-	slices.SortFunc(plan.Delete, func(a, b *discoveryv1.EndpointSlice) int {
-		return cmp.Compare(Key(a.Namespace, a.Name), Key(b.Namespace, b.Name))
-	})
-	return plan
 }
 
 func sameContent(a, b *discoveryv1.EndpointSlice) bool {
