@@ -173,3 +173,23 @@ func TestDeleteSelectorAllAndMissing(t *testing.T) {
 		t.Errorf("delete without names: exit %d", r.code)
 	}
 }
+
+// Shell completion completes kinds (after a comma too), the names of a kind's objects and
+// -o values.
+func TestCompletion(t *testing.T) {
+	env := startDatastore(t)
+	mustRun(t, env, "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n", "apply", "-f", "-")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"__complete", "get", "globalnet"}, "globalnetworkpolicies\n"},
+		{[]string{"__complete", "get", "gnp,tie"}, "gnp,tiers\n"},
+		{[]string{"__complete", "get", "tier", ""}, "security\n"},
+		{[]string{"__complete", "get", "gnp", "-o", ""}, "jsonpath=\n"},
+	} {
+		if out := mustRun(t, env, "", tc.args...); !strings.Contains(out, tc.want) {
+			t.Errorf("%v: %q lacks %q", tc.args, out, tc.want)
+		}
+	}
+}
