@@ -24,10 +24,15 @@ type Dataplane struct {
 	NFT knftables.Interface
 	// Counters reads the rule counters of the table for /metrics; nil: no rule metrics.
 	Counters CounterReader
-	// Monitor, when set, runs until ctx ends and calls notify whenever something changed
-	// in the table (`nft monitor`); the agent then checks for drift instead of waiting for
-	// the next periodic resync.
-	Monitor func(ctx context.Context, notify func()) error
+	// Monitor, when set, runs until ctx ends and calls changed with the generation of
+	// every committed nftables transaction that touched the table (0: unknown); together
+	// with Generation it lets the agent repair foreign changes within a second instead of
+	// at the next periodic resync.
+	Monitor func(ctx context.Context, changed func(gen uint32)) error
+	// Generation reads the kernel's nftables generation (its count of committed
+	// transactions); the agent reads it around each of its own transactions to tell their
+	// echo from foreign changes. Monitor is used only when Generation is set.
+	Generation func() (uint32, error)
 	// Services reaches the node's namespace for the service proxy (health-check node
 	// ports, conntrack); zero: those features are off.
 	Services ServiceHost
@@ -153,7 +158,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.routing != nil {
 		wg.Go(func() { a.routing.Run(ctx) })
 	}
-	if a.dp.Monitor != nil {
+	if a.dp.Monitor != nil && a.policy.gens != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
