@@ -83,7 +83,7 @@ func TestKernelDriftEveryKind(t *testing.T) {
 		t.Fatalf("unexpected table:\n%s", table)
 	}
 	drifts := []struct {
-		name  string
+		name   string
 		break_ func() []string
 	}{
 		{"flushed chain", func() []string { return []string{"flush", "chain", "inet", testTable, wlChain[1]} }},
