@@ -64,6 +64,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return ctl.UsageError{Err: fmt.Errorf("controller run: %w", err)}
 			}
+			cfg.DatastoreEndpoint = o.Datastore
 			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
 				cc, err := controller.New(cfg, st, log)
 				if err != nil {

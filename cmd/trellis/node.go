@@ -94,6 +94,7 @@ func runNode(ctx context.Context, o *ctl.Options, cfg agent.Config) error {
 		return err
 	}
 	log.Info("nft found", "version", version)
+	cfg.DatastoreEndpoint = o.Datastore
 	return agent.New(cfg, st, dp, log.With("component", "agent")).Run(ctx)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/reach"
 )
 
 // Dataplane is the agent's access to its nftables table.
@@ -68,6 +69,7 @@ type Agent struct {
 	metrics *metrics
 	health  health
 
+	reach   *reach.Monitor  // is the datastore reachable
 	rec     *recorder       // written by the watch goroutine, read by the policy loop
 	policy  *policyLoop     // policy and services: the nftables table
 	routing *routing.Router // nil when Config.Routing is RoutingOff
@@ -89,6 +91,7 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 	for _, k := range a.kinds {
 		a.wanted[k] = true
 	}
+	a.reach = reach.New(reach.Config{Endpoint: cfg.DatastoreEndpoint}, st, log.With("component", "datastore"))
 	a.metrics = newMetrics(a)
 	a.policy = newPolicyLoop(cfg, st, dp, log, a.metrics, &a.health, a.rec)
 	a.policy.felix, a.policy.wep = felix, wepKind(a.kinds)
@@ -140,6 +143,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"resyncPeriod", a.cfg.ResyncPeriod, "rateLimit", a.cfg.RateLimit,
 		"healthAddr", srv.tcpAddr(), "statusSocket", srv.socketPath())
 	var wg sync.WaitGroup
+	wg.Go(func() { a.reach.Run(ctx) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

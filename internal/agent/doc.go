@@ -28,6 +28,12 @@
 // any other change asks for a full sync at once, at most one per second (drift.go). The
 // periodic full sync remains the backstop.
 //
+// Datastore loss (reach.Monitor probes the store every second) is logged with the
+// endpoint, shown by /readyz (not ready: "datastore unreachable since ...: ENDPOINT: ...")
+// and the trellis_datastore_up gauge; the dataplane keeps enforcing what it has (nothing
+// is flushed). When the store answers again the watch ends and the agent lists every kind
+// again and re-watches (trellis_datastore_reconnects_total).
+//
 // Invariants:
 //   - nothing is programmed before the initial list of every kind is complete (in sync);
 //     stale chains, sets and statuses are removed only after that;

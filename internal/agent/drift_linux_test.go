@@ -57,21 +57,7 @@ func TestKernelDriftEveryKind(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, enforced)
 	m := e.agent.metrics
-	full := m.syncs.WithLabelValues("full")
-
-	// The agent's own writes are not drift: churn (partial syncs) adds no full sync.
-	fullBefore := counterValue(t, full)
-	for i := 1; i <= 40; i++ {
-		put(t, e.st, churnPolicy(i))
-		time.Sleep(25 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second) // past driftMinInterval and every echo
-	eventually(t, 5*time.Second, enforced)
-	if got := counterValue(t, full); got != fullBefore || counterValue(t, m.driftRepairs) != 0 {
-		t.Fatalf("own writes caused full syncs: %v -> %v full syncs, %v drift repairs",
-			fullBefore, got, counterValue(t, m.driftRepairs))
-	}
-	t.Logf("40 policy changes: %v partial syncs, full syncs stayed at %v", counterValue(t, m.syncs.WithLabelValues("partial")), fullBefore)
+	ownWritesNoFullSync(t, e, enforced)
 
 	server := e.net.Pods[1]
 	client := e.net.Pods[0]
@@ -83,8 +69,8 @@ func TestKernelDriftEveryKind(t *testing.T) {
 		t.Fatalf("unexpected table:\n%s", table)
 	}
 	drifts := []struct {
-		name   string
-		break_ func() []string
+		name string
+		cmd  func() []string
 	}{
 		{"flushed chain", func() []string { return []string{"flush", "chain", "inet", testTable, wlChain[1]} }},
 		{"deleted rule", func() []string {
@@ -99,7 +85,7 @@ func TestKernelDriftEveryKind(t *testing.T) {
 		}},
 	}
 	for i, d := range drifts {
-		args := d.break_()
+		args := d.cmd()
 		start := time.Now()
 		nftIn(t, e.net.Host, args...)
 		broken, err := probe(e.net, allowed, 100*time.Millisecond)
@@ -128,4 +114,23 @@ func TestKernelDriftEveryKind(t *testing.T) {
 		}
 		time.Sleep(driftMinInterval) // one drift at a time: each measured without the rate limit
 	}
+}
+
+// ownWritesNoFullSync checks that the agent's own writes are not taken for drift: policy
+// churn (partial syncs) adds no full sync.
+func ownWritesNoFullSync(t *testing.T, e *kernelEnv, enforced func() string) {
+	m := e.agent.metrics
+	full := m.syncs.WithLabelValues("full")
+	fullBefore := counterValue(t, full)
+	for i := 1; i <= 40; i++ {
+		put(t, e.st, churnPolicy(i))
+		time.Sleep(25 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // past driftMinInterval and every echo
+	eventually(t, 5*time.Second, enforced)
+	if got := counterValue(t, full); got != fullBefore || counterValue(t, m.driftRepairs) != 0 {
+		t.Fatalf("own writes caused full syncs: %v -> %v full syncs, %v drift repairs",
+			fullBefore, got, counterValue(t, m.driftRepairs))
+	}
+	t.Logf("40 policy changes: %v partial syncs, full syncs stayed at %v", counterValue(t, m.syncs.WithLabelValues("partial")), fullBefore)
 }

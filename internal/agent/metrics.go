@@ -64,6 +64,7 @@ func newMetrics(a *Agent) *metrics {
 	m.rules = gauge("rules", "Rules in the owned nftables table.")
 	m.sets = gauge("sets", "Sets and maps in the owned nftables table.")
 	m.elements = gauge("set_elements", "Set and map elements in the owned nftables table.")
+	m.reg.MustRegister(a.reach.Collectors()...)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.dp.Counters != nil {
 		m.reg.MustRegister(&ruleCollector{a: a})

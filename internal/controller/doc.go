@@ -19,7 +19,9 @@
 // write is a compare-and-swap on the object's resourceVersion, and a conflict only means
 // "read again". When two Services claim the same address or port (user-chosen, or two
 // allocators raced) the older one (creationTimestamp, then namespace/name) keeps it and
-// the other is given a new one.
+// the other is given a new one. An unreachable datastore is logged (store/reach, naming
+// Config.DatastoreEndpoint); when it answers again every loop re-opens its watches and
+// reconciles from a fresh list.
 //
 // It must never: touch the kernel or the network, write EndpointSlices it does not manage
 // (label endpointslice.kubernetes.io/managed-by), change the slices of a Service without
