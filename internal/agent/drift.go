@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -33,12 +34,16 @@ func (r *genRange) has(g uint32) bool { return g-r.from-1 < r.to-r.from }
 // reports the generation of every transaction that touched the table; a reported
 // generation is judged once no own transaction is in flight (so the bracket around it, if
 // any, is known): inside a bracket of one generation it is the agent's own, anything else
-// is foreign and handed to onForeign. Safe for concurrent use.
+// is foreign and handed to onForeign. While the generation cannot be read (onBroken is
+// told once), nothing is judged: a full sync after every own write would be worse than
+// leaving drift to the periodic resync. Safe for concurrent use.
 type ownGens struct {
 	gen       func() (uint32, error)
 	onForeign func(gens []uint32)
+	onBroken  func(err error)
 
 	mu      sync.Mutex
+	broken  bool // the last bracket could not be read
 	running int
 	ranges  []*genRange // the latest own transactions, oldest first
 	pending []uint32    // reported by the monitor, not yet judged
@@ -65,7 +70,11 @@ func (o *ownGens) run(fn func() error) error {
 	g1, err1 := o.gen()
 	o.mu.Lock()
 	o.running--
-	if err == nil && err0 == nil && err1 == nil && g1 != g0 {
+	if gerr := errors.Join(err0, err1); gerr != nil && !o.broken && o.onBroken != nil {
+		o.onBroken(gerr)
+	}
+	o.broken = err0 != nil || err1 != nil
+	if err == nil && !o.broken && g1 != g0 {
 		o.ranges = append(o.ranges, &genRange{from: g0, to: g1})
 		if len(o.ranges) > maxOwnRanges {
 			o.ranges = o.ranges[len(o.ranges)-maxOwnRanges:]
@@ -84,6 +93,10 @@ func (o *ownGens) run(fn func() error) error {
 // is the agent's own when only one of them touched the table. Called with mu held.
 func (o *ownGens) settle() []uint32 {
 	if o.running > 0 || len(o.pending) == 0 {
+		return nil
+	}
+	if o.broken {
+		o.pending = o.pending[:0]
 		return nil
 	}
 	var foreign []uint32
@@ -119,6 +132,11 @@ func (p *policyLoop) foreignChange(gens []uint32) {
 	p.log.Warn("nftables table changed behind the agent's back; full sync", "table", p.cfg.TableName, "generations", gens)
 	p.drifted.Store(true)
 	p.runner.Trigger()
+}
+
+// brokenGens is ownGens.onBroken.
+func (p *policyLoop) brokenGens(err error) {
+	p.log.Warn("read nftables generation failed; drift left to the periodic resync until it works", "err", err)
 }
 
 // monitorLoop runs the dataplane monitor, restarting it after failures; the monitor

@@ -8,8 +8,8 @@ import (
 
 // TestOwnGens: generations inside a one-generation bracket of an own transaction are the
 // agent's echo; anything else, a second touched generation in a wider bracket, an unknown
-// (0) generation and a transaction without a readable bracket are foreign; nothing is
-// judged while an own transaction is in flight.
+// (0) generation are foreign; nothing is judged while an own transaction is in flight,
+// nor while the generation cannot be read.
 func TestOwnGens(t *testing.T) {
 	var gen uint32 = 100
 	var genErr error
@@ -50,10 +50,26 @@ func TestOwnGens(t *testing.T) {
 	}
 	foreign = nil
 	o.report(0)
+	if !slices.Equal(foreign, []uint32{0}) {
+		t.Fatalf("foreign = %v, want [0]", foreign)
+	}
+	foreign = nil
+	var broken []error
+	o.onBroken = func(err error) { broken = append(broken, err) }
 	genErr = errors.New("no netlink")
 	_ = o.run(commit(1)) // 106 without a bracket
 	o.report(106)
-	if !slices.Equal(foreign, []uint32{0, 106}) {
-		t.Fatalf("foreign = %v, want [0 106]", foreign)
+	_ = o.run(commit(1)) // 107
+	o.report(107)
+	if len(foreign) > 0 || len(broken) != 1 {
+		t.Fatalf("while the generation is unreadable: foreign %v, broken reported %d times; want none, once", foreign, len(broken))
+	}
+	genErr = nil
+	_ = o.run(commit(1)) // 108, own again
+	o.report(108)
+	gen++ // foreign 109
+	o.report(109)
+	if !slices.Equal(foreign, []uint32{109}) {
+		t.Fatalf("after recovery: foreign = %v, want [109]", foreign)
 	}
 }

@@ -65,7 +65,7 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 	p.status = model.KindEndpointStatus
 	nftIf := dp.NFT
 	if dp.Generation != nil {
-		p.gens = &ownGens{gen: dp.Generation, onForeign: p.foreignChange}
+		p.gens = &ownGens{gen: dp.Generation, onForeign: p.foreignChange, onBroken: p.brokenGens}
 		nftIf = trackedNFT{Interface: dp.NFT, gens: p.gens}
 	}
 	p.applier = nft.NewApplier(nftIf)
