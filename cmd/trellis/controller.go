@@ -71,6 +71,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			if err := wh.check(); err != nil {
 				return err
 			}
+			cfg.DatastoreEndpoint = o.Datastore
 			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
 				cc, err := controller.New(cfg, st, log)
 				if err != nil {

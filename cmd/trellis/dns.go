@@ -38,6 +38,7 @@ func newDNSCmd(o *ctl.Options) *cobra.Command {
 			if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 				return ctl.Usagef("invalid --listen %q: want HOST:PORT", cfg.Listen)
 			}
+			cfg.DatastoreEndpoint = o.Datastore
 			return runWithStore(c, o, "dns", func(ctx context.Context, st store.Store, log *slog.Logger) error {
 				return dns.New(cfg, st, log).Run(ctx, nil)
 			})

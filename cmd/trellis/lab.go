@@ -27,7 +27,7 @@ func newLabCmd(o *ctl.Options) *cobra.Command {
 		Short: "Run a local multi-node cluster in network namespaces and probe it with real packets",
 		Args:  cobra.NoArgs,
 	}
-	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o),
+	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o), newLabSuperviseCmd(o),
 		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(), newLabExternalCmd(), newLabNodeCmd())
 	c.AddCommand(newLabShimCmd())
 	return c
@@ -554,4 +554,28 @@ func runIn(c *cobra.Command, args []string, target string, exec func(argv []stri
 		return ctl.ExitCodeError{Code: code}
 	}
 	return nil
+}
+
+func newLabSuperviseCmd(o *ctl.Options) *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:    "supervise --name NAME",
+		Short:  "Restart the lab's datastore and controller when they exit (started by lab up)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := lab.ValidateName(name); err != nil {
+				return ctl.UsageError{Err: err}
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := o.Logger
+			if log == nil {
+				log = slog.New(slog.DiscardHandler)
+			}
+			return lab.Supervise(ctx, name, log.With("component", "lab-supervisor"))
+		},
+	}
+	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name")
+	return c
 }

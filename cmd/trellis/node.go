@@ -94,6 +94,7 @@ func runNode(ctx context.Context, o *ctl.Options, cfg agent.Config) error {
 		return err
 	}
 	log.Info("nft found", "version", version)
+	cfg.DatastoreEndpoint = o.Datastore
 	return agent.New(cfg, st, dp, log.With("component", "agent")).Run(ctx)
 }
 
@@ -159,6 +160,8 @@ func writeNodeStatus(w io.Writer, s agentapi.Status, now time.Time) error {
 	switch {
 	case !s.InSync:
 		ready = "not ready (not in sync with the datastore yet)"
+	case s.DatastoreUnreachable != "":
+		ready = "not ready (" + s.DatastoreUnreachable + "; still enforcing the last policy)"
 	case !s.Ready:
 		ready = "not ready (last sync failed)"
 	}

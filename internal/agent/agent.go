@@ -15,6 +15,7 @@ import (
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/reach"
 )
 
 // Dataplane is the agent's access to its nftables table.
@@ -24,10 +25,15 @@ type Dataplane struct {
 	NFT knftables.Interface
 	// Counters reads the rule counters of the table for /metrics; nil: no rule metrics.
 	Counters CounterReader
-	// Monitor, when set, runs until ctx ends and calls notify whenever something changed
-	// in the table (`nft monitor`); the agent then checks for drift instead of waiting for
-	// the next periodic resync.
-	Monitor func(ctx context.Context, notify func()) error
+	// Monitor, when set, runs until ctx ends and calls changed with the generation of
+	// every committed nftables transaction that touched the table (0: unknown); together
+	// with Generation it lets the agent repair foreign changes within a second instead of
+	// at the next periodic resync.
+	Monitor func(ctx context.Context, changed func(gen uint32)) error
+	// Generation reads the kernel's nftables generation (its count of committed
+	// transactions); the agent reads it around each of its own transactions to tell their
+	// echo from foreign changes. Monitor is used only when Generation is set.
+	Generation func() (uint32, error)
 	// Services reaches the node's namespace for the service proxy (health-check node
 	// ports, conntrack); zero: those features are off.
 	Services ServiceHost
@@ -63,6 +69,7 @@ type Agent struct {
 	metrics *metrics
 	health  health
 
+	reach   *reach.Monitor  // is the datastore reachable
 	rec     *recorder       // written by the watch goroutine, read by the policy loop
 	policy  *policyLoop     // policy and services: the nftables table
 	routing *routing.Router // nil when Config.Routing is RoutingOff
@@ -84,6 +91,7 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 	for _, k := range a.kinds {
 		a.wanted[k] = true
 	}
+	a.reach = reach.New(reach.Config{Endpoint: cfg.DatastoreEndpoint}, st, log.With("component", "datastore"))
 	a.metrics = newMetrics(a)
 	a.policy = newPolicyLoop(cfg, st, dp, log, a.metrics, &a.health, a.rec)
 	a.policy.felix, a.policy.wep = felix, wepKind(a.kinds)
@@ -135,6 +143,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"resyncPeriod", a.cfg.ResyncPeriod, "rateLimit", a.cfg.RateLimit,
 		"healthAddr", srv.tcpAddr(), "statusSocket", srv.socketPath())
 	var wg sync.WaitGroup
+	wg.Go(func() { a.reach.Run(ctx) })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -153,7 +162,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.routing != nil {
 		wg.Go(func() { a.routing.Run(ctx) })
 	}
-	if a.dp.Monitor != nil {
+	if a.dp.Monitor != nil && a.policy.gens != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

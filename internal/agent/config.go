@@ -56,6 +56,8 @@ type Config struct {
 	// addresses `trellis ipam check` reports as leaked for this long are released. Turn it on
 	// in one place per cluster (zero: off).
 	IPAMLeakGrace time.Duration
+	// DatastoreEndpoint names the datastore in logs and /readyz when it cannot be reached.
+	DatastoreEndpoint string
 	// Routing is RoutingAuto (also when empty) or RoutingOff: whether the agent programs
 	// pod routing (BGP speaker, VXLAN device, routes) for this node.
 	Routing string

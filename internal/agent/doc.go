@@ -19,10 +19,20 @@
 // a running agent (its client, /status shapes, socket and IPAM handle names) lives in
 // package agentapi, which must not import this one.
 //
-// Drift (someone deleting or changing the table behind the agent's back) is repaired by the
-// periodic full sync; with Dataplane.Monitor (`nft monitor` for deleted tables and chains)
-// a deletion is noticed within a second: the runner compares the kernel's chains, sets and
-// per-chain rule counts with what it applied and does a full sync if they differ.
+// Drift (someone changing the table behind the agent's back: a deleted table or chain, a
+// flushed chain, a deleted rule, a removed set or map element) is repaired by a full sync.
+// With Dataplane.Monitor (the kernel's nftables notifications, read from netlink without
+// formatting) every committed transaction that touched the table is reported with its
+// generation; the agent brackets each of its own transactions with two reads of the
+// generation counter (Dataplane.Generation), so the echo of its own writes is ignored and
+// any other change asks for a full sync at once, at most one per second (drift.go). The
+// periodic full sync remains the backstop.
+//
+// Datastore loss (reach.Monitor probes the store every second) is logged with the
+// endpoint, shown by /readyz (not ready: "datastore unreachable since ...: ENDPOINT: ...")
+// and the trellis_datastore_up gauge; the dataplane keeps enforcing what it has (nothing
+// is flushed). When the store answers again the watch ends and the agent lists every kind
+// again and re-watches (trellis_datastore_reconnects_total).
 //
 // Invariants:
 //   - nothing is programmed before the initial list of every kind is complete (in sync);
@@ -33,6 +43,8 @@
 //     drops unknown workload interfaces; the agent never "allows all" on an error;
 //   - fail static: the table stays in the kernel when the agent exits; a restarted agent
 //     reconciles it with a full sync without flushing it;
+//   - the agent's own writes never cause a full sync: only a generation outside the
+//     brackets of its own transactions counts as drift;
 //   - New does no I/O and starts no goroutines; Run does, and returns when its context ends.
 //
 // The agent must never touch a table other than its own, delete its table, or write an

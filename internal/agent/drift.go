@@ -2,54 +2,149 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
+
+	"sigs.k8s.io/knftables"
 
 	"github.com/trellisnet/trellis/internal/runner"
 )
 
-// driftDebounce is how long the monitor collects table events before asking for a check,
-// so that a burst (e.g. the agent's own transaction) costs one check.
-const driftDebounce = 500 * time.Millisecond
+// driftMinInterval is the least time between two full syncs caused by drift: a tool that
+// keeps rewriting the table costs at most one full sync per interval.
+const driftMinInterval = time.Second
 
-// ownEventGrace is how long after its own transaction the agent takes table events for
-// the echo of that transaction. A foreign change inside that window is left to the
-// periodic resync; outside it, a check runs within a second.
-const ownEventGrace = 250 * time.Millisecond
+// maxOwnRanges is how many of its own transactions the agent remembers; the monitor
+// reports a generation within milliseconds of its commit.
+const maxOwnRanges = 256
 
-// monitorLoop runs the dataplane monitor, restarting it after failures, and turns its
-// notifications into drift checks for the runner.
-func (p *policyLoop) monitorLoop(ctx context.Context) {
-	events := make(chan struct{}, 1)
-	notify := func() {
-		if p.applying.Load() || time.Now().UnixNano() < p.ownUntil.Load() {
-			return // the echo of the agent's own transaction
-		}
-		select {
-		case events <- struct{}{}:
-		default:
+// genRange is the generations (from, to] committed while one of the agent's own
+// transactions ran: normally exactly its own, more when another writer committed at the
+// same time. touched counts the reported generations inside it.
+type genRange struct {
+	from, to uint32
+	touched  int
+}
+
+func (r *genRange) has(g uint32) bool { return g-r.from-1 < r.to-r.from }
+
+// ownGens tells the echo of the agent's own transactions from foreign changes. Each own
+// transaction is bracketed by two reads of the kernel's generation counter; the monitor
+// reports the generation of every transaction that touched the table; a reported
+// generation is judged once no own transaction is in flight (so the bracket around it, if
+// any, is known): inside a bracket of one generation it is the agent's own, anything else
+// is foreign and handed to onForeign. While the generation cannot be read (onBroken is
+// told once), nothing is judged: a full sync after every own write would be worse than
+// leaving drift to the periodic resync. Safe for concurrent use.
+type ownGens struct {
+	gen       func() (uint32, error)
+	onForeign func(gens []uint32)
+	onBroken  func(err error)
+
+	mu      sync.Mutex
+	broken  bool // the last bracket could not be read
+	running int
+	ranges  []*genRange // the latest own transactions, oldest first
+	pending []uint32    // reported by the monitor, not yet judged
+}
+
+// report records a generation the monitor saw touch the table (0: unknown, foreign).
+func (o *ownGens) report(g uint32) {
+	o.mu.Lock()
+	o.pending = append(o.pending, g)
+	foreign := o.settle()
+	o.mu.Unlock()
+	if len(foreign) > 0 {
+		o.onForeign(foreign)
+	}
+}
+
+// run runs one own transaction between two reads of the generation.
+func (o *ownGens) run(fn func() error) error {
+	o.mu.Lock()
+	o.running++
+	o.mu.Unlock()
+	g0, err0 := o.gen()
+	err := fn()
+	g1, err1 := o.gen()
+	o.mu.Lock()
+	o.running--
+	if gerr := errors.Join(err0, err1); gerr != nil && !o.broken && o.onBroken != nil {
+		o.onBroken(gerr)
+	}
+	o.broken = err0 != nil || err1 != nil
+	if err == nil && !o.broken && g1 != g0 {
+		o.ranges = append(o.ranges, &genRange{from: g0, to: g1})
+		if len(o.ranges) > maxOwnRanges {
+			o.ranges = o.ranges[len(o.ranges)-maxOwnRanges:]
 		}
 	}
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-events:
+	foreign := o.settle()
+	o.mu.Unlock()
+	if len(foreign) > 0 {
+		o.onForeign(foreign)
+	}
+	return err
+}
+
+// settle judges the pending generations when no own transaction is in flight and returns
+// the foreign ones. A bracket of several generations (another writer committed meanwhile)
+// is the agent's own when only one of them touched the table. Called with mu held.
+func (o *ownGens) settle() []uint32 {
+	if o.running > 0 || len(o.pending) == 0 {
+		return nil
+	}
+	if o.broken {
+		o.pending = o.pending[:0]
+		return nil
+	}
+	var foreign []uint32
+	for _, g := range o.pending {
+		own := false
+		for _, r := range o.ranges {
+			if g != 0 && r.has(g) {
+				r.touched++
+				own = r.to-r.from == 1 || r.touched == 1
 			}
-			if !runner.Sleep(ctx, driftDebounce) {
-				return
-			}
-			select { // events during the debounce are covered by this check
-			case <-events:
-			default:
-			}
-			p.checkDrift.Store(true)
-			p.runner.Trigger()
 		}
-	}()
+		if !own {
+			foreign = append(foreign, g)
+		}
+	}
+	o.pending = o.pending[:0]
+	return foreign
+}
+
+// trackedNFT runs every transaction of the agent through ownGens.
+type trackedNFT struct {
+	knftables.Interface
+	gens *ownGens
+}
+
+func (t trackedNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
+	return t.gens.run(func() error { return t.Interface.Run(ctx, tx) })
+}
+
+// foreignChange is ownGens.onForeign: a change of the table the agent did not make asks
+// for a full sync (syncOnce rate-limits it).
+func (p *policyLoop) foreignChange(gens []uint32) {
+	p.log.Warn("nftables table changed behind the agent's back; full sync", "table", p.cfg.TableName, "generations", gens)
+	p.drifted.Store(true)
+	p.runner.Trigger()
+}
+
+// brokenGens is ownGens.onBroken.
+func (p *policyLoop) brokenGens(err error) {
+	p.log.Warn("read nftables generation failed; drift left to the periodic resync until it works", "err", err)
+}
+
+// monitorLoop runs the dataplane monitor, restarting it after failures; the monitor
+// reports to ownGens, which calls foreignChange.
+func (p *policyLoop) monitorLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		if err := p.dp.Monitor(ctx, notify); err != nil && ctx.Err() == nil {
-			p.log.Warn("nft monitor ended; restarting", "err", err)
+		if err := p.dp.Monitor(ctx, p.gens.report); err != nil && ctx.Err() == nil {
+			p.log.Warn("nftables monitor ended; restarting", "err", err)
 		}
 		if !runner.Sleep(ctx, p.cfg.RetryPeriod) {
 			return
@@ -57,69 +152,22 @@ func (p *policyLoop) monitorLoop(ctx context.Context) {
 	}
 }
 
-// detectDrift compares the kernel's table with what the Applier last applied: the names
-// of chains, sets and maps and the number of rules per chain. Any difference (a deleted
-// table, chain or set, a flushed chain, a deleted or added rule) makes the next sync a full
-// one. Element-level drift is left to the periodic resync. It runs when the monitor saw a
-// foreign change, so its cost (listing the table without elements) is rare.
-func (p *policyLoop) detectDrift(ctx context.Context) {
-	applied := p.applier.Applied()
-	if time.Since(p.lastCheck) < driftDebounce {
-		p.checkDrift.Store(true) // too soon after the last check: keep it for later
+// takeDrift turns a detected drift into a full sync, at most one per driftMinInterval; a
+// drift inside the interval is kept and the runner woken when it ends. Runner goroutine.
+func (p *policyLoop) takeDrift() {
+	if !p.drifted.Load() {
 		return
 	}
-	p.lastCheck = time.Now()
-	drift := func(why string) {
-		p.log.Warn("nftables table drifted; full sync", "table", p.cfg.TableName, "drift", why)
-		p.needFull = true
-	}
-	all, err := p.dp.NFT.ListAll(ctx)
-	if err != nil {
-		drift("list table: " + err.Error())
+	if wait := driftMinInterval - time.Since(p.lastDrift); wait > 0 {
+		if !p.driftWake {
+			p.driftWake = true
+			time.AfterFunc(wait, p.runner.Trigger)
+		}
 		return
 	}
-	have := map[string]bool{}
-	for _, typ := range []string{"chain", "set", "map"} {
-		for _, name := range all[typ] {
-			have[typ+" "+name] = true
-		}
-	}
-	want := 0
-	for name := range applied.Chains {
-		want++
-		if !have["chain "+name] {
-			drift("chain " + name + " missing")
-			return
-		}
-	}
-	for name, s := range applied.Sets {
-		want++
-		typ := "set"
-		if s.Map {
-			typ = "map"
-		}
-		if !have[typ+" "+name] {
-			drift(typ + " " + name + " missing")
-			return
-		}
-	}
-	if len(have) != want {
-		drift("unexpected objects")
-		return
-	}
-	rules, err := p.dp.NFT.ListRules(ctx, "")
-	if err != nil {
-		drift("list rules: " + err.Error())
-		return
-	}
-	count := map[string]int{}
-	for _, r := range rules {
-		count[r.Chain]++
-	}
-	for name, c := range applied.Chains {
-		if count[name] != len(c.Rules) {
-			drift("chain " + name + " rules changed")
-			return
-		}
-	}
+	p.drifted.Store(false)
+	p.driftWake = false
+	p.lastDrift = time.Now()
+	p.needFull = true
+	p.metrics.driftRepairs.Inc()
 }

@@ -72,7 +72,8 @@ func (a *Agent) Status() agentapi.Status {
 	s := agentapi.Status{Node: a.cfg.NodeName, Table: a.cfg.TableName, Syncs: h.syncs, Errors: h.errors, BGPPeers: peers}
 	s.Healthy = h.busySince.IsZero() || time.Since(h.busySince) < a.cfg.StuckAfter
 	s.InSync = h.last != nil
-	s.Ready = s.InSync && h.lastOK
+	s.DatastoreUnreachable = a.reach.Reason()
+	s.Ready = s.InSync && h.lastOK && s.DatastoreUnreachable == ""
 	if h.last != nil {
 		t := h.last.at
 		s.LastSync, s.LastSyncType, s.LastSyncSeconds = &t, h.last.kind, h.last.took.Seconds()

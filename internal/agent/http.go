@@ -39,6 +39,8 @@ func (a *Agent) serve(ctx context.Context) (*server, error) {
 		switch {
 		case !s.InSync:
 			http.Error(w, "not in sync with the datastore yet", http.StatusServiceUnavailable)
+		case s.DatastoreUnreachable != "":
+			http.Error(w, s.DatastoreUnreachable, http.StatusServiceUnavailable)
 		case !s.Ready:
 			http.Error(w, "last sync failed: "+s.LastError, http.StatusServiceUnavailable)
 		default:

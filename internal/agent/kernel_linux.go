@@ -1,13 +1,10 @@
 package agent
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/exec"
-	"strings"
 
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/netns"
@@ -29,58 +26,9 @@ func KernelDataplane(ctx context.Context, ns, table string) (Dataplane, error) {
 	}
 	dp.Counters = NFTCounters(ns, table)
 	dp.Monitor = NFTMonitor(ns, table)
+	dp.Generation = NFTGeneration(ns)
 	dp.Services = KernelServiceHost(ns)
 	return dp, nil
-}
-
-// NFTMonitor returns a Dataplane.Monitor that watches, in namespace ns ("" for the
-// process's own), for deletions of tables and chains (`nft monitor destroy tables` and
-// `nft monitor destroy chains`) and notifies on each one naming the inet table. Element
-// and rule events are not watched: every sync produces them by the thousand (a full sync
-// flushes and refills everything), and formatting them would cost more than the periodic
-// resync that repairs rule and element drift.
-func NFTMonitor(ns, table string) func(ctx context.Context, notify func()) error {
-	return func(ctx context.Context, notify func()) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		errs := make(chan error, 2)
-		for _, what := range []string{"tables", "chains"} {
-			go func() {
-				errs <- monitorOne(ctx, ns, " inet "+table, notify, "monitor", "destroy", what)
-				cancel() // one ended: stop the other, the caller restarts both
-			}()
-		}
-		return errors.Join(<-errs, <-errs)
-	}
-}
-
-// monitorOne runs one `nft monitor` and notifies on lines containing needle followed by
-// a space or the end of the line.
-func monitorOne(ctx context.Context, ns, needle string, notify func(), args ...string) error {
-	cmd := exec.CommandContext(ctx, "nft", args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("nft %s: %w", strings.Join(args, " "), err)
-	}
-	start := cmd.Start
-	if ns != "" {
-		start = func() error { return netns.Do(ns, cmd.Start) }
-	}
-	if err := start(); err != nil {
-		return fmt.Errorf("start nft %s: %w", strings.Join(args, " "), err)
-	}
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, needle+" ") || strings.HasSuffix(line, needle) {
-			notify()
-		}
-	}
-	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("nft %s: %w", strings.Join(args, " "), err)
-	}
-	return nil
 }
 
 // NFTCounters returns a CounterReader for the inet table in namespace ns ("" for the

@@ -299,11 +299,11 @@ func TestKernelDriftRepaired(t *testing.T) {
 			if mode.monitor {
 				limit = 5 * time.Second
 			}
-			// The periodic resync repairs any drift; the monitor sees deleted chains
-			// and tables.
+			// The periodic resync repairs any drift; the monitor sees every foreign change
+			// (TestKernelDriftEveryKind has the rest).
 			drifts := [][]string{{"flush", "chain", "inet", testTable, "forward-to"}, {"delete", "table", "inet", testTable}}
 			if mode.monitor {
-				drifts[0] = []string{"delete", "chain", "inet", testTable, "forward-to"}
+				drifts = append(drifts, []string{"delete", "chain", "inet", testTable, "forward-to"})
 			}
 			for _, drift := range drifts {
 				nftIn(t, e.net.Host, drift...)

@@ -21,6 +21,7 @@ type metrics struct {
 	storeErrors   prometheus.Counter
 	convertErrors prometheus.Counter
 	events        prometheus.Counter
+	driftRepairs  prometheus.Counter
 	lastSync      prometheus.Gauge
 	endpoints     prometheus.Gauge
 	policies      prometheus.Gauge
@@ -54,6 +55,7 @@ func newMetrics(a *Agent) *metrics {
 	m.syncErrors = counter("sync_errors_total", "Failed dataplane syncs.")
 	m.storeErrors = counter("datastore_errors_total", "Failed datastore lists, watches and status writes.")
 	m.convertErrors = counter("convert_errors_total", "Stored objects the calculation could not read (ignored).")
+	m.driftRepairs = counter("drift_repairs_total", "Full syncs after a foreign change of the nftables table (seen by the monitor).")
 	m.events = counter("watch_events_total", "Datastore watch events recorded.")
 	m.lastSync = gauge("last_sync_timestamp_seconds", "Unix time of the start of the last successful sync.")
 	m.endpoints = gauge("endpoints", "Local endpoints programmed.")
@@ -62,6 +64,7 @@ func newMetrics(a *Agent) *metrics {
 	m.rules = gauge("rules", "Rules in the owned nftables table.")
 	m.sets = gauge("sets", "Sets and maps in the owned nftables table.")
 	m.elements = gauge("set_elements", "Set and map elements in the owned nftables table.")
+	m.reg.MustRegister(a.reach.Collectors()...)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.dp.Counters != nil {
 		m.reg.MustRegister(&ruleCollector{a: a})

@@ -40,10 +40,11 @@ type policyLoop struct {
 	loadedStat bool
 	needFull   bool
 	statRetry  bool
-	lastCheck  time.Time
-	checkDrift atomic.Bool  // set by the monitor, consumed by the runner
-	applying   atomic.Bool  // the runner is running a transaction
-	ownUntil   atomic.Int64 // unix ns until which monitor events are the runner's own
+	// Drift: foreign changes of the table reported by the monitor (drift.go).
+	gens      *ownGens
+	drifted   atomic.Bool // set by foreignChange, consumed by the runner
+	lastDrift time.Time   // the last full sync for drift
+	driftWake bool        // a trigger is scheduled for the end of driftMinInterval
 
 	svc *serviceProxy // Services and EndpointSlices
 
@@ -59,10 +60,15 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		// meanwhile, at most once per RateLimit), every ResyncPeriod (full) and after a
 		// failure (full, after RetryPeriod).
 		runner:   runner.New(runner.Config{MinInterval: cfg.RateLimit, Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod}),
-		applier:  nft.NewApplier(dp.NFT),
 		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
 	}
 	p.status = model.KindEndpointStatus
+	nftIf := dp.NFT
+	if dp.Generation != nil {
+		p.gens = &ownGens{gen: dp.Generation, onForeign: p.foreignChange, onBroken: p.brokenGens}
+		nftIf = trackedNFT{Interface: dp.NFT, gens: p.gens}
+	}
+	p.applier = nft.NewApplier(nftIf)
 	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
 	return p
 }
@@ -110,9 +116,7 @@ func (p *policyLoop) syncOnce(ctx context.Context) bool {
 	if p.calc == nil {
 		return true // not in sync yet: program nothing
 	}
-	if p.checkDrift.Swap(false) && !p.needFull && p.applier.Applied() != nil {
-		p.detectDrift(ctx)
-	}
+	p.takeDrift()
 	if !newSnap && len(pending) == 0 && !p.needFull && !p.statRetry && p.applier.Applied() != nil {
 		return true
 	}
@@ -192,14 +196,11 @@ func (p *policyLoop) program(ctx context.Context) bool {
 	renderTook := time.Since(start) - calcTook
 	var res nft.Result
 	var err error
-	p.applying.Store(true)
 	if full {
 		res, err = p.applier.FullSync(ctx, table)
 	} else {
 		res, err = p.applier.Apply(ctx, table)
 	}
-	p.ownUntil.Store(time.Now().Add(ownEventGrace).UnixNano())
-	p.applying.Store(false)
 	took := time.Since(start)
 	p.metrics.phaseDuration.WithLabelValues("calculate").Observe(calcTook.Seconds())
 	p.metrics.phaseDuration.WithLabelValues("render").Observe(renderTook.Seconds())

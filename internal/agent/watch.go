@@ -19,7 +19,8 @@ func (a *Agent) watchLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		rev, err := a.listAll(ctx)
 		if err != nil {
-			a.log.Warn("list datastore failed; retrying", "err", err)
+			a.reach.Observe(err)
+			a.log.Warn("list datastore failed; retrying", "endpoint", a.cfg.DatastoreEndpoint, "err", err)
 			a.metrics.storeErrors.Inc()
 			if !runner.Sleep(ctx, a.cfg.RetryPeriod) {
 				return
@@ -28,7 +29,8 @@ func (a *Agent) watchLoop(ctx context.Context) {
 		}
 		w, err := a.st.Watch(ctx, nil, store.WatchOptions{Revision: rev})
 		if err != nil {
-			a.log.Warn("watch datastore failed; listing again", "err", err)
+			a.reach.Observe(err)
+			a.log.Warn("watch datastore failed; listing again", "endpoint", a.cfg.DatastoreEndpoint, "err", err)
 			a.metrics.storeErrors.Inc()
 			if !runner.Sleep(ctx, a.cfg.RetryPeriod) {
 				return
@@ -61,13 +63,16 @@ func (a *Agent) listAll(ctx context.Context) (string, error) {
 	return first, nil
 }
 
-// consume records watch events until the watch ends (EventResync, closed channel or the
-// end of ctx).
+// consume records watch events until the watch ends (EventResync, closed channel, the
+// datastore answering again after being unreachable, or the end of ctx).
 func (a *Agent) consume(ctx context.Context, w store.Watch) {
+	back := a.reach.Back()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-back:
+			return // the monitor logged it; list again and re-watch
 		case ev, ok := <-w.Events():
 			if !ok {
 				if ctx.Err() == nil {
@@ -76,6 +81,7 @@ func (a *Agent) consume(ctx context.Context, w store.Watch) {
 				return
 			}
 			if ev.Type == store.EventResync {
+				a.reach.Observe(ev.Err)
 				a.log.Info("datastore watch lost history; listing again", "err", ev.Err)
 				return
 			}

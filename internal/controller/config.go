@@ -17,6 +17,9 @@ type Config struct {
 	NodePortMin, NodePortMax int32
 	// Resync is the period of full reconciliations besides watch events (30s when zero).
 	Resync time.Duration
+	// DatastoreEndpoint names the datastore in the warning logged while it cannot be
+	// reached.
+	DatastoreEndpoint string
 }
 
 // Lab defaults, outside the lab fabric (10.99.0.0/24) and the pod pool (10.244.0.0/16).

@@ -14,6 +14,7 @@ import (
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/reach"
 )
 
 // Controller runs the Service allocator with LoadBalancer IPAM, the EndpointSlice
@@ -47,8 +48,12 @@ func (c *Controller) Run(ctx context.Context) error {
 		{name: "namespaces", kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
 	}
 	var wg sync.WaitGroup
+	// An unreachable datastore is logged; when it answers again every loop re-watches
+	// and reconciles from a fresh list.
+	mon := reach.New(reach.Config{Endpoint: c.cfg.DatastoreEndpoint}, c.st, c.log.With("component", "datastore"))
+	wg.Go(func() { mon.Run(ctx) })
 	for _, l := range loops {
-		l.st, l.resync, l.log = c.st, c.cfg.Resync, c.log.With("loop", l.name)
+		l.st, l.resync, l.log, l.back = c.st, c.cfg.Resync, c.log.With("loop", l.name), mon.Back
 		wg.Go(func() { l.run(ctx) })
 	}
 	for _, l := range informed {

@@ -32,7 +32,9 @@
 // write is a compare-and-swap on the object's resourceVersion, and a conflict only means
 // "read again". When two Services claim the same address or port (user-chosen, or two
 // allocators raced) the older one (creationTimestamp, then namespace/name) keeps it and
-// the other is given a new one.
+// the other is given a new one. An unreachable datastore is logged (store/reach, naming
+// Config.DatastoreEndpoint); when it answers again every loop re-opens its watches and
+// reconciles from a fresh list.
 //
 // A namespace is gone only when this process saw it and then saw it deleted (an event, or
 // absent from a re-list): namespaces that never had a Namespace object (Calico's etcd

@@ -27,6 +27,17 @@ type loop struct {
 	reconcile func(context.Context) error
 	resync    time.Duration
 	log       *slog.Logger
+	// back, when set, returns a channel closed when the datastore answers again after
+	// being unreachable: the loop then re-opens its watches and reconciles.
+	back func() <-chan struct{}
+}
+
+// backCh is the channel of the datastore's next return; nil (never ready) without back.
+func (l *loop) backCh() <-chan struct{} {
+	if l.back == nil {
+		return nil
+	}
+	return l.back()
 }
 
 func (l *loop) run(ctx context.Context) {
@@ -61,12 +72,22 @@ func (l *loop) watch(ctx context.Context, k *model.Kind) store.Watch {
 	}
 }
 
-// drain pokes on every event and re-opens the watch when it ends (after a resync event,
-// a full reconciliation follows the poke).
+// drain pokes on every event and re-opens the watch when it ends or the datastore answers
+// again after being unreachable (a full reconciliation follows the poke).
 func (l *loop) drain(ctx context.Context, k *model.Kind, w store.Watch, poke func()) {
 	for w != nil {
-		for range w.Events() {
-			poke()
+		back := l.backCh()
+	events:
+		for {
+			select {
+			case _, ok := <-w.Events():
+				if !ok {
+					break events
+				}
+				poke()
+			case <-back:
+				break events
+			}
 		}
 		w.Stop()
 		if ctx.Err() != nil {

@@ -11,6 +11,10 @@
 // A name that exists without records of the asked type gets NOERROR with no answer; any
 // other name, inside or outside the zone, gets NXDOMAIN.
 //
+// While the datastore cannot be reached the view keeps answering from what it has and a
+// warning names the endpoint (store/reach); when it answers again the view lists again and
+// re-watches.
+//
 // It must never forward or recurse: no query ever leaves this server (the lab's network
 // safety rule). It never writes to the store.
 package dns

@@ -14,6 +14,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/reach"
 )
 
 // Config is what the server listens on and answers for.
@@ -22,6 +23,9 @@ type Config struct {
 	Listen string
 	// Zone is the cluster domain, "cluster.local" when empty.
 	Zone string
+	// DatastoreEndpoint names the datastore in the warning logged while it cannot be
+	// reached.
+	DatastoreEndpoint string
 }
 
 // Server answers DNS queries for the cluster zone from the store.
@@ -44,11 +48,15 @@ func New(cfg Config, st store.Store, log *slog.Logger) *Server {
 // Synced reports whether the first list of Services and EndpointSlices is in.
 func (s *Server) Synced() bool { return s.view.Synced() }
 
-// Follow keeps the server's view of the store current until ctx ends.
+// Follow keeps the server's view of the store current until ctx ends. While the store
+// cannot be reached the view keeps answering from what it has (a warning is logged); when
+// it answers again the view lists again and re-watches.
 func (s *Server) Follow(ctx context.Context) {
 	var wg sync.WaitGroup
+	mon := reach.New(reach.Config{Endpoint: s.cfg.DatastoreEndpoint}, s.st, s.log.With("component", "datastore"))
+	wg.Go(func() { mon.Run(ctx) })
 	for _, k := range []*model.Kind{model.KindService, model.KindEndpointSlice} {
-		wg.Go(func() { s.view.follow(ctx, s.st, k, s.log) })
+		wg.Go(func() { s.view.follow(ctx, s.st, k, s.log, mon.Back) })
 	}
 	wg.Wait()
 }

@@ -94,10 +94,10 @@ func (v *view) Synced() bool {
 }
 
 // follow keeps one kind of the view current until ctx ends: list, watch from the list's
-// revision, list again after a resync or a broken watch.
-func (v *view) follow(ctx context.Context, st store.Store, k *model.Kind, log *slog.Logger) {
+// revision, list again after a resync, a broken watch or the store's return (back).
+func (v *view) follow(ctx context.Context, st store.Store, k *model.Kind, log *slog.Logger, back func() <-chan struct{}) {
 	for ctx.Err() == nil {
-		err := v.followOnce(ctx, st, k)
+		err := v.followOnce(ctx, st, k, back())
 		if ctx.Err() != nil {
 			return
 		}
@@ -109,7 +109,7 @@ func (v *view) follow(ctx context.Context, st store.Store, k *model.Kind, log *s
 	}
 }
 
-func (v *view) followOnce(ctx context.Context, st store.Store, k *model.Kind) error {
+func (v *view) followOnce(ctx context.Context, st store.Store, k *model.Kind, back <-chan struct{}) error {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	res, err := st.List(lctx, k, store.ListOptions{})
 	cancel()
@@ -122,11 +122,18 @@ func (v *view) followOnce(ctx context.Context, st store.Store, k *model.Kind) er
 	}
 	defer w.Stop()
 	v.replace(k, res.Items)
-	for ev := range w.Events() {
-		if ev.Type == store.EventResync {
-			return fmt.Errorf("watch %s: resync: %w", k.Plural, ev.Err)
+	for {
+		select {
+		case ev, ok := <-w.Events():
+			if !ok {
+				return fmt.Errorf("watch %s: ended", k.Plural)
+			}
+			if ev.Type == store.EventResync {
+				return fmt.Errorf("watch %s: resync: %w", k.Plural, ev.Err)
+			}
+			v.apply(ev)
+		case <-back:
+			return fmt.Errorf("watch %s: datastore back", k.Plural)
 		}
-		v.apply(ev)
 	}
-	return fmt.Errorf("watch %s: ended", k.Plural)
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/reach"
 )
 
 // resyncPeriod is the interval of full reconciliations besides watch events.
@@ -57,7 +58,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.state, c.ctx = st, ctx
 	c.adoptRecords()
 	trigger := make(chan struct{}, 1)
-	go c.watch(ctx, trigger)
+	// An unreachable datastore is logged; when it answers again the pod watch is
+	// re-opened and pods reconciled from a fresh list.
+	mon := reach.New(reach.Config{Endpoint: Endpoint(c.name)}, c.st, c.log.With("component", "datastore"))
+	go mon.Run(ctx)
+	go c.watch(ctx, trigger, mon.Back)
 	go c.runClusterControllers(ctx)
 	tick := time.NewTicker(resyncPeriod)
 	defer tick.Stop()
@@ -76,8 +81,15 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
-// watch pokes trigger on every Pod event; it re-opens the watch when it ends.
-func (c *Controller) watch(ctx context.Context, trigger chan<- struct{}) {
+// watch pokes trigger on every Pod event; it re-opens the watch when it ends or when the
+// datastore answers again after being unreachable (back).
+func (c *Controller) watch(ctx context.Context, trigger chan<- struct{}, back func() <-chan struct{}) {
+	poke := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
 	for ctx.Err() == nil {
 		w, err := c.st.Watch(ctx, podKind(), store.WatchOptions{})
 		if err != nil {
@@ -89,13 +101,21 @@ func (c *Controller) watch(ctx context.Context, trigger chan<- struct{}) {
 			}
 			continue
 		}
-		for range w.Events() {
+		returned := back()
+	events:
+		for {
 			select {
-			case trigger <- struct{}{}:
-			default:
+			case _, ok := <-w.Events():
+				if !ok {
+					break events
+				}
+				poke()
+			case <-returned:
+				break events
 			}
 		}
 		w.Stop()
+		poke()
 	}
 }
 

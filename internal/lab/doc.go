@@ -12,7 +12,9 @@
 //     conflist per node (cni/net.d), the libcni cache, every process's log (logs/) and one
 //     record per realised pod (pods/), so that a restarted controller can still run CNI DEL
 //     for a pod deleted while it was down;
-//   - processes: `trellis datastore run` and `trellis lab controller` in the root namespace,
+//   - processes: `trellis datastore run`, `trellis lab controller` and `trellis lab
+//     supervise` (restarts the other two when they exit, with backoff, counting restarts in
+//     state.json; it acts only once state.json names it) in the root namespace,
 //     one `trellis node run` inside each node namespace, pod containers inside their pod
 //     namespaces. All are started in sessions of their own so that they outlive `lab up`.
 //   - pod routing between nodes (done by the agents): with --routing bgp every Node has
@@ -29,6 +31,8 @@
 //     and no lab namespace has a link to the root namespace;
 //   - every name the lab creates starts with trl-NAME-, lab names are [a-z0-9] only, so the
 //     prefix of one lab never matches another's;
+//   - Down kills the supervisor first (so nothing is restarted under it), then the
+//     controller, then the rest;
 //   - Down kills only processes that are provably the lab's (a pid recorded in state.json
 //     whose command line names the lab, or a process living inside one of the lab's
 //     namespaces) and removes only namespaces named trl-NAME-*; it is idempotent and works

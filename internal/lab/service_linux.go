@@ -22,6 +22,7 @@ func (c *Controller) runClusterControllers(ctx context.Context) {
 		// (or ipFamilies [IPv6]) get an IPv6 cluster IP too; IPv4 stays the primary family.
 		cfg.ServiceCIDRs = append(cfg.ServiceCIDRs, ServiceCIDR6)
 	}
+	cfg.DatastoreEndpoint = Endpoint(c.name)
 	cc, err := controller.New(cfg, c.st, c.log.With("component", "cluster-controllers"))
 	if err != nil {
 		c.log.Error("cluster controllers", "err", err)

@@ -18,9 +18,15 @@ type State struct {
 	Routing string      `json:"routing"`
 	Binary  string      `json:"binary"`
 	Nodes   []NodeState `json:"nodes"`
-	// DatastorePID and ControllerPID are the root-namespace processes.
-	DatastorePID  int `json:"datastorePID"`
-	ControllerPID int `json:"controllerPID"`
+	// DatastorePID and ControllerPID are the root-namespace processes; SupervisorPID
+	// restarts them when they exit (lab supervise), counting in the Restarts fields.
+	DatastorePID       int `json:"datastorePID"`
+	ControllerPID      int `json:"controllerPID"`
+	SupervisorPID      int `json:"supervisorPID,omitempty"`
+	DatastoreRestarts  int `json:"datastoreRestarts,omitempty"`
+	ControllerRestarts int `json:"controllerRestarts,omitempty"`
+	// LogLevel is the --log-level of the lab's processes (restarted ones too).
+	LogLevel string `json:"logLevel,omitempty"`
 	// IPv6: nodes also have IPv6 underlay addresses and pods IPv6 addresses (lab up --ipv6).
 	IPv6 bool `json:"ipv6,omitempty"`
 	// Externals are hosts outside the cluster on the fabric (lab external add).

@@ -17,10 +17,12 @@ import (
 
 // Report is what `lab status` shows.
 type Report struct {
-	Name       string       `json:"name"`
-	Routing    string       `json:"routing"`
-	Datastore  ProcReport   `json:"datastore"`
-	Controller ProcReport   `json:"controller"`
+	Name       string     `json:"name"`
+	Routing    string     `json:"routing"`
+	Datastore  ProcReport `json:"datastore"`
+	Controller ProcReport `json:"controller"`
+	// Supervisor restarts the datastore and the controller when they exit.
+	Supervisor ProcReport   `json:"supervisor"`
 	Nodes      []NodeReport `json:"nodes"`
 	Pods       []PodReport  `json:"pods"`
 	PodsError  string       `json:"podsError,omitempty"`
@@ -43,6 +45,8 @@ type ExternalReport struct {
 type ProcReport struct {
 	PID   int  `json:"pid"`
 	Alive bool `json:"alive"`
+	// Restarts counts the supervisor's restarts of the process.
+	Restarts int `json:"restarts,omitempty"`
 }
 
 // NodeReport is one node and its agent.
@@ -69,7 +73,7 @@ type PodReport struct {
 }
 
 func (r Report) healthy() bool {
-	if !r.Datastore.Alive || !r.Controller.Alive || len(r.Nodes) == 0 {
+	if !r.Datastore.Alive || !r.Controller.Alive || !r.Supervisor.Alive || len(r.Nodes) == 0 {
 		return false
 	}
 	for _, n := range r.Nodes {
@@ -97,8 +101,11 @@ func Status(ctx context.Context, name string) (Report, error) {
 
 func status(ctx context.Context, st *State, withPods bool) Report {
 	r := Report{Name: st.Name, Routing: st.Routing,
-		Datastore:  ProcReport{PID: st.DatastorePID, Alive: alive(st.DatastorePID) && isLabProcess(st.Name, st.DatastorePID)},
-		Controller: ProcReport{PID: st.ControllerPID, Alive: alive(st.ControllerPID) && isLabProcess(st.Name, st.ControllerPID)},
+		Datastore: ProcReport{PID: st.DatastorePID, Alive: alive(st.DatastorePID) && isLabProcess(st.Name, st.DatastorePID),
+			Restarts: st.DatastoreRestarts},
+		Controller: ProcReport{PID: st.ControllerPID, Alive: alive(st.ControllerPID) && isLabProcess(st.Name, st.ControllerPID),
+			Restarts: st.ControllerRestarts},
+		Supervisor: ProcReport{PID: st.SupervisorPID, Alive: alive(st.SupervisorPID) && isLabProcess(st.Name, st.SupervisorPID)},
 		Nodes:      []NodeReport{}, Pods: []PodReport{}}
 	for _, n := range st.Nodes {
 		nr := NodeReport{Name: n.Name, Namespace: n.Namespace, Address: n.Address, AgentPID: n.AgentPID,

@@ -17,8 +17,13 @@ func yesNo(b bool) string {
 // sessions and external hosts, then the pods.
 func WriteStatus(w io.Writer, r Report) {
 	fmt.Fprintf(w, "lab %s (routing %s)\n", r.Name, r.Routing)
-	fmt.Fprintf(w, "datastore: pid %d, alive %s\ncontroller: pid %d, alive %s\n\n", r.Datastore.PID, yesNo(r.Datastore.Alive),
-		r.Controller.PID, yesNo(r.Controller.Alive))
+	fmt.Fprintf(w, "datastore: pid %d, alive %s, restarts %d\ncontroller: pid %d, alive %s, restarts %d\n", r.Datastore.PID,
+		yesNo(r.Datastore.Alive), r.Datastore.Restarts, r.Controller.PID, yesNo(r.Controller.Alive), r.Controller.Restarts)
+	if r.Supervisor.Alive {
+		fmt.Fprintf(w, "supervisor: pid %d, restarts the datastore and the controller when they exit\n\n", r.Supervisor.PID)
+	} else {
+		fmt.Fprintf(w, "supervisor: not running: nothing restarts a crashed datastore or controller; run 'trellis lab up --name %s'\n\n", r.Name)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tNAMESPACE\tADDRESS\tAGENT PID\tALIVE\tREADY")
 	for _, n := range r.Nodes {

@@ -92,7 +92,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 		return err
 	}
 	start := time.Now()
-	st := &State{Name: cfg.Name, Routing: cfg.Routing, Binary: cfg.Binary, IPv6: cfg.IPv6}
+	st := &State{Name: cfg.Name, Routing: cfg.Routing, Binary: cfg.Binary, IPv6: cfg.IPv6, LogLevel: cfg.LogLevel}
 	defer func() {
 		if err != nil {
 			fmt.Fprintf(out, "lab up failed; run 'trellis lab down --name %s' to clean up (state and logs in %s)\n", cfg.Name, Dir(cfg.Name))
@@ -120,25 +120,14 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err := writeConflists(cfg, st); err != nil {
 		return err
 	}
-	ds, err := startProcess("", append(cfg.base(), "datastore", "run", "--data-dir", filepath.Join(Dir(cfg.Name), "datastore"),
-		"--listen-client", Endpoint(cfg.Name)), nil, filepath.Join(logDir(cfg.Name), "datastore.log"))
+	ds, err := startDatastore(cfg, st, out)
 	if err != nil {
 		return err
 	}
-	st.DatastorePID = ds.pid()
-	if err := saveState(st); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "datastore: pid %d, %s\n", ds.pid(), Endpoint(cfg.Name))
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	if err := seedStore(ctx, cfg, st, ds); err != nil {
+	if err := seed(ctx, cfg, st, ds); err != nil {
 		return err
-	}
-	if cfg.IPv6 {
-		if err := seedIPv6(ctx, cfg.Name, st.Nodes); err != nil {
-			return err
-		}
 	}
 	all := func(NodeState) bool { return true }
 	if err := startProcesses(ctx, cfg, st, out, all, true); err != nil {
@@ -154,8 +143,23 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	return nil
 }
 
+// startDatastore starts the lab's datastore and records it in the state.
+func startDatastore(cfg Config, st *State, out io.Writer) (*proc, error) {
+	ds, err := startProcess("", datastoreArgv(cfg), nil, filepath.Join(logDir(cfg.Name), "datastore.log"))
+	if err != nil {
+		return nil, err
+	}
+	st.DatastorePID = ds.pid()
+	if err := saveState(st); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "datastore: pid %d, %s\n", ds.pid(), Endpoint(cfg.Name))
+	return ds, nil
+}
+
 // startProcesses starts the agents of the nodes need selects and, with ctrl, the
-// controller; then it waits for every agent to be ready.
+// controller; then the supervisor unless it runs; then it waits for every agent to be
+// ready.
 func startProcesses(ctx context.Context, cfg Config, st *State, out io.Writer, need func(NodeState) bool, ctrl bool) error {
 	agents := map[string]*proc{}
 	for i, n := range st.Nodes {
@@ -172,12 +176,15 @@ func startProcesses(ctx context.Context, cfg Config, st *State, out io.Writer, n
 		fmt.Fprintf(out, "agent %s: pid %d\n", n.Name, p.pid())
 	}
 	if ctrl {
-		p, err := startProcess("", append(cfg.base(), "lab", "controller", "--name", cfg.Name), nil, filepath.Join(logDir(cfg.Name), "controller.log"))
+		p, err := startProcess("", controllerArgv(cfg), nil, filepath.Join(logDir(cfg.Name), "controller.log"))
 		if err != nil {
 			return err
 		}
 		st.ControllerPID = p.pid()
 		fmt.Fprintf(out, "controller: pid %d\n", p.pid())
+	}
+	if err := startSupervisor(cfg, st, func(f string, a ...any) { fmt.Fprintf(out, f, a...) }); err != nil {
+		return err
 	}
 	if err := saveState(st); err != nil {
 		return err
@@ -207,7 +214,9 @@ func repair(ctx context.Context, cfg Config, st *State, rep Report, out io.Write
 	defer cancel()
 	fmt.Fprintf(out, "lab %s: restarting its stopped processes\n", cfg.Name)
 	need := func(n NodeState) bool { return dead[n.Name] }
-	if err := startProcesses(ctx, cfg, st, out, need, !rep.Controller.Alive); err != nil {
+	// A running supervisor restarts the controller itself.
+	ctrl := !rep.Controller.Alive && !rep.Supervisor.Alive
+	if err := startProcesses(ctx, cfg, st, out, need, ctrl); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "lab %s is up again: %d nodes\n", cfg.Name, len(st.Nodes))
@@ -241,6 +250,17 @@ func prepareDir(cfg Config) error {
 func writeCurrent(name string) error {
 	if err := os.WriteFile(currentPath(), []byte(name+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", currentPath(), err)
+	}
+	return nil
+}
+
+// seed seeds the datastore (seedStore), and for IPv6 too (seedIPv6).
+func seed(ctx context.Context, cfg Config, st *State, ds *proc) error {
+	if err := seedStore(ctx, cfg, st, ds); err != nil {
+		return err
+	}
+	if cfg.IPv6 {
+		return seedIPv6(ctx, cfg.Name, st.Nodes)
 	}
 	return nil
 }
@@ -363,7 +383,11 @@ func Down(name string, out io.Writer) error {
 	}
 	var recorded []int
 	if st, err := LoadState(name); err == nil {
-		// The controller first, so that it restarts no container meanwhile.
+		// The supervisor first, so that it restarts nothing; then the controller, so
+		// that it restarts no container meanwhile.
+		if isLabProcess(name, st.SupervisorPID) {
+			killPIDs([]int{st.SupervisorPID}, 3*time.Second)
+		}
 		if isLabProcess(name, st.ControllerPID) {
 			killPIDs([]int{st.ControllerPID}, 3*time.Second)
 		}

@@ -8,8 +8,13 @@ type Status struct {
 	Table string `json:"table"`
 	// Healthy: the process is alive and its sync loop is not stuck (/healthz).
 	Healthy bool `json:"healthy"`
-	// Ready: in sync with the datastore and the last sync succeeded (/readyz).
+	// Ready: in sync with the datastore, the datastore reachable and the last sync
+	// succeeded (/readyz).
 	Ready bool `json:"ready"`
+	// DatastoreUnreachable, when set, says since when and why the datastore does not
+	// answer ("datastore unreachable since ...: ENDPOINT: ERROR"); the dataplane keeps
+	// enforcing what it has meanwhile.
+	DatastoreUnreachable string `json:"datastoreUnreachable,omitempty"`
 	// InSync: the initial datastore list completed and was programmed.
 	InSync bool `json:"inSync"`
 	// LastSync is when the last successful sync started; LastSyncType is full or partial.
