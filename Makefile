@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/; every target works on a fresh clone as root.
-.PHONY: setup build test test-integration e2e lint bench demo fuzz kube crds
+.PHONY: setup build test test-integration e2e lint bench demo fuzz kube crds image
 
 setup:            ## install system packages and build bin/trellis
 	scripts/setup.sh
@@ -38,3 +38,6 @@ kube:             ## build kube-apiserver, kubectl, kubelet, ... v1.37.1 into $$
 
 crds:             ## regenerate deploy/crds from internal/model (controller-tools v0.23.0)
 	go -C internal/crdgen run ./gen
+
+image: build      ## localhost/trellis:latest and localhost/trellis-pause:latest as bin/trellis-images.tar
+	bin/trellis image build --output bin/trellis-images.tar
