@@ -8,19 +8,29 @@ import (
 // StagedKubernetesNetworkPolicy is a Kubernetes NetworkPolicy that is evaluated but not
 // enforced (projectcalico.org/v3): the spec of a networking.k8s.io/v1 NetworkPolicy plus
 // stagedAction.
+// +kubebuilder:resource:scope=Namespaced,shortName={sknp},categories={calico,calico-policy}
+// +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.stagedAction`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type StagedKubernetesNetworkPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              StagedKubernetesNetworkPolicySpec `json:"spec,omitempty"`
+	// Spec is the staged policy.
+	Spec StagedKubernetesNetworkPolicySpec `json:"spec,omitempty"`
 }
 
 // StagedKubernetesNetworkPolicySpec is the spec of a StagedKubernetesNetworkPolicy.
 type StagedKubernetesNetworkPolicySpec struct {
-	StagedAction StagedAction                            `json:"stagedAction,omitempty"`
-	PodSelector  metav1.LabelSelector                    `json:"podSelector,omitempty"`
-	Ingress      []networkingv1.NetworkPolicyIngressRule `json:"ingress,omitempty"`
-	Egress       []networkingv1.NetworkPolicyEgressRule  `json:"egress,omitempty"`
-	PolicyTypes  []networkingv1.PolicyType               `json:"policyTypes,omitempty"`
+	// StagedAction says what the staged policy would do: Set (add or replace the policy of
+	// the same name), Delete (remove it), Learn or Ignore.
+	StagedAction StagedAction `json:"stagedAction,omitempty"`
+	// PodSelector selects the pods of the namespace the policy applies to (empty: all).
+	PodSelector metav1.LabelSelector `json:"podSelector,omitempty"`
+	// Ingress are the allowed incoming connections.
+	Ingress []networkingv1.NetworkPolicyIngressRule `json:"ingress,omitempty"`
+	// Egress are the allowed outgoing connections.
+	Egress []networkingv1.NetworkPolicyEgressRule `json:"egress,omitempty"`
+	// PolicyTypes are the directions the policy isolates: Ingress, Egress or both.
+	PolicyTypes []networkingv1.PolicyType `json:"policyTypes,omitempty"`
 }
 
 // KubernetesPolicy is the Kubernetes NetworkPolicy the staged one stands for (same
