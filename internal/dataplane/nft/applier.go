@@ -109,7 +109,7 @@ func (a *Applier) FullSync(ctx context.Context, want *Table) (Result, error) {
 	}
 	if len(written) > 0 {
 		// A failed listing only leaves the rules unknown: the next full sync rewrites them.
-		if fps, err := listRules(ctx, a.nft, written); err == nil {
+		if fps, err := listRules(ctx, a.nft, written); err == nil && a.ownRules(ctx) {
 			a.memo.learn(want, fps)
 		}
 	}
@@ -126,6 +126,17 @@ func (a *Applier) unchangedSince(ctx context.Context) (uint32, bool) {
 	}
 	g, ok := generation(ctx, a.nft)
 	return g, ok && g == a.gen
+}
+
+// ownRules reports whether the rules just listed are the ones this Applier wrote: the
+// kernel holds the applied table at the recorded generation and it has not moved since
+// (knftables.Fake, which has no generation, has no other writer).
+func (a *Applier) ownRules(ctx context.Context) bool {
+	if _, fake := a.nft.(*knftables.Fake); fake {
+		return true
+	}
+	_, known := a.unchangedSince(ctx)
+	return known
 }
 
 // commit runs tx (when it has operations) and records want as applied. The kernel is

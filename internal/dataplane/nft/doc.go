@@ -28,7 +28,8 @@
 //     have drifted then, and the full sync writes the difference to that table. Rule
 //     fingerprints are opaque netlink bytes (counter values and anonymous set names
 //     left out); the Applier learns the fingerprint of each rule it wrote by listing the
-//     chains right after the transaction, so an unknown rule only costs a rewrite.
+//     chains right after the transaction (only when the generation shows that nothing
+//     else committed in between), so an unknown rule only costs a rewrite.
 //
 // Packet path: the forward hook has two base chains. "forward-from" (priority filter)
 // dispatches packets arriving from a workload interface through the verdict map "from-wl"

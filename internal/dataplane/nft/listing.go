@@ -195,7 +195,8 @@ func listNames(ctx context.Context, nft knftables.Interface) (*Listing, error) {
 type ruleMemo map[Rule]string
 
 // learn records the fingerprints of want's rules from a listing of their chains taken
-// right after the transaction that wrote them. A chain whose rule count differs is
+// right after the transaction that wrote them, with no other transaction committed in
+// between (the Applier checks the generation). A chain whose rule count differs is
 // skipped (its rules stay unknown, so it is rewritten next time).
 func (m ruleMemo) learn(want *Table, listed map[string][]string) {
 	for name, fps := range listed {
