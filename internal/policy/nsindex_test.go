@@ -157,3 +157,53 @@ func TestNamespaceLabelChangeEvaluatesOnlyFlipped(t *testing.T) {
 		t.Fatalf("endpoints: %d", got)
 	}
 }
+
+// TestScenarioNamespaceLabelChurn gives every namespace of every calculation scenario the
+// labels of each other namespace in turn (and none), then its own again: the State must
+// equal the from-scratch calculation at the end and after each step must equal Compute
+// over the resources as they are then.
+func TestScenarioNamespaceLabelChurn(t *testing.T) {
+	for _, file := range scenarioFiles(t) {
+		sc := loadScenario(t, file)
+		var nss []*Namespace
+		for _, r := range sc.resources {
+			if ns, ok := r.(*Namespace); ok {
+				nss = append(nss, ns)
+			}
+		}
+		c := NewCalculator(Options{})
+		for _, r := range sc.resources {
+			c.Update(r)
+		}
+		current := map[string]*Namespace{}
+		for _, ns := range nss {
+			current[ns.Name] = ns
+		}
+		resources := func() []Resource {
+			var out []Resource
+			for _, r := range sc.resources {
+				if ns, ok := r.(*Namespace); ok {
+					r = current[ns.Name]
+				}
+				out = append(out, r)
+			}
+			return out
+		}
+		for _, ns := range nss {
+			variants := []map[string]string{nil}
+			for _, other := range nss {
+				variants = append(variants, other.Labels)
+			}
+			for i, labels := range append(variants, ns.Labels) {
+				current[ns.Name] = &Namespace{Name: ns.Name, Labels: labels}
+				c.Update(current[ns.Name])
+				if diff := cmp.Diff(Compute(Options{}, resources()), c.State(), stateCmp); diff != "" {
+					t.Fatalf("%s: namespace %s variant %d: incremental != from scratch:\n%s", file, ns.Name, i, diff)
+				}
+			}
+		}
+		if diff := cmp.Diff(Compute(Options{}, sc.resources), c.State(), stateCmp); diff != "" {
+			t.Fatalf("%s: after churn != from scratch:\n%s", file, diff)
+		}
+	}
+}
