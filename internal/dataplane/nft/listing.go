@@ -179,7 +179,7 @@ func listNames(ctx context.Context, nft knftables.Interface) (*Listing, error) {
 	l := newListing()
 	l.Exists = true
 	for _, name := range all["chain"] {
-		l.Chains[name] = &ListedChain{Hook: "?"}
+		l.Chains[name] = &ListedChain{Hook: "!"} // hook unknown: declared again
 	}
 	for typ, isMap := range map[string]bool{"set": false, "map": true} {
 		for _, name := range all[typ] {
