@@ -8,7 +8,9 @@
 #
 # Measures (Go benchmarks in internal/dataplane/nft/bench_linux_test.go):
 #   - full and partial sync time and transaction size (ops/tx) at 1k and 10k policies,
-#     100 local endpoints, one selector set of ten addresses per policy;
+#     100 local endpoints, one selector set of ten addresses per policy; full syncs with
+#     and without a change, proved unchanged by the nftables generation or (-listed)
+#     listing the kernel's table;
 #   - new TCP connections per second between two pod namespaces through the host
 #     namespace: no table; a table holding only the conntrack rules (the fixed cost of
 #     any stateful dataplane); the Trellis table with 0/100/1k/10k policies selecting the

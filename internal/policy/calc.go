@@ -129,8 +129,7 @@ func (c *Calculator) Update(r Resource) {
 		c.updateProfile(r)
 	case *Namespace:
 		c.namespaces[r.Name] = r
-		c.nsLabels[r.Name] = prefixLabels(model.PrefixNamespaceLabel, r.Labels, r.Name)
-		c.refreshMembers(c.byNS[r.Name])
+		c.setNamespaceLabels(r.Name, prefixLabels(model.PrefixNamespaceLabel, r.Labels, r.Name))
 		c.markProfileUsers(model.PrefixProfileNamespace + r.Name)
 	case *ServiceAccount:
 		k := r.Namespace + "/" + r.Name
@@ -173,8 +172,7 @@ func (c *Calculator) Delete(k Key) {
 		}
 	case KeyNamespace:
 		delete(c.namespaces, k.Name)
-		delete(c.nsLabels, k.Name)
-		c.refreshMembers(c.byNS[k.Name])
+		c.setNamespaceLabels(k.Name, nil)
 		c.markProfileUsers(model.PrefixProfileNamespace + k.Name)
 	case KeyServiceAccount:
 		sk := k.Namespace + "/" + k.Name
@@ -305,6 +303,37 @@ func (c *Calculator) refreshMembers(keys map[string]struct{}) {
 	}
 }
 
+// setNamespaceLabels replaces a namespace's pcns.* labels (nil: the namespace is gone)
+// and updates its members: the namespace-pure ones through the index's namespace path
+// (nsindex.go), the others by recomputing their identity.
+func (c *Calculator) setNamespaceLabels(ns string, now map[string]string) {
+	old := c.nsLabels[ns]
+	if now == nil {
+		delete(c.nsLabels, ns)
+	} else {
+		c.nsLabels[ns] = now
+	}
+	changed := changedKeys(old, now)
+	if len(changed) == 0 {
+		return
+	}
+	var pure []*member
+	for _, k := range slices.Sorted(maps.Keys(c.byNS[ns])) {
+		if m := c.idx.members[k]; m != nil && m.id.nsPure && m.id.namespace == ns {
+			pure = append(pure, m)
+		} else {
+			c.refreshMember(k)
+		}
+	}
+	// Endpoints of other namespaces may name this namespace's profile too.
+	for _, k := range slices.Sorted(maps.Keys(c.byProfile[model.PrefixProfileNamespace+ns])) {
+		if _, done := c.byNS[ns][k]; !done {
+			c.refreshMember(k)
+		}
+	}
+	c.idx.relabelNamespace(old, now, changed, pure)
+}
+
 // refreshMember recomputes a member's identity and re-indexes it.
 func (c *Calculator) refreshMember(key string) {
 	if ep, ok := c.endpoints[key]; ok {
@@ -318,6 +347,7 @@ func (c *Calculator) refreshMember(key string) {
 		id := identity{namespace: ns.Namespace}
 		if ns.Namespace != "" {
 			id.labels = labelsOf(map[string]string{model.LabelNamespace: ns.Namespace}, ns.Labels, c.nsLabels[ns.Namespace])
+			id.nsPure = !hasPrefixedKey(ns.Labels, model.PrefixNamespaceLabel)
 		} else {
 			id.labels = labelsOf(ns.Labels)
 		}
@@ -342,14 +372,22 @@ func (c *Calculator) endpointIdentity(ep *EndpointInput) identity {
 		}
 	}
 	layers = append(layers, builtin, ep.Labels)
-	for _, p := range ep.Profiles {
-		layers = append(layers, c.profileLabels(p))
-	}
 	ns := ""
 	if ep.Kind == KindWorkload {
 		ns = ep.Namespace
 	}
-	return identity{labels: labelsOf(layers...), namespace: ns, sa: ep.ServiceAccount}
+	// Namespace-pure: the pcns.* labels come from the namespace's own profile alone.
+	pure, sawNS := ns != "" && !hasPrefixedKey(ep.Labels, model.PrefixNamespaceLabel), false
+	for _, p := range ep.Profiles {
+		l := c.profileLabels(p)
+		layers = append(layers, l)
+		if _, user := c.profiles[p]; !user && p == model.PrefixProfileNamespace+ns {
+			sawNS = true
+		} else if pure && hasPrefixedKey(l, model.PrefixNamespaceLabel) {
+			pure = false
+		}
+	}
+	return identity{labels: labelsOf(layers...), namespace: ns, sa: ep.ServiceAccount, nsPure: pure && sawNS}
 }
 
 // profileLabels gives the labels a profile passes on: pcns.* for kns.<ns>, pcsa.* for

@@ -20,9 +20,12 @@
 // Identity model: a workload endpoint carries its own labels plus projectcalico.org/namespace,
 // projectcalico.org/orchestrator and projectcalico.org/serviceaccount, and inherits its
 // namespace's labels as pcns.<key> (profile kns.<ns>) and its service account's as pcsa.<key>
-// (profile ksa.<ns>.<sa>). A namespaced policy's rule selectors are scoped to its namespace
-// unless the rule has a namespaceSelector (all(): any namespaced member; global(): only
-// non-namespaced ones); notSelector is never scoped. Network sets are members of rule sets but
+// (profile ksa.<ns>.<sa>). A namespace label change evaluates each namespace selector that
+// reads a changed key once against the namespace and touches only the members of the
+// expressions whose answer flipped (nsindex.go); members whose pcns.* labels do not come
+// from their namespace alone are re-evaluated in full. A namespaced policy's rule selectors
+// are scoped to its namespace unless the rule has a namespaceSelector (all(): any namespaced
+// member; global(): only non-namespaced ones); notSelector is never scoped. Network sets are members of rule sets but
 // never enforcement points.
 //
 // This package must never do I/O, read the clock, start goroutines, log, or import os, net,

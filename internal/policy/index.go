@@ -23,7 +23,10 @@ type exprEntry struct {
 	refs    int
 	term    term
 	indexed bool
-	members map[*member]struct{}
+	// ownTerm is a term every member must carry that is not a namespace label (nsindex.go).
+	ownTerm    term
+	hasOwnTerm bool
+	members    map[*member]struct{}
 	// keys are the labels the expression's result depends on.
 	keys []string
 	// cache is the sorted member list State last built (valid when cached).
@@ -46,6 +49,8 @@ type labelIndex struct {
 	byLabel   map[term]map[*member]struct{}
 	keyValues map[string]map[string]int
 	scratch   map[*exprEntry]struct{}
+	// nsKeyUsers holds the expressions depending on each pcns.* key (nsindex.go).
+	nsKeyUsers map[string]map[*exprEntry]struct{}
 	// evals counts expression evaluations (tests check the index limits them).
 	evals uint64
 	// onChange is called for every membership change.
@@ -54,15 +59,16 @@ type labelIndex struct {
 
 func newLabelIndex(onChange func(*exprEntry, *member, bool)) *labelIndex {
 	return &labelIndex{
-		exprs:     map[string]*exprEntry{},
-		byID:      map[string]*exprEntry{},
-		byTerm:    map[term]map[*exprEntry]struct{}{},
-		unindexed: map[*exprEntry]struct{}{},
-		members:   map[string]*member{},
-		byLabel:   map[term]map[*member]struct{}{},
-		keyValues: map[string]map[string]int{},
-		scratch:   map[*exprEntry]struct{}{},
-		onChange:  onChange,
+		exprs:      map[string]*exprEntry{},
+		byID:       map[string]*exprEntry{},
+		byTerm:     map[term]map[*exprEntry]struct{}{},
+		unindexed:  map[*exprEntry]struct{}{},
+		members:    map[string]*member{},
+		byLabel:    map[term]map[*member]struct{}{},
+		keyValues:  map[string]map[string]int{},
+		scratch:    map[*exprEntry]struct{}{},
+		onChange:   onChange,
+		nsKeyUsers: map[string]map[*exprEntry]struct{}{},
 	}
 }
 
@@ -78,9 +84,13 @@ func (ix *labelIndex) acquire(x *selExpr) *exprEntry {
 		if n := ix.population(t); !e.indexed || n < best {
 			e.term, e.indexed, best = t, true, n
 		}
+		if isOwnTerm(t) && (!e.hasOwnTerm || e.ownTerm.any && !t.any) {
+			e.ownTerm, e.hasOwnTerm = t, true
+		}
 	}
 	ix.exprs[x.key] = e
 	ix.byID[e.id] = e
+	ix.fileNSKeys(e, true)
 	if e.indexed {
 		addTo(ix.byTerm, e.term, e)
 		if e.term.any {
@@ -115,6 +125,7 @@ func (ix *labelIndex) release(e *exprEntry) {
 	}
 	delete(ix.exprs, e.x.key)
 	delete(ix.byID, e.id)
+	ix.fileNSKeys(e, false)
 	if e.indexed {
 		removeFrom(ix.byTerm, e.term, e)
 	} else {

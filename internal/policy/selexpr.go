@@ -34,6 +34,8 @@ type selExpr struct {
 	saSel   *selector.Selector
 	saNames []string
 	key     string
+	// ownKeys are the labels read outside the namespace selector (nsindex.go).
+	ownKeys []string
 }
 
 // identity is what an expression is evaluated against.
@@ -41,6 +43,8 @@ type identity struct {
 	labels    selector.Map // own + built-in + inherited profile labels
 	namespace string
 	sa        string
+	// nsPure is set when the pcns.* labels are exactly the namespace's (nsindex.go).
+	nsPure bool
 }
 
 // prefixed views labels under a prefix: Get(k) is labels[prefix+k].
@@ -133,6 +137,14 @@ func compileExpr(s exprSpec) (*selExpr, error) {
 		x.saNames = slices.Compact(x.saNames)
 	}
 	x.key = x.canonical()
+	if x.sel != nil {
+		x.ownKeys = x.sel.LabelKeys()
+	}
+	if x.saSel != nil {
+		for _, k := range x.saSel.LabelKeys() {
+			x.ownKeys = append(x.ownKeys, model.PrefixServiceAccountLabel+k)
+		}
+	}
 	return x, nil
 }
 

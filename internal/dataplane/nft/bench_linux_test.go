@@ -23,7 +23,10 @@ func requireRootB(b *testing.B) *testnet.Net {
 }
 
 // BenchmarkKernelSync measures full and partial sync time and transaction size with 100
-// local endpoints.
+// local endpoints: full alternates two states (one policy's port and one set element
+// differ), full-nochange repeats one state, partial alternates the two. The -listed
+// variants list the kernel's table every time (as after a change by another process);
+// the others prove it unchanged by the nftables generation.
 func BenchmarkKernelSync(b *testing.B) {
 	for _, nPol := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("policies=%d", nPol), func(b *testing.B) {
@@ -40,20 +43,15 @@ func BenchmarkKernelSync(b *testing.B) {
 				rr.Render(benchState(nPol, 100, false, netip.Addr{}, 1)),
 			}
 			ap := NewApplier(nft)
-			b.Run("full", func(b *testing.B) {
-				var ops int
-				for i := 0; b.Loop(); i++ {
-					res, err := ap.FullSync(ctx, states[i%2])
-					if err != nil {
-						b.Fatal(err)
-					}
-					ops = res.Operations
-				}
-				b.ReportMetric(float64(ops), "ops/tx")
-				st := states[0].Stats()
-				b.ReportMetric(float64(st.Rules), "rules")
-				b.ReportMetric(float64(st.Elements), "elements")
-			})
+			for _, listed := range []bool{false, true} {
+				suffix := map[bool]string{false: "", true: "-listed"}[listed]
+				b.Run("full"+suffix, func(b *testing.B) {
+					benchFullSync(b, ap, states, listed, true)
+				})
+				b.Run("full-nochange"+suffix, func(b *testing.B) {
+					benchFullSync(b, ap, states, listed, false)
+				})
+			}
 			b.Run("partial", func(b *testing.B) {
 				var ops int
 				for i := 0; b.Loop(); i++ {
@@ -69,6 +67,38 @@ func BenchmarkKernelSync(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchFullSync runs full syncs alternating between the two states (change) or of the
+// first one; listed makes every sync list the kernel's table (Invalidate) instead of
+// taking the generation path.
+func benchFullSync(b *testing.B, ap *Applier, states [2]*Table, listed, change bool) {
+	ctx := context.Background()
+	if _, err := ap.FullSync(ctx, states[0]); err != nil {
+		b.Fatal(err)
+	}
+	var ops int
+	for i := 0; b.Loop(); i++ {
+		if listed {
+			ap.Invalidate()
+		}
+		st := states[0]
+		if change {
+			st = states[(i+1)%2]
+		}
+		res, err := ap.FullSync(ctx, st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Listed != listed {
+			b.Fatalf("listed %v, want %v", res.Listed, listed)
+		}
+		ops = res.Operations
+	}
+	b.ReportMetric(float64(ops), "ops/tx")
+	st := states[0].Stats()
+	b.ReportMetric(float64(st.Rules), "rules")
+	b.ReportMetric(float64(st.Elements), "elements")
 }
 
 // BenchmarkKernelConnRate measures new TCP connections per second from one pod to

@@ -10,11 +10,26 @@
 //     identity.
 //   - Plan (pure): Table(s) -> one knftables.Transaction. A partial plan diffs the new
 //     table against the one last applied (changed chains are flushed and refilled inside
-//     the transaction, set elements are added and deleted one by one); a full plan
-//     reconciles against the names listed from the kernel (everything desired is
-//     re-declared and refilled, extras are deleted).
+//     the transaction, set elements are added and deleted one by one); a full plan diffs
+//     it against a Listing of the kernel's table (listing.go: chains with a fingerprint
+//     of each rule, sets and maps with their elements decoded into the canonical text of
+//     Set.Elements, elements.go) and writes only what differs: missing objects and
+//     elements are added, a chain whose rules differ is flushed and refilled, a set with
+//     an element it should not have (or that could not be decoded) is flushed and
+//     refilled, extras are deleted. A kernel that equals the desired table gets no
+//     transaction.
 //   - Apply: the Applier runs the plan through a knftables.Interface (the real nft or
-//     knftables.Fake) and remembers what it applied.
+//     knftables.Fake) and remembers what it applied. A full sync lists the kernel's
+//     table through netlink (listing_linux.go; `nft list` takes seconds at 10k
+//     policies) unless the network namespace's nftables generation, which the kernel
+//     increments with every committed transaction, has not moved since the kernel was
+//     known to hold the applied table (listed, or reached from a listed state by the
+//     Applier's own transactions with nothing else committed in between): nothing can
+//     have drifted then, and the full sync writes the difference to that table. Rule
+//     fingerprints are opaque netlink bytes (counter values and anonymous set names
+//     left out); the Applier learns the fingerprint of each rule it wrote by listing the
+//     chains right after the transaction (only when the generation shows that nothing
+//     else committed in between), so an unknown rule only costs a rewrite.
 //
 // Packet path: the forward hook has two base chains. "forward-from" (priority filter)
 // dispatches packets arriving from a workload interface through the verdict map "from-wl"
@@ -61,6 +76,9 @@
 //   - dataplane names are derived from hashes of canonical strings, so renders are
 //     deterministic and byte-stable;
 //   - after any series of partial syncs the kernel equals a fresh full sync;
+//   - a full sync repairs any drift: a change by anyone else moves the generation, so
+//     the table is listed and every difference (a rule, a chain, an element, a set) is
+//     written back;
 //   - Table objects are never modified once rendered: a Renderer's later tables and the
 //     Applier's applied table share them.
 //

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"context"
+	"errors"
 
 	"sigs.k8s.io/knftables"
 
@@ -72,4 +73,21 @@ func (n *nsInterface) ListElements(ctx context.Context, objectType, name string)
 
 func (n *nsInterface) ListCounters(ctx context.Context) ([]*knftables.Counter, error) {
 	return in(n.ns, func() ([]*knftables.Counter, error) { return n.inner.ListCounters(ctx) })
+}
+
+func (n *nsInterface) listTable(ctx context.Context, want *Table) (*Listing, error) {
+	return in(n.ns, func() (*Listing, error) { return listTable(ctx, n.inner, want) })
+}
+
+func (n *nsInterface) listRules(ctx context.Context, chains []string) (map[string][]string, error) {
+	return in(n.ns, func() (map[string][]string, error) { return listRules(ctx, n.inner, chains) })
+}
+
+func (n *nsInterface) generation(ctx context.Context) (uint32, error) {
+	return in(n.ns, func() (uint32, error) {
+		if l, ok := n.inner.(tableLister); ok {
+			return l.generation(ctx)
+		}
+		return 0, errors.New("no nftables generation")
+	})
 }

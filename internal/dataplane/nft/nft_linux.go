@@ -58,5 +58,5 @@ func NewKernel(ctx context.Context, table string) (knftables.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open nftables table inet %s: %w", table, err)
 	}
-	return nft, nil
+	return &kernelNFT{Interface: nft, table: table}, nil
 }

@@ -6,45 +6,57 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
-// Existing is what a full sync found in the kernel's table: object names by type.
-type Existing struct {
-	Chains map[string]bool
-	Sets   map[string]bool
-	Maps   map[string]bool
+// PlanFull writes into tx a reconciliation of the kernel's table, as listed in have, to
+// want, without flushing or deleting the table, and returns the chains whose rules it
+// wrote. Only what differs is written: missing objects are declared (a set or map the
+// kernel has is never declared again: the kernel finds a set by walking the table's
+// sets by name, so every command naming a set costs time proportional to their
+// number); missing set elements are added, elements whose value differs are replaced,
+// and a set with elements it should not have (or whose elements could not be read) is
+// flushed and refilled; a chain is flushed and refilled unless memo shows that the
+// kernel holds exactly its rules; objects that are not desired are deleted after
+// everything that could reference them was replaced. The transaction is atomic, so the
+// packet path never sees a partial state. A kernel that already equals want gets an
+// empty transaction.
+func PlanFull(tx *knftables.Transaction, want *Table, have *Listing, memo map[Rule]string) []string {
+	return planFull(tx, want, have, memo, false)
 }
 
-// PlanFull writes into tx a reconciliation of the kernel's table (whose object names are
-// have) to want, without flushing or deleting the table: every desired object is
-// (re)declared, every desired chain, set and map is flushed and refilled, and objects
-// that are not desired are deleted after everything that could reference them was
-// replaced. The transaction is atomic, so the packet path never sees a partial state.
-func PlanFull(tx *knftables.Transaction, want *Table, have Existing) {
-	planFull(tx, want, have, false)
-}
-
-func planFull(tx *knftables.Transaction, want *Table, have Existing, batch bool) {
-	tx.Add(&knftables.Table{})
-	// Sets and maps the kernel has are not declared again: an existing set with a
-	// different declaration fails the transaction either way, and the kernel finds a
-	// set by walking the table's list of sets by name, so every command naming a set
-	// costs time proportional to the number of sets (bench/nft: most of a full sync
-	// at 10k policies). Chains are looked up by hash and always declared.
-	declare(tx, want, &Table{Sets: existingSets(want, have), Chains: map[string]*Chain{}})
+func planFull(tx *knftables.Transaction, want *Table, have *Listing, memo ruleMemo, batch bool) []string {
+	if !have.Exists {
+		tx.Add(&knftables.Table{})
+	}
 	for _, name := range sortedKeys(want.Sets) {
-		if s := want.Sets[name]; !s.Verdict() {
-			fill(tx, s, have.has(s), batch)
+		if s := want.Sets[name]; have.set(s) == nil {
+			tx.Add(s.object())
 		}
 	}
 	for _, name := range sortedKeys(want.Chains) {
-		c := want.Chains[name]
-		if have.Chains[name] {
+		c, lc := want.Chains[name], have.Chains[name]
+		if lc == nil || lc.Hook != hookKey(c.Hook) {
+			tx.Add(c.object())
+		}
+	}
+	for _, name := range sortedKeys(want.Sets) {
+		if s := want.Sets[name]; !s.Verdict() {
+			syncElements(tx, s, have.set(s), batch)
+		}
+	}
+	var written []string
+	for _, name := range sortedKeys(want.Chains) {
+		c, lc := want.Chains[name], have.Chains[name]
+		if lc != nil && memo.sameRules(c, lc) {
+			continue
+		}
+		if lc != nil {
 			tx.Flush(c.object())
 		}
 		addRules(tx, c)
+		written = append(written, name)
 	}
 	for _, name := range sortedKeys(want.Sets) {
 		if s := want.Sets[name]; s.Verdict() {
-			fill(tx, s, have.has(s), batch)
+			syncElements(tx, s, have.set(s), batch)
 		}
 	}
 	var extraChains, extraSets, extraMaps []string
@@ -54,34 +66,54 @@ func planFull(tx *knftables.Transaction, want *Table, have Existing, batch bool)
 		}
 	}
 	for _, name := range sortedKeys(have.Sets) {
-		if s := want.Sets[name]; s == nil || s.Map {
-			extraSets = append(extraSets, name)
-		}
-	}
-	for _, name := range sortedKeys(have.Maps) {
-		if s := want.Sets[name]; s == nil || !s.Map {
-			extraMaps = append(extraMaps, name)
+		if ls, s := have.Sets[name], want.Sets[name]; s == nil || s.Map != ls.Map {
+			if ls.Map {
+				extraMaps = append(extraMaps, name)
+			} else {
+				extraSets = append(extraSets, name)
+			}
 		}
 	}
 	removeStale(tx, extraChains, extraSets, extraMaps)
+	return written
 }
 
-// existingSets are want's sets and maps that have lists (by name and kind).
-func existingSets(want *Table, have Existing) map[string]*Set {
-	out := map[string]*Set{}
-	for name, s := range want.Sets {
-		if have.has(s) {
-			out[name] = s
+// set returns the listed set or map named like s and of its kind, or nil.
+func (l *Listing) set(s *Set) *ListedSet {
+	if ls := l.Sets[s.Name]; ls != nil && ls.Map == s.Map {
+		return ls
+	}
+	return nil
+}
+
+// syncElements makes the listed set ls (nil: just declared) hold exactly s's elements.
+func syncElements(tx *knftables.Transaction, s *Set, ls *ListedSet, batch bool) {
+	if s.Dynamic {
+		return // the packet path owns its elements
+	}
+	if ls == nil || !ls.Known {
+		fill(tx, s, ls != nil, batch)
+		return
+	}
+	for k := range ls.Elements {
+		if _, ok := s.Elements[k]; !ok {
+			fill(tx, s, true, batch) // an extra element: its listed key is not ours to name
+			return
 		}
 	}
-	return out
-}
-
-func (e Existing) has(s *Set) bool {
-	if s.Map {
-		return e.Maps[s.Name]
+	var add []string
+	for _, k := range sortedKeys(s.Elements) {
+		e := s.Elements[k]
+		v, ok := ls.Elements[k]
+		if ok && v == strings.Join(e.Value, " . ") {
+			continue
+		}
+		if ok {
+			tx.Delete(s.element(Element{Key: e.Key})) // a map element with another value
+		}
+		add = append(add, k)
 	}
-	return e.Sets[s.Name]
+	addElements(tx, s, add, batch)
 }
 
 // PlanPartial writes into tx the changes that turn old (what was last applied) into want:
