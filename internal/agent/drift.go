@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"sigs.k8s.io/knftables"
-
 	"github.com/trellisnet/trellis/internal/runner"
 )
 
@@ -114,16 +112,6 @@ func (o *ownGens) settle() []uint32 {
 	}
 	o.pending = o.pending[:0]
 	return foreign
-}
-
-// trackedNFT runs every transaction of the agent through ownGens.
-type trackedNFT struct {
-	knftables.Interface
-	gens *ownGens
-}
-
-func (t trackedNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
-	return t.gens.run(func() error { return t.Interface.Run(ctx, tx) })
 }
 
 // foreignChange is ownGens.onForeign: a change of the table the agent did not make asks

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
 	"github.com/trellisnet/trellis/internal/netns"
 )
 
@@ -16,7 +17,6 @@ import (
 const (
 	nfnlSubsysNFTables = 10
 	nftMsgNewGen       = 15
-	nftMsgGetGen       = 16
 	nfnlGroupNFTables  = 7
 	nfprotoInet        = 1
 	// Attribute 1 of every table, chain, rule, set, element, object and flowtable message
@@ -174,50 +174,8 @@ func nfnlSocket(ns string, listen bool) (int, error) {
 	return fd, nil
 }
 
-// NFTGeneration returns a Dataplane.Generation that reads the nftables generation (the
-// kernel's count of committed transactions, NFT_MSG_GETGEN) in namespace ns ("" for the
-// process's own).
+// NFTGeneration returns a Dataplane.Generation that reads the nftables generation in
+// namespace ns ("" for the process's own), through the dataplane's one reader.
 func NFTGeneration(ns string) func() (uint32, error) {
-	return func() (uint32, error) {
-		fd, err := nfnlSocket(ns, false)
-		if err != nil {
-			return 0, err
-		}
-		defer unix.Close(fd)
-		req := make([]byte, unix.NLMSG_HDRLEN+4)
-		binary.NativeEndian.PutUint32(req[0:4], uint32(len(req)))
-		binary.NativeEndian.PutUint16(req[4:6], nfnlSubsysNFTables<<8|nftMsgGetGen)
-		binary.NativeEndian.PutUint16(req[6:8], unix.NLM_F_REQUEST)
-		binary.NativeEndian.PutUint32(req[8:12], 1)
-		if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-			return 0, fmt.Errorf("ask nftables generation: %w", err)
-		}
-		buf := make([]byte, 4096)
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return 0, fmt.Errorf("read nftables generation: %w", err)
-		}
-		return parseGen(buf[:n])
-	}
-}
-
-// parseGen reads the generation from a NEWGEN reply.
-func parseGen(b []byte) (uint32, error) {
-	if len(b) < unix.NLMSG_HDRLEN+4 {
-		return 0, errors.New("read nftables generation: short reply")
-	}
-	typ := binary.NativeEndian.Uint16(b[4:6])
-	if typ == unix.NLMSG_ERROR {
-		errno := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN:]))
-		return 0, fmt.Errorf("read nftables generation: %w", unix.Errno(-errno))
-	}
-	l := min(int(binary.NativeEndian.Uint32(b[0:4])), len(b))
-	if typ != nfnlSubsysNFTables<<8|nftMsgNewGen || l < unix.NLMSG_HDRLEN+4 {
-		return 0, fmt.Errorf("read nftables generation: unexpected reply type %#x", typ)
-	}
-	v := nlAttr(b[unix.NLMSG_HDRLEN+4:l], nftaGenID)
-	if len(v) != 4 {
-		return 0, errors.New("read nftables generation: no generation in reply")
-	}
-	return binary.BigEndian.Uint32(v), nil
+	return func() (uint32, error) { return nft.Generation(context.Background(), ns) }
 }

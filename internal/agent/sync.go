@@ -66,7 +66,7 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 	nftIf := dp.NFT
 	if dp.Generation != nil {
 		p.gens = &ownGens{gen: dp.Generation, onForeign: p.foreignChange, onBroken: p.brokenGens}
-		nftIf = trackedNFT{Interface: dp.NFT, gens: p.gens}
+		nftIf = nft.WithRunHook(dp.NFT, p.gens.run)
 	}
 	p.applier = nft.NewApplier(nftIf)
 	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)

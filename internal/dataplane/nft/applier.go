@@ -48,7 +48,7 @@ type Result struct {
 
 // NewApplier returns an Applier over nft. It does no I/O; the first Apply is a full sync.
 func NewApplier(nft knftables.Interface) *Applier {
-	_, fake := nft.(*knftables.Fake)
+	_, fake := unwrap(nft).(*knftables.Fake)
 	return &Applier{nft: nft, now: time.Now, batch: !fake, memo: ruleMemo{}}
 }
 
@@ -132,7 +132,7 @@ func (a *Applier) unchangedSince(ctx context.Context) (uint32, bool) {
 // kernel holds the applied table at the recorded generation and it has not moved since
 // (knftables.Fake, which has no generation, has no other writer).
 func (a *Applier) ownRules(ctx context.Context) bool {
-	if _, fake := a.nft.(*knftables.Fake); fake {
+	if _, fake := unwrap(a.nft).(*knftables.Fake); fake {
 		return true
 	}
 	_, known := a.unchangedSince(ctx)

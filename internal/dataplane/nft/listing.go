@@ -3,8 +3,10 @@ package nft
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"sigs.k8s.io/knftables"
 )
@@ -171,7 +173,7 @@ func fakeRuleFP(text, comment string) string {
 func listNames(ctx context.Context, nft knftables.Interface) (*Listing, error) {
 	all, err := nft.ListAll(ctx)
 	if err != nil {
-		if knftables.IsNotFound(err) {
+		if knftables.IsNotFound(err) || errors.Is(err, syscall.ENOENT) {
 			return newListing(), nil
 		}
 		return nil, fmt.Errorf("list nftables table: %w", err)

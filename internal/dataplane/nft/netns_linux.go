@@ -91,3 +91,12 @@ func (n *nsInterface) generation(ctx context.Context) (uint32, error) {
 		return 0, errors.New("no nftables generation")
 	})
 }
+
+// Generation reads the nftables generation (the kernel's count of committed nftables
+// transactions, any table) in network namespace ns ("" for the process's own).
+func Generation(ctx context.Context, ns string) (uint32, error) {
+	if ns == "" {
+		return (&kernelNFT{}).generation(ctx)
+	}
+	return in(ns, func() (uint32, error) { return (&kernelNFT{}).generation(ctx) })
+}
