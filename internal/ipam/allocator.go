@@ -259,6 +259,19 @@ type assignCall struct {
 	listed bool
 }
 
+// listAffinities lists the node's affinities into call, once per request.
+func (a *Allocator) listAffinities(ctx context.Context, call *assignCall, node string) error {
+	if call.listed {
+		return nil
+	}
+	affs, err := a.nodeAffinities(ctx, node)
+	if err != nil {
+		return err
+	}
+	call.affs, call.listed = affs, true
+	return nil
+}
+
 // assignFamily assigns n addresses of one family: from the node's affine blocks, then from
 // newly claimed blocks, then (without strict affinity) borrowed from other blocks. Only
 // when the affine blocks do not suffice does it list the blocks.
@@ -272,7 +285,6 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 	}
 	skip := reservedFunc(args.Reserved)
 	var got []Allocation
-	fail := func(err error) ([]Allocation, error) { return nil, err } // nothing written yet
 	take := func(name string, want func(*Block) bool) error {
 		allocs, err := a.assignFromBlock(ctx, call.batch, name, n-len(got), args.Handle, args.Attrs, skip, want)
 		got = append(got, allocs...)
@@ -281,12 +293,8 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 	affine := func(b *Block) bool { return b.Affinity == args.Node }
 
 	// 1. Blocks already affine to the node.
-	if !call.listed {
-		affs, err := a.nodeAffinities(ctx, args.Node)
-		if err != nil {
-			return fail(err)
-		}
-		call.affs, call.listed = affs, true
+	if err := a.listAffinities(ctx, call, args.Node); err != nil {
+		return nil, err
 	}
 	for _, af := range call.affs {
 		if len(got) == n {
@@ -296,7 +304,7 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 			continue
 		}
 		if err := take(BlockName(af.CIDR), affine); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
 	if len(got) == n {
@@ -305,7 +313,7 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 	// 2. New blocks, up to the per-node limit.
 	blocks, err := a.store.Blocks().List(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("list blocks: %w", err))
+		return nil, fmt.Errorf("list blocks: %w", err)
 	}
 	existing := map[netip.Prefix]bool{}
 	for _, b := range blocks {
@@ -317,11 +325,11 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 			break
 		}
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		call.affs = append(call.affs, &Affinity{Meta: Meta{Name: AffinityName(args.Node, cidr)}, Node: args.Node, CIDR: cidr, State: AffinityConfirmed})
 		if err := take(BlockName(cidr), affine); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
 	// 3. Borrow from any other block in the eligible pools.
@@ -335,12 +343,12 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 				continue
 			}
 			if err := take(b.Name, func(*Block) bool { return true }); err != nil {
-				return fail(err)
+				return nil, err
 			}
 		}
 	}
 	if len(got) < n {
-		return fail(fmt.Errorf("got %d of %d: %w", len(got), n, ErrExhausted))
+		return nil, fmt.Errorf("got %d of %d: %w", len(got), n, ErrExhausted)
 	}
 	return got, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -283,7 +284,7 @@ func startEtcd(t testing.TB) store.Store {
 	sock := "unix://" + filepath.Join(dir, "client.sock")
 	srv := embed.New(embed.Config{Name: "trl-ipam", DataDir: filepath.Join(dir, "data"),
 		ListenClientURLs: []string{sock}, ListenPeerURLs: []string{"unix://" + filepath.Join(dir, "peer.sock")},
-		UnsafeNoFsync: true})
+		UnsafeNoFsync: os.Getenv("TRELLIS_TEST_FSYNC") == ""}) // set it to measure with a production-like datastore
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Start(ctx); err != nil {
