@@ -104,17 +104,18 @@ const maxCommitWrites = 100
 // (the blocks, then the handle record guarded by the revision read), and returns the
 // addresses freed. A handle that does not exist is not an error (DEL is idempotent).
 func (a *Allocator) ReleaseByHandle(ctx context.Context, handle string) ([]netip.Addr, error) {
+	var freed []netip.Addr // by commits that succeeded, over all attempts
 	for i := range a.retries {
 		h, err := a.store.Handles().Get(ctx, handle)
 		if errors.Is(err, ErrNotFound) {
-			return nil, nil
+			return freed, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("release handle %s: %w", handle, err)
+			return freed, fmt.Errorf("release handle %s: %w", handle, err)
 		}
-		ws, freed, err := a.releaseHandleWrites(ctx, h)
+		ws, addrs, err := a.releaseHandleWrites(ctx, h)
 		if err != nil {
-			return nil, err
+			return freed, err
 		}
 		// A handle in more blocks than a Commit takes (never seen from CNI) frees them in
 		// several, and so does a release that lost half its retries (a commit of several
@@ -124,28 +125,28 @@ func (a *Allocator) ReleaseByHandle(ctx context.Context, handle string) ([]netip
 		if i >= a.retries/2 {
 			chunk = 1
 		}
-		for len(ws) > chunk && err == nil {
-			err = a.store.Commit(ctx, ws[:chunk])
-			ws = ws[chunk:]
-		}
-		if err == nil {
-			err = a.store.Commit(ctx, ws)
+		for len(ws) > 0 && err == nil {
+			n := min(chunk, len(ws))
+			if err = a.store.Commit(ctx, ws[:n]); err == nil {
+				freed = append(freed, slices.Concat(addrs[:n]...)...)
+				ws, addrs = ws[n:], addrs[n:]
+			}
 		}
 		if err == nil {
 			return freed, nil
 		}
 		if !lostRace(err) {
-			return nil, fmt.Errorf("release handle %s: %w", handle, err)
+			return freed, fmt.Errorf("release handle %s: %w", handle, err)
 		}
 	}
-	return nil, fmt.Errorf("release handle %s: %w", handle, ErrRetries)
+	return freed, fmt.Errorf("release handle %s: %w", handle, ErrRetries)
 }
 
 // releaseHandleWrites returns the writes that free every address of h in its blocks and
-// delete h, and the addresses freed.
-func (a *Allocator) releaseHandleWrites(ctx context.Context, h *Handle) ([]Write, []netip.Addr, error) {
+// then delete h, and per write the addresses it frees.
+func (a *Allocator) releaseHandleWrites(ctx context.Context, h *Handle) ([]Write, [][]netip.Addr, error) {
 	var ws []Write
-	var freed []netip.Addr
+	var freed [][]netip.Addr
 	for _, name := range slices.Sorted(maps.Keys(h.Blocks)) {
 		blk, err := a.store.Blocks().Get(ctx, name)
 		if errors.Is(err, ErrNotFound) {
@@ -157,10 +158,10 @@ func (a *Allocator) releaseHandleWrites(ctx context.Context, h *Handle) ([]Write
 		addrs := blk.addrsOf(h.Name)
 		if blk.releaseHandle(h.Name) > 0 {
 			ws = append(ws, Write{Op: WriteUpdate, Block: blk})
-			freed = append(freed, addrs...)
+			freed = append(freed, addrs)
 		}
 	}
-	return append(ws, Write{Op: WriteDelete, Handle: h}), freed, nil
+	return append(ws, Write{Op: WriteDelete, Handle: h}), append(freed, nil), nil
 }
 
 // AddrsByHandle lists the addresses handle owns, sorted.
