@@ -25,6 +25,7 @@ func BenchmarkAddDel(b *testing.B) {
 	e := newEnv(b)
 	l := e.conflist(confOpts{version: "1.1.0", assign6: true})
 	var adds, dels, addCPU, delCPU []time.Duration
+	var addEtcd []etcdCounters
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		p := &pod{ns: "default", name: fmt.Sprintf("bench-%d", i), netns: "trl-p-" + randSuffix(), containerID: fmt.Sprintf("bench-%d", i)}
@@ -33,9 +34,10 @@ func BenchmarkAddDel(b *testing.B) {
 		}
 		e.createPodObject(p)
 		b.StartTimer()
-		start, cpu := time.Now(), childrenCPU(b)
+		start, cpu, before := time.Now(), childrenCPU(b), readEtcdCounters(b)
 		e.mustAdd(l, p.rt())
 		adds = append(adds, time.Since(start))
+		addEtcd = append(addEtcd, readEtcdCounters(b).sub(before))
 		addCPU = append(addCPU, childrenCPU(b)-cpu)
 		start, cpu = time.Now(), childrenCPU(b)
 		if err := e.run(func(ctx context.Context) error { return e.cni.DelNetworkList(ctx, l, p.rt()) }); err != nil {
@@ -53,6 +55,7 @@ func BenchmarkAddDel(b *testing.B) {
 	report(b, "del", dels)
 	report(b, "add-cpu", addCPU)
 	report(b, "del-cpu", delCPU)
+	reportCounters(b, "add", addEtcd)
 	e.reportLogged(b, "ADD", "add")
 	e.reportLogged(b, "DEL", "del")
 }

@@ -38,7 +38,7 @@ func (t *timing) attr() slog.Attr {
 }
 
 // countingStore counts the requests one command makes to the datastore (each a round trip,
-// Update and Delete of the etcd backend sometimes two), for the same log record.
+// Update, Delete and Apply of the etcd backend sometimes more), for the same log record.
 type countingStore struct {
 	store.Store
 	n atomic.Int32
@@ -67,4 +67,9 @@ func (s *countingStore) Update(ctx context.Context, obj model.Object) (model.Obj
 func (s *countingStore) Delete(ctx context.Context, kind *model.Kind, namespace, name string, opts store.DeleteOptions) (model.Object, error) {
 	s.n.Add(1)
 	return s.Store.Delete(ctx, kind, namespace, name, opts)
+}
+
+func (s *countingStore) Apply(ctx context.Context, ops []store.Op) ([]model.Object, error) {
+	s.n.Add(1)
+	return s.Store.Apply(ctx, ops)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -75,8 +74,15 @@ func (r Result) Addrs() []netip.Addr {
 	return out
 }
 
-// AutoAssign assigns the requested numbers of addresses to args.Handle. On any failure
-// nothing stays allocated by this call.
+// AutoAssign assigns the requested numbers of addresses to args.Handle. The allocation
+// (the handle record and every block it takes addresses from, both families) is planned
+// from reads and written as one Store.Commit; a lost race writes nothing and plans again.
+// On any failure nothing stays allocated by this call.
+//
+// A commit of two blocks loses every race either block would lose, so under heavy
+// contention on a node's blocks a dual-stack request that lost half its retries falls
+// back to one commit per family (as two single-family requests of the same handle, the
+// first rolled back if the second fails): two writes instead of one, but no starvation.
 func (a *Allocator) AutoAssign(ctx context.Context, args AssignArgs) (Result, error) {
 	if args.Handle == "" || args.Node == "" {
 		return Result{}, errors.New("auto-assign: handle and node are required")
@@ -84,24 +90,49 @@ func (a *Allocator) AutoAssign(ctx context.Context, args AssignArgs) (Result, er
 	if args.Use == "" {
 		args.Use = UseWorkload
 	}
-	var res Result
-	var err error
-	// The handle usually does not exist yet: try creating it before reading it.
-	call := &assignCall{handle: handleHint{absent: true}}
-	if args.Num4 > 0 {
-		res.IPv4, err = a.assignFamily(ctx, args, call, true, args.Num4)
-		if err != nil {
-			return Result{}, fmt.Errorf("auto-assign %d IPv4 for handle %s on node %s: %w", args.Num4, args.Handle, args.Node, err)
-		}
+	if args.Num4 == 0 || args.Num6 == 0 {
+		return a.assignCommitted(ctx, args, a.retries)
 	}
-	if args.Num6 > 0 {
-		res.IPv6, err = a.assignFamily(ctx, args, call, false, args.Num6)
-		if err != nil {
-			rbErr := a.rollback(ctx, res.IPv4)
-			return Result{}, errors.Join(fmt.Errorf("auto-assign %d IPv6 for handle %s on node %s: %w", args.Num6, args.Handle, args.Node, err), rbErr)
-		}
+	res, err := a.assignCommitted(ctx, args, a.retries/2)
+	if !errors.Is(err, ErrRetries) {
+		return res, err
 	}
+	v4, v6 := args, args
+	v4.Num6, v6.Num4 = 0, 0
+	if res, err = a.assignCommitted(ctx, v4, a.retries); err != nil {
+		return Result{}, err
+	}
+	r6, err := a.assignCommitted(ctx, v6, a.retries)
+	if err != nil {
+		return Result{}, errors.Join(err, a.rollback(ctx, res.IPv4))
+	}
+	res.IPv6 = r6.IPv6
 	return res, nil
+}
+
+// assignCommitted plans args and commits the plan in one Store.Commit, planning again
+// after a lost race, at most retries times.
+func (a *Allocator) assignCommitted(ctx context.Context, args AssignArgs, retries int) (Result, error) {
+	call := &assignCall{}
+	// The handle usually does not exist yet: create it unread until a commit says otherwise
+	// (only the handle's create can fail with ErrAlreadyExists).
+	absent := true
+	for range retries {
+		call.batch = newBatch()
+		res, err := a.planAssign(ctx, args, call)
+		if err != nil {
+			return Result{}, err
+		}
+		err = a.commit(ctx, call.batch, absent)
+		if err == nil {
+			return res, nil
+		}
+		if !lostRace(err) {
+			return Result{}, fmt.Errorf("auto-assign for handle %s on node %s: %w", args.Handle, args.Node, err)
+		}
+		absent = absent && !errors.Is(err, ErrAlreadyExists)
+	}
+	return Result{}, fmt.Errorf("auto-assign for handle %s on node %s: %w", args.Handle, args.Node, ErrRetries)
 }
 
 // rollback releases allocations made by this process, matching handle and sequence.
@@ -114,11 +145,30 @@ func (a *Allocator) rollback(ctx context.Context, allocs []Allocation) error {
 		seq := al.Sequence
 		reqs[i] = ReleaseRequest{Addr: al.Addr, Handle: al.Handle, Sequence: &seq}
 	}
-	_, err := a.Release(ctx, reqs)
-	if err != nil {
+	if _, err := a.Release(ctx, reqs); err != nil {
 		return fmt.Errorf("roll back: %w", err)
 	}
 	return nil
+}
+
+// planAssign stages the addresses of both families in call.batch. It writes nothing but
+// the blocks it claims for the node (a claim stands on its own).
+func (a *Allocator) planAssign(ctx context.Context, args AssignArgs, call *assignCall) (Result, error) {
+	var res Result
+	var err error
+	if args.Num4 > 0 {
+		res.IPv4, err = a.assignFamily(ctx, args, call, true, args.Num4)
+		if err != nil {
+			return Result{}, fmt.Errorf("auto-assign %d IPv4 for handle %s on node %s: %w", args.Num4, args.Handle, args.Node, err)
+		}
+	}
+	if args.Num6 > 0 {
+		res.IPv6, err = a.assignFamily(ctx, args, call, false, args.Num6)
+		if err != nil {
+			return Result{}, fmt.Errorf("auto-assign %d IPv6 for handle %s on node %s: %w", args.Num6, args.Handle, args.Node, err)
+		}
+	}
+	return res, nil
 }
 
 // eligiblePools returns, in order of preference, the pools of one family the request may
@@ -201,12 +251,25 @@ func reservedFunc(res []netip.Prefix) func(netip.Addr) bool {
 	}
 }
 
-// assignCall is what one AutoAssign carries from one family to the next, so that a dual
-// stack assignment reads the node's affinities once and the handle record not at all.
+// assignCall is what one AutoAssign carries from one family to the next and from one
+// attempt to the next: the node's affinities, listed once, and the batch of the attempt.
 type assignCall struct {
-	handle handleHint
+	batch  *batch
 	affs   []*Affinity // the node's usable affinities, listed once, plus blocks claimed since
 	listed bool
+}
+
+// listAffinities lists the node's affinities into call, once per request.
+func (a *Allocator) listAffinities(ctx context.Context, call *assignCall, node string) error {
+	if call.listed {
+		return nil
+	}
+	affs, err := a.nodeAffinities(ctx, node)
+	if err != nil {
+		return err
+	}
+	call.affs, call.listed = affs, true
+	return nil
 }
 
 // assignFamily assigns n addresses of one family: from the node's affine blocks, then from
@@ -222,23 +285,16 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 	}
 	skip := reservedFunc(args.Reserved)
 	var got []Allocation
-	fail := func(err error) ([]Allocation, error) {
-		return nil, errors.Join(err, a.rollback(ctx, got))
-	}
 	take := func(name string, want func(*Block) bool) error {
-		allocs, err := a.assignFromBlock(ctx, name, n-len(got), args.Handle, &call.handle, args.Attrs, skip, want)
+		allocs, err := a.assignFromBlock(ctx, call.batch, name, n-len(got), args.Handle, args.Attrs, skip, want)
 		got = append(got, allocs...)
 		return err
 	}
 	affine := func(b *Block) bool { return b.Affinity == args.Node }
 
 	// 1. Blocks already affine to the node.
-	if !call.listed {
-		affs, err := a.nodeAffinities(ctx, args.Node)
-		if err != nil {
-			return fail(err)
-		}
-		call.affs, call.listed = affs, true
+	if err := a.listAffinities(ctx, call, args.Node); err != nil {
+		return nil, err
 	}
 	for _, af := range call.affs {
 		if len(got) == n {
@@ -248,7 +304,7 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 			continue
 		}
 		if err := take(BlockName(af.CIDR), affine); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
 	if len(got) == n {
@@ -257,7 +313,7 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 	// 2. New blocks, up to the per-node limit.
 	blocks, err := a.store.Blocks().List(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("list blocks: %w", err))
+		return nil, fmt.Errorf("list blocks: %w", err)
 	}
 	existing := map[netip.Prefix]bool{}
 	for _, b := range blocks {
@@ -269,11 +325,11 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 			break
 		}
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		call.affs = append(call.affs, &Affinity{Meta: Meta{Name: AffinityName(args.Node, cidr)}, Node: args.Node, CIDR: cidr, State: AffinityConfirmed})
 		if err := take(BlockName(cidr), affine); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
 	// 3. Borrow from any other block in the eligible pools.
@@ -287,133 +343,32 @@ func (a *Allocator) assignFamily(ctx context.Context, args AssignArgs, call *ass
 				continue
 			}
 			if err := take(b.Name, func(*Block) bool { return true }); err != nil {
-				return fail(err)
+				return nil, err
 			}
 		}
 	}
 	if len(got) < n {
-		return fail(fmt.Errorf("got %d of %d: %w", len(got), n, ErrExhausted))
+		return nil, fmt.Errorf("got %d of %d: %w", len(got), n, ErrExhausted)
 	}
 	return got, nil
 }
 
-// assignFromBlock takes up to n addresses from the named block while want(block) holds.
-func (a *Allocator) assignFromBlock(ctx context.Context, name string, n int, handle string, hint *handleHint, attrs map[string]string,
+// assignFromBlock stages up to n addresses from the named block while want(block) holds.
+func (a *Allocator) assignFromBlock(ctx context.Context, b *batch, name string, n int, handle string, attrs map[string]string,
 	skip func(netip.Addr) bool, want func(*Block) bool) ([]Allocation, error) {
-	for range a.retries {
-		b, err := a.store.Blocks().Get(ctx, name)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get block %s: %w", name, err)
-		}
-		if !want(b) || b.Free() == 0 {
-			return nil, nil
-		}
-		c := b // Get returned a copy this call owns
-		allocs := c.assign(n, handle, attrs, skip)
-		if len(allocs) == 0 {
-			return nil, nil
-		}
-		if err := a.adjustHandle(ctx, hint, handle, name, len(allocs)); err != nil {
-			return nil, err
-		}
-		_, err = a.store.Blocks().Update(ctx, c)
-		if err == nil {
-			return allocs, nil
-		}
-		if dErr := a.adjustHandle(ctx, hint, handle, name, -len(allocs)); dErr != nil {
-			return nil, errors.Join(fmt.Errorf("update block %s: %w", name, err), dErr)
-		}
-		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("update block %s: %w", name, err)
-		}
+	blk, err := b.block(ctx, a.store, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
 	}
-	return nil, fmt.Errorf("assign from block %s: %w", name, ErrRetries)
-}
-
-// handleHint is what one call last knew of a handle record, so that a call writing the
-// same handle several times (dual stack) need not read it back first. It is a guess only:
-// every write stays guarded, and a wrong guess costs one failed write and the read.
-type handleHint struct {
-	h      *Handle // the state this call last wrote; nil if none
-	absent bool    // believed not to exist yet: try Create before Get
-}
-
-// guess returns the hinted state to start from (a copy the caller may change), with
-// ErrNotFound when the handle is believed absent, or false when there is no hint.
-func (hint *handleHint) guess() (*Handle, bool, error) {
-	switch {
-	case hint == nil:
-		return nil, false, nil
-	case hint.h != nil:
-		c := *hint.h
-		c.Blocks = maps.Clone(hint.h.Blocks)
-		if c.Blocks == nil {
-			c.Blocks = map[string]int{}
-		}
-		return &c, true, nil
-	case hint.absent:
-		return nil, true, ErrNotFound
+	if err != nil {
+		return nil, fmt.Errorf("get block %s: %w", name, err)
 	}
-	return nil, false, nil
-}
-
-func (hint *handleHint) set(h *Handle) {
-	if hint != nil {
-		hint.h, hint.absent = h, h == nil
+	if !want(blk) || blk.Free() == 0 {
+		return nil, nil
 	}
-}
-
-// adjustHandle adds delta allocations in block to handle's record, creating it on first use
-// and deleting it when it counts nothing. hint, if not nil, is used for the first attempt
-// and updated with what was written.
-func (a *Allocator) adjustHandle(ctx context.Context, hint *handleHint, handle, block string, delta int) error {
-	t := a.store.Handles()
-	for i := range a.retries {
-		h, hinted, err := hint.guess()
-		if i > 0 || !hinted {
-			h, err = t.Get(ctx, handle)
-		}
-		if errors.Is(err, ErrNotFound) {
-			if delta < 0 {
-				hint.set(nil)
-				return nil
-			}
-			created, err := t.Create(ctx, &Handle{Meta: Meta{Name: handle}, Blocks: map[string]int{block: delta}})
-			if err == nil {
-				hint.set(created)
-				return nil
-			}
-			if errors.Is(err, ErrAlreadyExists) {
-				continue
-			}
-			return fmt.Errorf("create handle %s: %w", handle, err)
-		}
-		if err != nil {
-			return fmt.Errorf("get handle %s: %w", handle, err)
-		}
-		if h.Blocks == nil {
-			h.Blocks = map[string]int{}
-		}
-		h.Blocks[block] += delta
-		if h.Blocks[block] <= 0 {
-			delete(h.Blocks, block)
-		}
-		var written *Handle
-		if len(h.Blocks) == 0 {
-			err = t.Delete(ctx, handle, h.Revision)
-		} else {
-			written, err = t.Update(ctx, h)
-		}
-		if err == nil || (errors.Is(err, ErrNotFound) && delta < 0) {
-			hint.set(written)
-			return nil
-		}
-		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("update handle %s: %w", handle, err)
-		}
+	allocs := blk.assign(n, handle, attrs, skip)
+	if len(allocs) > 0 {
+		b.change(name, handle, len(allocs))
 	}
-	return fmt.Errorf("update handle %s: %w", handle, ErrRetries)
+	return allocs, nil
 }

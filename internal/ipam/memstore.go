@@ -147,3 +147,63 @@ func (t *memTable[T]) Delete(_ context.Context, name, revision string) error {
 	delete(t.rows, name)
 	return nil
 }
+
+// Commit implements Store: the fail hook and every precondition are checked before
+// anything is written.
+func (m *MemStore) Commit(_ context.Context, ws []Write) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, w := range ws {
+		if err := m.check(w); err != nil {
+			return err
+		}
+	}
+	for _, w := range ws {
+		if w.Block != nil {
+			m.blocks.apply(w.Op, w.Block)
+		} else {
+			m.handles.apply(w.Op, w.Handle)
+		}
+	}
+	return nil
+}
+
+func (m *MemStore) check(w Write) error {
+	if (w.Block == nil) == (w.Handle == nil) {
+		return fmt.Errorf("commit: a write needs exactly one of block and handle")
+	}
+	if w.Block != nil {
+		return m.blocks.check(w.Op, w.Block)
+	}
+	return m.handles.check(w.Op, w.Handle)
+}
+
+// check is the precondition of one write of v, with its fail hook. m.mu is held.
+func (t *memTable[T]) check(op WriteOp, v T) error {
+	name := t.meta(v).Name
+	verb := map[WriteOp]string{WriteCreate: "create", WriteUpdate: "update", WriteDelete: "delete"}[op]
+	if err := t.hook(verb, name); err != nil {
+		return err
+	}
+	cur, ok := t.rows[name]
+	switch {
+	case op == WriteCreate && ok:
+		return fmt.Errorf("create %s %s: %w", t.table, name, ErrAlreadyExists)
+	case op == WriteCreate:
+		return nil
+	case !ok:
+		return fmt.Errorf("%s %s %s: %w", verb, t.table, name, ErrNotFound)
+	case t.meta(v).Revision != "" && t.meta(v).Revision != t.meta(cur).Revision:
+		return fmt.Errorf("%s %s %s: %w", verb, t.table, name, ErrConflict)
+	}
+	return nil
+}
+
+// apply makes one checked write. m.mu is held.
+func (t *memTable[T]) apply(op WriteOp, v T) {
+	if op == WriteDelete {
+		delete(t.rows, t.meta(v).Name)
+		return
+	}
+	t.put(t.meta(v).Name, v)
+}

@@ -41,7 +41,8 @@ var statusOf = map[releaseResult]ReleaseStatus{
 	wrongHandle: StatusWrongHandle, wrongSequence: StatusWrongSequence,
 }
 
-// Release frees addresses, one block update per block touched, and reports per address.
+// Release frees addresses, one Commit per block touched (the block and its owners' handle
+// records), and reports per address.
 func (a *Allocator) Release(ctx context.Context, reqs []ReleaseRequest) ([]ReleaseOutcome, error) {
 	blocks, err := a.store.Blocks().List(ctx)
 	if err != nil {
@@ -66,104 +67,101 @@ func (a *Allocator) Release(ctx context.Context, reqs []ReleaseRequest) ([]Relea
 	return out, nil
 }
 
+// releaseInBlock frees the requests idx, all in block name, and the handle counts of their
+// owners in one Commit.
 func (a *Allocator) releaseInBlock(ctx context.Context, name string, reqs []ReleaseRequest, idx []int, out []ReleaseOutcome) error {
 	for range a.retries {
-		b, err := a.store.Blocks().Get(ctx, name)
+		b := newBatch()
+		blk, err := b.block(ctx, a.store, name)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("release: get block %s: %w", name, err)
 		}
-		c := b // Get returned a copy this call owns
-		freed := map[string]int{}
 		for _, i := range idx {
-			owner, res := c.release(reqs[i].Addr, reqs[i].Handle, reqs[i].Sequence)
+			owner, res := blk.release(reqs[i].Addr, reqs[i].Handle, reqs[i].Sequence)
 			out[i].Status, out[i].Handle = statusOf[res], owner
 			if res == released {
-				freed[owner]++
+				b.change(name, owner, -1)
 			}
 		}
-		if len(freed) == 0 {
+		err = a.commit(ctx, b, false)
+		if err == nil {
 			return nil
 		}
-		_, err = a.store.Blocks().Update(ctx, c)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
+		if !lostRace(err) {
 			return fmt.Errorf("release: update block %s: %w", name, err)
 		}
-		for _, h := range slices.Sorted(maps.Keys(freed)) {
-			if err := a.adjustHandle(ctx, nil, h, name, -freed[h]); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	return fmt.Errorf("release in block %s: %w", name, ErrRetries)
 }
 
-// ReleaseByHandle frees every address handle owns, then deletes the handle, and returns the
+// maxCommitWrites bounds the writes of one Commit (etcd refuses more than 128 by default).
+const maxCommitWrites = 100
+
+// ReleaseByHandle frees every address handle owns and deletes the handle, in one Commit
+// (the blocks, then the handle record guarded by the revision read), and returns the
 // addresses freed. A handle that does not exist is not an error (DEL is idempotent).
 func (a *Allocator) ReleaseByHandle(ctx context.Context, handle string) ([]netip.Addr, error) {
-	h, err := a.store.Handles().Get(ctx, handle)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("release handle %s: %w", handle, err)
-	}
-	var freed []netip.Addr
-	for _, name := range slices.Sorted(maps.Keys(h.Blocks)) {
-		addrs, err := a.releaseHandleInBlock(ctx, handle, name)
-		if err != nil {
-			return freed, err
-		}
-		freed = append(freed, addrs...)
-	}
-	for range a.retries {
-		h, err = a.store.Handles().Get(ctx, handle)
+	var freed []netip.Addr // by commits that succeeded, over all attempts
+	for i := range a.retries {
+		h, err := a.store.Handles().Get(ctx, handle)
 		if errors.Is(err, ErrNotFound) {
 			return freed, nil
 		}
 		if err != nil {
 			return freed, fmt.Errorf("release handle %s: %w", handle, err)
 		}
-		err = a.store.Handles().Delete(ctx, handle, h.Revision)
-		if err == nil || errors.Is(err, ErrNotFound) {
+		ws, addrs, err := a.releaseHandleWrites(ctx, h)
+		if err != nil {
+			return freed, err
+		}
+		// A handle in more blocks than a Commit takes (never seen from CNI) frees them in
+		// several, and so does a release that lost half its retries (a commit of several
+		// blocks loses every race one of them would); the handle goes last, so a crash in
+		// between leaves it counting addresses no block gives it (see Check).
+		chunk := maxCommitWrites
+		if i >= a.retries/2 {
+			chunk = 1
+		}
+		for len(ws) > 0 && err == nil {
+			n := min(chunk, len(ws))
+			if err = a.store.Commit(ctx, ws[:n]); err == nil {
+				freed = append(freed, slices.Concat(addrs[:n]...)...)
+				ws, addrs = ws[n:], addrs[n:]
+			}
+		}
+		if err == nil {
 			return freed, nil
 		}
-		if !errors.Is(err, ErrConflict) {
-			return freed, fmt.Errorf("release handle %s: delete: %w", handle, err)
+		if !lostRace(err) {
+			return freed, fmt.Errorf("release handle %s: %w", handle, err)
 		}
 	}
 	return freed, fmt.Errorf("release handle %s: %w", handle, ErrRetries)
 }
 
-func (a *Allocator) releaseHandleInBlock(ctx context.Context, handle, name string) ([]netip.Addr, error) {
-	for range a.retries {
-		b, err := a.store.Blocks().Get(ctx, name)
+// releaseHandleWrites returns the writes that free every address of h in its blocks and
+// then delete h, and per write the addresses it frees.
+func (a *Allocator) releaseHandleWrites(ctx context.Context, h *Handle) ([]Write, [][]netip.Addr, error) {
+	var ws []Write
+	var freed [][]netip.Addr
+	for _, name := range slices.Sorted(maps.Keys(h.Blocks)) {
+		blk, err := a.store.Blocks().Get(ctx, name)
 		if errors.Is(err, ErrNotFound) {
-			return nil, nil
+			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("release handle %s: get block %s: %w", handle, name, err)
+			return nil, nil, fmt.Errorf("release handle %s: get block %s: %w", h.Name, name, err)
 		}
-		c := b // Get returned a copy this call owns
-		addrs := c.addrsOf(handle)
-		if c.releaseHandle(handle) == 0 {
-			return nil, nil
-		}
-		_, err = a.store.Blocks().Update(ctx, c)
-		if err == nil {
-			return addrs, nil
-		}
-		if !errors.Is(err, ErrConflict) {
-			return nil, fmt.Errorf("release handle %s: update block %s: %w", handle, name, err)
+		addrs := blk.addrsOf(h.Name)
+		if blk.releaseHandle(h.Name) > 0 {
+			ws = append(ws, Write{Op: WriteUpdate, Block: blk})
+			freed = append(freed, addrs)
 		}
 	}
-	return nil, fmt.Errorf("release handle %s in block %s: %w", handle, name, ErrRetries)
+	return append(ws, Write{Op: WriteDelete, Handle: h}), append(freed, nil), nil
 }
 
 // AddrsByHandle lists the addresses handle owns, sorted.
@@ -223,7 +221,8 @@ func (a *Allocator) AssignIP(ctx context.Context, args AssignIPArgs) (Allocation
 	cidr := blockOf(args.Addr, pool.blockBits())
 	name := BlockName(cidr)
 	for range a.retries {
-		b, err := a.store.Blocks().Get(ctx, name)
+		b := newBatch()
+		blk, err := b.block(ctx, a.store, name)
 		if errors.Is(err, ErrNotFound) {
 			if _, err := a.claim(ctx, args.Node, cidr); err != nil {
 				return Allocation{}, fmt.Errorf("assign %s: %w", args.Addr, err)
@@ -233,22 +232,16 @@ func (a *Allocator) AssignIP(ctx context.Context, args AssignIPArgs) (Allocation
 		if err != nil {
 			return Allocation{}, fmt.Errorf("assign %s: get block %s: %w", args.Addr, name, err)
 		}
-		c := b // Get returned a copy this call owns
-		al, ok := c.assignAddr(args.Addr, args.Handle, args.Attrs)
+		al, ok := blk.assignAddr(args.Addr, args.Handle, args.Attrs)
 		if !ok {
 			return Allocation{}, fmt.Errorf("assign %s: %w", args.Addr, ErrInUse)
 		}
-		if err := a.adjustHandle(ctx, nil, args.Handle, name, 1); err != nil {
-			return Allocation{}, err
-		}
-		_, err = a.store.Blocks().Update(ctx, c)
+		b.change(name, args.Handle, 1)
+		err = a.commit(ctx, b, false)
 		if err == nil {
 			return al, nil
 		}
-		if dErr := a.adjustHandle(ctx, nil, args.Handle, name, -1); dErr != nil {
-			return Allocation{}, errors.Join(err, dErr)
-		}
-		if !errors.Is(err, ErrConflict) {
+		if !lostRace(err) {
 			return Allocation{}, fmt.Errorf("assign %s: update block %s: %w", args.Addr, name, err)
 		}
 	}

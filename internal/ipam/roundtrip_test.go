@@ -2,6 +2,8 @@ package ipam
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -21,6 +23,19 @@ func (s recordingStore) Affinities() Table[*Affinity] {
 }
 func (s recordingStore) Handles() Table[*Handle] {
 	return recordingTable[*Handle]{s.Store.Handles(), "handles", s.ops}
+}
+
+func (s recordingStore) Commit(ctx context.Context, ws []Write) error {
+	op := "commit"
+	for _, w := range ws {
+		table, verb := "blocks", map[WriteOp]string{WriteCreate: "create", WriteUpdate: "update", WriteDelete: "delete"}[w.Op]
+		if w.Handle != nil {
+			table = "handles"
+		}
+		op += " " + verb + " " + table + ","
+	}
+	*s.ops = append(*s.ops, strings.TrimSuffix(op, ","))
+	return s.Store.Commit(ctx, ws)
 }
 
 type recordingTable[T any] struct {
@@ -74,8 +89,9 @@ func TestAutoAssignRoundTrips(t *testing.T) {
 	}
 	want := []string{
 		"list affinities",
-		"get blocks", "create handles", "update blocks", // IPv4
-		"get blocks", "update handles", "update blocks", // IPv6: the handle as written, not read back
+		"get blocks", // IPv4
+		"get blocks", // IPv6
+		"commit create handles, update blocks, update blocks", // one write: the handle unread
 	}
 	if diff := cmp.Diff(want, ops); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
@@ -88,4 +104,45 @@ func TestAutoAssignRoundTrips(t *testing.T) {
 	if n := h.Blocks[BlockName(res.IPv4[0].Block)] + h.Blocks[BlockName(res.IPv6[0].Block)]; n != 2 || len(h.Blocks) != 2 {
 		t.Errorf("handle blocks %v, want one address in each family's block", h.Blocks)
 	}
+}
+
+// contendedStore fails every commit that writes more than one block, as heavy contention
+// on a node's blocks would.
+type contendedStore struct{ *MemStore }
+
+func (s contendedStore) Commit(ctx context.Context, ws []Write) error {
+	blocks := 0
+	for _, w := range ws {
+		if w.Block != nil {
+			blocks++
+		}
+	}
+	if blocks > 1 {
+		return fmt.Errorf("commit: %w", ErrConflict)
+	}
+	return s.MemStore.Commit(ctx, ws)
+}
+
+// TestContendedDualStackFallsBack checks that dual-stack requests whose two-block commits
+// keep losing races still succeed, one commit per family, and release likewise.
+func TestContendedDualStackFallsBack(t *testing.T) {
+	ctx := context.Background()
+	a := New(contendedStore{NewMemStore()}, nil)
+	pools := []Pool{{Name: "v4", CIDR: pfx("10.0.0.0/24"), BlockSize: 28}, {Name: "v6", CIDR: pfx("2001:db8::/120")}}
+	res, err := a.AutoAssign(ctx, AssignArgs{Node: "n1", Handle: "h", Num4: 1, Num6: 1, Pools: pools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.IPv4) != 1 || len(res.IPv6) != 1 {
+		t.Fatalf("assigned %+v, want one address of each family", res)
+	}
+	consistent(t, a)
+	freed, err := a.ReleaseByHandle(ctx, "h")
+	if err != nil || len(freed) != 2 {
+		t.Fatalf("release: %v, %v; want both addresses freed", freed, err)
+	}
+	if s := snapshot(t, a); len(s.Handles) != 0 {
+		t.Errorf("handles left after release: %+v", s.Handles)
+	}
+	consistent(t, a)
 }

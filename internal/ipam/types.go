@@ -149,4 +149,27 @@ type Store interface {
 	Blocks() Table[*Block]
 	Affinities() Table[*Affinity]
 	Handles() Table[*Handle]
+	// Commit makes ws all at once or none of them: each write with the precondition of its
+	// single Table write (Create: absent; Update and Delete: the Revision is current).
+	// When one fails nothing is written and the error wraps ErrAlreadyExists, ErrConflict
+	// or ErrNotFound as that Table write would.
+	Commit(ctx context.Context, ws []Write) error
+}
+
+// WriteOp is what a Write does.
+type WriteOp int
+
+// Write ops.
+const (
+	WriteCreate WriteOp = iota + 1
+	WriteUpdate
+	WriteDelete
+)
+
+// Write is one write of a Store.Commit, of a block or a handle record: exactly one of
+// Block and Handle is set. Update and Delete are guarded by the record's Revision.
+type Write struct {
+	Op     WriteOp
+	Block  *Block
+	Handle *Handle
 }

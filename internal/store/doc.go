@@ -12,6 +12,12 @@
 // today). There is deliberately no store.Open here, because store/etcd imports this package;
 // when the Kubernetes-API backend arrives, cmd picks between the two constructors.
 //
+// Transactions: Store.Apply writes several objects all-or-nothing, each op with the
+// preconditions of its single write, under one revision; a failed op is named by an
+// *OpError and nothing is written. etcd does it in one Txn; the Kubernetes API has no
+// multi-object transaction, so that backend would fall back to ordered single writes with
+// compensation, and callers needing atomicity (IPAM) keep per-object compare-and-swap there.
+//
 // Invariants: revisions and resourceVersions are opaque strings above the backends; objects
 // returned are copies the caller owns; errors wrap the sentinels (ErrNotFound,
 // ErrAlreadyExists, ErrConflict, ErrUnavailable) and name the operation and object, so

@@ -50,6 +50,22 @@ type Store interface {
 	// Delete removes an object and returns its last state; ErrNotFound if absent,
 	// ErrConflict if a precondition fails.
 	Delete(ctx context.Context, kind *model.Kind, namespace, name string, opts DeleteOptions) (model.Object, error)
+	// Apply writes ops as one transaction: all of them or none. The ops are checked against
+	// the state before the transaction, each with the preconditions of its single write (see
+	// Op); an object may appear in one op only. If any op fails, nothing is written and the
+	// error is an *OpError naming that op and wrapping its sentinel (errors.Is(err,
+	// ErrConflict) etc. hold, FailedOp(err) gives the index). On success results[i] is what
+	// ops[i] wrote (for Delete: the last state) and every write carries the same revision:
+	// a Watch sees them as consecutive events, in op order, all with that revision. No ops:
+	// nothing happens.
+	//
+	// A backend without multi-object transactions (the Kubernetes API) cannot give the
+	// all-or-nothing guarantee. Its Apply would do the ops as ordered single writes and, if
+	// one fails, undo the earlier ones (compensation: delete what was created, restore what
+	// was updated or deleted, each guarded by the revision it wrote), reporting the failed
+	// op as here; callers whose correctness needs atomicity across objects (IPAM) keep
+	// per-object compare-and-swap on such a backend instead of calling Apply.
+	Apply(ctx context.Context, ops []Op) ([]model.Object, error)
 	// Watch delivers, in order, every change after opts.Revision (empty: from now; no
 	// change acknowledged after Watch returns is missed).
 	Watch(ctx context.Context, kind *model.Kind, opts WatchOptions) (Watch, error)
@@ -111,7 +127,9 @@ func (t EventType) String() string {
 
 // Event is one change. For EventDeleted, Object is the last state before deletion (its
 // resourceVersion is that state's). Revision is the store revision of the change itself:
-// a Watch from it resumes with the next change, without loss or duplicates.
+// a Watch from it resumes with the next change, without loss or duplicates. The changes of
+// one Apply share a revision and are delivered together, in op order: a Watch from that
+// revision resumes after all of them.
 type Event struct {
 	Type     EventType
 	Object   model.Object

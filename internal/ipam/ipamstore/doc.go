@@ -6,7 +6,10 @@
 // controller loop to Run).
 //
 // Invariants: every write goes through store.Store Create, Update with the revision that was
-// read, or Delete with a resourceVersion precondition; store errors keep their message and
+// read, or Delete with a resourceVersion precondition, alone or as one op of a store.Apply
+// (Commit: the core's writes of one request in one transaction, in the core's order); a
+// Kubernetes-API backend without transactions would implement Commit as ordered single
+// writes, each still guarded, giving up only the all-or-nothing. Store errors keep their message and
 // also match the ipam sentinels (ErrNotFound, ErrAlreadyExists, ErrConflict) with errors.Is.
 //
 // Load reads its three inputs concurrently, since a CNI ADD waits for them.

@@ -16,6 +16,7 @@ import (
 
 // Store implements ipam.Store over a store.Store.
 type Store struct {
+	s       store.Store
 	blocks  *table[*ipam.Block, *model.IPAMBlock]
 	affs    *table[*ipam.Affinity, *model.BlockAffinity]
 	handles *table[*ipam.Handle, *model.IPAMHandle]
@@ -33,6 +34,7 @@ var (
 // New returns the adapter over s.
 func New(s store.Store) *Store {
 	return &Store{
+		s:       s,
 		blocks:  &table[*ipam.Block, *model.IPAMBlock]{s: s, kind: BlockKind, to: blockToModel, from: blockFromModel},
 		affs:    &table[*ipam.Affinity, *model.BlockAffinity]{s: s, kind: AffinityKind, to: affinityToModel, from: affinityFromModel},
 		handles: &table[*ipam.Handle, *model.IPAMHandle]{s: s, kind: HandleKind, to: handleToModel, from: handleFromModel},
@@ -47,6 +49,39 @@ func (s *Store) Affinities() ipam.Table[*ipam.Affinity] { return s.affs }
 
 // Handles implements ipam.Store.
 func (s *Store) Handles() ipam.Table[*ipam.Handle] { return s.handles }
+
+// Commit implements ipam.Store: one store.Apply of the writes, in order.
+func (s *Store) Commit(ctx context.Context, ws []ipam.Write) error {
+	ops := make([]store.Op, len(ws))
+	for i, w := range ws {
+		var obj model.Object
+		switch {
+		case w.Block != nil && w.Handle == nil:
+			obj = blockToModel(w.Block)
+		case w.Handle != nil && w.Block == nil:
+			obj = handleToModel(w.Handle)
+		default:
+			return fmt.Errorf("commit: write %d needs exactly one of block and handle", i)
+		}
+		switch w.Op {
+		case ipam.WriteCreate:
+			obj.SetResourceVersion("")
+			ops[i] = store.CreateOp(obj)
+		case ipam.WriteUpdate:
+			ops[i] = store.UpdateOp(obj)
+		case ipam.WriteDelete:
+			kind := s.handles.kind
+			if w.Block != nil {
+				kind = s.blocks.kind
+			}
+			ops[i] = store.DeleteOp(kind, "", obj.GetName(), store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
+		default:
+			return fmt.Errorf("commit: write %d: unknown op %d", i, w.Op)
+		}
+	}
+	_, err := s.s.Apply(ctx, ops)
+	return mapErr(err)
+}
 
 // table is one record type stored as one model kind.
 type table[T any, O model.Object] struct {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,12 +134,30 @@ func TestLoadInputs(t *testing.T) {
 	}
 }
 
-// concurrentAssign runs n allocations across 4 nodes, workers at a time, and checks that
-// no address is given twice and every block is affine to the node its addresses went to.
+// applyCounter counts the transactions a store is asked for and those that lost a race.
+type applyCounter struct {
+	store.Store
+	applies, conflicts atomic.Int64
+}
+
+func (c *applyCounter) Apply(ctx context.Context, ops []store.Op) ([]model.Object, error) {
+	c.applies.Add(1)
+	out, err := c.Store.Apply(ctx, ops)
+	if errors.Is(err, store.ErrConflict) {
+		c.conflicts.Add(1)
+	}
+	return out, err
+}
+
+// concurrentAssign runs n dual-stack assignments from 4 nodes, workers at a time, each
+// written in one transaction; every third handle is released again while the others run.
+// No address may be handed out twice and the handle records must match the blocks.
 func concurrentAssign(t *testing.T, s store.Store, n, workers int) {
 	ctx := context.Background()
-	a := ipam.New(ipamstore.New(s), ipamstore.Match)
-	pool := ipam.Pool{Name: "p", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+	cs := &applyCounter{Store: s}
+	a := ipam.New(ipamstore.New(cs), ipamstore.Match)
+	pools := []ipam.Pool{{Name: "p", CIDR: netip.MustParsePrefix("10.0.0.0/16")},
+		{Name: "p6", CIDR: netip.MustParsePrefix("2001:db8::/112")}}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	sem := make(chan struct{}, workers)
@@ -145,9 +165,12 @@ func concurrentAssign(t *testing.T, s store.Store, n, workers int) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			node := fmt.Sprintf("node-%d", i%4)
-			_, err := a.AutoAssign(ctx, ipam.AssignArgs{Node: node, Handle: fmt.Sprintf("h-%d", i),
-				Attrs: map[string]string{ipam.AttrNode: node}, Num4: 1, Pools: []ipam.Pool{pool}})
+			node, h := fmt.Sprintf("node-%d", i%4), fmt.Sprintf("h-%d", i)
+			_, err := a.AutoAssign(ctx, ipam.AssignArgs{Node: node, Handle: h,
+				Attrs: map[string]string{ipam.AttrNode: node}, Num4: 1, Num6: 1, Pools: pools})
+			if err == nil && i%3 == 0 {
+				_, err = a.ReleaseByHandle(ctx, h)
+			}
 			if err != nil {
 				errs <- err
 			}
@@ -158,6 +181,8 @@ func concurrentAssign(t *testing.T, s store.Store, n, workers int) {
 	for err := range errs {
 		t.Error(err)
 	}
+	t.Logf("%d transactions, %d lost a race and were retried", cs.applies.Load(), cs.conflicts.Load())
+	live := n - (n+2)/3
 	snap, err := a.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -174,16 +199,79 @@ func concurrentAssign(t *testing.T, s store.Store, n, workers int) {
 			}
 		}
 	}
-	if len(seen) != n {
-		t.Errorf("%d addresses allocated, want %d", len(seen), n)
+	if len(seen) != 2*live {
+		t.Errorf("%d addresses allocated, want %d", len(seen), 2*live)
 	}
-	if len(snap.Handles) != n {
-		t.Errorf("%d handles, want %d", len(snap.Handles), n)
+	if len(snap.Handles) != live {
+		t.Errorf("%d handles, want %d", len(snap.Handles), live)
 	}
 	rep := ipam.Check(snap, func(ipam.Allocation) bool { return true }, func(string) bool { return true })
 	if len(rep.DanglingHandles)+len(rep.MissingHandles) != 0 {
 		t.Errorf("inconsistent handles: %+v", rep)
 	}
+}
+
+// TestOneTransactionPerAssign pins the writes of a dual-stack assignment from the node's
+// blocks and of its release: one transaction each, no single writes.
+func TestOneTransactionPerAssign(t *testing.T) {
+	ctx := context.Background()
+	cs := &writeCounter{Store: memory.New(0)}
+	a := ipam.New(ipamstore.New(cs), ipamstore.Match)
+	pools := []ipam.Pool{{Name: "p", CIDR: netip.MustParsePrefix("192.0.2.0/24")},
+		{Name: "p6", CIDR: netip.MustParsePrefix("2001:db8::/112")}}
+	args := func(h string) ipam.AssignArgs {
+		return ipam.AssignArgs{Node: "n1", Handle: h, Num4: 1, Num6: 1, Pools: pools}
+	}
+	if _, err := a.AutoAssign(ctx, args("first")); err != nil { // claims the blocks
+		t.Fatal(err)
+	}
+	cs.writes = nil
+	if _, err := a.AutoAssign(ctx, args("second")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReleaseByHandle(ctx, "second"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"apply create IPAMHandle, update IPAMBlock, update IPAMBlock", "apply update IPAMBlock, update IPAMBlock, delete IPAMHandle"}
+	if d := cmp.Diff(want, cs.writes); d != "" {
+		t.Errorf("writes (-want +got):\n%s", d)
+	}
+}
+
+// writeCounter records the writes made through it.
+type writeCounter struct {
+	store.Store
+	writes []string
+}
+
+func (c *writeCounter) Create(ctx context.Context, obj model.Object) (model.Object, error) {
+	c.writes = append(c.writes, "create "+obj.GetObjectKind().GroupVersionKind().Kind)
+	return c.Store.Create(ctx, obj)
+}
+
+func (c *writeCounter) Update(ctx context.Context, obj model.Object) (model.Object, error) {
+	c.writes = append(c.writes, "update "+obj.GetObjectKind().GroupVersionKind().Kind)
+	return c.Store.Update(ctx, obj)
+}
+
+func (c *writeCounter) Delete(ctx context.Context, kind *model.Kind, ns, name string, opts store.DeleteOptions) (model.Object, error) {
+	c.writes = append(c.writes, "delete "+kind.Kind)
+	return c.Store.Delete(ctx, kind, ns, name, opts)
+}
+
+func (c *writeCounter) Apply(ctx context.Context, ops []store.Op) ([]model.Object, error) {
+	var parts []string
+	for _, op := range ops {
+		kind := ""
+		if op.Object != nil {
+			kind = op.Object.GetObjectKind().GroupVersionKind().Kind
+		} else {
+			kind = op.Key.Kind.Kind
+		}
+		parts = append(parts, op.Type.String()+" "+kind)
+	}
+	c.writes = append(c.writes, "apply "+strings.Join(parts, ", "))
+	return c.Store.Apply(ctx, ops)
 }
 
 func TestConcurrentAssignMemoryBackend(t *testing.T) {
@@ -196,7 +284,7 @@ func startEtcd(t testing.TB) store.Store {
 	sock := "unix://" + filepath.Join(dir, "client.sock")
 	srv := embed.New(embed.Config{Name: "trl-ipam", DataDir: filepath.Join(dir, "data"),
 		ListenClientURLs: []string{sock}, ListenPeerURLs: []string{"unix://" + filepath.Join(dir, "peer.sock")},
-		UnsafeNoFsync: true})
+		UnsafeNoFsync: os.Getenv("TRELLIS_TEST_FSYNC") == ""}) // set it to measure with a production-like datastore
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Start(ctx); err != nil {

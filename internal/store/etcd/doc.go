@@ -14,6 +14,12 @@
 // read or wrote last: a bounded per-client cache keyed by mod revision then serves it, so
 // the common read-modify-write costs two round trips, not three. The cache is a hint only:
 // a stale entry makes the guarded write fail and the old path run.
+//
+// Apply is one etcd Txn: a compare per op (create revision 0 for Create, the mod revision
+// read for Update and Delete), the writes as the success branch, a read of every key as the
+// failure branch (to name the failed op). All writes get the Txn's revision. Updates and
+// deletes prepare from the same cache; ops without a resourceVersion precondition that lose
+// a race are prepared again. etcd bounds a Txn to --max-txn-ops (128 by default) ops.
 // Watches use etcd's own resumption (the client re-establishes streams from the last
 // delivered revision); when that is impossible (compaction, cancellation by the server, loss
 // of leader) the watch ends with store.EventResync. Known limit: while none of the

@@ -209,11 +209,8 @@ func (s *Store) Delete(ctx context.Context, kind *model.Kind, namespace, name st
 		if err != nil {
 			return nil, err
 		}
-		if opts.ResourceVersion != "" && opts.ResourceVersion != revString(modRev) {
-			return nil, fmt.Errorf("delete %s: precondition resourceVersion %s is not the stored %d: %w", key, opts.ResourceVersion, modRev, store.ErrConflict)
-		}
-		if opts.UID != "" && opts.UID != string(old.GetUID()) {
-			return nil, fmt.Errorf("delete %s: precondition uid %s is not the stored %s: %w", key, opts.UID, old.GetUID(), store.ErrConflict)
+		if err := checkDelete(key, old, modRev, opts); err != nil {
+			return nil, err
 		}
 		resp, err := s.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(k), "=", modRev)).

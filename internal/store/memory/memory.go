@@ -178,11 +178,8 @@ func (s *Store) Delete(ctx context.Context, kind *model.Kind, namespace, name st
 	if err != nil {
 		return nil, err
 	}
-	if opts.ResourceVersion != "" && opts.ResourceVersion != revString(e.rev) {
-		return nil, fmt.Errorf("delete %s: precondition resourceVersion %s is not the stored %d: %w", key, opts.ResourceVersion, e.rev, store.ErrConflict)
-	}
-	if opts.UID != "" && opts.UID != string(old.GetUID()) {
-		return nil, fmt.Errorf("delete %s: precondition uid %s is not the stored %s: %w", key, opts.UID, old.GetUID(), store.ErrConflict)
+	if err := checkDelete(key, old, e.rev, opts); err != nil {
+		return nil, err
 	}
 	s.commit(record{typ: store.EventDeleted, key: key, data: e.data, prev: e.rev})
 	delete(s.objs, mapKey(key))
@@ -191,17 +188,26 @@ func (s *Store) Delete(ctx context.Context, kind *model.Kind, namespace, name st
 
 // commit assigns the next revision to r, appends it to the bounded log and wakes watchers.
 // s.mu is held.
-func (s *Store) commit(r record) int64 {
+func (s *Store) commit(r record) int64 { return s.commitAll([]record{r}) }
+
+// commitAll is commit of the records of one transaction: they share the next revision.
+// The log is trimmed by whole revisions, so history never holds part of a transaction.
+func (s *Store) commitAll(rs []record) int64 {
 	s.rev++
-	r.rev = s.rev
-	s.log = append(s.log, r)
+	for _, r := range rs {
+		r.rev = s.rev
+		s.log = append(s.log, r)
+	}
 	if over := len(s.log) - s.history; over > 0 {
+		for over < len(s.log) && s.log[over].rev == s.log[over-1].rev {
+			over++
+		}
 		s.compacted = s.log[over-1].rev
 		s.log = append([]record(nil), s.log[over:]...)
 	}
 	close(s.notify)
 	s.notify = make(chan struct{})
-	return r.rev
+	return s.rev
 }
 
 // Compact forgets all history up to the current revision, as an etcd compaction does: a

@@ -43,6 +43,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Compaction", testCompaction},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"CounterNoLostUpdate", testCounter},
+		{"TxnCommit", testTxnCommit},
+		{"TxnPrecondition", testTxnPrecondition},
+		{"TxnWatch", testTxnWatch},
+		{"TxnCounters", testTxnCounters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
