@@ -6,6 +6,8 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // named "default". Trellis accepts and stores it (a calicoctl backup holds one) but does not
 // use it: its own controller (`trellis controller`) takes flags, and every field set is
 // reported by UnusedFields.
+// +kubebuilder:resource:scope=Cluster,categories={calico}
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type KubeControllersConfiguration struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -92,6 +94,8 @@ const (
 // ClusterInformation describes the cluster (a GUID, the Calico version, whether the
 // datastore is ready); the only instance is named "default". Calico's components write it;
 // Trellis accepts and stores it (a calicoctl backup holds one) but does not use it.
+// +kubebuilder:resource:scope=Cluster,categories={calico}
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ClusterInformation struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

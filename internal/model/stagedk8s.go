@@ -8,6 +8,9 @@ import (
 // StagedKubernetesNetworkPolicy is a Kubernetes NetworkPolicy that is evaluated but not
 // enforced (projectcalico.org/v3): the spec of a networking.k8s.io/v1 NetworkPolicy plus
 // stagedAction.
+// +kubebuilder:resource:scope=Namespaced,categories={calico}
+// +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.stagedAction`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type StagedKubernetesNetworkPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
