@@ -28,8 +28,8 @@ var (
 // Kubernetes API server accepts.
 const MaxObjectBytes = 1 << 20
 
-// Store is the datastore contract every backend meets (in-memory, etcd, later the
-// Kubernetes API). Revisions and resourceVersions are opaque strings: nothing above the
+// Store is the datastore contract every backend meets (in-memory, etcd, the Kubernetes
+// API). Revisions and resourceVersions are opaque strings: nothing above the
 // backend may parse them or know about keys, leases or etcd revisions.
 //
 // Server-managed metadata (resourceVersion, uid, creationTimestamp, generation) is set by
@@ -48,10 +48,14 @@ type Store interface {
 	// the object does not exist. generation is bumped when anything but metadata changes.
 	Update(ctx context.Context, obj model.Object) (model.Object, error)
 	// Delete removes an object and returns its last state; ErrNotFound if absent,
-	// ErrConflict if a precondition fails.
+	// ErrConflict if a precondition fails. A backend may first mark the object (Kubernetes
+	// sets metadata.deletionTimestamp on a pod: one MODIFIED event before the DELETED one).
 	Delete(ctx context.Context, kind *model.Kind, namespace, name string, opts DeleteOptions) (model.Object, error)
 	// Watch delivers, in order, every change after opts.Revision (empty: from now; no
-	// change acknowledged after Watch returns is missed).
+	// change acknowledged after Watch returns is missed). A nil kind watches every kind:
+	// each kind's events are in order, but events of different kinds may interleave in
+	// another order than they happened (the Kubernetes API watches each resource apart;
+	// memory and etcd happen to keep one total order).
 	Watch(ctx context.Context, kind *model.Kind, opts WatchOptions) (Watch, error)
 	// Close releases the backend's resources.
 	Close() error

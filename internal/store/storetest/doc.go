@@ -1,7 +1,9 @@
 // Package storetest is the conformance suite every store.Store backend passes: CRUD and
 // server-managed metadata, List filtering and order, compare-and-swap conflicts, delete
-// preconditions, ordered Watch with resume and resync after compaction, and concurrent
-// writers. Backends call Run from their own tests with a constructor of empty stores.
+// preconditions, ordered Watch with resume and resync after compaction (for a watch of every
+// kind, ordered per kind), and concurrent writers. Its objects are ones a Kubernetes API
+// server accepts as well, and a deletion mark before a delete (Kubernetes' deletionTimestamp
+// on a pod) is allowed. Backends call Run from their own tests with a constructor of empty stores.
 //
 // The suite sees the store only through store.Store (and the optional Compacter); it must
 // never depend on a backend's revision format, keys or error text beyond the object names
