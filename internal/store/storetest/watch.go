@@ -135,6 +135,9 @@ func testWatchAllKinds(t *testing.T, s store.Store) {
 	got := map[string][]string{}
 	for n := 0; n < 4; {
 		ev := Next(t, w)
+		if ev.Type == store.EventResync {
+			t.Fatalf("watch of all kinds: %s", Describe(ev))
+		}
 		if deletionMark(ev) {
 			continue
 		}
