@@ -28,7 +28,8 @@
 //     last event. A DELETED event's object carries the resourceVersion of the last state
 //     this watch saw of it (the API server stamps it with the deletion's); an object the
 //     watch never saw keeps the deletion's.
-//   - Errors: 404 -> ErrNotFound (also for a missing namespace), 409 -> ErrConflict, 413 or
+//   - Errors: 404 -> ErrNotFound (also for a missing namespace; for a list or watch it means
+//     an unserved resource, a CRD not installed, and is no sentinel), 409 -> ErrConflict, 413 or
 //     a body over store.MaxObjectBytes -> ErrTooLarge, no connection, 429, 503, 504 and
 //     deadlines -> ErrUnavailable; the mapping is in errors.go and nothing above it looks at
 //     API status codes or text.

@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -18,6 +19,16 @@ func wrapErr(op, object string, err error) error {
 		return fmt.Errorf("%s %s: %w: %w", op, object, sentinel, err)
 	}
 	return fmt.Errorf("%s %s: %w", op, object, err)
+}
+
+// collectionErr is wrapErr for a request on a whole resource (list, watch), where 404 means
+// that the API server does not serve it: a CRD of deploy/crds is not installed.
+func collectionErr(op string, kind *model.Kind, err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s %s: the API server does not serve %s (are the CRDs of deploy/crds installed?): %w",
+			op, kind.Resource(), Resource(kind).String(), err)
+	}
+	return wrapErr(op, kind.Resource(), err)
 }
 
 func sentinelOf(err error) error {

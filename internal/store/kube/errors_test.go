@@ -90,3 +90,14 @@ func TestNoKubeconfig(t *testing.T) {
 		t.Errorf("New with a missing kubeconfig: no error")
 	}
 }
+
+func TestCollectionErr(t *testing.T) {
+	err := collectionErr("list", model.KindIPPool, apierrors.NewNotFound(schema.GroupResource{}, ""))
+	if errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "deploy/crds") {
+		t.Errorf("list of an unserved resource: %v, want a hint at deploy/crds and no ErrNotFound", err)
+	}
+	err = collectionErr("list", model.KindIPPool, apierrors.NewServiceUnavailable("etcd"))
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("list while unavailable: %v, want ErrUnavailable", err)
+	}
+}

@@ -142,7 +142,7 @@ func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptio
 	defer cancel()
 	ul, err := s.client(kind, opts.Namespace).List(ctx, lo)
 	if err != nil {
-		return nil, wrapErr("list", kind.Resource(), err)
+		return nil, collectionErr("list", kind, err)
 	}
 	res := &store.ListResult{Revision: ul.GetResourceVersion(), Items: make([]model.Object, 0, len(ul.Items))}
 	for i := range ul.Items {

@@ -97,7 +97,7 @@ func (s *Store) open(ctx context.Context, kind *model.Kind, opts store.WatchOpti
 		l, err := st.ri.List(rctx, metav1.ListOptions{Limit: 1})
 		cancel()
 		if err != nil {
-			return nil, wrapErr("watch", kind.Resource(), err)
+			return nil, collectionErr("watch", kind, err)
 		}
 		st.rv = l.GetResourceVersion()
 	}
@@ -107,7 +107,7 @@ func (s *Store) open(ctx context.Context, kind *model.Kind, opts store.WatchOpti
 	case gone(err):
 		st.gone = fmt.Errorf("watch %s from resourceVersion %s: %w", kind.Resource(), st.rv, err)
 	default:
-		return nil, wrapErr("watch", kind.Resource(), err)
+		return nil, collectionErr("watch", kind, err)
 	}
 	return st, nil
 }
