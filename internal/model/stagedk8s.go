@@ -19,11 +19,18 @@ type StagedKubernetesNetworkPolicy struct {
 
 // StagedKubernetesNetworkPolicySpec is the spec of a StagedKubernetesNetworkPolicy.
 type StagedKubernetesNetworkPolicySpec struct {
-	StagedAction StagedAction                            `json:"stagedAction,omitempty"`
-	PodSelector  metav1.LabelSelector                    `json:"podSelector,omitempty"`
-	Ingress      []networkingv1.NetworkPolicyIngressRule `json:"ingress,omitempty"`
-	Egress       []networkingv1.NetworkPolicyEgressRule  `json:"egress,omitempty"`
-	PolicyTypes  []networkingv1.PolicyType               `json:"policyTypes,omitempty"`
+	// StagedAction is what the staged policy would do to its enforced counterpart: Set,
+	// Delete, Learn or Ignore (default Set).
+	StagedAction StagedAction `json:"stagedAction,omitempty"`
+	// PodSelector selects the pods the policy applies to, as in a NetworkPolicy.
+	PodSelector metav1.LabelSelector `json:"podSelector,omitempty"`
+	// Ingress are the rules for traffic to the selected pods, as in a NetworkPolicy.
+	Ingress []networkingv1.NetworkPolicyIngressRule `json:"ingress,omitempty"`
+	// Egress are the rules for traffic from the selected pods, as in a NetworkPolicy.
+	Egress []networkingv1.NetworkPolicyEgressRule `json:"egress,omitempty"`
+	// PolicyTypes are the directions the policy applies to (Ingress, Egress), as in a
+	// NetworkPolicy.
+	PolicyTypes []networkingv1.PolicyType `json:"policyTypes,omitempty"`
 }
 
 // KubernetesPolicy is the Kubernetes NetworkPolicy the staged one stands for (same
