@@ -3,6 +3,7 @@ package kube_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -244,4 +245,15 @@ func BenchmarkAPIServer(b *testing.B) {
 		b.Fatal(err)
 	}
 	storetest.BenchOps(b, s)
+	// A custom resource, for comparison: no pod defaulting, admission or validation.
+	b.Run("CreateGlobalNetworkSet", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			gns := model.KindGlobalNetworkSet.New().(*model.GlobalNetworkSet)
+			gns.Name = fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)
+			gns.Spec.Nets = []string{"198.51.100.0/24"}
+			if _, err := s.Create(context.Background(), gns); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
