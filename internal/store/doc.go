@@ -5,12 +5,13 @@
 // Backends live in sub-packages so that this package stays free of their dependencies:
 //   - store/memory: in-memory, for unit tests of the layers above;
 //   - store/etcd: etcd v3 (a single embedded server or a real cluster), with TLS;
+//   - store/kube: a Kubernetes API server (built-in resources and deploy/crds);
 //   - store/embed: runs an embedded etcd server (`trellis datastore run`);
 //   - store/storetest: the conformance suite every backend passes.
 //
-// Opening a store: cmd/trellis calls etcd.New(store.Config) (the only production backend
-// today). There is deliberately no store.Open here, because store/etcd imports this package;
-// when the Kubernetes-API backend arrives, cmd picks between the two constructors.
+// Opening a store: cmd/trellis calls etcd.New(store.Config) or kube.New(store.Config) (the
+// latter is not wired to a flag yet). There is deliberately no store.Open here, because the
+// backends import this package; cmd picks between the constructors.
 //
 // Transactions: Store.Apply writes several objects all-or-nothing, each op with the
 // preconditions of its single write, under one revision; a failed op is named by an

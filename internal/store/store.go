@@ -28,8 +28,8 @@ var (
 // Kubernetes API server accepts.
 const MaxObjectBytes = 1 << 20
 
-// Store is the datastore contract every backend meets (in-memory, etcd, later the
-// Kubernetes API). Revisions and resourceVersions are opaque strings: nothing above the
+// Store is the datastore contract every backend meets (in-memory, etcd, the Kubernetes
+// API). Revisions and resourceVersions are opaque strings: nothing above the
 // backend may parse them or know about keys, leases or etcd revisions.
 //
 // Server-managed metadata (resourceVersion, uid, creationTimestamp, generation) is set by
@@ -48,7 +48,8 @@ type Store interface {
 	// the object does not exist. generation is bumped when anything but metadata changes.
 	Update(ctx context.Context, obj model.Object) (model.Object, error)
 	// Delete removes an object and returns its last state; ErrNotFound if absent,
-	// ErrConflict if a precondition fails.
+	// ErrConflict if a precondition fails. A backend may first mark the object (Kubernetes
+	// sets metadata.deletionTimestamp on a pod: one MODIFIED event before the DELETED one).
 	Delete(ctx context.Context, kind *model.Kind, namespace, name string, opts DeleteOptions) (model.Object, error)
 	// Apply writes ops as one transaction: all of them or none. The ops are checked against
 	// the state before the transaction, each with the preconditions of its single write (see
@@ -59,15 +60,19 @@ type Store interface {
 	// a Watch sees them as consecutive events, in op order, all with that revision. No ops:
 	// nothing happens.
 	//
-	// A backend without multi-object transactions (the Kubernetes API) cannot give the
-	// all-or-nothing guarantee. Its Apply would do the ops as ordered single writes and, if
-	// one fails, undo the earlier ones (compensation: delete what was created, restore what
-	// was updated or deleted, each guarded by the revision it wrote), reporting the failed
-	// op as here; callers whose correctness needs atomicity across objects (IPAM) keep
-	// per-object compare-and-swap on such a backend instead of calling Apply.
+	// A backend without multi-object transactions (store/kube: the Kubernetes API) cannot
+	// give the all-or-nothing guarantee. Its Apply does the ops as ordered single writes
+	// and, if one fails, undoes the earlier ones (compensation: delete what was created,
+	// restore what was updated or deleted, each guarded by the revision it wrote), reporting
+	// the failed op as here; writes do not share a revision. Callers must not need more than
+	// per-object compare-and-swap for correctness (IPAM does not: a half-applied allocation
+	// at worst leaks an address until the leak collector releases it).
 	Apply(ctx context.Context, ops []Op) ([]model.Object, error)
 	// Watch delivers, in order, every change after opts.Revision (empty: from now; no
-	// change acknowledged after Watch returns is missed).
+	// change acknowledged after Watch returns is missed). A nil kind watches every kind:
+	// each kind's events are in order, but events of different kinds may interleave in
+	// another order than they happened (the Kubernetes API watches each resource apart;
+	// memory and etcd happen to keep one total order).
 	Watch(ctx context.Context, kind *model.Kind, opts WatchOptions) (Watch, error)
 	// Close releases the backend's resources.
 	Close() error

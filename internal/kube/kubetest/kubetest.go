@@ -32,15 +32,20 @@ type Cluster struct {
 	// Server is the API server's URL, https://127.0.0.1:PORT.
 	Server string
 	// Dir is the temporary directory holding the cluster's files.
-	Dir     string
+	Dir string
+	// EtcdURL is the client URL of the API server's etcd (http://127.0.0.1:PORT), for tests
+	// that reach under the API server (a compaction, to provoke 410 Gone on watches).
+	EtcdURL string
 	kubectl string
 	token   string
 	ca      *x509.CertPool
 }
 
 // Start starts etcd and kube-apiserver for t and stops them in t.Cleanup. It skips t when
-// the binaries are missing and fails it when they do not come up.
-func Start(t testing.TB) *Cluster {
+// the binaries are missing and fails it when they do not come up. extraArgs are appended to
+// kube-apiserver's flags (for example --watch-cache=false, so that watches are served by etcd
+// and see its compactions).
+func Start(t testing.TB, extraArgs ...string) *Cluster {
 	t.Helper()
 	bins, err := FindBinaries("kube-apiserver", "kubectl")
 	if err != nil {
@@ -62,7 +67,7 @@ func Start(t testing.TB) *Cluster {
 	t.Cleanup(srv.Stop)
 
 	addr := freeAddr(t)
-	c := &Cluster{Server: "https://" + addr, Dir: dir, kubectl: bins["kubectl"], token: creds.Token}
+	c := &Cluster{Server: "https://" + addr, Dir: dir, EtcdURL: etcdURL, kubectl: bins["kubectl"], token: creds.Token}
 	pem, err := os.ReadFile(creds.CAFile)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +78,7 @@ func Start(t testing.TB) *Cluster {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "kube-apiserver.log")
-	exited, err := startAPIServer(t, bins["kube-apiserver"], apiServerArgs(addr, etcdURL, dir, creds), logPath)
+	exited, err := startAPIServer(t, bins["kube-apiserver"], append(apiServerArgs(addr, etcdURL, dir, creds), extraArgs...), logPath)
 	if err != nil {
 		t.Fatal(err)
 	}

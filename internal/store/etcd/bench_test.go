@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/embed"
 	"github.com/trellisnet/trellis/internal/store/etcd"
@@ -40,38 +39,7 @@ func BenchmarkEmbedded(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			benchOps(b, s)
+			storetest.BenchOps(b, s)
 		})
 	}
-}
-
-func benchOps(b *testing.B, s store.Store) {
-	ctx := context.Background()
-	podKind := model.KindPod
-	b.Run("Create", func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
-			if _, err := s.Create(ctx, storetest.Pod("trl-bench", fmt.Sprintf("create-%d", i), map[string]string{"app": "web"})); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	obj, err := s.Create(ctx, storetest.Pod("trl-bench", "target", map[string]string{"app": "web"}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("Get", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := s.Get(ctx, podKind, "trl-bench", "target"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("Update", func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
-			obj.SetLabels(map[string]string{"app": "web", "n": fmt.Sprint(i)})
-			if obj, err = s.Update(ctx, obj); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }

@@ -11,6 +11,7 @@ import (
 )
 
 func testConcurrentWriters(t *testing.T, s store.Store) {
+	mustNamespaces(t, s, "ns1")
 	base := asPod(t, mustCreate(t, s, Pod("ns1", "shared", map[string]string{"writer": "none"})))
 	for round := range 5 {
 		cur, err := s.Get(ctx(t), podKind, "ns1", "shared")
@@ -58,6 +59,7 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 // retry loop: with compare-and-swap no increment is lost.
 func testCounter(t *testing.T, s store.Store) {
 	const writers, increments = 4, 8
+	mustNamespaces(t, s, "ns1")
 	mustCreate(t, s, Pod("ns1", "counter", map[string]string{"count": "0"}))
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +32,7 @@ func sameObject(t *testing.T, what string, got, want model.Object) {
 }
 
 func testCreateGet(t *testing.T, s store.Store) {
+	mustNamespaces(t, s, "ns1", "ns2")
 	in := Pod("ns1", "web", map[string]string{"app": "web"})
 	// Server-managed metadata from the caller is ignored.
 	in.UID = "caller-uid"
@@ -50,7 +53,7 @@ func testCreateGet(t *testing.T, s store.Store) {
 	if ct := out.CreationTimestamp.Time; ct.Before(before) || ct.After(time.Now().Add(2*time.Second)) {
 		t.Errorf("creationTimestamp = %v, want about now", ct)
 	}
-	if out.Labels["app"] != "web" || out.Spec.NodeName != "node-1" {
+	if out.Labels["app"] != "web" || len(out.Spec.Containers) != 1 || out.Spec.Containers[0].Image != Image {
 		t.Errorf("content not stored: %+v", out)
 	}
 	if in.UID != "caller-uid" {
@@ -83,12 +86,13 @@ func testNotFound(t *testing.T, s store.Store) {
 }
 
 func testUpdate(t *testing.T, s store.Store) {
+	mustNamespaces(t, s, "ns1")
 	v1 := asPod(t, mustCreate(t, s, Pod("ns1", "web", map[string]string{"app": "web"})))
 
 	// A spec change bumps generation; uid and creationTimestamp are preserved even if the
 	// caller changes them.
 	in := v1.DeepCopy()
-	in.Spec.NodeName = "node-2"
+	in.Spec.Containers[0].Image = "registry.example/app:2"
 	in.UID = "forged"
 	in.CreationTimestamp = metav1.NewTime(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
 	in.Generation = 99
@@ -99,8 +103,8 @@ func testUpdate(t *testing.T, s store.Store) {
 	if v2.UID != v1.UID || !v2.CreationTimestamp.Equal(&v1.CreationTimestamp) {
 		t.Errorf("uid/creationTimestamp changed: %s %v -> %s %v", v1.UID, v1.CreationTimestamp, v2.UID, v2.CreationTimestamp)
 	}
-	if v2.Generation != 2 || v2.Spec.NodeName != "node-2" {
-		t.Errorf("after spec change: generation %d node %q, want 2 node-2", v2.Generation, v2.Spec.NodeName)
+	if v2.Generation != 2 || v2.Spec.Containers[0].Image != "registry.example/app:2" {
+		t.Errorf("after spec change: generation %d image %q, want 2 app:2", v2.Generation, v2.Spec.Containers[0].Image)
 	}
 
 	// Metadata-only and status-only changes keep the generation.
@@ -121,7 +125,7 @@ func testUpdate(t *testing.T, s store.Store) {
 
 	// Compare-and-swap: a stale resourceVersion conflicts and changes nothing.
 	stale := v1.DeepCopy()
-	stale.Spec.NodeName = "node-3"
+	stale.Spec.Containers[0].Image = "registry.example/app:3"
 	_, err = s.Update(ctx(t), stale)
 	wantErr(t, "update with stale resourceVersion", err, store.ErrConflict, "Pod/ns1/web")
 	got, err = s.Get(ctx(t), podKind, "ns1", "web")
@@ -133,12 +137,13 @@ func testUpdate(t *testing.T, s store.Store) {
 	// An empty resourceVersion updates unconditionally.
 	blind := Pod("ns1", "web", map[string]string{"app": "blind"})
 	v5 := asPod(t, mustUpdate(t, s, blind))
-	if v5.Labels["app"] != "blind" || v5.UID != v1.UID || v5.Generation != 3 { // node-2 back to node-1: a spec change
+	if v5.Labels["app"] != "blind" || v5.UID != v1.UID || v5.Generation != 3 { // app:2 back to app:1: a spec change
 		t.Errorf("unconditional update: %+v", v5.ObjectMeta)
 	}
 }
 
 func testDelete(t *testing.T, s store.Store) {
+	mustNamespaces(t, s, "ns1")
 	v1 := asPod(t, mustCreate(t, s, Pod("ns1", "web", map[string]string{"app": "web"})))
 	in := v1.DeepCopy()
 	in.Labels["v"] = "2"
@@ -156,7 +161,7 @@ func testDelete(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	sameObject(t, "deleted object", last, v2)
+	sameObject(t, "deleted object", last, marked(t, v2, last))
 	_, err = s.Get(ctx(t), podKind, "ns1", "web")
 	wantErr(t, "get after delete", err, store.ErrNotFound, "Pod/ns1/web")
 	_, err = s.Delete(ctx(t), podKind, "ns1", "web", store.DeleteOptions{})
@@ -186,7 +191,9 @@ func testClusterScoped(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := names(list.Items); !cmp.Equal(got, []string{"/team-a", "/team-b"}) {
+	// A Kubernetes API server holds namespaces of its own (default, kube-system, ...).
+	teams := slices.DeleteFunc(list.Items, func(o model.Object) bool { return !strings.HasPrefix(o.GetName(), "team-") })
+	if got := names(teams); !cmp.Equal(got, []string{"/team-a", "/team-b"}) {
 		t.Errorf("list namespaces = %v", got)
 	}
 	if _, err := s.Delete(ctx(t), nsKind, "", "team-a", store.DeleteOptions{}); err != nil {
@@ -225,6 +232,7 @@ func names(objs []model.Object) []string {
 func testList(t *testing.T, s store.Store) {
 	// Created out of order; namespaces chosen so that "a-b" sorts between "a" and "b" as a
 	// string but not as a key path.
+	mustNamespaces(t, s, "b", "a", "a-b")
 	for _, p := range []struct{ ns, name, app string }{
 		{"b", "x", "web"}, {"a", "y", "db"}, {"a-b", "x", "web"}, {"a", "x", "web"}, {"a", "x-1", "web"},
 	} {
@@ -289,7 +297,8 @@ func testList(t *testing.T, s store.Store) {
 	if got.GetLabels()["app"] != "web" {
 		t.Errorf("mutating a listed object changed the store: labels %v", got.GetLabels())
 	}
-	svcs, err := s.List(ctx(t), svcKind, store.ListOptions{})
+	// In namespace a: a Kubernetes API server has its own service default/kubernetes.
+	svcs, err := s.List(ctx(t), svcKind, store.ListOptions{Namespace: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,19 +60,34 @@ var (
 	nsKind  = model.KindNamespace
 )
 
-// Pod returns a pod object as a test would build it.
+// Image is the container image of the suite's pods; a spec change sets another.
+const Image = "registry.example/app:1"
+
+// Pod returns a pod object as a test would build it: valid for a Kubernetes API server too
+// (one container; unscheduled, so that a delete is immediate rather than left to a kubelet).
 func Pod(ns, name string, labels map[string]string) *corev1.Pod {
 	p := podKind.New().(*corev1.Pod)
 	p.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}
-	p.Spec.NodeName = "node-1"
+	p.Spec.Containers = []corev1.Container{{Name: "app", Image: Image}}
 	return p
 }
 
+// service returns a headless service: a Kubernetes API server needs no ports for it and
+// allocates no cluster IP.
 func service(ns, name string) *corev1.Service {
 	s := svcKind.New().(*corev1.Service)
 	s.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: name}
-	s.Spec.ClusterIP = "198.51.100.10"
+	s.Spec.ClusterIP = corev1.ClusterIPNone
 	return s
+}
+
+// mustNamespaces creates the namespaces a test puts objects in, as a Kubernetes API server
+// requires (other stores just hold them).
+func mustNamespaces(t *testing.T, s store.Store, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		mustCreate(t, s, namespace(n))
+	}
 }
 
 func namespace(name string) *corev1.Namespace {

@@ -1,0 +1,44 @@
+// Package kube is the store.Store backend over a Kubernetes API server (client-go's dynamic
+// client, JSON bodies): Kubernetes kinds (Pod, Namespace, ServiceAccount, Node, Service,
+// EndpointSlice, NetworkPolicy) live in their built-in resources, Calico and Trellis kinds
+// in the CustomResourceDefinitions of deploy/crds, which must be installed. Open it with
+// kube.New(store.Config{Kubeconfig: path}) (an empty path means the in-cluster
+// configuration).
+//
+// How the contract maps:
+//   - Get is a quorum read; List one unpaginated list (namespace and label selector
+//     evaluated by the API server) whose resourceVersion is the Revision.
+//   - Create: AlreadyExists -> store.ErrAlreadyExists. The API server sets uid,
+//     creationTimestamp, generation and resourceVersion, applies its defaults and admission;
+//     whatever the caller put in those four fields is dropped.
+//   - Update with a resourceVersion is the API server's compare-and-swap (409 ->
+//     store.ErrConflict); without one the backend reads the current version and retries on
+//     conflict, as the etcd backend does. For Pod, Service, Node and Namespace, whose status
+//     is a subresource, a non-empty status the first write did not keep is written by a
+//     second update of the status subresource, guarded by the first write's version.
+//   - Delete reads the object, checks the preconditions (store.ErrConflict) and deletes with
+//     uid and resourceVersion preconditions. Kubernetes deletion rules apply: a Pod is first
+//     marked (deletionTimestamp: a MODIFIED event) and then removed, at once when it is
+//     bound to no node; an object with finalizers (a Namespace) or a bound Pod stays
+//     terminating until its controller or kubelet finishes.
+//   - Watch is one API watch per kind (all registered kinds for a nil kind) with bookmarks,
+//     resumed transparently when the API server ends it. Events of one kind are in order;
+//     there is no order between kinds. A 410 Gone ("too old resource version": the history
+//     was compacted) or any other failure to continue is delivered as store.EventResync, the
+//     last event. A DELETED event's object carries the resourceVersion of the last state
+//     this watch saw of it (the API server stamps it with the deletion's); an object the
+//     watch never saw keeps the deletion's.
+//   - Errors: 404 -> ErrNotFound (also for a missing namespace; for a list or watch it means
+//     an unserved resource, a CRD not installed, and is no sentinel), 409 -> ErrConflict, 413 or
+//     a body over store.MaxObjectBytes -> ErrTooLarge, no connection, 429, 503, 504 and
+//     deadlines -> ErrUnavailable; the mapping is in errors.go and nothing above it looks at
+//     API status codes or text.
+//
+// Invariants: resourceVersions are passed through unparsed; every object returned is a fresh
+// model object decoded from the API server's JSON; the constructor does no I/O and starts
+// nothing; every watch goroutine ends when its Watch is stopped or its context ends. There
+// is no client-side rate limit: the API server's priority and fairness applies.
+//
+// It must never force-delete (grace period 0) or remove finalizers: those belong to the
+// owners of the objects.
+package kube
