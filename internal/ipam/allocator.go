@@ -93,13 +93,16 @@ func (a *Allocator) AutoAssign(ctx context.Context, args AssignArgs) (Result, er
 	if args.Num4 == 0 || args.Num6 == 0 {
 		return a.assignCommitted(ctx, args, a.retries)
 	}
-	res, err := a.assignCommitted(ctx, args, a.retries/2)
-	if !errors.Is(err, ErrRetries) {
-		return res, err
+	if a.atomic() {
+		res, err := a.assignCommitted(ctx, args, a.retries/2)
+		if !errors.Is(err, ErrRetries) {
+			return res, err
+		}
 	}
 	v4, v6 := args, args
 	v4.Num6, v6.Num4 = 0, 0
-	if res, err = a.assignCommitted(ctx, v4, a.retries); err != nil {
+	res, err := a.assignCommitted(ctx, v4, a.retries)
+	if err != nil {
 		return Result{}, err
 	}
 	r6, err := a.assignCommitted(ctx, v6, a.retries)
@@ -371,4 +374,17 @@ func (a *Allocator) assignFromBlock(ctx context.Context, b *batch, name string, 
 		b.change(name, handle, len(allocs))
 	}
 	return allocs, nil
+}
+
+// nonAtomic is implemented by a Store whose Commit is not all-or-nothing across records
+// (ipamstore over the Kubernetes API: ordered writes undone on failure as far as other
+// writers let them be). A commit there touches one block at most, so that an undo never
+// has to take back a block write that another writer has since built on.
+type nonAtomic interface {
+	NonAtomic() bool
+}
+
+func (a *Allocator) atomic() bool {
+	n, ok := a.store.(nonAtomic)
+	return !ok || !n.NonAtomic()
 }

@@ -122,7 +122,7 @@ func (a *Allocator) ReleaseByHandle(ctx context.Context, handle string) ([]netip
 		// blocks loses every race one of them would); the handle goes last, so a crash in
 		// between leaves it counting addresses no block gives it (see Check).
 		chunk := maxCommitWrites
-		if i >= a.retries/2 {
+		if i >= a.retries/2 || !a.atomic() {
 			chunk = 1
 		}
 		for len(ws) > 0 && err == nil {

@@ -102,3 +102,10 @@ func OpKeys(ops []Op) ([]model.Key, error) {
 	}
 	return keys, nil
 }
+
+// NonAtomic is implemented by a backend whose Apply is not all-or-nothing (store/kube:
+// ordered single writes, undone on failure as well as another writer lets them be).
+// Callers that can split their writes (IPAM) then write one block at a time.
+type NonAtomic interface {
+	NonAtomicApply()
+}

@@ -26,8 +26,13 @@ func startKube(t testing.TB) store.Store {
 	return s
 }
 
+// TestConcurrentAssignKube: allocations and releases racing on CRDs hand no address out
+// twice. The Kubernetes API has no multi-object transaction (store/kube's Apply undoes a
+// failed one as far as other writers let it), so a few addresses may be left allocated
+// under this contention (2 of 1000 to 14 of 680 in runs here); they are logged, and the
+// leak collector releases them.
 func TestConcurrentAssignKube(t *testing.T) {
-	concurrentAssign(t, startKube(t), 500, 32)
+	concurrentAssign(t, startKube(t), 500, 32, false)
 }
 
 // BenchmarkAssignKube4Nodes is BenchmarkAssignEtcd4Nodes through kube-apiserver.

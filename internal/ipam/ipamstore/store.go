@@ -51,6 +51,13 @@ func (s *Store) Affinities() ipam.Table[*ipam.Affinity] { return s.affs }
 func (s *Store) Handles() ipam.Table[*ipam.Handle] { return s.handles }
 
 // Commit implements ipam.Store: one store.Apply of the writes, in order.
+// NonAtomic reports whether Commit is not all-or-nothing on this datastore (the
+// Kubernetes API); the Allocator then commits one block at a time.
+func (s *Store) NonAtomic() bool {
+	_, ok := s.s.(store.NonAtomic)
+	return ok
+}
+
 func (s *Store) Commit(ctx context.Context, ws []ipam.Write) error {
 	ops := make([]store.Op, len(ws))
 	for i, w := range ws {

@@ -151,8 +151,10 @@ func (c *applyCounter) Apply(ctx context.Context, ops []store.Op) ([]model.Objec
 
 // concurrentAssign runs n dual-stack assignments from 4 nodes, workers at a time, each
 // written in one transaction; every third handle is released again while the others run.
-// No address may be handed out twice and the handle records must match the blocks.
-func concurrentAssign(t *testing.T, s store.Store, n, workers int) {
+// No address may be handed out twice. With exact (a store whose transactions are atomic),
+// the handle records must match the blocks and nothing may be left over; without, what is
+// left over (addresses the leak collector releases) is only logged.
+func concurrentAssign(t *testing.T, s store.Store, n, workers int, exact bool) {
 	ctx := context.Background()
 	cs := &applyCounter{Store: s}
 	a := ipam.New(ipamstore.New(cs), ipamstore.Match)
@@ -199,15 +201,22 @@ func concurrentAssign(t *testing.T, s store.Store, n, workers int) {
 			}
 		}
 	}
+	leftover := func(format string, args ...any) {
+		if exact {
+			t.Errorf(format, args...)
+		} else {
+			t.Logf("left for the leak collector: "+format, args...)
+		}
+	}
 	if len(seen) != 2*live {
-		t.Errorf("%d addresses allocated, want %d", len(seen), 2*live)
+		leftover("%d addresses allocated, want %d", len(seen), 2*live)
 	}
 	if len(snap.Handles) != live {
-		t.Errorf("%d handles, want %d", len(snap.Handles), live)
+		leftover("%d handles, want %d", len(snap.Handles), live)
 	}
 	rep := ipam.Check(snap, func(ipam.Allocation) bool { return true }, func(string) bool { return true })
 	if len(rep.DanglingHandles)+len(rep.MissingHandles) != 0 {
-		t.Errorf("inconsistent handles: %+v", rep)
+		leftover("inconsistent handles: %+v", rep)
 	}
 }
 
@@ -275,7 +284,7 @@ func (c *writeCounter) Apply(ctx context.Context, ops []store.Op) ([]model.Objec
 }
 
 func TestConcurrentAssignMemoryBackend(t *testing.T) {
-	concurrentAssign(t, memory.New(0), 500, 64)
+	concurrentAssign(t, memory.New(0), 500, 64, true)
 }
 
 func startEtcd(t testing.TB) store.Store {
@@ -303,7 +312,7 @@ func TestConcurrentAssignEtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	concurrentAssign(t, startEtcd(t), 500, 32)
+	concurrentAssign(t, startEtcd(t), 500, 32, true)
 }
 
 // BenchmarkAssignEtcd4Nodes allocates from 4 nodes concurrently against an embedded etcd.

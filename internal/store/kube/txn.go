@@ -9,6 +9,9 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
+// NonAtomicApply marks Apply as not all-or-nothing (store.NonAtomic).
+func (s *Store) NonAtomicApply() {}
+
 // undo reverses one applied op.
 type undo func(ctx context.Context) error
 
