@@ -21,6 +21,7 @@ type txnFixture struct {
 
 func newTxnFixture(t *testing.T, s store.Store) txnFixture {
 	t.Helper()
+	mustNamespaces(t, s, "ns1")
 	return txnFixture{
 		a:   mustCreate(t, s, Pod("ns1", "a", map[string]string{"v": "1"})),
 		b:   mustCreate(t, s, Pod("ns1", "b", nil)),
@@ -34,7 +35,7 @@ func testTxnCommit(t *testing.T, s store.Store) {
 	f := newTxnFixture(t, s)
 	a := asPod(t, f.a)
 	a.Labels["v"] = "2"
-	a.Spec.NodeName = "node-2"
+	a.Spec.Containers[0].Image = "registry.example/app:2"
 	ops := []store.Op{
 		store.CreateOp(Pod("ns1", "c", nil)),
 		store.UpdateOp(a),
@@ -171,6 +172,7 @@ func testTxnWatch(t *testing.T, s store.Store) {
 // stay equal and no increment is lost.
 func testTxnCounters(t *testing.T, s store.Store) {
 	const writers, increments = 4, 6
+	mustNamespaces(t, s, "ns1")
 	mustCreate(t, s, Pod("ns1", "c1", map[string]string{"count": "0"}))
 	mustCreate(t, s, service("ns1", "c2"))
 	var wg sync.WaitGroup
@@ -222,5 +224,35 @@ func incrementBoth(t *testing.T, s store.Store) error {
 		if err == nil || !errors.Is(err, store.ErrConflict) {
 			return err
 		}
+	}
+}
+
+// testTxnCompensated: on a backend whose Apply is not atomic, ops are written in order and,
+// when one fails with nobody else writing, the earlier ones are undone: a created object is
+// gone, an updated one has its old content back; the error names the failed op.
+func testTxnCompensated(t *testing.T, s store.Store) {
+	f := newTxnFixture(t, s)
+	a := asPod(t, f.a)
+	a.Labels["v"] = "2"
+	res, err := s.Apply(ctx(t), []store.Op{store.CreateOp(Pod("ns1", "c", nil)), store.UpdateOp(a)})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("apply: %v, %d results", err, len(res))
+	}
+	cur := asPod(t, res[1])
+	cur.Labels["v"] = "3"
+	stale := cur.DeepCopy()
+	stale.ResourceVersion = f.a.GetResourceVersion()
+	stale.Name = "b"
+	ops := []store.Op{store.CreateOp(Pod("ns1", "new", nil)), store.UpdateOp(cur), store.UpdateOp(stale)}
+	_, err = s.Apply(ctx(t), ops)
+	if i := store.FailedOp(err); i != 2 || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("failed op %d (%v), want 2 with a conflict", i, err)
+	}
+	if _, err := s.Get(ctx(t), podKind, "ns1", "new"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("object of the first op: %v, want it undone (ErrNotFound)", err)
+	}
+	got, err := s.Get(ctx(t), podKind, "ns1", "a")
+	if err != nil || got.GetLabels()["v"] != "2" {
+		t.Errorf("object of the second op %v, %v: want its content before the Apply (v=2)", got, err)
 	}
 }
