@@ -13,6 +13,7 @@ import (
 	"github.com/trellisnet/trellis/internal/lab"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/etcd"
+	"github.com/trellisnet/trellis/internal/store/kube"
 )
 
 // globalFlags are the root's persistent flags. Precedence: flag > TRELLIS_* environment >
@@ -25,6 +26,9 @@ type globalFlags struct {
 	certFile string
 	keyFile  string
 	logLevel string
+	// dsType is the datastore type: etcdv3 (Trellis's own etcd) or kubernetes.
+	dsType     string
+	kubeconfig string
 }
 
 // envNames maps each global flag to its environment variable.
@@ -34,10 +38,14 @@ var envNames = map[string]string{
 	"datastore-cert":      "TRELLIS_DATASTORE_CERT",
 	"datastore-key":       "TRELLIS_DATASTORE_KEY",
 	"log-level":           "TRELLIS_LOG_LEVEL",
+	"datastore-type":      "TRELLIS_DATASTORE_TYPE",
+	"kubeconfig":          "KUBECONFIG",
 }
 
 func addGlobalFlags(root *cobra.Command, g *globalFlags) {
 	pf := root.PersistentFlags()
+	pf.StringVar(&g.dsType, "datastore-type", datastoreEtcd, "datastore: etcdv3 (Trellis's etcd, --datastore-endpoints) or kubernetes (the Kubernetes API, --kubeconfig) [$TRELLIS_DATASTORE_TYPE]")
+	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes datastore (default: in-cluster configuration) [$KUBECONFIG]")
 	pf.StringVar(&g.endpoints, "datastore-endpoints", "", "comma-separated etcd client URLs (http://, https://, unix://) [$TRELLIS_DATASTORE_ENDPOINTS] (default: the running lab's, else "+store.DefaultEndpoint+")")
 	pf.StringVar(&g.caFile, "datastore-ca", "", "CA certificate file to verify the datastore [$TRELLIS_DATASTORE_CA]")
 	pf.StringVar(&g.certFile, "datastore-cert", "", "client certificate file [$TRELLIS_DATASTORE_CERT]")
@@ -112,6 +120,18 @@ func (g *globalFlags) options(o *ctl.Options) func(c *cobra.Command, _ []string)
 		cfg := g.storeConfig()
 		o.Datastore = strings.Join(cfg.Endpoints, ",")
 		o.DatastoreSource = g.source
+		switch g.dsType {
+		case datastoreEtcd:
+		case datastoreKube:
+			o.Datastore, o.DatastoreSource = "kubernetes "+orIn(g.kubeconfig, "(in-cluster)"), "--datastore-type"
+			open := func(context.Context) (store.Store, error) {
+				return kube.New(store.Config{Kubeconfig: g.kubeconfig})
+			}
+			o.OpenStore, o.OpenStoreWait = open, open
+			return nil
+		default:
+			return ctl.Usagef("invalid --datastore-type %q: use etcdv3 or kubernetes", g.dsType)
+		}
 		connect := func(ctx context.Context, probe bool) (store.Store, error) {
 			if err := checkEndpoints(cfg.Endpoints); err != nil {
 				return nil, err
@@ -131,4 +151,17 @@ func (g *globalFlags) options(o *ctl.Options) func(c *cobra.Command, _ []string)
 		o.OpenStoreWait = func(ctx context.Context) (store.Store, error) { return connect(ctx, false) }
 		return nil
 	}
+}
+
+// Datastore types.
+const (
+	datastoreEtcd = "etcdv3"
+	datastoreKube = "kubernetes"
+)
+
+func orIn(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
 }

@@ -109,7 +109,57 @@ func sameContent(cur, next model.Object) bool {
 	}
 	ja, erra := json.Marshal(a)
 	jb, errb := json.Marshal(b)
-	return erra == nil && errb == nil && bytes.Equal(ja, jb)
+	if erra != nil || errb != nil {
+		return false
+	}
+	if bytes.Equal(ja, jb) {
+		return true
+	}
+	// A Kubernetes API server fills in fields of its own kinds (a pod's dnsPolicy, a
+	// namespace's finalizers and name label): such an object is unchanged when every field
+	// the manifest gives has the stored value.
+	key, _ := model.KeyOf(next)
+	if key.Kind == nil || key.Kind.Group == model.GroupCalico || key.Kind.Internal {
+		return false
+	}
+	var live, want any
+	if json.Unmarshal(ja, &live) != nil || json.Unmarshal(jb, &want) != nil {
+		return false
+	}
+	return subset(want, live)
+}
+
+// subset reports whether every field of want is in have with the same value; lists must
+// have the same length, element by element a subset.
+func subset(want, have any) bool {
+	if wl, ok := want.([]any); ok {
+		hl, ok := have.([]any)
+		if !ok || len(hl) != len(wl) {
+			return false
+		}
+		for i := range wl {
+			if !subset(wl[i], hl[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	wm, ok := want.(map[string]any)
+	if !ok {
+		wb, _ := json.Marshal(want)
+		hb, _ := json.Marshal(have)
+		return bytes.Equal(wb, hb)
+	}
+	hm, ok := have.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, v := range wm {
+		if hv, ok := hm[k]; !ok || !subset(v, hv) {
+			return false
+		}
+	}
+	return true
 }
 
 // applyPlan is what applying one object would do: create it (cur nil), leave it
