@@ -8,6 +8,7 @@ import (
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/runner"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/reach"
 )
 
 // Timing of a loop (a runner.Runner): events are coalesced for coalesce; a failed
@@ -76,20 +77,7 @@ func (l *loop) watch(ctx context.Context, k *model.Kind) store.Watch {
 // again after being unreachable (a full reconciliation follows the poke).
 func (l *loop) drain(ctx context.Context, k *model.Kind, w store.Watch, poke func()) {
 	for w != nil {
-		back := l.backCh()
-	events:
-		for {
-			select {
-			case _, ok := <-w.Events():
-				if !ok {
-					break events
-				}
-				poke()
-			case <-back:
-				break events
-			}
-		}
-		w.Stop()
+		reach.Drain(w, l.backCh(), poke)
 		if ctx.Err() != nil {
 			return
 		}

@@ -101,20 +101,7 @@ func (c *Controller) watch(ctx context.Context, trigger chan<- struct{}, back fu
 			}
 			continue
 		}
-		returned := back()
-	events:
-		for {
-			select {
-			case _, ok := <-w.Events():
-				if !ok {
-					break events
-				}
-				poke()
-			case <-returned:
-				break events
-			}
-		}
-		w.Stop()
+		reach.Drain(w, back(), poke)
 		poke()
 	}
 }

@@ -172,3 +172,21 @@ func (m *Monitor) Back() <-chan struct{} {
 	defer m.mu.Unlock()
 	return m.back
 }
+
+// Drain calls onEvent for every event of w until w ends or back is closed (the datastore
+// answers again after being unreachable, so a fresh watch and a full reconcile are due),
+// then stops w.
+func Drain(w store.Watch, back <-chan struct{}, onEvent func()) {
+	defer w.Stop()
+	for {
+		select {
+		case _, ok := <-w.Events():
+			if !ok {
+				return
+			}
+			onEvent()
+		case <-back:
+			return
+		}
+	}
+}
