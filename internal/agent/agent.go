@@ -18,6 +18,12 @@ import (
 	"github.com/trellisnet/trellis/internal/store/reach"
 )
 
+// MonitorReport receives what Dataplane.Monitor sees.
+type MonitorReport struct {
+	Changed func(gen uint32)
+	Clean   func(gen uint32)
+}
+
 // Dataplane is the agent's access to its nftables table.
 type Dataplane struct {
 	// NFT is bound to the owned inet table (the real nft, possibly inside a namespace, or
@@ -25,11 +31,13 @@ type Dataplane struct {
 	NFT knftables.Interface
 	// Counters reads the rule counters of the table for /metrics; nil: no rule metrics.
 	Counters CounterReader
-	// Monitor, when set, runs until ctx ends and calls changed with the generation of
-	// every committed nftables transaction that touched the table (0: unknown); together
-	// with Generation it lets the agent repair foreign changes within a second instead of
-	// at the next periodic resync.
-	Monitor func(ctx context.Context, changed func(gen uint32)) error
+	// Monitor, when set, runs until ctx ends and reports each committed nftables
+	// transaction: Changed with the generation of one that touched the table (0: unknown),
+	// Clean with one seen whole that did not (no notification lost since the previous
+	// one). Together with Generation it lets the agent repair foreign changes within a
+	// second instead of at the next periodic resync, and lets a full sync skip reading the
+	// kernel after changes to other tables only.
+	Monitor func(ctx context.Context, r MonitorReport) error
 	// Generation reads the kernel's nftables generation (its count of committed
 	// transactions); the agent reads it around each of its own transactions to tell their
 	// echo from foreign changes. Monitor is used only when Generation is set.

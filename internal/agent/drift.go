@@ -40,16 +40,20 @@ type ownGens struct {
 	onForeign func(gens []uint32)
 	onBroken  func(err error)
 
-	mu      sync.Mutex
-	broken  bool // the last bracket could not be read
-	running int
-	ranges  []*genRange // the latest own transactions, oldest first
-	pending []uint32    // reported by the monitor, not yet judged
+	mu sync.Mutex
+	// cleanAfter and cleanTo: every generation in (cleanAfter, cleanTo] was seen whole by
+	// the monitor and did not touch the table (an empty run when equal).
+	cleanAfter, cleanTo uint32
+	broken              bool // the last bracket could not be read
+	running             int
+	ranges              []*genRange // the latest own transactions, oldest first
+	pending             []uint32    // reported by the monitor, not yet judged
 }
 
 // report records a generation the monitor saw touch the table (0: unknown, foreign).
 func (o *ownGens) report(g uint32) {
 	o.mu.Lock()
+	o.cleanAfter, o.cleanTo = g, g // a touched (or unknown) generation ends the clean run
 	o.pending = append(o.pending, g)
 	foreign := o.settle()
 	o.mu.Unlock()
@@ -131,7 +135,7 @@ func (p *policyLoop) brokenGens(err error) {
 // reports to ownGens, which calls foreignChange.
 func (p *policyLoop) monitorLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		if err := p.dp.Monitor(ctx, p.gens.report); err != nil && ctx.Err() == nil {
+		if err := p.dp.Monitor(ctx, MonitorReport{Changed: p.gens.report, Clean: p.gens.clean}); err != nil && ctx.Err() == nil {
 			p.log.Warn("nftables monitor ended; restarting", "err", err)
 		}
 		if !runner.Sleep(ctx, p.cfg.RetryPeriod) {
@@ -158,4 +162,22 @@ func (p *policyLoop) takeDrift() {
 	p.lastDrift = time.Now()
 	p.needFull = true
 	p.metrics.driftRepairs.Inc()
+}
+
+// clean records a generation the monitor saw whole that did not touch the table: it
+// extends the clean run when it follows it directly.
+func (o *ownGens) clean(g uint32) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cleanTo != 0 && g == o.cleanTo+1 {
+		o.cleanTo = g
+	}
+}
+
+// vouch is the nft.Voucher of the agent's Applier: the run of generations after the last
+// one that touched the table in which no commit touched it.
+func (o *ownGens) vouch() (after, upTo uint32, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.cleanAfter, o.cleanTo, !o.broken && o.cleanAfter != 0 && o.cleanTo != o.cleanAfter
 }

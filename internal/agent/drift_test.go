@@ -73,3 +73,32 @@ func TestOwnGens(t *testing.T) {
 		t.Fatalf("after recovery: foreign = %v, want [109]", foreign)
 	}
 }
+
+// TestOwnGensVouch: the run of generations after the last one that touched the table, in
+// which the monitor saw only commits to other tables, is vouched for; a touched (or
+// unknown) generation ends it, and a gap in the clean generations stops it growing.
+func TestOwnGensVouch(t *testing.T) {
+	o := &ownGens{gen: func() (uint32, error) { return 0, nil }, onForeign: func([]uint32) {}}
+	if _, _, ok := o.vouch(); ok {
+		t.Fatal("vouched before the monitor saw anything")
+	}
+	o.report(10) // the agent's own write, say
+	o.clean(11)
+	o.clean(12)
+	if after, upTo, ok := o.vouch(); !ok || after != 10 || upTo != 12 {
+		t.Fatalf("vouch = (%d, %d, %v), want (10, 12, true)", after, upTo, ok)
+	}
+	o.clean(14) // 13 never seen: the run cannot grow past it
+	if _, upTo, _ := o.vouch(); upTo != 12 {
+		t.Errorf("run grew over a gap to %d", upTo)
+	}
+	o.report(15) // touched: a new, empty run
+	if _, _, ok := o.vouch(); ok {
+		t.Error("vouched right after a generation that touched the table")
+	}
+	o.report(0) // notifications lost
+	o.clean(1)
+	if _, _, ok := o.vouch(); ok {
+		t.Error("vouched after lost notifications")
+	}
+}

@@ -35,14 +35,14 @@ const (
 // transaction that touched the inet table: a table, chain, rule, set or element added,
 // deleted or flushed. Lost notifications (a full receive buffer, a gap in the generations)
 // are reported as the generations they may have hidden, or 0 when unknown, never dropped.
-func NFTMonitor(ns, table string) func(ctx context.Context, changed func(gen uint32)) error {
-	return func(ctx context.Context, changed func(gen uint32)) error {
+func NFTMonitor(ns, table string) func(ctx context.Context, r MonitorReport) error {
+	return func(ctx context.Context, r MonitorReport) error {
 		fd, err := nfnlSocket(ns, true)
 		if err != nil {
 			return err
 		}
 		defer unix.Close(fd)
-		m := nftMonitor{table: table, changed: changed}
+		m := nftMonitor{table: table, changed: r.Changed, clean: r.Clean}
 		buf := make([]byte, 1<<20)
 		for ctx.Err() == nil {
 			n, _, err := unix.Recvfrom(fd, buf, 0)
@@ -66,9 +66,10 @@ func NFTMonitor(ns, table string) func(ctx context.Context, changed func(gen uin
 type nftMonitor struct {
 	table   string
 	changed func(gen uint32)
-	touched bool   // a message of the current transaction named the table
-	lost    bool   // notifications were lost since the last NEWGEN
-	last    uint32 // the last generation seen; 0: none yet
+	clean   func(gen uint32) // optional: a generation seen whole that did not touch the table
+	touched bool             // a message of the current transaction named the table
+	lost    bool             // notifications were lost since the last NEWGEN
+	last    uint32           // the last generation seen; 0: none yet
 }
 
 // parse handles one datagram of netlink messages.
@@ -112,8 +113,11 @@ func (m *nftMonitor) message(typ uint8, p []byte) {
 			m.changed(0)
 		}
 	}
-	if m.touched || m.lost {
+	switch {
+	case m.touched || m.lost:
 		m.changed(gen)
+	case m.clean != nil && m.last != 0 && gen == m.last+1:
+		m.clean(gen)
 	}
 	m.touched, m.lost, m.last = false, false, gen
 }

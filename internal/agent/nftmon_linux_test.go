@@ -31,7 +31,8 @@ func genMsg(g uint32) []byte {
 // they may have hidden.
 func TestNFTMonitorParse(t *testing.T) {
 	var got []uint32
-	m := nftMonitor{table: "trellis", changed: func(g uint32) { got = append(got, g) }}
+	var clean []uint32
+	m := nftMonitor{table: "trellis", changed: func(g uint32) { got = append(got, g) }, clean: func(g uint32) { clean = append(clean, g) }}
 	const delRule, delElem = 8, 14
 	m.parse(slices.Concat(nlMsg(delRule, nfprotoInet, []byte("trellis\x00")), genMsg(10)))
 	m.parse(slices.Concat(nlMsg(delRule, nfprotoInet, []byte("other\x00")), nlMsg(delElem, 2, []byte("trellis\x00")), genMsg(11)))
@@ -41,6 +42,9 @@ func TestNFTMonitorParse(t *testing.T) {
 	m.parse(genMsg(15))
 	if want := []uint32{10, 12, 13, 14, 15}; !slices.Equal(got, want) {
 		t.Fatalf("reported %v, want %v", got, want)
+	}
+	if want := []uint32{11}; !slices.Equal(clean, want) {
+		t.Fatalf("clean %v, want %v (11 touched only another table; 15 followed lost messages)", clean, want)
 	}
 	got = nil
 	m.parse([]byte{1, 2, 3}) // garbage: no report, no panic

@@ -69,6 +69,9 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		nftIf = nft.WithRunHook(dp.NFT, p.gens.run)
 	}
 	p.applier = nft.NewApplier(nftIf)
+	if p.gens != nil && dp.Monitor != nil {
+		p.applier.SetVoucher(p.gens.vouch)
+	}
 	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
 	return p
 }

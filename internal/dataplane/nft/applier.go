@@ -28,7 +28,20 @@ type Applier struct {
 	batch bool
 	// memo holds the listed fingerprint of each rule a full sync wrote (listing.go).
 	memo ruleMemo
+	// voucher, when set, may vouch that the generations after gen did not touch the
+	// table (see SetVoucher).
+	voucher Voucher
 }
+
+// Voucher reports a run of nftables generations (after, upTo] in which no committed
+// transaction touched the Applier's table, as something that sees every commit (the
+// agent's monitor of the kernel's notifications) knows; ok is false when it knows none.
+type Voucher func() (after, upTo uint32, ok bool)
+
+// SetVoucher lets a full sync trust v: when the generation moved since the kernel was
+// known to hold the applied table only through commits v vouches for (other tables'),
+// the sync writes the difference without listing the kernel.
+func (a *Applier) SetVoucher(v Voucher) { a.voucher = v }
 
 // Result describes one sync.
 type Result struct {
@@ -125,7 +138,17 @@ func (a *Applier) unchangedSince(ctx context.Context) (uint32, bool) {
 		return 0, false
 	}
 	g, ok := generation(ctx, a.nft)
-	return g, ok && g == a.gen
+	if !ok {
+		return g, false
+	}
+	if g == a.gen {
+		return g, true
+	}
+	if a.voucher != nil {
+		after, upTo, vok := a.voucher()
+		return g, vok && after == a.gen && g == upTo
+	}
+	return g, false
 }
 
 // ownRules reports whether the rules just listed are the ones this Applier wrote: the

@@ -170,3 +170,53 @@ func TestKernelGenerationShortcut(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelFullSyncVouched: a commit to another table moves the generation, so a full
+// sync must list the kernel, unless a voucher (the agent's monitor, which sees every
+// commit) vouches that the commits since the recorded generation did not touch the table:
+// then nothing is listed and nothing written. A voucher for another run is not trusted.
+func TestKernelFullSyncVouched(t *testing.T) {
+	n := hostOnly(t)
+	ctx := context.Background()
+	want := fullSyncTables(t)[0]
+	nftIf := kernelTable(t, n.Host, "trl-vouched")
+	ap := NewApplier(nftIf)
+	if _, err := ap.FullSync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	other := kernelTable(t, n.Host, "trl-vouch-other")
+	recorded := ap.gen
+	touchOther := func() uint32 {
+		tx := other.NewTransaction()
+		tx.Add(&knftables.Table{})
+		tx.Add(&knftables.Chain{Name: fmt.Sprintf("c%d", ap.gen)})
+		if err := other.Run(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		g, ok := generation(ctx, nftIf)
+		if !ok {
+			t.Fatal("no generation")
+		}
+		return g
+	}
+	now := touchOther()
+	for _, tc := range []struct {
+		name    string
+		voucher Voucher
+		listed  bool
+	}{
+		{"no voucher", nil, true},
+		{"vouched", func() (uint32, uint32, bool) { return recorded, now, true }, false},
+		{"a run after another generation", func() (uint32, uint32, bool) { return recorded - 1, now, true }, true},
+		{"a run that ends too soon", func() (uint32, uint32, bool) { return recorded, now - 1, true }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ap.gen, ap.verified = recorded, want // as after the first full sync
+			ap.SetVoucher(tc.voucher)
+			res, err := ap.FullSync(ctx, want)
+			if err != nil || res.Operations != 0 || res.Listed != tc.listed {
+				t.Errorf("full sync: %d operations, listed %v, err %v; want 0, %v", res.Operations, res.Listed, err, tc.listed)
+			}
+		})
+	}
+}
