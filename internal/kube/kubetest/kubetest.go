@@ -36,6 +36,8 @@ type Cluster struct {
 	// EtcdURL is the client URL of the API server's etcd (http://127.0.0.1:PORT), for tests
 	// that reach under the API server (a compaction, to provoke 410 Gone on watches).
 	EtcdURL string
+	// PID is the API server's process (for benchmarks that read its CPU time and memory).
+	PID     int
 	kubectl string
 	token   string
 	ca      *x509.CertPool
@@ -78,7 +80,8 @@ func Start(t testing.TB, extraArgs ...string) *Cluster {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "kube-apiserver.log")
-	exited, err := startAPIServer(t, bins["kube-apiserver"], append(apiServerArgs(addr, etcdURL, dir, creds), extraArgs...), logPath)
+	exited, pid, err := startAPIServer(t, bins["kube-apiserver"], append(apiServerArgs(addr, etcdURL, dir, creds), extraArgs...), logPath)
+	c.PID = pid
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,17 +115,17 @@ func apiServerArgs(addr, etcdURL, dir string, c credentials) []string {
 
 // startAPIServer starts the binary with its output in logPath; the returned channel is
 // closed when the process exits. t.Cleanup stops it: SIGTERM, then SIGKILL after 10 s.
-func startAPIServer(t testing.TB, bin string, args []string, logPath string) (<-chan struct{}, error) {
+func startAPIServer(t testing.TB, bin string, args []string, logPath string) (<-chan struct{}, int, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return nil, fmt.Errorf("create api server log: %w", err)
+		return nil, 0, fmt.Errorf("create api server log: %w", err)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, 0, fmt.Errorf("start %s: %w", bin, err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -139,7 +142,7 @@ func startAPIServer(t testing.TB, bin string, args []string, logPath string) (<-
 			<-exited
 		}
 	})
-	return exited, nil
+	return exited, cmd.Process.Pid, nil
 }
 
 // waitReady polls /readyz until it answers ok, the process exits or ReadyTimeout passes.
