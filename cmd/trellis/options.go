@@ -25,7 +25,8 @@ type globalFlags struct {
 	caFile   string
 	certFile string
 	keyFile  string
-	logLevel string
+	logLevel  string
+	logFormat string
 	// dsType is the datastore type: etcdv3 (Trellis's own etcd) or kubernetes.
 	dsType     string
 	kubeconfig string
@@ -38,6 +39,7 @@ var envNames = map[string]string{
 	"datastore-cert":      "TRELLIS_DATASTORE_CERT",
 	"datastore-key":       "TRELLIS_DATASTORE_KEY",
 	"log-level":           "TRELLIS_LOG_LEVEL",
+	"log-format":          "TRELLIS_LOG_FORMAT",
 	"datastore-type":      "TRELLIS_DATASTORE_TYPE",
 	"kubeconfig":          "KUBECONFIG",
 }
@@ -51,6 +53,7 @@ func addGlobalFlags(root *cobra.Command, g *globalFlags) {
 	pf.StringVar(&g.certFile, "datastore-cert", "", "client certificate file [$TRELLIS_DATASTORE_CERT]")
 	pf.StringVar(&g.keyFile, "datastore-key", "", "client key file [$TRELLIS_DATASTORE_KEY]")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error [$TRELLIS_LOG_LEVEL]")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (one object a line) [$TRELLIS_LOG_FORMAT]")
 }
 
 // applyEnv fills every global flag the user did not set from its environment variable.
@@ -94,7 +97,14 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return nil, ctl.Usagef("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), nil
+	opts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, ctl.Usagef("invalid --log-format %q: use text or json", g.logFormat)
 }
 
 // options builds the ctl.Options every command receives; it runs after flag parsing.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,5 +62,33 @@ func TestSIGTERMDuringStartup(t *testing.T) {
 				t.Fatalf("%s ignored SIGTERM during start-up\n%s", tc.name, logs.String())
 			}
 		})
+	}
+}
+
+// --log-format json makes every log line one JSON object; an unknown format is a usage error.
+func TestLogFormatJSON(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "controller", "run", "--log-format", "json", "--log-level", "debug",
+		"--datastore-endpoints", "unix://"+filepath.Join(dir, "none.sock"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Fatal("no log lines")
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["msg"] == nil || m["level"] == nil {
+			t.Errorf("not a JSON log line: %q (%v)", l, err)
+		}
+	}
+	if r := trellis(t, nil, "", "version", "--log-format", "xml"); r.code != 2 {
+		t.Errorf("--log-format xml: exit %d, want 2", r.code)
 	}
 }
