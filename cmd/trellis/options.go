@@ -21,10 +21,10 @@ import (
 type globalFlags struct {
 	endpoints string
 	// source says where endpoints came from, for `config view`.
-	source   string
-	caFile   string
-	certFile string
-	keyFile  string
+	source    string
+	caFile    string
+	certFile  string
+	keyFile   string
 	logLevel  string
 	logFormat string
 	// dsType is the datastore type: etcdv3 (Trellis's own etcd) or kubernetes.
