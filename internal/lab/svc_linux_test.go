@@ -199,16 +199,26 @@ func httpGetIn(ns, url string) (int, string, error) {
 // hosts fetches url n times and returns the first word of every answer (the pod name).
 func hosts(t *testing.T, ns, url string, n int) []string {
 	t.Helper()
+	out, err := tryHosts(ns, url, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryHosts is hosts for a waitFor condition: a failed request (an endpoint change the
+// agent has not programmed yet) is an answer to wait out, not a failure.
+func tryHosts(ns, url string, n int) ([]string, error) {
 	var out []string
 	for range n {
 		code, body, err := httpGetIn(ns, url)
 		if err != nil || code != http.StatusOK {
-			t.Fatalf("get %s from %s: %d %v", url, ns, code, err)
+			return nil, fmt.Errorf("get %s from %s: %d %v", url, ns, code, err)
 		}
 		out = append(out, strings.Fields(body)[0])
 	}
 	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Compact(out), nil
 }
 
 func getService(t *testing.T, st store.Store, name string) *corev1.Service {
@@ -340,7 +350,9 @@ func TestServicesE2E(t *testing.T) {
 
 	t.Run("ClusterIP balances over ready endpoints", func(t *testing.T) {
 		waitFor(t, "both pods answer", 15*time.Second, func() string {
-			if got := hosts(t, client, "http://"+clusterIP+"/", 20); !slices.Equal(got, []string{"web-1", "web-2"}) {
+			if got, err := tryHosts(client, "http://"+clusterIP+"/", 20); err != nil {
+				return err.Error()
+			} else if !slices.Equal(got, []string{"web-1", "web-2"}) {
 				return fmt.Sprintf("answers from %v", got)
 			}
 			return ""
@@ -465,7 +477,9 @@ func TestServicesE2E(t *testing.T) {
 			return ""
 		})
 		waitFor(t, "only web-1 answers", 10*time.Second, func() string {
-			if got := hosts(t, client, "http://"+clusterIP+"/", 10); !slices.Equal(got, []string{"web-1"}) {
+			if got, err := tryHosts(client, "http://"+clusterIP+"/", 10); err != nil {
+				return err.Error()
+			} else if !slices.Equal(got, []string{"web-1"}) {
 				return fmt.Sprintf("answers from %v", got)
 			}
 			return ""
@@ -485,7 +499,9 @@ func TestServicesE2E(t *testing.T) {
 			if got := readyEndpoints(t, st, "web"); got != "web-2=true" {
 				return "endpoints " + got
 			}
-			if got := hosts(t, client, "http://"+clusterIP+"/", 10); !slices.Equal(got, []string{"web-2"}) {
+			if got, err := tryHosts(client, "http://"+clusterIP+"/", 10); err != nil {
+				return err.Error()
+			} else if !slices.Equal(got, []string{"web-2"}) {
 				return fmt.Sprintf("answers from %v", got)
 			}
 			return ""
