@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,9 +157,11 @@ func newLabControllerCmd(o *ctl.Options) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := lab.ValidateName(name); err != nil {
-				return ctl.UsageError{Err: err}
+			ctx, stop, log, err := labDaemon(c, o, name, "lab-controller")
+			if err != nil {
+				return err
 			}
+			defer stop()
 			bin, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("lab controller: find the trellis binary: %w", err)
@@ -168,13 +171,7 @@ func newLabControllerCmd(o *ctl.Options) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			log := o.Logger
-			if log == nil {
-				log = slog.New(slog.DiscardHandler)
-			}
-			return lab.NewController(name, bin, st, log.With("component", "lab-controller")).Run(ctx)
+			return lab.NewController(name, bin, st, log).Run(ctx)
 		},
 	}
 	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name")
@@ -564,18 +561,29 @@ func newLabSuperviseCmd(o *ctl.Options) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := lab.ValidateName(name); err != nil {
-				return ctl.UsageError{Err: err}
+			ctx, stop, log, err := labDaemon(c, o, name, "lab-supervisor")
+			if err != nil {
+				return err
 			}
-			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			log := o.Logger
-			if log == nil {
-				log = slog.New(slog.DiscardHandler)
-			}
-			return lab.Supervise(ctx, name, log.With("component", "lab-supervisor"))
+			return lab.Supervise(ctx, name, log)
 		},
 	}
 	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name")
 	return c
+}
+
+// labDaemon starts one of the lab's own long-running processes: it checks the lab name and
+// returns the context SIGINT or SIGTERM ends (stop releases it) and the logger tagged with
+// component.
+func labDaemon(c *cobra.Command, o *ctl.Options, name, component string) (context.Context, context.CancelFunc, *slog.Logger, error) {
+	if err := lab.ValidateName(name); err != nil {
+		return nil, nil, nil, ctl.UsageError{Err: err}
+	}
+	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return ctx, stop, log.With("component", component), nil
 }
