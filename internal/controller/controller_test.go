@@ -21,7 +21,12 @@ import (
 // start runs n controllers over one memory store until the test ends.
 func start(t *testing.T, n int) store.Store {
 	t.Helper()
-	st := memory.New(0)
+	return startOn(t, memory.New(0), n)
+}
+
+// startOn runs n controller instances over st until the test ends.
+func startOn(t *testing.T, st store.Store, n int) store.Store {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait(); st.Close() })

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/memory"
 )
 
 func nsObj(name string) *corev1.Namespace {
@@ -99,10 +100,16 @@ func count(t *testing.T, st store.Store, ns string) []string {
 }
 
 func TestRunNamespaceDeletionDeletesItsObjects(t *testing.T) {
-	st := start(t, 1)
+	// The namespaces exist before the controller starts, so its first listing sees them (a
+	// namespace it never saw exist is never gone: see namespaceCache). Created after the
+	// start, the namespace loop's listing could come after the delete on a loaded machine.
+	st := memory.New(0)
 	ctx := context.Background()
 	for _, ns := range []string{"shop", "bank"} {
 		create(t, st, nsObj(ns))
+	}
+	startOn(t, st, 1)
+	for _, ns := range []string{"shop", "bank"} {
 		for _, o := range contents(ns) {
 			create(t, st, o)
 		}
