@@ -18,6 +18,7 @@ import (
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/storetest"
 	"github.com/trellisnet/trellis/internal/testnet"
 )
 
@@ -91,7 +92,7 @@ func loadParallel(b *testing.B, st store.Store, docs []string) {
 			defer wg.Done()
 			for i := w; i < len(docs); i += 8 {
 				for _, obj := range decode(b, docs[i]) {
-					if err := putObject(context.Background(), st, obj); err != nil {
+					if err := storetest.Put(context.Background(), st, obj); err != nil {
 						errs <- err
 						return
 					}

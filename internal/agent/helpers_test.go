@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/storetest"
 )
 
 // decode turns a YAML manifest into defaulted objects.
@@ -35,21 +35,10 @@ func decode(t testing.TB, manifest string) []model.Object {
 func put(t testing.TB, st store.Store, manifest string) {
 	t.Helper()
 	for _, obj := range decode(t, manifest) {
-		if err := putObject(context.Background(), st, obj); err != nil {
+		if err := storetest.Put(context.Background(), st, obj); err != nil {
 			t.Fatal(err)
 		}
 	}
-}
-
-func putObject(ctx context.Context, st store.Store, obj model.Object) error {
-	_, err := st.Create(ctx, obj)
-	if errors.Is(err, store.ErrAlreadyExists) {
-		_, err = st.Update(ctx, obj)
-	}
-	if err != nil {
-		return fmt.Errorf("put %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
 }
 
 func kind(t testing.TB, name string) *model.Kind {

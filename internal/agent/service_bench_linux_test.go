@@ -13,6 +13,7 @@ import (
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/store/memory"
+	"github.com/trellisnet/trellis/internal/store/storetest"
 	"github.com/trellisnet/trellis/internal/testnet"
 )
 
@@ -67,7 +68,7 @@ func BenchmarkKernelServiceEndpointChange(b *testing.B) {
 	for i := range n {
 		svc, sl := benchService(i, 0)
 		for _, obj := range []model.Object{svc, sl} {
-			if err := putObject(ctx, st, obj); err != nil {
+			if err := storetest.Put(ctx, st, obj); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -86,7 +87,7 @@ func BenchmarkKernelServiceEndpointChange(b *testing.B) {
 		v++
 		before := a.Status().Syncs
 		_, sl := benchService(0, v)
-		if err := putObject(ctx, st, sl); err != nil {
+		if err := storetest.Put(ctx, st, sl); err != nil {
 			b.Fatal(err)
 		}
 		for {

@@ -2,14 +2,13 @@ package routing
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"testing"
 
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
+	"github.com/trellisnet/trellis/internal/store/storetest"
 )
 
 // put creates or replaces every object of the manifest, defaulted.
@@ -21,21 +20,10 @@ func put(t testing.TB, st store.Store, manifest string) {
 	}
 	for _, d := range docs {
 		model.SetDefaults(d.Object)
-		if err := putObject(context.Background(), st, d.Object); err != nil {
+		if err := storetest.Put(context.Background(), st, d.Object); err != nil {
 			t.Fatal(err)
 		}
 	}
-}
-
-func putObject(ctx context.Context, st store.Store, obj model.Object) error {
-	_, err := st.Create(ctx, obj)
-	if errors.Is(err, store.ErrAlreadyExists) {
-		_, err = st.Update(ctx, obj)
-	}
-	if err != nil {
-		return fmt.Errorf("put %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
 }
 
 func kind(t testing.TB, name string) *model.Kind {

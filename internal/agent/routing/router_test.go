@@ -20,6 +20,7 @@ import (
 	"github.com/trellisnet/trellis/internal/route"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
+	"github.com/trellisnet/trellis/internal/store/storetest"
 )
 
 // fakeRoutes records what the router asked the kernel side for.
@@ -104,7 +105,7 @@ func putBlock(t *testing.T, st store.Store, cidr, node string) {
 	for i := range 64 {
 		b.Spec.Unallocated = append(b.Spec.Unallocated, i)
 	}
-	if err := putObject(context.Background(), st, b); err != nil {
+	if err := storetest.Put(context.Background(), st, b); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -319,7 +320,7 @@ func TestRunSyncsOnChanges(t *testing.T) {
 	b := &model.IPAMBlock{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionIPAM, Kind: "IPAMBlock"},
 		ObjectMeta: metav1.ObjectMeta{Name: "b-node2-2"},
 		Spec:       model.IPAMBlockSpec{CIDR: "10.244.1.64/26", Affinity: "node2", Allocations: make([]*int, 64)}}
-	if err := putObject(ctx, st, b); err != nil {
+	if err := storetest.Put(ctx, st, b); err != nil {
 		t.Fatal(err)
 	}
 	blocks := model.KindIPAMBlock

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +149,16 @@ func asPod(t *testing.T, obj model.Object) *corev1.Pod {
 		t.Fatalf("got %T, want *v1.Pod", obj)
 	}
 	return p
+}
+
+// Put creates obj, or updates it when it exists (tests that set up state with manifests).
+func Put(ctx context.Context, st store.Store, obj model.Object) error {
+	_, err := st.Create(ctx, obj)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		_, err = st.Update(ctx, obj)
+	}
+	if err != nil {
+		return fmt.Errorf("put %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
 }
