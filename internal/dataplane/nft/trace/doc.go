@@ -29,6 +29,7 @@
 //     undefined in the kernel).
 //
 // It models one packet at a time: conntrack state, marks and interfaces are inputs, nat
-// chains see only packets in state new, and Reply does not undo NAT. It must never be
+// chains see only packets in state new (and, as in the kernel, a hook's later nat chains
+// are skipped once one has translated the packet), and Reply does not undo NAT. It must never be
 // used to decide what the dataplane programs: it only checks what was programmed.
 package trace

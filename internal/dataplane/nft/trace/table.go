@@ -344,7 +344,8 @@ func (t *Table) link() error {
 // postrouting for a forwarded packet; prerouting, input for one to the host; output,
 // postrouting for one from the host), each hook's chains in priority order. An accept
 // moves on to the next chain, a drop or reject ends the trace. nat chains see only
-// packets in conntrack state new.
+// packets in conntrack state new, and only until a nat chain of the same hook has
+// translated the packet.
 func (t *Table) Trace(p Packet) (Result, error) {
 	if err := p.validate(); err != nil {
 		return Result{}, err
@@ -360,8 +361,11 @@ func (t *Table) Trace(p Packet) (Result, error) {
 	}
 	res := Result{Verdict: Accept}
 	for _, hook := range hooks {
+		translated := len(res.NAT)
 		for _, c := range t.base[hook] {
-			if c.typ == string(knftables.NATType) && p.ctState() != "new" {
+			if c.typ == string(knftables.NATType) && (p.ctState() != "new" || len(res.NAT) > translated) {
+				// The kernel consults a hook's nat chains only until one of them has
+				// translated the connection.
 				continue
 			}
 			v, err := t.run(c, &p, &res)

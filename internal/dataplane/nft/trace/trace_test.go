@@ -231,6 +231,14 @@ func TestTraceServiceForms(t *testing.T) {
 		{"masquerade accepts", fixture{chains: []*knftables.Chain{{Name: "post", Type: knftables.PtrTo(knftables.NATType),
 			Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority)}},
 			rules: map[string][]string{"post": {`oifname != "trl*" counter masquerade`, "drop"}}}, toUplink, Accept, []string{"masquerade"}},
+		{"a later nat chain of the hook is skipped after a translation", fixture{chains: []*knftables.Chain{
+			{Name: "post", Type: knftables.PtrTo(knftables.NATType), Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority)},
+			{Name: "later", Type: knftables.PtrTo(knftables.NATType), Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority + " + 10")}},
+			rules: map[string][]string{"post": {"masquerade"}, "later": {"drop"}}}, toUplink, Accept, []string{"masquerade"}},
+		{"a later nat chain of the hook runs without a translation", fixture{chains: []*knftables.Chain{
+			{Name: "post", Type: knftables.PtrTo(knftables.NATType), Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority)},
+			{Name: "later", Type: knftables.PtrTo(knftables.NATType), Hook: knftables.PtrTo(knftables.PostroutingHook), Priority: knftables.PtrTo(knftables.SNATPriority + " + 10")}},
+			rules: map[string][]string{"post": {"ip daddr 203.0.113.1 masquerade"}, "later": {"masquerade"}}}, toUplink, Accept, []string{"masquerade"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := tc.fx.trace(t, tc.p)
