@@ -52,7 +52,10 @@
 // traffic is not policed. Host endpoints (hostep.go) get base chains at raw priority
 // (doNotTrack: allow is notrack+accept), dstnat-10 (preDNAT), input/output (normal) and
 // forward (applyOnForward), each dispatching by interface name through a verdict map,
-// failsafe ports first.
+// failsafe ports first. IPPool natOutgoing (natout.go) is one nat chain at postrouting
+// (priority srcnat+10, after the service proxy's) with one masquerade rule per family:
+// source in an interval set of the natOutgoing pools, destination outside the interval
+// set of every pool, output interface not a workload's.
 //
 // Sets: selector sets whose members are all single addresses are hash sets, others
 // interval sets; a family with no members gets no set and the rules that would need it
