@@ -93,8 +93,10 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 	a := &Agent{cfg: cfg, st: st, dp: dp, log: log, wanted: map[*model.Kind]bool{}, rec: newRecorder()}
 	a.kinds = append(calculationKinds(), serviceKinds()...)
 	felix := felixKind()
-	if felix != nil && !slices.Contains(a.kinds, felix) {
-		a.kinds = append(a.kinds, felix)
+	for _, k := range []*model.Kind{felix, model.KindIPPool} { // FelixConfiguration; IPPool for natOutgoing
+		if k != nil && !slices.Contains(a.kinds, k) {
+			a.kinds = append(a.kinds, k)
+		}
 	}
 	for _, k := range a.kinds {
 		a.wanted[k] = true

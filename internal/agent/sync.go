@@ -15,7 +15,7 @@ import (
 )
 
 // policyLoop is the agent's policy loop: it feeds what the watch recorded to the policy
-// calculation and the service proxy, renders the node's table, applies it in one
+// calculation, the service proxy and IPPool natOutgoing, renders the node's table, applies it in one
 // transaction and writes EndpointStatus. Everything but the atomics and the recorder is
 // owned by its runner's goroutine.
 type policyLoop struct {
@@ -47,6 +47,7 @@ type policyLoop struct {
 	driftWake bool        // a trigger is scheduled for the end of driftMinInterval
 
 	svc *serviceProxy // Services and EndpointSlices
+	nat *natOutgoing  // IPPools: natOutgoing
 
 	// FelixConfiguration: logPrefix by object name, the effective prefix (felix.go).
 	felix       *model.Kind
@@ -73,6 +74,7 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		p.applier.SetVoucher(p.gens.vouch)
 	}
 	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
+	p.nat = newNATOutgoing(cfg, log)
 	return p
 }
 
@@ -105,6 +107,7 @@ func (p *policyLoop) syncOnce(ctx context.Context) bool {
 		p.loadedStat = false
 		p.needFull = true
 		p.svc.reset()
+		p.nat.reset()
 		p.logPrefixes = nil
 		p.applyLogPrefix()
 		for _, obj := range snap {
@@ -142,6 +145,9 @@ func (p *policyLoop) update(k objKey, obj model.Object) {
 		return
 	}
 	if p.svc.update(k, obj) {
+		return
+	}
+	if p.nat.update(k, obj) {
 		return
 	}
 	old, had := p.applied[k]
@@ -184,7 +190,7 @@ func (p *policyLoop) update(k objKey, obj model.Object) {
 func (p *policyLoop) program(ctx context.Context) bool {
 	start := time.Now()
 	full := p.needFull || p.applier.Applied() == nil
-	if d := p.calc.Changes(); !full && !d.All && len(d.Endpoints) == 0 && len(d.IPSets) == 0 && !p.svc.changed() {
+	if d := p.calc.Changes(); !full && !d.All && len(d.Endpoints) == 0 && len(d.IPSets) == 0 && !p.svc.changed() && !p.nat.changed() {
 		return true // nothing local changed (e.g. a remote endpoint no set selects)
 	}
 	st := p.calc.State()
@@ -194,6 +200,12 @@ func (p *policyLoop) program(ctx context.Context) bool {
 		p.needFull = true
 		p.health.failed(err)
 		p.log.Error("merge service proxy table failed", "err", err)
+		return false
+	}
+	if err := table.Merge(p.nat.render()); err != nil {
+		p.needFull = true
+		p.health.failed(err)
+		p.log.Error("merge nat outgoing table failed", "err", err)
 		return false
 	}
 	renderTook := time.Since(start) - calcTook
