@@ -48,7 +48,6 @@ func UnusedFields(obj Object) []UnusedField {
 	case *IPPool:
 		s := &o.Spec
 		add(s.IPIPMode != "" && s.IPIPMode != EncapNever, "spec.ipipMode", "Trellis has no IPIP dataplane; use vxlanMode or no encapsulation")
-		add(s.NATOutgoing, "spec.natOutgoing", "Trellis does not masquerade traffic leaving the pool")
 	case *BGPConfiguration:
 		s := &o.Spec
 		add(len(s.Communities) > 0, "spec.communities", "Trellis's BGP speaker attaches no communities")

@@ -17,6 +17,7 @@ func TestUnusedFieldWarnings(t *testing.T) {
 	}{
 		{"ipip", "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\nspec:\n  cidr: 192.0.2.0/24\n  ipipMode: CrossSubnet\n",
 			[]string{"f: document 1 (IPPool/p): spec.ipipMode: ignored: Trellis does not use this field (kept as given): Trellis has no IPIP dataplane; use vxlanMode or no encapsulation (line 6)"}},
+		{"natOutgoing is used", "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 192.0.2.0/24, natOutgoing: true}\n", nil},
 		{"ipip never", "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: p}\nspec: {cidr: 192.0.2.0/24, ipipMode: Never, vxlanMode: Always}\n", nil},
 		{"bgp", "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata: {name: default}\nspec:\n  bindMode: NodeIP\n" +
 			"  communities: [{name: c, value: '65001:10'}]\n  prefixAdvertisements: [{cidr: 192.0.2.0/24, communities: [c]}]\n",
