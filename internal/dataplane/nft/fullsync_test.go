@@ -32,6 +32,9 @@ func fullSyncTables(t *testing.T) []*Table {
 	if err := want.Merge(RenderServices(Config{}, randomServiceState(rand.New(rand.NewPCG(3, 11)), all))); err != nil {
 		t.Fatal(err)
 	}
+	if err := want.Merge(RenderNATOutgoing(Config{}, natOutgoingPools())); err != nil {
+		t.Fatal(err)
+	}
 	return append(out, want)
 }
 
