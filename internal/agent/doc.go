@@ -13,7 +13,8 @@
 // WorkloadEndpoint and deletes statuses of this node's endpoints that went away.
 //
 // The agent runs three loops over one watch: the policy loop above (with the service
-// proxy, whose rules go in the same table and transaction), pod routing (package
+// proxy and IPPool natOutgoing (natout.go), whose rules go in the same table and
+// transaction), pod routing (package
 // routing, a Router the watch tells about every changed kind) and, when configured, the
 // IPAM leak collector. The policy and routing loops run on internal/runner. What talks to
 // a running agent (its client, /status shapes, socket and IPAM handle names) lives in
