@@ -21,11 +21,10 @@ const (
 )
 
 // natOutgoingPriority puts the nat-outgoing chain after the service proxy's postrouting
-// chain (srcnat). The two never match the same packet (a service masquerade needs a
-// hairpin or a packet from outside the cluster, nat-outgoing a workload source leaving
-// through a non-workload interface), and the kernel consults a hook's nat chains only
-// until one has translated the connection, so no connection is masqueraded or counted
-// twice; the distinct priority just fixes their order.
+// chain (srcnat). Both masquerade; the kernel consults a hook's nat chains only until one
+// has translated the connection, so a connection both would match (rare: a service
+// masquerade needs a hairpin or a packet from a non-workload interface) is masqueraded
+// and counted once, by the service rule; the distinct priority fixes that order.
 const natOutgoingPriority = knftables.SNATPriority + " + 10"
 
 // NATOutgoing is what the nat-outgoing rules need to know of the IPPools.
