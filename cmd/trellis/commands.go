@@ -7,6 +7,7 @@ import (
 	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/etcd"
+	"github.com/trellisnet/trellis/internal/store/kube"
 )
 
 // addCommands registers every subcommand explicitly (no init() registries).
@@ -34,5 +35,8 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).
 func runCNI(name string) int {
-	return cni.Main(name, func(cfg store.Config) (store.Store, error) { return etcd.New(cfg) })
+	return cni.Main(name, cni.Backends{
+		Etcd:       func(cfg store.Config) (store.Store, error) { return etcd.New(cfg) },
+		Kubernetes: func(cfg store.Config) (store.Store, error) { return kube.New(cfg) },
+	})
 }

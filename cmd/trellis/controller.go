@@ -39,7 +39,9 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			"allowedUses: [LoadBalancer], and keep EndpointSlices in step with the Pods each\n" +
 			"selector Service selects, WorkloadEndpoint labels with their pod's, namespace's and\n" +
 			"service account's, and delete what remains in a deleted Namespace (as Kubernetes'\n" +
-			"namespace controller does). Every write is compare-and-swap.",
+			"namespace controller does). Every write is compare-and-swap. Over a Kubernetes\n" +
+			"datastore (--datastore-type kubernetes) only LoadBalancer IPAM runs: Kubernetes\n" +
+			"itself allocates, keeps EndpointSlices and deletes namespaces.",
 		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/model"
 )
 
 // newNodeCmd returns `trellis node` with `run` (the node agent) and `status`.
@@ -33,6 +35,7 @@ func newNodeCmd(o *ctl.Options) *cobra.Command {
 
 func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	var cfg agent.Config
+	var asNumber string
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run the node agent: watch the datastore and program this node's nftables policy",
@@ -53,6 +56,9 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 			if cfg.ResyncPeriod <= 0 {
 				return ctl.Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
 			}
+			if err := bgpFlags(&cfg, asNumber); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runNode(ctx, o, cfg)
@@ -68,8 +74,33 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	f.StringVar(&cfg.WorkloadPrefix, "workload-prefix", "trl", "name prefix of workload (pod) interfaces")
 	f.StringVar(&cfg.LogPrefix, "log-prefix", "", "start of the nft log prefix of Log rules (default: FelixConfiguration node.NODE, then default, logPrefix; else \"trellis\")")
 	f.StringVar(&cfg.Routing, "routing", agent.RoutingAuto, "pod routing: auto (BGP when this node's Node has spec.bgp.ipv4Address, VXLAN when a pool uses it) or off")
+	f.StringVar(&cfg.BGPIPv4Address, "bgp-ipv4-address", "", "this node's BGP address (192.0.2.10/24) or \""+agent.BGPAutodetect+"\", written to its Calico Node at start (default: leave the Node as it is) [$IP]")
+	f.StringVar(&asNumber, "as-number", "", "this node's AS number, written with --bgp-ipv4-address (default: the cluster's) [$AS]")
 	f.DurationVar(&cfg.IPAMLeakGrace, "ipam-leak-grace", 0, "make this agent the cluster's IPAM leak collector: release addresses leaked for this long (0: off; enable on one node)")
 	return c
+}
+
+// bgpFlags checks --bgp-ipv4-address and --as-number into cfg.
+func bgpFlags(cfg *agent.Config, asNumber string) error {
+	if a := cfg.BGPIPv4Address; a != "" && a != agent.BGPAutodetect {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() {
+				return ctl.Usagef("invalid --bgp-ipv4-address %q: use an IPv4 address with prefix length (192.0.2.10/24) or %s", a, agent.BGPAutodetect)
+			}
+		}
+	}
+	if asNumber == "" {
+		return nil
+	}
+	if cfg.BGPIPv4Address == "" {
+		return ctl.Usagef("--as-number needs --bgp-ipv4-address")
+	}
+	as, err := model.ParseASNumber(asNumber)
+	if err != nil {
+		return ctl.Usagef("invalid --as-number: %v", err)
+	}
+	cfg.ASNumber = &as
+	return nil
 }
 
 func runNode(ctx context.Context, o *ctl.Options, cfg agent.Config) error {

@@ -169,6 +169,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if a.cfg.BGPIPv4Address != "" {
+		wg.Go(func() { a.registerLoop(ctx) })
+	}
 	if a.routing != nil {
 		wg.Go(func() { a.routing.Run(ctx) })
 	}

@@ -3,6 +3,8 @@ package agent
 import (
 	"time"
 
+	"github.com/trellisnet/trellis/internal/model"
+
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
 )
 
@@ -61,6 +63,13 @@ type Config struct {
 	// Routing is RoutingAuto (also when empty) or RoutingOff: whether the agent programs
 	// pod routing (BGP speaker, VXLAN device, routes) for this node.
 	Routing string
+	// BGPIPv4Address, when set, is this node's BGP address (192.0.2.10/24, or
+	// BGPAutodetect), which the agent writes to its Calico Node's spec.bgp.ipv4Address at
+	// start when it differs (calico-node's IP; in the kubernetes datastore an annotation of
+	// the Kubernetes Node). Empty: the Node is left as it is.
+	BGPIPv4Address string
+	// ASNumber, when set with BGPIPv4Address, is written as spec.bgp.asNumber.
+	ASNumber *model.ASNumber
 }
 
 func (c Config) withDefaults() Config {

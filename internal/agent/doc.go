@@ -9,8 +9,13 @@
 // Config.RateLimit and immediately when idle: it feeds the recorded changes to the
 // policy.Calculator, takes the node's policy.State, renders it (nft.Render) and applies it
 // with nft.Applier: a full sync at start, after any error and every ResyncPeriod, a
-// partial one otherwise. After a successful sync it writes EndpointStatus for every local
-// WorkloadEndpoint and deletes statuses of this node's endpoints that went away.
+// partial one otherwise. After a successful sync it publishes the programmed local
+// endpoints (their UIDs) to the status server's /endpoint (agentapi.EndpointPath), and
+// writes EndpointStatus for every local WorkloadEndpoint and deletes statuses of this
+// node's endpoints that went away, except over a store that derives endpoints from pods
+// (store.DerivedEndpoints: the kubernetes datastore, where nothing is stored per pod and
+// the CNI plugin asks /endpoint). With Config.BGPIPv4Address it writes the node's BGP
+// address (and AS number) to its Calico Node at start, retrying until that succeeds.
 //
 // The agent runs three loops over one watch: the policy loop above (with the service
 // proxy and IPPool natOutgoing (natout.go), whose rules go in the same table and

@@ -53,6 +53,7 @@ func (a *Agent) serve(ctx context.Context) (*server, error) {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(a.Status())
 	})
+	mux.HandleFunc(agentapi.EndpointPath, a.serveEndpoint)
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	s := &server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}}
@@ -89,6 +90,33 @@ func (a *Agent) serve(ctx context.Context) (*server, error) {
 		}
 	}
 	return s, nil
+}
+
+// serveEndpoint answers agentapi.EndpointPath: 200 once the endpoint with that uid has its
+// policy programmed (waiting up to ?wait=), else 503.
+func (a *Agent) serveEndpoint(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ns, name, uid := q.Get("namespace"), q.Get("name"), q.Get("uid")
+	if ns == "" || name == "" || uid == "" {
+		http.Error(w, "namespace, name and uid are required", http.StatusBadRequest)
+		return
+	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			http.Error(w, fmt.Sprintf("wait: invalid duration %q", s), http.StatusBadRequest)
+			return
+		}
+		wait = min(d, agentapi.MaxEndpointWait)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	if !a.policy.programmed.wait(ctx, ns, name, uid) {
+		http.Error(w, "policy of endpoint "+ns+"/"+name+" not programmed yet", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "programmed")
 }
 
 func (s *server) close() {

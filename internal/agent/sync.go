@@ -40,6 +40,10 @@ type policyLoop struct {
 	loadedStat bool
 	needFull   bool
 	statRetry  bool
+	// programmed publishes localWEPs after each successful sync (/endpoint); derived: the
+	// store keeps Calico's Kubernetes data model, where no EndpointStatus is written.
+	programmed *programmed
+	derived    bool
 	// Drift: foreign changes of the table reported by the monitor (drift.go).
 	gens      *ownGens
 	drifted   atomic.Bool // set by foreignChange, consumed by the runner
@@ -64,6 +68,7 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
 	}
 	p.status = model.KindEndpointStatus
+	p.programmed, p.derived = newProgrammed(), store.DerivedEndpoints(st)
 	nftIf := dp.NFT
 	if dp.Generation != nil {
 		p.gens = &ownGens{gen: dp.Generation, onForeign: p.foreignChange, onBroken: p.brokenGens}
@@ -128,6 +133,10 @@ func (p *policyLoop) syncOnce(ctx context.Context) bool {
 	}
 	if !p.program(ctx) {
 		return false
+	}
+	p.programmed.set(p.localWEPs)
+	if p.derived {
+		return true // the CNI plugin asks /endpoint instead of reading EndpointStatus
 	}
 	if err := p.syncStatuses(ctx); err != nil {
 		p.log.Warn("write endpoint status failed; will retry", "err", err)

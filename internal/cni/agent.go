@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
+	"github.com/trellisnet/trellis/internal/model"
 )
 
 // agentTimeout bounds the STATUS readiness question to the node agent.
@@ -37,4 +40,39 @@ func agentReady(ctx context.Context, socket string) error {
 		return fmt.Errorf("node agent at %s: /readyz answered %s", socket, resp.Status)
 	}
 	return nil
+}
+
+// agentLongPoll bounds one question of waitForAgent (the client's own timeout is 10s).
+const agentLongPoll = 5 * time.Second
+
+// waitForAgent is the policy wait of the kubernetes datastore, where no EndpointStatus is
+// stored per pod: it asks the node agent over its status socket (agentapi.EndpointPath,
+// long-polling) until the endpoint with the written UID (the pod's) is programmed, or the
+// timeout passes. An agent that does not answer yet (starting) is asked again.
+func waitForAgent(ctx context.Context, socket string, wep *model.WorkloadEndpoint, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := agentapi.NewClient(socket)
+	var last error
+	for {
+		wait := agentLongPoll
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl))
+		}
+		ok, err := c.EndpointProgrammed(ctx, wep.Namespace, wep.Name, string(wep.UID), wait)
+		if ok {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("policy wait for %s/%s: the node agent did not report its policy programmed within %s (last error: %w)", wep.Namespace, wep.Name, timeout, last)
+			}
+			return fmt.Errorf("policy wait for %s/%s: the node agent did not report its policy programmed within %s", wep.Namespace, wep.Name, timeout)
+		case <-time.After(policyPoll):
+		}
+	}
 }

@@ -25,7 +25,9 @@ var supportedVersions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0
 // NetConf is the plugin configuration (see the package doc).
 type NetConf struct {
 	types.PluginConf
+	DatastoreType      string   `json:"datastore_type,omitempty"`
 	DatastoreEndpoints []string `json:"datastore_endpoints,omitempty"`
+	Kubernetes         KubeConf `json:"kubernetes,omitempty"`
 	DatastoreTimeout   string   `json:"datastore_timeout,omitempty"`
 	NodeName           string   `json:"nodename,omitempty"`
 	MTU                int      `json:"mtu,omitempty"`
@@ -37,6 +39,18 @@ type NetConf struct {
 	IPAM               IPAMConf `json:"ipam"`
 	waitTimeout        time.Duration
 	storeTimeout       time.Duration
+}
+
+// Datastore types of the NetConf's datastore_type.
+const (
+	DatastoreEtcd = "etcdv3"
+	DatastoreKube = "kubernetes"
+)
+
+// KubeConf is the kubernetes section: how the plugin reaches the API server when
+// datastore_type is kubernetes.
+type KubeConf struct {
+	Kubeconfig string `json:"kubeconfig,omitempty"`
 }
 
 // IPAMConf is the ipam section.
@@ -75,6 +89,9 @@ func parseConf(data []byte) (*NetConf, error) {
 		}
 		c.storeTimeout = d
 	}
+	if err := c.checkDatastore(); err != nil {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "invalid network configuration", err.Error())
+	}
 	if c.MTU < 0 || c.MTU > 65535 {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, "invalid network configuration", fmt.Sprintf("mtu: %d out of range", c.MTU))
 	}
@@ -94,6 +111,25 @@ func parseConf(data []byte) (*NetConf, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkDatastore validates datastore_type and what it needs; an empty type is etcdv3.
+func (c *NetConf) checkDatastore() error {
+	switch c.DatastoreType {
+	case "":
+		c.DatastoreType = DatastoreEtcd
+	case DatastoreEtcd:
+	case DatastoreKube:
+		if c.Kubernetes.Kubeconfig == "" {
+			return fmt.Errorf("kubernetes.kubeconfig: required with datastore_type %q (the plugin runs outside any pod)", DatastoreKube)
+		}
+		if c.PolicyWait && c.AgentSocket == "-" {
+			return fmt.Errorf("agent_socket: \"-\" turns off the node agent socket, which policy_wait asks with datastore_type %q", DatastoreKube)
+		}
+	default:
+		return fmt.Errorf("datastore_type: %q: use %q or %q", c.DatastoreType, DatastoreEtcd, DatastoreKube)
+	}
+	return nil
 }
 
 func boolOr(s *string, def bool) bool {

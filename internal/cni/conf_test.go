@@ -48,6 +48,15 @@ func TestParseConf(t *testing.T) {
 				return c.MTU == 1450 && c.PolicyWait && c.waitTimeout == 3*time.Second && c.NodeName == "n1" &&
 					boolOr(c.IPAM.AssignIPv6, false) && boolOr(c.IPAM.AssignIPv4, true) && c.IPAM.IPv4Pools[0] == "a"
 			}},
+		{name: "kubernetes datastore", conf: `{"datastore_type":"kubernetes","kubernetes":{"kubeconfig":"/etc/cni/net.d/trellis-kubeconfig"},"policy_wait":true}`,
+			check: func(c *NetConf) bool {
+				return c.DatastoreType == DatastoreKube && storeConfig(c).Kubeconfig == "/etc/cni/net.d/trellis-kubeconfig"
+			}},
+		{name: "default datastore", conf: `{}`, check: func(c *NetConf) bool { return c.DatastoreType == DatastoreEtcd }},
+		{name: "bad datastore type", conf: `{"datastore_type":"consul"}`, wantErr: "datastore_type", wantCode: types.ErrInvalidNetworkConfig},
+		{name: "kubernetes without kubeconfig", conf: `{"datastore_type":"kubernetes"}`, wantErr: "kubernetes.kubeconfig", wantCode: types.ErrInvalidNetworkConfig},
+		{name: "kubernetes policy wait without socket", conf: `{"datastore_type":"kubernetes","kubernetes":{"kubeconfig":"/k"},"policy_wait":true,"agent_socket":"-"}`,
+			wantErr: "agent_socket", wantCode: types.ErrInvalidNetworkConfig},
 		{name: "not json", conf: `{`, wantErr: "decode", wantCode: types.ErrDecodingFailure},
 		{name: "bad timeout", conf: `{"policy_wait_timeout":"soon"}`, wantErr: "policy_wait_timeout", wantCode: types.ErrInvalidNetworkConfig},
 		{name: "bad mtu", conf: `{"mtu":-1}`, wantErr: "mtu", wantCode: types.ErrInvalidNetworkConfig},

@@ -12,7 +12,9 @@
 //
 // NetConf (JSON, besides the standard cniVersion/name/type):
 //
+//	datastore_type       etcdv3 (default) or kubernetes
 //	datastore_endpoints  etcd client URLs; default store.DefaultEndpoint
+//	kubernetes           {"kubeconfig": PATH}: the API server of datastore_type kubernetes (required there)
 //	datastore_timeout    bound of each datastore request (Go duration); default 10s
 //	nodename             this node's name; default the host name
 //	mtu                  pod interface MTU; 0: the MTU of the host's default-route device, else 1500
@@ -32,7 +34,10 @@
 // The policy-wait contract: after writing the WorkloadEndpoint the plugin watches the
 // EndpointStatus (trellis.dev/v1) of the same namespace and name (polling every 20 ms if
 // the watch cannot run) until its endpointUID is the endpoint's UID and policyProgrammed
-// is true.
+// is true. With datastore_type kubernetes no EndpointStatus is stored per pod: the plugin
+// asks the node agent's socket (agentapi.EndpointPath, long-polls of at most 5 s, again
+// until the timeout, also while the agent does not answer yet) whether the endpoint with the
+// written UID (the pod's) is programmed; agent_socket "-" is then refused with policy_wait.
 //
 // ADD latency: the plugin is a new process per call, so its start-up is part of every
 // ADD. Package pluginproc, initialised before the bulk of the linked packages, turns the

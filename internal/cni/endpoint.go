@@ -1,11 +1,7 @@
 package cni
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"net/netip"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,27 +16,14 @@ const (
 	AnnotationIPAddrs   = "cni.projectcalico.org/ipAddrs"
 )
 
-// HostVethName is the host-side interface name of a workload: "trl" + the first 11 hex
-// characters of SHA-1("namespace.pod"), or of SHA-1(containerID) without a pod name.
+// HostVethName is the host-side interface name of a workload (model.HostVethName).
 func HostVethName(namespace, pod, containerID string) string {
-	key := namespace + "." + pod
-	if pod == "" {
-		key = containerID
-	}
-	sum := sha1.Sum([]byte(key))
-	return "trl" + hex.EncodeToString(sum[:])[:11]
+	return model.HostVethName(namespace, pod, containerID)
 }
 
-// escapeName doubles '-' so that '-' can join name parts unambiguously (Calico's scheme).
-func escapeName(s string) string { return strings.ReplaceAll(s, "-", "--") }
-
-// EndpointName is the WorkloadEndpoint name: node-k8s-pod-ifname (cni-containerID for a
-// workload without a pod), each part with '-' doubled.
+// EndpointName is the WorkloadEndpoint name of the attachment (model.EndpointName).
 func EndpointName(node string, w workload) string {
-	if w.Pod == "" {
-		return escapeName(node) + "-cni-" + escapeName(w.ContainerID) + "-" + escapeName(w.IfName)
-	}
-	return escapeName(node) + "-k8s-" + escapeName(w.Pod) + "-" + escapeName(w.IfName)
+	return model.EndpointName(node, w.Pod, w.ContainerID, w.IfName)
 }
 
 // podInfo is what the store says about the workload's pod, namespace and service account.
@@ -79,19 +62,11 @@ func buildEndpoint(node string, w workload, info podInfo, hostIf, mac string, ad
 		if info.Pod.Spec.ServiceAccountName != "" {
 			sa = info.Pod.Spec.ServiceAccountName
 		}
+		var ports [][]corev1.ContainerPort
 		for _, c := range info.Pod.Spec.Containers {
-			for _, p := range c.Ports {
-				if p.Name == "" {
-					continue
-				}
-				proto := string(p.Protocol)
-				if proto == "" {
-					proto = "TCP"
-				}
-				wep.Spec.Ports = append(wep.Spec.Ports, model.WorkloadEndpointPort{Name: p.Name,
-					Protocol: model.ProtocolFromString(proto), Port: uint16(p.ContainerPort), HostPort: uint16(p.HostPort), HostIP: p.HostIP})
-			}
+			ports = append(ports, c.Ports)
 		}
+		wep.Spec.Ports = model.NamedPorts(ports)
 	}
 	if info.Namespace != nil {
 		nsLabels = info.Namespace.Labels
@@ -102,6 +77,5 @@ func buildEndpoint(node string, w workload, info podInfo, hostIf, mac string, ad
 	wep.Labels = model.EndpointLabels(w.Namespace, sa, podLabels, nsLabels, saLabels)
 	wep.Spec.ServiceAccountName = sa
 	wep.Spec.Profiles = []string{model.PrefixProfileNamespace + w.Namespace, model.PrefixProfileServiceAccount + w.Namespace + "." + sa}
-	slices.SortFunc(wep.Spec.Ports, func(a, b model.WorkloadEndpointPort) int { return strings.Compare(a.Name, b.Name) })
 	return wep
 }

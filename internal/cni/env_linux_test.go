@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 			fmt.Println(etcdMetricFamilies())
 			os.Exit(0)
 		}
-		os.Exit(Main(filepath.Base(os.Args[0]), func(cfg store.Config) (store.Store, error) { return etcd.New(cfg) }))
+		os.Exit(Main(filepath.Base(os.Args[0]), Backends{Etcd: func(cfg store.Config) (store.Store, error) { return etcd.New(cfg) }}))
 	}
 	code := m.Run()
 	shared.stop()

@@ -24,16 +24,31 @@ const commandTimeout = 2 * time.Minute
 // policyPoll is how often the policy wait reads the EndpointStatus when it cannot watch.
 const policyPoll = 20 * time.Millisecond
 
+// Backends open the datastores a NetConf's datastore_type names; cmd/trellis passes the
+// etcd and Kubernetes backends, so this package imports no other edge.
+type Backends struct {
+	Etcd, Kubernetes func(store.Config) (store.Store, error)
+}
+
+// open connects to the datastore conf names.
+func (b Backends) open(conf *NetConf) (store.Store, error) {
+	open := b.Etcd
+	if conf.DatastoreType == DatastoreKube {
+		open = b.Kubernetes
+	}
+	if open == nil {
+		return nil, fmt.Errorf("datastore_type %s: not available in this binary", conf.DatastoreType)
+	}
+	return open(storeConfig(conf))
+}
+
 // Main runs the plugin named name (trellis-cni or trellis-ipam) on the CNI environment and
 // stdin, writes the result or error JSON to stdout and returns the exit code.
 //
-// open connects to the datastore the NetConf names; cmd/trellis passes the etcd backend, so
-// this package imports no other edge. The process was prepared at package initialisation
-// by package pluginproc (no metric registrations, no garbage collection).
-func Main(name string, open func(store.Config) (store.Store, error)) int {
-	p := &plugin{ipamOnly: name == IPAMPluginName, stderr: os.Stderr, openStore: func(conf *NetConf) (store.Store, error) {
-		return open(storeConfig(conf))
-	}}
+// The process was prepared at package initialisation by package pluginproc (no metric
+// registrations, no garbage collection).
+func Main(name string, open Backends) int {
+	p := &plugin{ipamOnly: name == IPAMPluginName, stderr: os.Stderr, openStore: open.open}
 	funcs := skel.CNIFuncs{Add: p.wrap("ADD", p.add), Del: p.wrap("DEL", p.del), Check: p.wrap("CHECK", p.check),
 		Status: p.wrap("STATUS", p.status), GC: p.wrap("GC", p.gc)}
 	about := "Trellis CNI plugin"
@@ -68,6 +83,9 @@ type call struct {
 	st   store.Store
 	node string
 	tm   *timing
+	// derived: the store derives endpoints from pods (store.DerivedEndpoints); the policy
+	// wait then asks the node agent's socket.
+	derived bool
 }
 
 type cmdFunc func(c *call) error
@@ -100,7 +118,8 @@ func (p *plugin) wrap(cmd string, fn cmdFunc) func(*skel.CmdArgs) error {
 		}
 		defer backend.Close()
 		st := &countingStore{Store: backend}
-		err = fn(&call{ctx: ctx, args: args, conf: conf, log: log, st: st, node: node, tm: tm})
+		err = fn(&call{ctx: ctx, args: args, conf: conf, log: log, st: st, node: node, tm: tm,
+			derived: store.DerivedEndpoints(backend)})
 		if err != nil {
 			log.Error("command failed", "error", err, "duration", time.Since(start), "storeRequests", st.n.Load(), tm.attr())
 			if errors.Is(err, store.ErrUnavailable) {
@@ -117,7 +136,8 @@ func (p *plugin) wrap(cmd string, fn cmdFunc) func(*skel.CmdArgs) error {
 }
 
 func storeConfig(conf *NetConf) store.Config {
-	return store.Config{Endpoints: conf.DatastoreEndpoints, DialTimeout: conf.storeTimeout, RequestTimeout: conf.storeTimeout}
+	return store.Config{Endpoints: conf.DatastoreEndpoints, DialTimeout: conf.storeTimeout, RequestTimeout: conf.storeTimeout,
+		Kubeconfig: conf.Kubernetes.Kubeconfig}
 }
 
 // newLogger logs to the NetConf log file at its level and to stderr at warn and above.

@@ -113,7 +113,12 @@ func (p *plugin) add(c *call) (err error) {
 	}
 	if c.conf.PolicyWait {
 		done = c.tm.phase("policyWait")
-		err := waitForPolicy(c.ctx, c.st, wep, c.conf.waitTimeout)
+		var err error
+		if c.derived {
+			err = waitForAgent(c.ctx, c.conf.agentSocket(c.node), wep, c.conf.waitTimeout)
+		} else {
+			err = waitForPolicy(c.ctx, c.st, wep, c.conf.waitTimeout)
+		}
 		done()
 		if err != nil {
 			return err
@@ -385,24 +390,34 @@ func writeEndpoint(ctx context.Context, st store.Store, wep *model.WorkloadEndpo
 	return out, nil
 }
 
-// deleteEndpoint deletes the endpoint if it belongs to containerID; absent is fine.
+// deleteConflictRetries bounds deleteEndpoint's reads after a conflict: with endpoints
+// derived from pods (the kubernetes datastore) every status update of the pod is one.
+const deleteConflictRetries = 5
+
+// deleteEndpoint deletes the endpoint if it belongs to containerID; absent is fine. A
+// conflict (the endpoint changed between the read and the delete) reads it again.
 func deleteEndpoint(ctx context.Context, st store.Store, namespace, name, containerID string) error {
 	k := model.KindWorkloadEndpoint
-	obj, err := st.Get(ctx, k, namespace, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	for try := 0; ; try++ {
+		obj, err := st.Get(ctx, k, namespace, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("delete workload endpoint %s/%s: %w", namespace, name, err)
+		}
+		if wep, ok := obj.(*model.WorkloadEndpoint); ok && wep.Spec.ContainerID != containerID {
+			return nil // a newer container of the same pod owns it
+		}
+		_, err = st.Delete(ctx, k, namespace, name, store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
+		switch {
+		case err == nil, errors.Is(err, store.ErrNotFound):
+			return nil
+		case errors.Is(err, store.ErrConflict) && try < deleteConflictRetries:
+			continue
+		}
 		return fmt.Errorf("delete workload endpoint %s/%s: %w", namespace, name, err)
 	}
-	if wep, ok := obj.(*model.WorkloadEndpoint); ok && wep.Spec.ContainerID != containerID {
-		return nil // a newer container of the same pod owns it
-	}
-	_, err = st.Delete(ctx, k, namespace, name, store.DeleteOptions{ResourceVersion: obj.GetResourceVersion()})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("delete workload endpoint %s/%s: %w", namespace, name, err)
-	}
-	return nil
 }
 
 // waitForPolicy waits until the node agent reports the endpoint's policy programmed for

@@ -2,12 +2,19 @@ package cni
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/memory"
@@ -95,4 +102,70 @@ type noWatch struct{ store.Store }
 
 func (noWatch) Watch(context.Context, *model.Kind, store.WatchOptions) (store.Watch, error) {
 	return nil, store.ErrUnavailable
+}
+
+// TestWaitForAgent drives the kubernetes datastore's policy wait against a fake agent
+// socket: it answers as the agent's /endpoint does, after a delay, for one uid only; and
+// before the socket exists the plugin keeps asking.
+func TestWaitForAgent(t *testing.T) {
+	wep := &model.WorkloadEndpoint{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "n1-k8s-a-eth0", UID: types.UID("pod-uid")}}
+	tests := []struct {
+		name    string
+		ready   time.Duration // the endpoint is programmed this long after the start
+		late    time.Duration // the socket is served this long after the start
+		uid     string
+		timeout time.Duration
+		ok      bool
+	}{
+		{name: "programmed", uid: "pod-uid", timeout: 2 * time.Second, ok: true},
+		{name: "programmed after a while", ready: 300 * time.Millisecond, uid: "pod-uid", timeout: 2 * time.Second, ok: true},
+		{name: "agent starts late", late: 200 * time.Millisecond, uid: "pod-uid", timeout: 2 * time.Second, ok: true},
+		{name: "another uid", uid: "old-uid", timeout: 300 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "agent.sock")
+			start := time.Now()
+			mux := http.NewServeMux()
+			mux.HandleFunc(agentapi.EndpointPath, func(w http.ResponseWriter, r *http.Request) {
+				q := r.URL.Query()
+				wait, _ := time.ParseDuration(q.Get("wait"))
+				deadline := time.Now().Add(wait)
+				for {
+					if q.Get("namespace") == "web" && q.Get("name") == wep.Name && q.Get("uid") == tc.uid && time.Since(start) >= tc.ready {
+						fmt.Fprintln(w, "programmed")
+						return
+					}
+					if time.Now().After(deadline) {
+						http.Error(w, "not programmed yet", http.StatusServiceUnavailable)
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
+			srv := httptest.NewUnstartedServer(mux)
+			go func() {
+				time.Sleep(tc.late)
+				l, err := net.Listen("unix", sock)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				srv.Listener = l
+				srv.Start()
+			}()
+			t.Cleanup(func() {
+				if srv.Listener != nil {
+					srv.Close()
+				}
+			})
+			err := waitForAgent(context.Background(), sock, wep, tc.timeout)
+			if tc.ok != (err == nil) {
+				t.Fatalf("waitForAgent: %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "did not report its policy programmed within") {
+				t.Errorf("error %q does not say what it waited for", err)
+			}
+		})
+	}
 }

@@ -62,6 +62,18 @@ func olderFirst(a, b *corev1.Service) int {
 // sorted by namespace/name) and the problems that kept some from being completed. It is
 // pure: the same inputs give the same output.
 func PlanServices(svcs []*corev1.Service, pools []*model.IPPool, cfg Config) ([]*corev1.Service, []error) {
+	return planServices(svcs, pools, cfg, true)
+}
+
+// PlanLoadBalancers is PlanServices for a cluster whose API server allocates cluster IPs
+// and node ports (the kubernetes datastore): it changes status.loadBalancer only.
+func PlanLoadBalancers(svcs []*corev1.Service, pools []*model.IPPool) ([]*corev1.Service, []error) {
+	return planServices(svcs, pools, Config{}, false)
+}
+
+// planServices plans load-balancer addresses and, when allocate is set, cluster IPs and
+// node ports.
+func planServices(svcs []*corev1.Service, pools []*model.IPPool, cfg Config, allocate bool) ([]*corev1.Service, []error) {
 	cfg = cfg.withDefaults()
 	work := make([]*corev1.Service, len(svcs))
 	for i, s := range svcs {
@@ -70,13 +82,18 @@ func PlanServices(svcs []*corev1.Service, pools []*model.IPPool, cfg Config) ([]
 	slices.SortFunc(work, olderFirst)
 	cl := claims{ips: map[netip.Addr]string{}, ports: map[int32]string{}, lbIPs: map[netip.Addr]string{}}
 	for _, s := range work {
-		claimExisting(s, cl)
+		if allocate {
+			claimExisting(s, cl)
+		}
+		claimLoadBalancer(s, cl)
 	}
 	lbPools := loadBalancerPools(pools)
 	var errs []error
 	for _, s := range work {
-		if err := allocateService(s, cl, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("allocate service %s: %w", Key(s.Namespace, s.Name), err))
+		if allocate {
+			if err := allocateService(s, cl, cfg); err != nil {
+				errs = append(errs, fmt.Errorf("allocate service %s: %w", Key(s.Namespace, s.Name), err))
+			}
 		}
 		if err := assignLoadBalancer(s, cl, lbPools); err != nil {
 			errs = append(errs, fmt.Errorf("assign load-balancer IP to service %s: %w", Key(s.Namespace, s.Name), err))
@@ -129,6 +146,12 @@ func claimExisting(s *corev1.Service, cl claims) {
 	if p := s.Spec.HealthCheckNodePort; p != 0 && !claimPort(cl.ports, p, key) {
 		s.Spec.HealthCheckNodePort = 0
 	}
+}
+
+// claimLoadBalancer records the load-balancer addresses s holds, in age order, and drops
+// from s those an older Service holds already.
+func claimLoadBalancer(s *corev1.Service, cl claims) {
+	key := Key(s.Namespace, s.Name)
 	if s.Spec.Type == corev1.ServiceTypeLoadBalancer {
 		var kept []corev1.LoadBalancerIngress
 		for _, in := range s.Status.LoadBalancer.Ingress {

@@ -19,7 +19,7 @@ import (
 
 // Controller runs the Service allocator with LoadBalancer IPAM, the EndpointSlice
 // controller, the endpoint label controller and the namespace controller, each a loop
-// over list + watch of the store.
+// over list + watch of the store; over a Kubernetes datastore LoadBalancer IPAM only.
 type Controller struct {
 	cfg Config
 	st  store.Store
@@ -34,34 +34,51 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Controller, error) {
 	return &Controller{cfg: cfg.withDefaults(), st: st, log: log}, nil
 }
 
-// Run runs every loop until ctx ends.
+// Run runs every loop until ctx ends. With a store that keeps Calico's Kubernetes data
+// model (store.DerivedEndpoints: a real Kubernetes control plane) only LoadBalancer IPAM
+// runs: the API server allocates cluster IPs and node ports, kube-controller-manager keeps
+// EndpointSlices and deletes namespaces, and endpoints carry their pod's labels already.
 func (c *Controller) Run(ctx context.Context) error {
-	loops := []*loop{
-		{name: "services", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices},
+	kubernetes := store.DerivedEndpoints(c.st)
+	services := &loop{name: "services", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices}
+	if kubernetes {
+		services = &loop{name: "loadbalancers", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileLoadBalancers}
 	}
-	slices, labels, namespaces := newSliceCache(), newLabelCache(), newNamespaceCache()
-	informed := []*informedLoop{
-		{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
-			cache: slices, reconcile: c.reconcileSlices(slices)},
-		{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
-			cache: labels, reconcile: c.reconcileEndpointLabels(labels)},
-		{name: "namespaces", kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
+	loops := []*loop{services}
+	var informed []*informedLoop
+	if !kubernetes {
+		slices, labels, namespaces := newSliceCache(), newLabelCache(), newNamespaceCache()
+		informed = []*informedLoop{
+			{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
+				cache: slices, reconcile: c.reconcileSlices(slices)},
+			{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
+				cache: labels, reconcile: c.reconcileEndpointLabels(labels)},
+			{name: "namespaces", kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
+		}
 	}
 	var wg sync.WaitGroup
 	// An unreachable datastore is logged; when it answers again every loop re-watches
 	// and reconciles from a fresh list.
 	mon := reach.New(reach.Config{Endpoint: c.cfg.DatastoreEndpoint}, c.st, c.log.With("component", "datastore"))
 	wg.Go(func() { mon.Run(ctx) })
+	var names []string
 	for _, l := range loops {
 		l.st, l.resync, l.log, l.back = c.st, c.cfg.Resync, c.log.With("loop", l.name), mon.Back
+		names = append(names, l.name)
 		wg.Go(func() { l.run(ctx) })
 	}
 	for _, l := range informed {
 		l.st, l.resync, l.log = c.st, c.cfg.Resync, c.log.With("loop", l.name)
+		names = append(names, l.name)
 		wg.Go(func() { l.run(ctx) })
 	}
-	c.log.Info("cluster controllers started", "serviceCIDRs", c.cfg.ServiceCIDRs,
-		"nodePorts", fmt.Sprintf("%d-%d", c.cfg.NodePortMin, c.cfg.NodePortMax))
+	if kubernetes {
+		c.log.Info("cluster controllers started", "controllers", names, "kubernetesDatastore", true,
+			"left to Kubernetes", []string{"service allocation", "endpointslices", "namespace deletion"})
+	} else {
+		c.log.Info("cluster controllers started", "controllers", names, "serviceCIDRs", c.cfg.ServiceCIDRs,
+			"nodePorts", fmt.Sprintf("%d-%d", c.cfg.NodePortMin, c.cfg.NodePortMax))
+	}
 	wg.Wait()
 	return nil
 }
@@ -109,6 +126,37 @@ func (c *Controller) reconcileServices(ctx context.Context) error {
 		if err == nil {
 			c.log.Info("service allocated", "service", Key(s.Namespace, s.Name), "clusterIPs", s.Spec.ClusterIPs,
 				"nodePorts", nodePorts(s), "healthCheckNodePort", s.Spec.HealthCheckNodePort, "loadBalancer", lbIPs(s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileLoadBalancers gives LoadBalancer Services their addresses (status only): the
+// Kubernetes datastore's services loop.
+func (c *Controller) reconcileLoadBalancers(ctx context.Context) error {
+	svcs, err := list[*corev1.Service](ctx, c.st, model.KindService)
+	if err != nil {
+		return err
+	}
+	pools, err := list[*model.IPPool](ctx, c.st, model.KindIPPool)
+	if err != nil {
+		return err
+	}
+	updates, problems := PlanLoadBalancers(svcs, pools)
+	for _, p := range problems {
+		c.log.Warn("load-balancer assignment incomplete", "err", p)
+	}
+	var errs []error
+	for _, s := range updates {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.st.Update(wctx, s)
+		cancel()
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("update service %s: %w", Key(s.Namespace, s.Name), err))
+			continue
+		}
+		if err == nil {
+			c.log.Info("load-balancer addresses assigned", "service", Key(s.Namespace, s.Name), "loadBalancer", lbIPs(s))
 		}
 	}
 	return errors.Join(errs...)

@@ -17,6 +17,12 @@
 //     written into it later is deleted on the next Namespace event or resync, until the
 //     namespace is created again.
 //
+// Over a store that keeps Calico's Kubernetes data model (store.DerivedEndpoints: a real
+// Kubernetes control plane) only LoadBalancer IPAM runs (PlanLoadBalancers: status only):
+// the API server allocates cluster IPs and node ports, kube-controller-manager keeps
+// EndpointSlices and deletes namespaces, and derived endpoints carry their pod's labels.
+// The start log names the loops that run.
+//
 // The EndpointSlice and endpoint label controllers are informers: each lists its kinds
 // once into a cache and then applies watch events to it (a watch that ends lists that kind
 // again), with indexes (pods by namespace and label, selector Services by namespace and

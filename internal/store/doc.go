@@ -9,8 +9,9 @@
 //   - store/embed: runs an embedded etcd server (`trellis datastore run`);
 //   - store/storetest: the conformance suite every backend passes.
 //
-// Opening a store: cmd/trellis calls etcd.New(store.Config) or kube.New(store.Config) (the
-// latter is not wired to a flag yet). There is deliberately no store.Open here, because the
+// Opening a store: cmd/trellis calls etcd.New(store.Config) or kube.New(store.Config)
+// (--datastore-type). A backend that keeps Calico's Kubernetes data model (endpoints derived
+// from Pods) says so with the Derived capability; components ask DerivedEndpoints(st). There is deliberately no store.Open here, because the
 // backends import this package; cmd picks between the constructors.
 //
 // Transactions: Store.Apply writes several objects all-or-nothing, each op with the

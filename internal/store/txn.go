@@ -109,3 +109,21 @@ func OpKeys(ops []Op) ([]model.Key, error) {
 type NonAtomic interface {
 	NonAtomicApply()
 }
+
+// Derived is implemented by a backend that keeps Calico's Kubernetes data model
+// (store/kube): a pod's WorkloadEndpoint is a view of the Pod and a Calico Node one of the
+// Kubernetes Node, and the Kubernetes control plane runs the controllers that manage
+// Pods, Services, EndpointSlices and Namespaces. Components ask DerivedEndpoints, never the
+// backend's type.
+type Derived interface {
+	// DerivedEndpoints says whether the backend derives endpoints this way.
+	DerivedEndpoints() bool
+}
+
+// DerivedEndpoints says whether st keeps Calico's Kubernetes data model (see Derived):
+// then nothing may store an object per pod (EndpointStatus), and the cluster controllers
+// that Kubernetes itself runs must not run.
+func DerivedEndpoints(st Store) bool {
+	d, ok := st.(Derived)
+	return ok && d.DerivedEndpoints()
+}

@@ -5,6 +5,34 @@
 // kube.New(store.Config{Kubeconfig: path}) (an empty path means the in-cluster
 // configuration).
 //
+// Calico's Kubernetes data model (store.Derived: DerivedEndpoints is true): two Calico kinds
+// are views, not CRD objects, so that nothing is stored per pod beyond the Pod:
+//   - WorkloadEndpoint is derived from a Pod bound to a node (spec.nodeName), not on the
+//     host's network, not finished (phase Succeeded or Failed: dropped, as Calico does; a
+//     pod with deletionTimestamp still shows its endpoint until it is gone), carrying the
+//     annotations cni.projectcalico.org/containerID and cni.projectcalico.org/podIPs
+//     (comma-separated CIDRs; cni.projectcalico.org/podIP when absent). Its name is
+//     model.EndpointName(node, pod, containerID, interface), the interface eth0 unless
+//     trellis.dev/interfaceName says otherwise; uid and resourceVersion are the pod's; the
+//     labels are the pod's plus the identity labels (namespace, orchestrator, service
+//     account; namespace labels come through profile kns.<ns>); profiles kns.<ns> and
+//     ksa.<ns>.<sa>; interfaceName model.HostVethName; ports the containers' named ports.
+//     Create and Update write those annotations with a merge patch guarded by the pod's
+//     uid and resourceVersion (Create of a missing pod is an error naming it); Delete
+//     removes them. What the Pod cannot hold (mac, ipNATs, gateways, labels, ports) is not
+//     written. List evaluates label selectors here, on the derived labels. A Watch follows
+//     the Pods: ADDED when a pod comes to show an endpoint, MODIFIED when what it shows
+//     changes (not for changes the view does not show), DELETED when it stops or the pod
+//     is deleted; it first lists the pods at its revision (exactly) to know which show one.
+//   - Node (projectcalico.org/v3) is derived from every Kubernetes Node: bgp, VXLAN,
+//     IP-in-IP and WireGuard fields from Calico's projectcalico.org/... annotations
+//     (nodeview.go), labels the node's, orchRefs naming it, addresses CalicoNodeIP (the BGP
+//     addresses) then its InternalIP and ExternalIP, status.podCIDRs its spec.podCIDRs.
+//     Update writes the annotations (compare-and-swap); Create is ErrAlreadyExists when
+//     the Kubernetes Node exists and an error naming it when not; Delete removes the
+//     annotations and leaves the Kubernetes Node (which keeps showing an empty Calico
+//     Node). Labels, addresses and podCIDRs are the Kubernetes Node's and not written.
+//
 // How the contract maps:
 //   - Get is a quorum read; List one unpaginated list (namespace and label selector
 //     evaluated by the API server) whose resourceVersion is the Revision.

@@ -121,6 +121,10 @@ func (s *Store) Get(ctx context.Context, kind *model.Kind, namespace, name strin
 	}
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
+	if v := views[kind]; v != nil {
+		obj, _, err := s.getView(ctx, "get", v, key)
+		return obj, err
+	}
 	u, err := s.client(kind, namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, wrapErr("get", key.String(), err)
@@ -133,6 +137,11 @@ func (s *Store) Get(ctx context.Context, kind *model.Kind, namespace, name strin
 func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptions) (*store.ListResult, error) {
 	if kind == nil {
 		return nil, fmt.Errorf("list: nil kind")
+	}
+	if v := views[kind]; v != nil {
+		ctx, cancel := s.reqCtx(ctx)
+		defer cancel()
+		return s.listView(ctx, v, opts)
 	}
 	lo := metav1.ListOptions{}
 	if opts.Labels != nil && !opts.Labels.Empty() {
@@ -167,6 +176,11 @@ func (s *Store) Create(ctx context.Context, obj model.Object) (model.Object, err
 	if err != nil {
 		return nil, err
 	}
+	if v := views[key.Kind]; v != nil {
+		ctx, cancel := s.reqCtx(ctx)
+		defer cancel()
+		return s.writeView(ctx, "create", v, key, obj, true)
+	}
 	body, err := encode("create", key, obj)
 	if err != nil {
 		return nil, err
@@ -190,6 +204,11 @@ func (s *Store) Update(ctx context.Context, obj model.Object) (model.Object, err
 	key, err := store.KeyOf("update", obj)
 	if err != nil {
 		return nil, err
+	}
+	if v := views[key.Kind]; v != nil {
+		ctx, cancel := s.reqCtx(ctx)
+		defer cancel()
+		return s.writeView(ctx, "update", v, key, obj, false)
 	}
 	body, err := encode("update", key, obj)
 	if err != nil {
@@ -250,6 +269,9 @@ func (s *Store) Delete(ctx context.Context, kind *model.Kind, namespace, name st
 	}
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
+	if v := views[kind]; v != nil {
+		return s.deleteView(ctx, v, key, opts)
+	}
 	ri := s.client(kind, namespace)
 	for {
 		old, err := ri.Get(ctx, name, metav1.GetOptions{})

@@ -183,7 +183,7 @@ func TestWatchCache(t *testing.T) {
 }
 
 // calicoKinds: a cluster-scoped Calico kind through its CRD, in Calico's JSON shape, seen
-// by a watch of every kind; and a Calico Node, whose status (no subresource) is stored.
+// by a watch of every kind; and a Trellis kind whose status (no subresource) is stored.
 func calicoKinds(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -213,23 +213,25 @@ func calicoKinds(t *testing.T, s store.Store) {
 	if ev := storetest.Next(t, w); ev.Type != store.EventAdded || ev.Object.GetName() != "blocked" {
 		t.Errorf("watch of every kind: %s, want ADDED GlobalNetworkSet/blocked", storetest.Describe(ev))
 	}
-	node := model.KindNode.New().(*model.Node)
-	node.Name = "node-1"
-	n1, err := s.Create(ctx, node)
+	// A Calico Node is a view of the Kubernetes Node here (TestDerivedKinds); EndpointStatus
+	// is a CRD whose status (no subresource) is stored with the object.
+	es := model.KindEndpointStatus.New().(*model.EndpointStatus)
+	es.Namespace, es.Name = "default", "wep-1"
+	s1, err := s.Create(ctx, es)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n1.(*model.Node).Status.PodCIDRs = []string{"192.0.2.0/26"}
-	n2, err := s.Update(ctx, n1)
+	s1.(*model.EndpointStatus).Status.PolicyProgrammed = true
+	s2, err := s.Update(ctx, s1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cidrs := n2.(*model.Node).Status.PodCIDRs; len(cidrs) != 1 {
-		t.Errorf("Calico Node status not stored: %v", cidrs)
+	if !s2.(*model.EndpointStatus).Status.PolicyProgrammed {
+		t.Errorf("EndpointStatus status not stored: %+v", s2.(*model.EndpointStatus).Status)
 	}
 	// A CRD without a status subresource bumps generation on any change outside metadata.
-	if g := n2.GetGeneration(); g != 2 {
-		t.Errorf("Calico Node generation after a status change = %d, want 2 (the API server's rule for CRDs)", g)
+	if g := s2.GetGeneration(); g != 2 {
+		t.Errorf("EndpointStatus generation after a status change = %d, want 2 (the API server's rule for CRDs)", g)
 	}
 }
 

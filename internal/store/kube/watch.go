@@ -64,6 +64,10 @@ type stream struct {
 	wi        watch.Interface      // nil: the first open answered 410 (gone holds why)
 	gone      error                // set when the watch must end with EventResync
 	last      map[types.UID]string // resourceVersion of each live object's last state seen
+	// view, for a derived kind (ri then watches its base kind): what each base object
+	// shows, by uid.
+	view  view
+	shown map[types.UID]model.Object
 }
 
 // openAll opens the streams of kinds concurrently (an API server with a watch cache may
@@ -92,6 +96,16 @@ func (s *Store) openAll(ctx context.Context, kinds []*model.Kind, opts store.Wat
 func (s *Store) open(ctx context.Context, kind *model.Kind, opts store.WatchOptions) (*stream, error) {
 	st := &stream{kind: kind, namespace: opts.Namespace, ri: s.client(kind, opts.Namespace),
 		rv: opts.Revision, last: map[types.UID]string{}}
+	if v := views[kind]; v != nil {
+		st.view, st.shown, st.ri = v, map[types.UID]model.Object{}, s.client(v.base(), opts.Namespace)
+		if err := s.seedView(ctx, st); err != nil {
+			if !gone(err) {
+				return nil, collectionErr("watch", kind, err)
+			}
+			st.gone = fmt.Errorf("watch %s from resourceVersion %s: %w", kind.Resource(), st.rv, err)
+			return st, nil
+		}
+	}
 	if st.rv == "" {
 		rctx, cancel := s.reqCtx(ctx)
 		l, err := st.ri.List(rctx, metav1.ListOptions{Limit: 1})
@@ -148,36 +162,51 @@ func (st *stream) run(ctx context.Context, w *fanIn) {
 			}
 			continue
 		}
-		out, deliver, err := st.event(ev)
+		out, err := st.event(ev)
 		if err != nil {
 			st.gone = err
 			continue
 		}
-		if deliver && !w.send(ctx, out) {
-			return
+		for _, e := range out {
+			if !w.send(ctx, e) {
+				return
+			}
 		}
 	}
 	w.send(ctx, store.Event{Type: store.EventResync, Revision: st.rv, Err: st.gone})
 }
 
-// event turns one API watch event into a store event; deliver is false for bookmarks and
-// objects outside the namespace. An ERROR event (410 Gone after a compaction) is an error.
-func (st *stream) event(ev watch.Event) (store.Event, bool, error) {
+// event turns one API watch event into store events: none for bookmarks and objects
+// outside the namespace, those of the view for a derived kind, else one. An ERROR event
+// (410 Gone after a compaction) is an error.
+func (st *stream) event(ev watch.Event) ([]store.Event, error) {
 	if ev.Type == watch.Error {
 		err := apierrors.FromObject(ev.Object)
-		return store.Event{}, false, fmt.Errorf("watch %s from resourceVersion %s: %w", st.kind.Resource(), st.rv, err)
+		return nil, fmt.Errorf("watch %s from resourceVersion %s: %w", st.kind.Resource(), st.rv, err)
 	}
 	u, ok := ev.Object.(*unstructured.Unstructured)
 	if !ok {
-		return store.Event{}, false, fmt.Errorf("watch %s: unexpected object %T", st.kind.Resource(), ev.Object)
+		return nil, fmt.Errorf("watch %s: unexpected object %T", st.kind.Resource(), ev.Object)
 	}
 	st.rv = u.GetResourceVersion()
 	if ev.Type == watch.Bookmark || (st.namespace != "" && u.GetNamespace() != st.namespace) {
-		return store.Event{}, false, nil
+		return nil, nil
 	}
+	if st.view != nil {
+		return st.viewEvents(ev.Type, u)
+	}
+	out, err := st.object(ev.Type, u)
+	if err != nil {
+		return nil, err
+	}
+	return []store.Event{out}, nil
+}
+
+// object turns one event of a stored kind into a store event.
+func (st *stream) object(t watch.EventType, u *unstructured.Unstructured) (store.Event, error) {
 	key := model.Key{Kind: st.kind, Namespace: u.GetNamespace(), Name: u.GetName()}
 	out := store.Event{Revision: st.rv}
-	switch ev.Type {
+	switch t {
 	case watch.Added:
 		out.Type = store.EventAdded
 		st.last[u.GetUID()] = st.rv
@@ -193,14 +222,14 @@ func (st *stream) event(ev watch.Event) (store.Event, bool, error) {
 			delete(st.last, u.GetUID())
 		}
 	default:
-		return store.Event{}, false, fmt.Errorf("watch %s: unexpected event type %q", st.kind.Resource(), ev.Type)
+		return store.Event{}, fmt.Errorf("watch %s: unexpected event type %q", st.kind.Resource(), t)
 	}
 	obj, err := decode("watch", key, u)
 	if err != nil {
-		return store.Event{}, false, err
+		return store.Event{}, err
 	}
 	out.Object = obj
-	return out, true, nil
+	return out, nil
 }
 
 // fanIn merges the streams of one Watch. EventResync is the last event it delivers: after
