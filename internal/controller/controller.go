@@ -36,16 +36,22 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Controller, error) {
 
 // Run runs every loop until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	loops := []*loop{
-		{name: "services", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices},
+	var loops []*loop
+	if c.cfg.runs(LoopServices) {
+		loops = append(loops, &loop{name: LoopServices, kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices})
 	}
 	slices, labels, namespaces := newSliceCache(), newLabelCache(), newNamespaceCache()
-	informed := []*informedLoop{
-		{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
+	var informed []*informedLoop
+	for _, l := range []*informedLoop{
+		{name: LoopEndpointSlices, kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
 			cache: slices, reconcile: c.reconcileSlices(slices)},
-		{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
+		{name: LoopEndpointLabels, kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
 			cache: labels, reconcile: c.reconcileEndpointLabels(labels)},
-		{name: "namespaces", kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
+		{name: LoopNamespaces, kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
+	} {
+		if c.cfg.runs(l.name) {
+			informed = append(informed, l)
+		}
 	}
 	var wg sync.WaitGroup
 	// An unreachable datastore is logged; when it answers again every loop re-watches
