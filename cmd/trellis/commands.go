@@ -24,7 +24,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewSelectorCmd())
 	root.AddCommand(ctl.NewPolicyCmd(o))
 	root.AddCommand(ctl.NewValidateCmd(), newConfigCmd(o), ctl.NewAPIResourcesCmd(), ctl.NewExplainCmd())
-	root.AddCommand(newImageCmd(), newPauseCmd())
+	root.AddCommand(newImageCmd(), newPauseCmd(), newManifestsCmd())
 	root.AddCommand(newDatastoreCmd(o))
 	root.AddCommand(newNodeCmd(o))
 	root.AddCommand(ctl.NewIPAMCmd(o))
