@@ -53,7 +53,7 @@ type role struct {
 	name, namespace string
 	// subject is the service account bound, in saNamespace.
 	subject, saNamespace string
-	rules               []rule
+	rules                []rule
 }
 
 // nodeReads are the agent's reads: it lists and watches every kind the registry has (one
