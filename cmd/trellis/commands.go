@@ -26,7 +26,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewValidateCmd(), newConfigCmd(o), ctl.NewAPIResourcesCmd(), ctl.NewExplainCmd())
 	root.AddCommand(newImageCmd(), newPauseCmd(), newManifestsCmd())
 	root.AddCommand(newDatastoreCmd(o))
-	root.AddCommand(newNodeCmd(o))
+	root.AddCommand(newNodeCmd(o), newCNICmd(o))
 	root.AddCommand(ctl.NewIPAMCmd(o))
 	root.AddCommand(newLabCmd(o), newDemoCmd(o))
 	root.AddCommand(newDNSCmd(o), newControllerCmd(o))
