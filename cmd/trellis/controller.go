@@ -72,6 +72,9 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			if err := wh.check(); err != nil {
 				return err
 			}
+			if f := c.Flags().Lookup("kubeconfig"); f != nil {
+				wh.kubeconfig = f.Value.String()
+			}
 			cfg.DatastoreEndpoint = o.Datastore
 			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
 				cc, err := controller.New(cfg, st, log)

@@ -31,8 +31,8 @@ func controllerDocs(o Options) []doc {
 			"--webhook-configurations=" + WebhookConfigName},
 		EnvFrom: apiEndpointsEnv(),
 		Ports:   []corev1.ContainerPort{{Name: "webhook", ContainerPort: webhookPort, Protocol: corev1.ProtocolTCP}},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{
-			Port: intstr.FromInt32(webhookPort)}}, PeriodSeconds: 10},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(webhookPort), Scheme: corev1.URISchemeHTTPS}}, PeriodSeconds: 10},
 		SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(65534)),
 			AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
