@@ -2,8 +2,8 @@ package controller
 
 import (
 	"fmt"
-	"slices"
 	"net/netip"
+	"slices"
 	"time"
 )
 
