@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/; every target works on a fresh clone as root.
-.PHONY: setup build test test-integration e2e lint bench demo fuzz kube crds image
+.PHONY: setup build test test-integration e2e lint bench demo fuzz kube crds image manifests
 
 setup:            ## install system packages and build bin/trellis
 	scripts/setup.sh
@@ -22,6 +22,7 @@ lint:             ## gofmt, go vet, staticcheck, go mod tidy
 	go vet ./...
 	go run $(STATICCHECK) ./...
 	go mod tidy -diff
+	go test -count=1 -run '^TestCheckedIn$$' ./internal/manifests/
 
 bench:            ## Go benchmarks of the pure core (see bench/ for the root-only runs)
 	go test -run '^$$' -bench . -benchmem ./internal/selector/ ./internal/policy/...
@@ -41,3 +42,6 @@ crds:             ## regenerate deploy/crds from internal/model (controller-tool
 
 image: build      ## localhost/trellis:latest and localhost/trellis-pause:latest as bin/trellis-images.tar
 	bin/trellis image build --output bin/trellis-images.tar
+
+manifests:        ## regenerate deploy/trellis.yaml (`trellis manifests` with its defaults)
+	go test -count=1 -run '^TestCheckedIn$$' ./internal/manifests/ -args -update

@@ -28,7 +28,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices, endpoint labels, namespace deletion",
 		Args:  cobra.NoArgs,
 	}
-	var cidrs, reserved []string
+	var cidrs, reserved, loops []string
 	var ports string
 	var wh webhookFlags
 	run := &cobra.Command{
@@ -67,11 +67,15 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 				return ctl.Usagef("invalid --node-port-range %q: want LOW-HIGH", ports)
 			}
 			cfg.NodePortMin, cfg.NodePortMax = int32(l), int32(h)
+			cfg.Loops = loops
 			if err := cfg.Validate(); err != nil {
 				return ctl.UsageError{Err: fmt.Errorf("controller run: %w", err)}
 			}
 			if err := wh.check(); err != nil {
 				return err
+			}
+			if f := c.Flags().Lookup("kubeconfig"); f != nil {
+				wh.kubeconfig = f.Value.String()
 			}
 			cfg.DatastoreEndpoint = o.Datastore
 			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
@@ -86,6 +90,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 	run.Flags().StringSliceVar(&cidrs, "service-cidr", []string{controller.DefaultServiceCIDR.String()}, "service cluster IP ranges, one per family (the first is the primary family)")
 	run.Flags().StringSliceVar(&reserved, "reserved", []string{controller.DefaultDNSAddr.String()}, "cluster IPs never handed out automatically")
 	run.Flags().StringVar(&ports, "node-port-range", "30000-32767", "node port range LOW-HIGH")
+	run.Flags().StringSliceVar(&loops, "controllers", controller.AllLoops, "the loops to run: services (cluster IPs, node ports, LoadBalancer IPs), endpointslices, endpointlabels (WorkloadEndpoint labels), namespaces (empty deleted namespaces); on Kubernetes its own controllers do endpointslices and namespaces")
 	addWebhookFlags(run, &wh)
 	c.AddCommand(run)
 	return c

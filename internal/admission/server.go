@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,16 +55,26 @@ func (r *Reviewer) serve(log *slog.Logger, f decide) http.HandlerFunc {
 // server's webhook configuration trusts through its caBundle) until ctx ends. ready, when
 // set, receives the bound address.
 func Serve(ctx context.Context, addr, certFile, keyFile string, h http.Handler, ready func(net.Addr)) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("admission webhook: serving certificate: %w", err)
+	}
+	return ServeCert(ctx, addr, cert, h, ready)
+}
+
+// ServeCert is Serve with the certificate in memory (SelfSigned's).
+func ServeCert(ctx context.Context, addr string, cert tls.Certificate, h http.Handler, ready func(net.Addr)) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("admission webhook: listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	if ready != nil {
 		ready(l.Addr())
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLS(l, certFile, keyFile) }()
+	go func() { done <- srv.ServeTLS(l, "", "") }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,25 @@ type Config struct {
 	// DatastoreEndpoint names the datastore in the warning logged while it cannot be
 	// reached.
 	DatastoreEndpoint string
+	// Loops names the loops to run (Loops' names); empty runs all. On a Kubernetes
+	// cluster its own controllers already keep EndpointSlices and empty deleted
+	// namespaces, so the install manifests run only services and endpointlabels.
+	Loops []string
+}
+
+// Loop names, in the order Run starts them.
+const (
+	LoopServices       = "services"
+	LoopEndpointSlices = "endpointslices"
+	LoopEndpointLabels = "endpointlabels"
+	LoopNamespaces     = "namespaces"
+)
+
+// AllLoops are the names Config.Loops may hold.
+var AllLoops = []string{LoopServices, LoopEndpointSlices, LoopEndpointLabels, LoopNamespaces}
+
+func (c Config) runs(loop string) bool {
+	return len(c.Loops) == 0 || slices.Contains(c.Loops, loop)
 }
 
 // Lab defaults, outside the lab fabric (10.99.0.0/24) and the pod pool (10.244.0.0/16).
@@ -58,6 +78,11 @@ func (c Config) Validate() error {
 		}
 		if p.Addr().BitLen()-p.Bits() < 2 {
 			return fmt.Errorf("service CIDR %s: too small", p)
+		}
+	}
+	for _, l := range c.Loops {
+		if !slices.Contains(AllLoops, l) {
+			return fmt.Errorf("controller %q: unknown (known: %v)", l, AllLoops)
 		}
 	}
 	if c.NodePortMin < 1 || c.NodePortMax > 65535 || c.NodePortMin > c.NodePortMax {

@@ -40,20 +40,27 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Controller, error) {
 // EndpointSlices and deletes namespaces, and endpoints carry their pod's labels already.
 func (c *Controller) Run(ctx context.Context) error {
 	kubernetes := store.DerivedEndpoints(c.st)
-	services := &loop{name: "services", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices}
-	if kubernetes {
-		services = &loop{name: "loadbalancers", kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileLoadBalancers}
+	var loops []*loop
+	if c.cfg.runs(LoopServices) {
+		services := &loop{name: LoopServices, kinds: []*model.Kind{model.KindService, model.KindIPPool}, reconcile: c.reconcileServices}
+		if kubernetes {
+			services.name, services.reconcile = "loadbalancers", c.reconcileLoadBalancers
+		}
+		loops = append(loops, services)
 	}
-	loops := []*loop{services}
 	var informed []*informedLoop
 	if !kubernetes {
 		slices, labels, namespaces := newSliceCache(), newLabelCache(), newNamespaceCache()
-		informed = []*informedLoop{
-			{name: "endpointslices", kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
+		for _, l := range []*informedLoop{
+			{name: LoopEndpointSlices, kinds: []*model.Kind{model.KindService, model.KindPod, model.KindEndpointSlice},
 				cache: slices, reconcile: c.reconcileSlices(slices)},
-			{name: "endpointlabels", kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
+			{name: LoopEndpointLabels, kinds: []*model.Kind{model.KindWorkloadEndpoint, model.KindPod, model.KindNamespace, model.KindServiceAccount},
 				cache: labels, reconcile: c.reconcileEndpointLabels(labels)},
-			{name: "namespaces", kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
+			{name: LoopNamespaces, kinds: []*model.Kind{model.KindNamespace}, cache: namespaces, reconcile: c.reconcileNamespaces(namespaces)},
+		} {
+			if c.cfg.runs(l.name) {
+				informed = append(informed, l)
+			}
 		}
 	}
 	var wg sync.WaitGroup

@@ -328,3 +328,8 @@ func objectPath(key model.Key) []string {
 	}
 	return append(p, key.Kind.Plural, key.Name)
 }
+
+// RESTConfig is the client configuration New uses for cfg: cfg.Kubeconfig, else the
+// in-cluster configuration. For components that talk to the API server besides the store
+// (the webhook's certificate Secret).
+func RESTConfig(cfg store.Config) (*rest.Config, error) { return restConfig(cfg) }
