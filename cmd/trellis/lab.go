@@ -30,7 +30,7 @@ func newLabCmd(o *ctl.Options) *cobra.Command {
 	}
 	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o), newLabSuperviseCmd(o),
 		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(), newLabExternalCmd(), newLabNodeCmd())
-	c.AddCommand(newLabShimCmd())
+	c.AddCommand(newLabShimCmd(), newLabKubectlCmd(), newLabNodeRuntimeCmd(), newLabForwardCmd(o))
 	return c
 }
 
@@ -87,7 +87,9 @@ func newLabUpCmd(o *ctl.Options) *cobra.Command {
 	c.Flags().StringVar(&cfg.Routing, "routing", lab.RoutingBGP, "routing between nodes: bgp or vxlan")
 	c.Flags().BoolVar(&cfg.IPv6, "ipv6", false, "dual-stack: IPv6 underlay, an IPv6 pool and BGP over IPv6 (bgp routing only)")
 	c.Flags().StringVar(&name, "name", lab.DefaultName, "lab name (a-z, 0-9)")
-	c.Flags().DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "how long to wait for the datastore and every agent")
+	c.Flags().DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "how long to wait for the datastore and every agent (at least 5m with --kubernetes)")
+	c.Flags().BoolVar(&cfg.Kubernetes, "kubernetes", false, "a real Kubernetes cluster: kube-apiserver, controller manager and scheduler, containerd and a kubelet per node, Trellis installed from its manifests")
+	c.Flags().StringVar(&cfg.ServiceCIDR, "service-cidr", lab.DefaultServiceCIDR, "with --kubernetes: the service cluster IP range")
 	return c
 }
 
@@ -586,4 +588,68 @@ func labDaemon(c *cobra.Command, o *ctl.Options, name, component string) (contex
 		log = slog.New(slog.DiscardHandler)
 	}
 	return ctx, stop, log.With("component", component), nil
+}
+
+// newLabKubectlCmd returns `trellis lab kubectl -- ARGS`: kubectl against a
+// Kubernetes-mode lab with its admin credentials.
+func newLabKubectlCmd() *cobra.Command {
+	var name string
+	c := &cobra.Command{
+		Use:     "kubectl [--name NAME] -- ARGS...",
+		Short:   "Run kubectl against a Kubernetes-mode lab (lab up --kubernetes)",
+		Example: "  sudo trellis lab kubectl -- get nodes -o wide\n  sudo trellis lab kubectl -- apply -f examples/yaobank.yaml",
+		RunE: func(c *cobra.Command, args []string) error {
+			n := lab.ResolveName(name)
+			if err := lab.ValidateName(n); err != nil {
+				return ctl.UsageError{Err: err}
+			}
+			return lab.Kubectl(c.Context(), n, args, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	labNameFlag(c, &name)
+	return c
+}
+
+// newLabNodeRuntimeCmd returns the hidden `trellis lab node-runtime`: a Kubernetes-mode
+// node's containerd and kubelet, which lab up starts in the node's namespaces.
+func newLabNodeRuntimeCmd() *cobra.Command {
+	var name, node, containerd, kubelet string
+	c := &cobra.Command{
+		Use:    "node-runtime --name NAME --node NODE",
+		Short:  "Run a lab node's containerd and kubelet (started by lab up --kubernetes)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return lab.NodeRuntime(name, node, containerd, kubelet)
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name")
+	c.Flags().StringVar(&node, "node", "", "node name")
+	c.Flags().StringVar(&containerd, "containerd", "containerd", "containerd binary")
+	c.Flags().StringVar(&kubelet, "kubelet", "kubelet", "kubelet binary")
+	return c
+}
+
+// newLabForwardCmd returns the hidden `trellis lab forward`: the machine's loopback port
+// relaying to a Kubernetes-mode lab's API server.
+func newLabForwardCmd(o *ctl.Options) *cobra.Command {
+	var name, listen string
+	c := &cobra.Command{
+		Use:    "forward --name NAME --listen 127.0.0.1:PORT",
+		Short:  "Relay a loopback port to the lab's API server (started by lab up --kubernetes)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := o.Logger
+			if log == nil {
+				log = slog.New(slog.DiscardHandler)
+			}
+			return lab.Forward(ctx, name, listen, log)
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name")
+	c.Flags().StringVar(&listen, "listen", "", "loopback address to listen on")
+	return c
 }

@@ -35,6 +35,12 @@ func (p *proc) exited() bool {
 // startProcess starts argv in a session of its own inside namespace ns (the caller's when
 // empty), appending stdout and stderr to logPath.
 func startProcess(ns string, argv, env []string, logPath string) (*proc, error) {
+	return startProcessAttr(ns, argv, env, logPath, &syscall.SysProcAttr{Setsid: true})
+}
+
+// startProcessAttr is startProcess with the given process attributes (a new mount
+// namespace, for example).
+func startProcessAttr(ns string, argv, env []string, logPath string, attr *syscall.SysProcAttr) (*proc, error) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
@@ -46,7 +52,7 @@ func startProcess(ns string, argv, env []string, logPath string) (*proc, error) 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = attr
 	start := cmd.Start
 	if ns != "" {
 		start = func() error { return netns.Do(ns, cmd.Start) }

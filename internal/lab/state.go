@@ -31,6 +31,8 @@ type State struct {
 	IPv6 bool `json:"ipv6,omitempty"`
 	// Externals are hosts outside the cluster on the fabric (lab external add).
 	Externals []External `json:"externals,omitempty"`
+	// Kube is set in a Kubernetes-mode lab (lab up --kubernetes).
+	Kube *KubeState `json:"kube,omitempty"`
 }
 
 // NodeState is one node of the lab.
@@ -41,6 +43,8 @@ type NodeState struct {
 	Address  string `json:"address"`
 	AgentPID int    `json:"agentPID"`
 	Socket   string `json:"agentSocket"`
+	// RuntimePID is the node's lab node-runtime (containerd and kubelet) in Kubernetes mode.
+	RuntimePID int `json:"runtimePID,omitempty"`
 }
 
 // Node returns the named node.

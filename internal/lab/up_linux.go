@@ -34,6 +34,11 @@ type Config struct {
 	LogLevel string
 	// IPv6 makes the lab dual-stack: IPv6 underlay addresses, an IPv6 pool, BGP over IPv6.
 	IPv6 bool
+	// Kubernetes makes the lab a real Kubernetes cluster (kubelet and containerd per node)
+	// with Trellis installed from its manifests; ServiceCIDR is then its service range
+	// (DefaultServiceCIDR when empty).
+	Kubernetes  bool
+	ServiceCIDR string
 }
 
 func (c Config) validate() error {
@@ -51,6 +56,9 @@ func (c Config) validate() error {
 	}
 	if c.Binary == "" {
 		return errors.New("lab up: no trellis binary given")
+	}
+	if c.Kubernetes && c.IPv6 {
+		return errors.New("a Kubernetes-mode lab is IPv4 only for now: drop --ipv6")
 	}
 	return nil
 }
@@ -76,6 +84,15 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	}
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "info"
+	}
+	if cfg.Kubernetes {
+		if cfg.ServiceCIDR == "" {
+			cfg.ServiceCIDR = DefaultServiceCIDR
+		}
+		if cfg.Timeout < 5*time.Minute {
+			cfg.Timeout = 5 * time.Minute
+		}
+		return upKube(ctx, cfg, out)
 	}
 	if st, err := LoadState(cfg.Name); err == nil {
 		rep := status(ctx, st, false)
@@ -393,7 +410,10 @@ func Down(name string, out io.Writer) error {
 		}
 		recorded = append(recorded, st.DatastorePID)
 		for _, n := range st.Nodes {
-			recorded = append(recorded, n.AgentPID)
+			recorded = append(recorded, n.AgentPID, n.RuntimePID)
+		}
+		if k := st.Kube; k != nil {
+			recorded = append(recorded, k.ForwarderPID)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(out, "warning: %v; finding the lab by name\n", err)
@@ -406,7 +426,8 @@ func Down(name string, out io.Writer) error {
 		fmt.Fprintf(out, "stopping %d processes\n", len(pids))
 		killPIDs(pids, 3*time.Second)
 	}
-	var errs []error
+	// Pods' processes live in network namespaces of their own, in the lab's cgroups.
+	errs := []error{downKube(name)}
 	nss := labNamespaces(name)
 	for _, ns := range nss {
 		if err := netnsDelete(ns); err != nil {

@@ -1,20 +1,14 @@
 package kubetest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"time"
+
+	"github.com/trellisnet/trellis/internal/kube/pki"
 )
 
 // credentials are the files the API server and its clients use, all in one directory.
@@ -32,28 +26,22 @@ func writeCredentials(dir string) (credentials, error) {
 		KeyFile: filepath.Join(dir, "apiserver.key"), SAKeyFile: filepath.Join(dir, "sa.key"),
 		SAPubFile: filepath.Join(dir, "sa.pub"), TokenFile: filepath.Join(dir, "tokens.csv"),
 	}
-	caDER, certDER, key, err := servingCert()
+	caPEM, serving, err := servingCert()
 	if err != nil {
 		return c, err
 	}
-	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	saKey, saPub, err := pki.NewKey()
 	if err != nil {
-		return c, fmt.Errorf("generate service-account key: %w", err)
+		return c, err
 	}
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
 		return c, fmt.Errorf("generate token: %w", err)
 	}
 	c.Token = hex.EncodeToString(tok)
-	keyPEM, err1 := ecKeyPEM(key)
-	saPEM, err2 := ecKeyPEM(saKey)
-	saPub, err3 := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return c, fmt.Errorf("encode keys: %w", err)
-	}
 	files := map[string][]byte{
-		c.CAFile: pemBlock("CERTIFICATE", caDER), c.CertFile: pemBlock("CERTIFICATE", certDER),
-		c.KeyFile: keyPEM, c.SAKeyFile: saPEM, c.SAPubFile: pemBlock("PUBLIC KEY", saPub),
+		c.CAFile: caPEM, c.CertFile: serving.CertPEM, c.KeyFile: serving.KeyPEM,
+		c.SAKeyFile: saKey, c.SAPubFile: saPub,
 		c.TokenFile: []byte(c.Token + `,admin,admin-uid,"system:masters"` + "\n"),
 	}
 	for path, b := range files {
@@ -65,52 +53,13 @@ func writeCredentials(dir string) (credentials, error) {
 }
 
 // servingCert returns a new CA certificate and a serving certificate for 127.0.0.1 and
-// localhost that it signed, with the serving key.
-func servingCert() (caDER, certDER []byte, key *ecdsa.PrivateKey, err error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// localhost that it signed, with its key.
+func servingCert() ([]byte, pki.Pair, error) {
+	ca, err := pki.NewCA("trellis-kubetest-ca")
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("generate ca key: %w", err)
+		return nil, pki.Pair{}, err
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "trellis-kubetest-ca"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err = x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("create ca certificate: %w", err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("parse ca certificate: %w", err)
-	}
-	key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("generate serving key: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-	}
-	certDER, err = x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("create serving certificate: %w", err)
-	}
-	return caDER, certDER, key, nil
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-func ecKeyPEM(k *ecdsa.PrivateKey) ([]byte, error) {
-	b, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	return pemBlock("EC PRIVATE KEY", b), nil
+	p, err := ca.Issue(pki.Subject{CommonName: "kube-apiserver", Server: true,
+		IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}})
+	return ca.CertPEM, p, err
 }

@@ -48,12 +48,3 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("token file %q, want %q", tokens, want)
 	}
 }
-
-// TestFindBinariesNamesTheFix: a missing binary's error says how to build it.
-func TestFindBinariesNamesTheFix(t *testing.T) {
-	t.Setenv("TRELLIS_KUBE_BIN", t.TempDir())
-	_, err := FindBinaries("kube-apiserver")
-	if err == nil || !strings.Contains(err.Error(), "make kube") {
-		t.Errorf("FindBinaries in an empty dir: %v, want an error naming make kube", err)
-	}
-}

@@ -9,20 +9,16 @@ import (
 // its key) into dir, for a server the API server calls, such as an admission webhook; it
 // returns the CA in PEM (a webhook configuration's caBundle) and the two file names.
 func ServingCert(dir string) (caPEM []byte, certFile, keyFile string, err error) {
-	caDER, certDER, key, err := servingCert()
-	if err != nil {
-		return nil, "", "", err
-	}
-	keyPEM, err := ecKeyPEM(key)
+	caPEM, p, err := servingCert()
 	if err != nil {
 		return nil, "", "", err
 	}
 	certFile, keyFile = filepath.Join(dir, "webhook.crt"), filepath.Join(dir, "webhook.key")
-	if err := os.WriteFile(certFile, pemBlock("CERTIFICATE", certDER), 0o600); err != nil {
+	if err := os.WriteFile(certFile, p.CertPEM, 0o600); err != nil {
 		return nil, "", "", err
 	}
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+	if err := os.WriteFile(keyFile, p.KeyPEM, 0o600); err != nil {
 		return nil, "", "", err
 	}
-	return pemBlock("CERTIFICATE", caDER), certFile, keyFile, nil
+	return caPEM, certFile, keyFile, nil
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/kube/kubebin"
 	"github.com/trellisnet/trellis/internal/store/embed"
 )
 
@@ -49,7 +50,7 @@ type Cluster struct {
 // and see its compactions).
 func Start(t testing.TB, extraArgs ...string) *Cluster {
 	t.Helper()
-	bins, err := FindBinaries("kube-apiserver", "kubectl")
+	bins, err := kubebin.FindBinaries("kube-apiserver", "kubectl")
 	if err != nil {
 		t.Skip(err)
 	}

@@ -1,4 +1,6 @@
-package kubetest
+// Package kubebin finds the Kubernetes binaries that `make kube` (scripts/kube.sh) builds
+// into a versioned cache outside the repository; the lab and the test harness run them.
+package kubebin
 
 import (
 	"fmt"
