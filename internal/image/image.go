@@ -192,17 +192,30 @@ func baseLayer() (v1.Layer, error) {
 	return layerOf(es)
 }
 
-// binaryLayer holds the trellis binary and its CNI links.
+// binaryLayer holds the trellis binary, its CNI links and the libraries it loads.
 func binaryLayer(path string) (v1.Layer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("build image: read the trellis binary: %w", err)
 	}
-	return layerOf([]entry{
+	es := []entry{
 		{path: BinaryPath, mode: 0o755, data: data},
 		{path: "/usr/local/bin/trellis-cni", mode: 0o777, link: "trellis"},
 		{path: "/usr/local/bin/trellis-ipam", mode: 0o777, link: "trellis"},
-	})
+	}
+	// A binary built with cgo (go build's default here) loads libc: ship what it loads, so
+	// that the pause image, which has no nft layer, runs too. A static one loads nothing.
+	if libs, err := sharedLibraries(path); err == nil {
+		seen := map[string]bool{}
+		for _, l := range libs {
+			more, err := fileWithLinks(l, seen)
+			if err != nil {
+				return nil, err
+			}
+			es = append(es, more...)
+		}
+	}
+	return layerOf(es)
 }
 
 // programLayer holds a dynamically linked program at its own path with every library the

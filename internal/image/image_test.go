@@ -104,6 +104,10 @@ func TestImagesRunInAChroot(t *testing.T) {
 	if ep := extract(t, archive, PauseRepository+":latest", pause); strings.Join(ep, " ") != BinaryPath+" pause" {
 		t.Errorf("pause entrypoint %q", ep)
 	}
+	// The pause image has no nft layer: the binary must run from its own layer alone.
+	if out, err := exec.Command("chroot", pause, BinaryPath, "version").CombinedOutput(); err != nil {
+		t.Errorf("the trellis binary in the pause image: %v\n%s", err, out)
+	}
 }
 
 // Equal inputs give equal layers (so containerd stores one copy, and rebuilding changes

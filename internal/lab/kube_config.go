@@ -111,5 +111,23 @@ func writeNodeConfig(name, node, dnsIP string) error {
 			return fmt.Errorf("node %s: write %s: %w", node, f, err)
 		}
 	}
-	return nil
+	return installLoopbackPlugin(dir)
+}
+
+// loopbackPlugin is the distribution's CNI loopback plugin (Debian's
+// containernetworking-plugins), which containerd runs for every pod's lo.
+const loopbackPlugin = "/usr/lib/cni/loopback"
+
+// installLoopbackPlugin puts the loopback plugin into the node's /opt/cni/bin, as a
+// kubeadm node's OS package (kubernetes-cni) would: Trellis installs only its own plugins.
+func installLoopbackPlugin(dir string) error {
+	data, err := os.ReadFile(loopbackPlugin)
+	if err != nil {
+		return fmt.Errorf("the CNI loopback plugin containerd needs: %w (apt-get install containernetworking-plugins)", err)
+	}
+	bin := filepath.Join(dir, "cni-bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(bin, "loopback"), data, 0o755)
 }

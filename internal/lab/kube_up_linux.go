@@ -226,7 +226,6 @@ func controllerManagerArgv(name string, k *KubeState) []string {
 		"--use-service-account-credentials=true", "--leader-elect=false", "--bind-address=127.0.0.1",
 		"--service-cluster-ip-range=" + k.ServiceCIDR, "--allocate-node-cidrs=false",
 		"--flex-volume-plugin-dir=" + filepath.Join(kubeDir(name), "flexvolume"),
-		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
 	}
 }
 
@@ -368,16 +367,25 @@ func installTrellis(ctx context.Context, cfg Config, st *State, out io.Writer) e
 		return err
 	}
 	fmt.Fprintf(out, "%d nodes registered\n", len(st.Nodes))
-	mcmd := exec.CommandContext(ctx, cfg.Binary, "manifests", "--image", trellisImage, "--image-pull-policy", "Never",
+	args := []string{"manifests", "--image", trellisImage, "--image-pull-policy", "Never",
 		"--routing", cfg.Routing, "--pod-cidr", PoolCIDR, "--service-cidr", k.ServiceCIDR, "--dns-ip", dns.String(),
-		"--api-server", fmt.Sprintf("%s:%d", controlPlaneAddr().Addr(), apiPort))
-	var stderr bytes.Buffer
-	mcmd.Stderr = &stderr
-	manifests, err := mcmd.Output()
+		"--api-server", fmt.Sprintf("%s:%d", controlPlaneAddr().Addr(), apiPort)}
+	crds, err := renderManifests(ctx, cfg.Binary, append(args, "--crds-only"))
 	if err != nil {
-		return fmt.Errorf("trellis manifests: %w: %s", err, stderr.String())
+		return err
+	}
+	manifests, err := renderManifests(ctx, cfg.Binary, args)
+	if err != nil {
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(kubeDir(cfg.Name), "trellis.yaml"), manifests, 0o644); err != nil {
+		return err
+	}
+	// The CRDs first, established before the resources of their kinds are applied.
+	if _, err := kubectl(ctx, cfg.Name, k, string(crds), "apply", "--server-side", "-f", "-"); err != nil {
+		return err
+	}
+	if _, err := kubectl(ctx, cfg.Name, k, "", "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all"); err != nil {
 		return err
 	}
 	if _, err := kubectl(ctx, cfg.Name, k, string(manifests), "apply", "--server-side", "-f", "-"); err != nil {
@@ -387,6 +395,18 @@ func installTrellis(ctx context.Context, cfg Config, st *State, out io.Writer) e
 	return waitUntil(ctx, "every node Ready and every Trellis pod ready", filepath.Join(logDir(cfg.Name), "kube-apiserver.log"), func() error {
 		return clusterReady(ctx, cfg.Name, k, len(st.Nodes))
 	})
+}
+
+// renderManifests runs `trellis manifests` with args.
+func renderManifests(ctx context.Context, binary string, args []string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("trellis %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
 }
 
 // clusterReady succeeds when every node is Ready and every pod of the trellis-system

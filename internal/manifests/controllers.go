@@ -24,7 +24,7 @@ func controllerDocs(o Options) []doc {
 		Command: []string{binary},
 		Args: []string{"controller", "run", "--datastore-type=kubernetes",
 			"--service-cidr=" + o.ServiceCIDR.String(), "--reserved=" + o.DNSIP.String(),
-			"--controllers=" + controller.LoopServices + "," + controller.LoopEndpointLabels,
+			"--controllers=" + controller.LoopServices,
 			"--webhook-listen=:9443",
 			"--webhook-self-signed-secret=" + Namespace + "/" + WebhookSecret,
 			"--webhook-dns-name=" + WebhookDNSName,

@@ -57,31 +57,34 @@ func TestApplyAndRBAC(t *testing.T) {
 			{"list", "pods", "", true},
 			{"watch", "endpointslices.discovery.k8s.io", "", true},
 			{"list", "ippools.projectcalico.org", "", true},
-			{"update", "nodes.projectcalico.org", "", true},
-			{"create", "endpointstatuses.trellis.dev", "default", true},
+			{"patch", "nodes", "", true},
 			{"update", "ipamblocks.ipam.trellis.dev", "", true},
 			{"update", "pods", "default", false},
+			{"patch", "pods", "default", false},
+			{"create", "endpointstatuses.trellis.dev", "default", false},
 			{"update", "nodes", "", false},
 			{"create", "networkpolicies.projectcalico.org", "default", false},
 			{"get", "secrets", Namespace, false},
 		},
 		Namespace + ":" + CNIName: {
 			{"get", "pods", "default", true},
-			{"create", "workloadendpoints.projectcalico.org", "default", true},
-			{"delete", "workloadendpoints.projectcalico.org", "default", true},
+			{"patch", "pods", "default", true},
+			{"list", "pods", "", true},
 			{"update", "ipamhandles.ipam.trellis.dev", "", true},
-			{"watch", "endpointstatuses.trellis.dev", "default", true},
 			{"list", "ippools.projectcalico.org", "", true},
 			{"delete", "networkpolicies.projectcalico.org", "default", false},
 			{"delete", "globalnetworkpolicies.projectcalico.org", "", false},
-			{"list", "pods", "", false},
+			{"delete", "pods", "default", false},
 			{"update", "pods", "default", false},
-			{"create", "endpointstatuses.trellis.dev", "default", false},
+			{"patch", "nodes", "", false},
+			{"create", "workloadendpoints.projectcalico.org", "default", false},
+			{"watch", "endpointstatuses.trellis.dev", "default", false},
 		},
 		Namespace + ":" + ControllersName: {
-			{"update", "services", "default", true},
+			{"watch", "services", "", true},
 			{"update", "services/status", "default", true},
-			{"update", "workloadendpoints.projectcalico.org", "default", true},
+			{"update", "services", "default", true},
+			{"update", "workloadendpoints.projectcalico.org", "default", false},
 			{"list", "tiers.projectcalico.org", "", true},
 			{"create", "secrets", Namespace, true},
 			{"get", "secrets", "default", false},
@@ -104,6 +107,11 @@ func TestApplyAndRBAC(t *testing.T) {
 	for sa, checks := range table {
 		for _, a := range checks {
 			args := []string{"auth", "can-i", a.verb, a.resource, "--as=system:serviceaccount:" + sa}
+			// "services/status" names a subresource here; to kubectl it is a Service named status.
+			if res, sub, ok := strings.Cut(a.resource, "/"); ok {
+				args[3] = res
+				args = append(args, "--subresource="+sub)
+			}
 			if a.ns == "" {
 				args = append(args, "--all-namespaces")
 			} else {

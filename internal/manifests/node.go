@@ -10,7 +10,7 @@ import (
 const (
 	hostCNIBin   = "/opt/cni/bin"
 	hostCNIConf  = "/etc/cni/net.d"
-	hostRun      = "/run/trellis"
+	hostRun      = "/run/trellis/node"
 	binary       = "/usr/local/bin/trellis"
 	healthPort   = 9099
 	webhookPort  = 9443
@@ -55,7 +55,7 @@ func nodeDocs(o Options) []doc {
 			{Name: "IP", Value: "autodetect"}},
 		EnvFrom: apiEndpointsEnv(),
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: "run-trellis", MountPath: hostRun},
+			{Name: "run-trellis-node", MountPath: hostRun},
 		},
 		SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
 		ReadinessProbe:  probe("/readyz", 10),
@@ -87,7 +87,7 @@ func nodeDocs(o Options) []doc {
 				Volumes: []corev1.Volume{
 					hostPath("cni-bin-dir", hostCNIBin),
 					hostPath("cni-net-dir", hostCNIConf),
-					hostPath("run-trellis", hostRun),
+					hostPath("run-trellis-node", hostRun),
 				},
 			},
 		},
