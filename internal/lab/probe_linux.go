@@ -40,17 +40,21 @@ func PodRef(ref string) (namespace, pod string, err error) {
 	return ns, p, nil
 }
 
-// PodNamespaceOf returns the network namespace of a realised pod.
+// PodNamespaceOf returns the path of a realised pod's network namespace: its named
+// namespace in the etcd-mode lab, a link under /proc in the Kubernetes mode.
 func PodNamespaceOf(name, ref string) (string, error) {
 	ns, pod, err := PodRef(ref)
 	if err != nil {
 		return "", err
 	}
+	if isKubeLab(name) {
+		return kubePodNetns(name, ns, pod)
+	}
 	n := PodNS(name, ns, pod)
 	if !netns.Exists(n) {
 		return "", fmt.Errorf("pod %s is not running in lab %s (no namespace %s)", ref, name, n)
 	}
-	return n, nil
+	return netns.Path(n), nil
 }
 
 // Pods lists the lab's pods.
@@ -68,7 +72,7 @@ func Probe(ctx context.Context, lab, from, to string, addr netip.Addr, port conn
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var conn net.Conn
-	err = netns.Do(ns, func() error {
+	err = netns.DoPath(ns, func() error {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, port.Proto, target)
 		conn = c
@@ -247,7 +251,7 @@ func Exec(ctx context.Context, lab, ref string, argv []string, stdin io.Reader, 
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.Env = append(os.Environ(), "HOSTNAME="+pod)
-	if err := netns.Do(ns, cmd.Start); err != nil {
+	if err := netns.DoPath(ns, cmd.Start); err != nil {
 		return 0, fmt.Errorf("exec %s in pod %s: %w", argv[0], ref, err)
 	}
 	err = cmd.Wait()

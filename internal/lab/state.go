@@ -10,6 +10,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/store"
 	"github.com/trellisnet/trellis/internal/store/etcd"
+	"github.com/trellisnet/trellis/internal/store/kube"
 )
 
 // State is what state.json records about a running lab.
@@ -85,6 +86,12 @@ func saveState(s *State) error {
 	return nil
 }
 
+// isKubeLab reports whether the named lab runs in Kubernetes mode.
+func isKubeLab(name string) bool {
+	st, err := LoadState(name)
+	return err == nil && st.Kube != nil
+}
+
 // Current returns the name of the lab `lab up` started last, if it is still there.
 func Current() (string, bool) {
 	data, err := os.ReadFile(currentPath())
@@ -122,8 +129,16 @@ func ResolveName(name string) string {
 	return DefaultName
 }
 
-// OpenStore connects to the named lab's datastore.
+// OpenStore connects to the named lab's datastore: its etcd, or in Kubernetes mode its
+// API server (through the loopback forwarder).
 func OpenStore(name string) (store.Store, error) {
+	if isKubeLab(name) {
+		st, err := kube.New(store.Config{Kubeconfig: KubeconfigPath(name)})
+		if err != nil {
+			return nil, fmt.Errorf("connect to lab %s API server: %w", name, err)
+		}
+		return st, nil
+	}
 	if _, err := os.Stat(SocketPath(name)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("connect to lab %s datastore: no socket at %s (is the lab up?): %w", name, SocketPath(name), store.ErrUnavailable)

@@ -135,3 +135,13 @@ func DoHandle(target vnetns.NsHandle, fn func() error) error {
 	restored = true
 	return ferr
 }
+
+// DoPath is Do for a namespace file given by path (a /proc/PID/ns/net link, for example).
+func DoPath(path string, fn func() error) error {
+	target, err := vnetns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", path, err)
+	}
+	defer target.Close()
+	return DoHandle(target, fn)
+}
