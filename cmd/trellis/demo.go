@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,23 @@ func newDemoCmd(o *ctl.Options) *cobra.Command {
 	}
 	c.AddCommand(newDemoServerCmd(o, "http-server", "Answer GET / with this pod's host name and address", 80, demo.ServeHTTP),
 		newDemoServerCmd(o, "udp-echo", "Send every UDP datagram back to its sender", 53, demo.ServeUDPEcho),
-		newDemoYAOBankCmd(o))
+		newDemoYAOBankCmd(o), newDemoFetchCmd())
+	return c
+}
+
+// newDemoFetchCmd returns `trellis demo fetch URL`: an HTTP GET from inside a pod.
+func newDemoFetchCmd() *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:     "fetch URL [--timeout 5s]",
+		Short:   "GET a URL and print the body (a pod's curl); exits 1 on failure",
+		Example: "  kubectl exec deploy/web -- trellis demo fetch http://web.default.svc.cluster.local/",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return demo.Fetch(c.Context(), args[0], timeout, c.OutOrStdout())
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
 	return c
 }
 

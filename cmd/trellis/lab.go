@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -603,7 +604,12 @@ func newLabKubectlCmd() *cobra.Command {
 			if err := lab.ValidateName(n); err != nil {
 				return ctl.UsageError{Err: err}
 			}
-			return lab.Kubectl(c.Context(), n, args, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr())
+			err := lab.Kubectl(c.Context(), n, args, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr())
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ctl.ExitCodeError{Code: ee.ExitCode()} // kubectl has said why
+			}
+			return err
 		},
 	}
 	labNameFlag(c, &name)

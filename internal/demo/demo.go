@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -96,4 +97,27 @@ func ServeUDPEcho(ctx context.Context, port int, log *slog.Logger) error {
 			log.Warn("udp echo reply failed", "to", from.String(), "err", err)
 		}
 	}
+}
+
+// Fetch GETs url (a pod's stand-in for curl: the image has no other client) and copies
+// the body to w; a status other than 2xx is an error naming it.
+func Fetch(ctx context.Context, url string, timeout time.Duration, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("fetch %s: read body: %w", url, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("fetch %s: %s", url, resp.Status)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,5 +83,25 @@ func TestUDPEcho(t *testing.T) {
 			t.Fatalf("no echo: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFetch: the body of a 2xx answer is copied; another status and a refused connection
+// are errors.
+func TestFetch(t *testing.T) {
+	srv := httptest.NewServer(Handler("pod-a"))
+	defer srv.Close()
+	var b strings.Builder
+	if err := Fetch(context.Background(), srv.URL+"/", time.Second, &b); err != nil || b.String() != "pod-a 127.0.0.1\n" {
+		t.Fatalf("Fetch = %q, %v", b.String(), err)
+	}
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	if err := Fetch(context.Background(), missing.URL+"/", time.Second, io.Discard); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("Fetch of a 404: %v", err)
+	}
+	missing.Close()
+	if err := Fetch(context.Background(), missing.URL+"/", time.Second, io.Discard); err == nil {
+		t.Error("Fetch from a closed server succeeded")
 	}
 }

@@ -213,6 +213,9 @@ func apiServerArgv(name string, k *KubeState) []string {
 		"--service-account-key-file=" + p("sa.pub"), "--service-account-signing-key-file=" + p("sa.key"),
 		"--service-cluster-ip-range=" + k.ServiceCIDR,
 		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+		// Webhooks are called at their Service's endpoints, not its cluster IP: the
+		// control plane runs no service proxy (Trellis's runs on the nodes).
+		"--enable-aggregator-routing=true",
 		"--allow-privileged=true", "--anonymous-auth=false", "--profiling=false",
 		"--cert-dir=" + filepath.Join(kubeDir(name), "apiserver-certs"),
 	}
