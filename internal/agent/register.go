@@ -24,6 +24,11 @@ const BGPAutodetect = "autodetect"
 func (a *Agent) registerLoop(ctx context.Context) {
 	for {
 		err := a.register(ctx)
+		if err == nil && a.routing != nil {
+			// The routing loop may have listed the Node before this write, and the watch
+			// that would report it may not run yet.
+			a.routing.Changed(model.KindNode)
+		}
 		if err == nil || ctx.Err() != nil {
 			return
 		}

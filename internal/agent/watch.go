@@ -58,6 +58,11 @@ func (a *Agent) listAll(ctx context.Context) (string, error) {
 		items = append(items, res.Items...)
 	}
 	a.rec.setSnapshot(items)
+	if a.routing != nil {
+		// Changes between the routing loop's own list and this watch are not reported:
+		// after every (re)list the routing loop lists its kinds again too.
+		a.routing.Relisted()
+	}
 	a.log.Info("datastore listed", "objects", len(items), "revision", first)
 	a.poke()
 	return first, nil

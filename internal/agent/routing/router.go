@@ -130,6 +130,13 @@ func (r *Router) Changed(k *model.Kind) {
 	}
 }
 
+// Relisted tells the router that its feed listed everything again (its watch was
+// (re)started): every routing kind is listed again by the next sync, which it triggers.
+func (r *Router) Relisted() {
+	r.markAll()
+	r.runner.Trigger()
+}
+
 // wants reports whether a change of kind k concerns routing; if so it marks the kind to
 // be listed again by the next sync.
 func (r *Router) wants(k *model.Kind) bool {
