@@ -71,7 +71,7 @@ func upKube(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err != nil || !svcCIDR.Addr().Is4() {
 		return fmt.Errorf("invalid service CIDR %q: want an IPv4 prefix such as %s", cfg.ServiceCIDR, DefaultServiceCIDR)
 	}
-	if st, err := LoadState(cfg.Name); err == nil && st.Kube != nil && apiReady(ctx, cfg.Name, st.Kube) == nil {
+	if st, err := LoadState(cfg.Name); err == nil && st.Kube != nil && status(ctx, st, false).healthy() {
 		fmt.Fprintf(out, "lab %s is already up (%d nodes, Kubernetes)\n", cfg.Name, len(st.Nodes))
 		return writeCurrent(cfg.Name)
 	}

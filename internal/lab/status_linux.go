@@ -28,6 +28,9 @@ type Report struct {
 	PodsError  string       `json:"podsError,omitempty"`
 	// Externals are the hosts outside the cluster on the fabric.
 	Externals []ExternalReport `json:"externals,omitempty"`
+	// Kube is the control plane of a Kubernetes-mode lab (then Datastore is the API
+	// server, and Controller and Supervisor are unused: Trellis runs from its manifests).
+	Kube *KubeReport `json:"kube,omitempty"`
 }
 
 // ExternalReport is one external host and, when it runs BIRD, its protocols.
@@ -57,6 +60,9 @@ type NodeReport struct {
 	AgentPID   int    `json:"agentPID"`
 	AgentAlive bool   `json:"agentAlive"`
 	AgentReady bool   `json:"agentReady"`
+	// RuntimePID runs the node's containerd and kubelet in Kubernetes mode.
+	RuntimePID   int  `json:"runtimePID,omitempty"`
+	RuntimeAlive bool `json:"runtimeAlive,omitempty"`
 	// BGPPeers are the sessions of the node's BGP speaker, from its agent's status.
 	BGPPeers []agentapi.BGPPeer `json:"bgpPeers,omitempty"`
 }
@@ -73,6 +79,9 @@ type PodReport struct {
 }
 
 func (r Report) healthy() bool {
+	if r.Kube != nil {
+		return r.kubeHealthy()
+	}
 	if !r.Datastore.Alive || !r.Controller.Alive || !r.Supervisor.Alive || len(r.Nodes) == 0 {
 		return false
 	}
@@ -108,6 +117,10 @@ func status(ctx context.Context, st *State, withPods bool) Report {
 		Supervisor: ProcReport{PID: st.SupervisorPID, Alive: alive(st.SupervisorPID) && isLabProcess(st.Name, st.SupervisorPID)},
 		Nodes:      []NodeReport{}, Pods: []PodReport{}}
 	for _, n := range st.Nodes {
+		if st.Kube != nil {
+			kubeStatus(ctx, st, &r, withPods)
+			break
+		}
 		nr := NodeReport{Name: n.Name, Namespace: n.Namespace, Address: n.Address, AgentPID: n.AgentPID,
 			AgentAlive: alive(n.AgentPID) && isLabProcess(st.Name, n.AgentPID) && netns.Exists(n.Namespace)}
 		if nr.AgentAlive {

@@ -17,6 +17,11 @@ func yesNo(b bool) string {
 // sessions and external hosts, then the pods.
 func WriteStatus(w io.Writer, r Report) {
 	fmt.Fprintf(w, "lab %s (routing %s)\n", r.Name, r.Routing)
+	if r.Kube != nil {
+		writeKubeStatus(w, r)
+		writePodsAndPeers(w, r)
+		return
+	}
 	fmt.Fprintf(w, "datastore: pid %d, alive %s, restarts %d\ncontroller: pid %d, alive %s, restarts %d\n", r.Datastore.PID,
 		yesNo(r.Datastore.Alive), r.Datastore.Restarts, r.Controller.PID, yesNo(r.Controller.Alive), r.Controller.Restarts)
 	if r.Supervisor.Alive {
@@ -31,13 +36,18 @@ func WriteStatus(w io.Writer, r Report) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	writePodsAndPeers(w, r)
+}
+
+// writePodsAndPeers prints the BGP sessions, the external hosts and the pods.
+func writePodsAndPeers(w io.Writer, r Report) {
 	writeBGPPeers(w, r)
 	writeExternalProtocols(w, r)
 	if r.PodsError != "" {
 		fmt.Fprintf(w, "pods: %s\n", r.PodsError)
 		return
 	}
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tIP\tPHASE\tREADY\tRESTARTS")
 	for _, p := range r.Pods {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", p.Namespace, p.Name, p.Node, p.IP, p.Phase, yesNo(p.Ready), p.Restarts)
