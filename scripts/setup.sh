@@ -2,7 +2,7 @@
 # Installs the system packages Trellis uses (as root, Debian) and builds the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(make nftables iproute2 bird2 etcd-server containernetworking-plugins tcpdump conntrack curl)
+packages=(make nftables iproute2 bird2 etcd-server containernetworking-plugins tcpdump conntrack curl containerd runc)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -372,3 +372,36 @@ func TestKubernetesLabStore(t *testing.T) {
 		t.Errorf("Calico node1: %+v", n)
 	}
 }
+
+// TestKubernetesYAOBank: YAOBank's Deployments with kubectl (lab up --with-yaobank), the
+// bank's page through its NodePort from outside, its policies applied with kubectl checked
+// on real packets against the calculation.
+func TestKubernetesYAOBank(t *testing.T) {
+	needKube(t)
+	name := newKubeLab(t, RoutingBGP, 2)
+	mustRun(t, name, "lab", "up", "--kubernetes", "--name", name, "--nodes", "2", "--with-yaobank")
+	mustRun(t, name, "lab", "external", "add", "--name", name, "ext")
+	page := mustRun(t, name, "lab", "external", "exec", "--name", name, "ext", "--", binary, "demo", "fetch", "http://10.99.0.11:30180/")
+	if !strings.Contains(page, "Balance") {
+		t.Errorf("the bank's page from outside:\n%s", page)
+	}
+	policy, err := os.ReadFile(filepath.Join("..", "..", "examples", "yaobank-policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectlT(t, name, string(policy), "apply", "-f", "-")
+	eventually(t, 30*time.Second, "YAOBank's policies on real packets", func() (bool, string) {
+		m, r := matrixResults(t, name, "-n", YAOBankNamespace, "--ports", "tcp/80,tcp/2379", "--compare")
+		denied := 0
+		for _, v := range m {
+			if v == "deny" {
+				denied++
+			}
+		}
+		return r.code == 0 && denied > 0, r.stdout + r.stderr
+	})
+	page = mustRun(t, name, "lab", "external", "exec", "--name", name, "ext", "--", binary, "demo", "fetch", "http://10.99.0.11:30180/")
+	if !strings.Contains(page, "Balance") {
+		t.Errorf("the bank's page from outside with its policies:\n%s", page)
+	}
+}

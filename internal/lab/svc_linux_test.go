@@ -646,3 +646,15 @@ func TestShimMountsResolvConfPrivately(t *testing.T) {
 		t.Errorf("the root mount namespace changed")
 	}
 }
+
+// TestKubeYAOBankManifestIsTheExample: the Kubernetes-mode YAOBank lab up applies is
+// examples/yaobank-k8s.yaml.
+func TestKubeYAOBankManifestIsTheExample(t *testing.T) {
+	ex, err := os.ReadFile(filepath.Join("..", "..", "examples", "yaobank-k8s.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ex) != string(yaobankKubeManifest) {
+		t.Error("examples/yaobank-k8s.yaml and internal/lab/yaobank-k8s.yaml differ: copy one over the other")
+	}
+}

@@ -23,12 +23,18 @@ const YAOBankNamespace = "yaobank"
 //go:embed yaobank.yaml
 var yaobankManifest []byte
 
+//go:embed yaobank-k8s.yaml
+var yaobankKubeManifest []byte
+
 // YAOBankManifest is examples/yaobank.yaml, as `lab up --with-yaobank` applies it.
 func YAOBankManifest() []byte { return slices.Clone(yaobankManifest) }
 
 // DeployYAOBank creates YAOBank's objects in the lab (objects that exist are kept) and
 // waits until its pods run and are ready.
 func DeployYAOBank(ctx context.Context, name string, out io.Writer, timeout time.Duration) error {
+	if st, err := LoadState(name); err == nil && st.Kube != nil {
+		return deployKubeYAOBank(ctx, name, st.Kube, out, timeout)
+	}
 	docs, err := model.Decode(yaobankManifest, "yaobank.yaml")
 	if err != nil {
 		return fmt.Errorf("deploy yaobank: %w", err)
@@ -92,4 +98,25 @@ func waitPodsReady(ctx context.Context, st store.Store, ns string, names []strin
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// deployKubeYAOBank applies examples/yaobank-k8s.yaml (the deck's Deployments) with kubectl
+// and waits for every Deployment to be available.
+func deployKubeYAOBank(ctx context.Context, name string, k *KubeState, out io.Writer, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := kubectl(ctx, name, k, string(yaobankKubeManifest), "apply", "-f", "-"); err != nil {
+		return fmt.Errorf("deploy yaobank: %w", err)
+	}
+	fmt.Fprintln(out, "yaobank: applied examples/yaobank-k8s.yaml; waiting for its Deployments")
+	for _, d := range []string{"database", "summary", "customer"} {
+		if _, err := kubectl(ctx, name, k, "", "rollout", "status", "-n", YAOBankNamespace, "deployment/"+d, "--timeout="+timeout.String()); err != nil {
+			return fmt.Errorf("deploy yaobank: %w", err)
+		}
+	}
+	fmt.Fprintf(out, "yaobank is up: customer at http://<node address>:30180/ (NodePort) and http://customer.yaobank/ in the cluster\n")
+	return nil
 }
