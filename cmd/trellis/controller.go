@@ -10,11 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trellisnet/trellis/internal/controller"
 	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -25,11 +27,12 @@ import (
 func newControllerCmd(o *ctl.Options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "controller",
-		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices, endpoint labels, namespace deletion",
+		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices, endpoint labels, namespace deletion, IPAM clean-up",
 		Args:  cobra.NoArgs,
 	}
 	var cidrs, reserved, loops []string
 	var ports string
+	var gcGrace time.Duration
 	var wh webhookFlags
 	run := &cobra.Command{
 		Use:   "run [--service-cidr 10.96.0.0/16] [--node-port-range 30000-32767]",
@@ -40,8 +43,11 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			"selector Service selects, WorkloadEndpoint labels with their pod's, namespace's and\n" +
 			"service account's, and delete what remains in a deleted Namespace (as Kubernetes'\n" +
 			"namespace controller does). Every write is compare-and-swap. Over a Kubernetes\n" +
-			"datastore (--datastore-type kubernetes) only LoadBalancer IPAM runs: Kubernetes\n" +
-			"itself allocates, keeps EndpointSlices and deletes namespaces.",
+			"datastore (--datastore-type kubernetes) LoadBalancer IPAM runs with what Calico's\n" +
+			"kube-controllers do for IPAM: the IPAM state of a deleted Kubernetes Node is\n" +
+			"released once no pod holds its addresses (nodes), and an address no pod holds any\n" +
+			"more (a pod deleted without a CNI DEL) is released after --ipam-gc-grace (ipamgc);\n" +
+			"Kubernetes itself allocates, keeps EndpointSlices and deletes namespaces.",
 		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -67,7 +73,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 				return ctl.Usagef("invalid --node-port-range %q: want LOW-HIGH", ports)
 			}
 			cfg.NodePortMin, cfg.NodePortMax = int32(l), int32(h)
-			cfg.Loops = loops
+			cfg.Loops, cfg.IPAMGCGrace = loops, gcGrace
 			if err := cfg.Validate(); err != nil {
 				return ctl.UsageError{Err: fmt.Errorf("controller run: %w", err)}
 			}
@@ -90,7 +96,8 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 	run.Flags().StringSliceVar(&cidrs, "service-cidr", []string{controller.DefaultServiceCIDR.String()}, "service cluster IP ranges, one per family (the first is the primary family)")
 	run.Flags().StringSliceVar(&reserved, "reserved", []string{controller.DefaultDNSAddr.String()}, "cluster IPs never handed out automatically")
 	run.Flags().StringVar(&ports, "node-port-range", "30000-32767", "node port range LOW-HIGH")
-	run.Flags().StringSliceVar(&loops, "controllers", controller.AllLoops, "the loops to run: services (cluster IPs, node ports, LoadBalancer IPs), endpointslices, endpointlabels (WorkloadEndpoint labels), namespaces (empty deleted namespaces); on Kubernetes its own controllers do endpointslices and namespaces")
+	run.Flags().StringSliceVar(&loops, "controllers", controller.AllLoops, "the loops to run: services (cluster IPs, node ports, LoadBalancer IPs), endpointslices, endpointlabels (WorkloadEndpoint labels), namespaces (empty deleted namespaces), nodes (IPAM of deleted nodes), ipamgc (leaked pod addresses); on Kubernetes its own controllers do endpointslices and namespaces, and nodes and ipamgc run only there")
+	run.Flags().DurationVar(&gcGrace, "ipam-gc-grace", ipamstore.DefaultLeakGrace, "release a pod address no pod has held for this long (ipamgc, Kubernetes datastore; 0: off)")
 	addWebhookFlags(run, &wh)
 	c.AddCommand(run)
 	return c

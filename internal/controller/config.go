@@ -21,10 +21,15 @@ type Config struct {
 	// DatastoreEndpoint names the datastore in the warning logged while it cannot be
 	// reached.
 	DatastoreEndpoint string
-	// Loops names the loops to run (Loops' names); empty runs all. On a Kubernetes
-	// cluster its own controllers already keep EndpointSlices and empty deleted
-	// namespaces, so the install manifests run only services and endpointlabels.
+	// Loops names the loops to run (AllLoops' names); empty runs all. Which run also
+	// depends on the store (Controller.Run): on a Kubernetes cluster its own controllers
+	// keep EndpointSlices and empty deleted namespaces, and nodes and ipamgc run only
+	// there; the install manifests name services, nodes and ipamgc.
 	Loops []string
+	// IPAMGCGrace is how long an address must have been leaked (no pod holds it) before
+	// the ipamgc loop releases it (Calico's leakGracePeriod, 15m in the install
+	// manifests); 0 turns the loop off.
+	IPAMGCGrace time.Duration
 }
 
 // Loop names, in the order Run starts them.
@@ -33,10 +38,13 @@ const (
 	LoopEndpointSlices = "endpointslices"
 	LoopEndpointLabels = "endpointlabels"
 	LoopNamespaces     = "namespaces"
+	// LoopNodes and LoopIPAMGC run over a Kubernetes datastore only.
+	LoopNodes  = "nodes"
+	LoopIPAMGC = "ipamgc"
 )
 
 // AllLoops are the names Config.Loops may hold.
-var AllLoops = []string{LoopServices, LoopEndpointSlices, LoopEndpointLabels, LoopNamespaces}
+var AllLoops = []string{LoopServices, LoopEndpointSlices, LoopEndpointLabels, LoopNamespaces, LoopNodes, LoopIPAMGC}
 
 func (c Config) runs(loop string) bool {
 	return len(c.Loops) == 0 || slices.Contains(c.Loops, loop)
@@ -84,6 +92,9 @@ func (c Config) Validate() error {
 		if !slices.Contains(AllLoops, l) {
 			return fmt.Errorf("controller %q: unknown (known: %v)", l, AllLoops)
 		}
+	}
+	if c.IPAMGCGrace < 0 {
+		return fmt.Errorf("ipam gc grace %s: negative (0 turns it off)", c.IPAMGCGrace)
 	}
 	if c.NodePortMin < 1 || c.NodePortMax > 65535 || c.NodePortMin > c.NodePortMax {
 		return fmt.Errorf("node port range %d-%d: invalid", c.NodePortMin, c.NodePortMax)

@@ -19,7 +19,8 @@ import (
 
 // Controller runs the Service allocator with LoadBalancer IPAM, the EndpointSlice
 // controller, the endpoint label controller and the namespace controller, each a loop
-// over list + watch of the store; over a Kubernetes datastore LoadBalancer IPAM only.
+// over list + watch of the store; over a Kubernetes datastore LoadBalancer IPAM, the node
+// IPAM clean-up and the IPAM garbage collector.
 type Controller struct {
 	cfg Config
 	st  store.Store
@@ -35,9 +36,11 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Controller, error) {
 }
 
 // Run runs every loop until ctx ends. With a store that keeps Calico's Kubernetes data
-// model (store.DerivedEndpoints: a real Kubernetes control plane) only LoadBalancer IPAM
-// runs: the API server allocates cluster IPs and node ports, kube-controller-manager keeps
-// EndpointSlices and deletes namespaces, and endpoints carry their pod's labels already.
+// model (store.DerivedEndpoints: a real Kubernetes control plane) LoadBalancer IPAM runs
+// with what Calico's kube-controllers do for IPAM there: the nodes loop releases the IPAM
+// state of deleted Kubernetes Nodes and ipamgc releases addresses of pods deleted without
+// a CNI DEL. The API server allocates cluster IPs and node ports, kube-controller-manager
+// keeps EndpointSlices and deletes namespaces, and endpoints carry their pod's labels.
 func (c *Controller) Run(ctx context.Context) error {
 	kubernetes := store.DerivedEndpoints(c.st)
 	var loops []*loop
@@ -47,6 +50,11 @@ func (c *Controller) Run(ctx context.Context) error {
 			services.name, services.reconcile = "loadbalancers", c.reconcileLoadBalancers
 		}
 		loops = append(loops, services)
+	}
+	if kubernetes && c.cfg.runs(LoopNodes) {
+		// Pods are not watched: a deleted node waiting for its pods is looked at again on
+		// the next Node event or resync.
+		loops = append(loops, &loop{name: LoopNodes, kinds: []*model.Kind{model.KindK8sNode}, reconcile: c.reconcileNodes()})
 	}
 	var informed []*informedLoop
 	if !kubernetes {
@@ -79,8 +87,12 @@ func (c *Controller) Run(ctx context.Context) error {
 		names = append(names, l.name)
 		wg.Go(func() { l.run(ctx) })
 	}
+	if kubernetes && c.cfg.runs(LoopIPAMGC) && c.cfg.IPAMGCGrace > 0 {
+		names = append(names, LoopIPAMGC)
+		wg.Go(func() { c.runIPAMGC(ctx) })
+	}
 	if kubernetes {
-		c.log.Info("cluster controllers started", "controllers", names, "kubernetesDatastore", true,
+		c.log.Info("cluster controllers started", "controllers", names, "kubernetesDatastore", true, "ipamGCGrace", c.cfg.IPAMGCGrace,
 			"left to Kubernetes", []string{"service allocation", "endpointslices", "namespace deletion"})
 	} else {
 		c.log.Info("cluster controllers started", "controllers", names, "serviceCIDRs", c.cfg.ServiceCIDRs,

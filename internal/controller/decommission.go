@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
 	"github.com/trellisnet/trellis/internal/ipam"
@@ -38,19 +39,28 @@ func deleteNodeObjects(ctx context.Context, st store.Store, node string) error {
 // holds.
 func releaseNodeIPAM(ctx context.Context, st store.Store, node string) error {
 	is := ipamstore.New(st)
-	a := ipam.New(is, ipamstore.Match)
-	if _, err := a.ReleaseByHandle(ctx, agentapi.TunnelHandle(node)); err != nil && !errors.Is(err, ipam.ErrNotFound) {
-		return fmt.Errorf("remove node %s: %w", node, err)
-	}
 	affs, err := is.Affinities().List(ctx)
 	if err != nil {
 		return fmt.Errorf("remove node %s: list block affinities: %w", node, err)
 	}
+	var blocks []netip.Prefix
 	for _, af := range affs {
-		if af.Node != node {
-			continue
+		if af.Node == node {
+			blocks = append(blocks, af.CIDR)
 		}
-		if err := a.ReleaseAffinity(ctx, node, af.CIDR); err != nil {
+	}
+	return releaseNode(ctx, ipam.New(is, ipamstore.Match), node, blocks)
+}
+
+// releaseNode releases the node's VXLAN tunnel address and its affinity to each of
+// blocks (ipam's ReleaseAffinity: an empty block is deleted, one with addresses left is
+// kept without affinity; an affinity or block already gone is no error).
+func releaseNode(ctx context.Context, a *ipam.Allocator, node string, blocks []netip.Prefix) error {
+	if _, err := a.ReleaseByHandle(ctx, agentapi.TunnelHandle(node)); err != nil && !errors.Is(err, ipam.ErrNotFound) {
+		return fmt.Errorf("remove node %s: %w", node, err)
+	}
+	for _, cidr := range blocks {
+		if err := a.ReleaseAffinity(ctx, node, cidr); err != nil {
 			return fmt.Errorf("remove node %s: %w", node, err)
 		}
 	}

@@ -18,9 +18,21 @@
 //     namespace is created again.
 //
 // Over a store that keeps Calico's Kubernetes data model (store.DerivedEndpoints: a real
-// Kubernetes control plane) only LoadBalancer IPAM runs (PlanLoadBalancers: status only):
-// the API server allocates cluster IPs and node ports, kube-controller-manager keeps
+// Kubernetes control plane) LoadBalancer IPAM runs (PlanLoadBalancers: status only): the
+// API server allocates cluster IPs and node ports, kube-controller-manager keeps
 // EndpointSlices and deletes namespaces, and derived endpoints carry their pod's labels.
+// With it run, there only, what Calico's kube-controllers do for IPAM:
+//
+//   - nodes: a node IPAM names (an affinity, a block's affinity, an allocation's node
+//     attribute) that is no Kubernetes Node, on its deletion or at start, has its IPAM
+//     released (PlanNodeRelease): once no pod still bound to it holds one of its
+//     addresses, those no pod holds, then its VXLAN tunnel address and its affinities as
+//     DecommissionNode does (an emptied block deleted, one holding addresses other nodes
+//     borrowed kept without affinity; those addresses are never touched);
+//   - ipamgc: ipamstore's leak collector over the pod views: an address whose pod no
+//     longer holds it (gone, finished, another address or sandbox) is released once it has
+//     been leaked for Config.IPAMGCGrace.
+//
 // The start log names the loops that run.
 //
 // The EndpointSlice and endpoint label controllers are informers: each lists its kinds
@@ -47,7 +59,8 @@
 // mode) are never emptied, and a namespace deleted while no controller ran is not noticed
 // by the next one. Deletes are guarded by the object's UID.
 //
-// It must never: touch the kernel or the network, write EndpointSlices it does not manage
+// It must never: touch the kernel or the network, release an address a workload's
+// endpoint still shows, write EndpointSlices it does not manage
 // (label endpointslice.kubernetes.io/managed-by), change the slices of a Service without
 // a selector, delete anything in a namespace that exists, or change a LoadBalancer
 // service whose loadBalancerClass is not Calico's.

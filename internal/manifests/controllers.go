@@ -24,7 +24,7 @@ func controllerDocs(o Options) []doc {
 		Command: []string{binary},
 		Args: []string{"controller", "run", "--datastore-type=kubernetes",
 			"--service-cidr=" + o.ServiceCIDR.String(), "--reserved=" + o.DNSIP.String(),
-			"--controllers=" + controller.LoopServices,
+			"--controllers=" + strings.Join([]string{controller.LoopServices, controller.LoopNodes, controller.LoopIPAMGC}, ","),
 			"--webhook-listen=:9443",
 			"--webhook-self-signed-secret=" + Namespace + "/" + WebhookSecret,
 			"--webhook-dns-name=" + WebhookDNSName,
@@ -60,7 +60,7 @@ func controllerDocs(o Options) []doc {
 	svc.Spec = corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "webhook", Port: 443,
 		TargetPort: intstr.FromString("webhook"), Protocol: corev1.ProtocolTCP}}}
 	return []doc{
-		{comment: "The cluster controllers (LoadBalancer IPs, WorkloadEndpoint labels) and the admission webhook.\n" +
+		{comment: "The cluster controllers (LoadBalancer IPs; IPAM of deleted nodes, addresses of pods deleted without a CNI DEL)\nand the admission webhook.\n" +
 			"One replica; in the host network, so the API server reaches the webhook before any pod network.", obj: d},
 		{comment: "The webhook's address for the API server (" + WebhookDNSName + ", the name in its certificate).", obj: svc},
 	}

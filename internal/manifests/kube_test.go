@@ -92,6 +92,17 @@ func TestApplyAndRBAC(t *testing.T) {
 			{"create", "endpointslices.discovery.k8s.io", "default", false},
 			{"delete", "pods", "default", false},
 			{"update", "validatingwebhookconfigurations", "", false}, // only its own: asked below
+			{"watch", "nodes", "", true},
+			{"list", "pods", "", true},
+			{"list", "ipamblocks.ipam.trellis.dev", "", true},
+			{"update", "ipamblocks.ipam.trellis.dev", "", true},
+			{"delete", "ipamblocks.ipam.trellis.dev", "", true},
+			{"delete", "blockaffinities.ipam.trellis.dev", "", true},
+			{"update", "ipamhandles.ipam.trellis.dev", "", true},
+			{"patch", "nodes", "", false},
+			{"delete", "nodes", "", false},
+			{"update", "pods", "default", false},
+			{"watch", "pods", "", false},
 		},
 		DNSNamespace + ":" + DNSName: {
 			{"list", "services", "", true},

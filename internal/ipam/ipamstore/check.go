@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"time"
 
 	"github.com/trellisnet/trellis/internal/ipam"
@@ -12,15 +11,16 @@ import (
 	"github.com/trellisnet/trellis/internal/store"
 )
 
-// Check runs ipam.Check against the store: an allocation made for a container (it has a
-// containerID attribute) is in use while a WorkloadEndpoint holds its address for that
-// container; a node exists when a Calico Node or a Kubernetes Node of that name does.
+// Check runs ipam.Check against the store: an allocation made for a workload (its
+// attributes name a container or a pod) is in use while that workload's endpoint holds its
+// address (Workloads.Holds); a node exists when a Calico Node or a Kubernetes Node of that
+// name does.
 func Check(ctx context.Context, st store.Store) (ipam.Report, error) {
 	snap, err := ipam.New(New(st), Match).Snapshot(ctx)
 	if err != nil {
 		return ipam.Report{}, err
 	}
-	held, err := endpointAddrs(ctx, st)
+	held, err := ListWorkloads(ctx, st)
 	if err != nil {
 		return ipam.Report{}, err
 	}
@@ -28,35 +28,7 @@ func Check(ctx context.Context, st store.Store) (ipam.Report, error) {
 	if err != nil {
 		return ipam.Report{}, err
 	}
-	inUse := func(al ipam.Allocation) bool {
-		cid := al.Attrs[ipam.AttrContainerID]
-		if cid == "" {
-			return true // not a workload address (e.g. a tunnel address)
-		}
-		return held[al.Addr] == cid
-	}
-	return ipam.Check(snap, inUse, func(n string) bool { return nodes[n] }), nil
-}
-
-// endpointAddrs maps each WorkloadEndpoint address to its container ID.
-func endpointAddrs(ctx context.Context, st store.Store) (map[netip.Addr]string, error) {
-	res, err := st.List(ctx, model.KindWorkloadEndpoint, store.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list workloadendpoints: %w", err)
-	}
-	out := map[netip.Addr]string{}
-	for _, obj := range res.Items {
-		wep, ok := obj.(*model.WorkloadEndpoint)
-		if !ok {
-			continue
-		}
-		for _, n := range wep.Spec.IPNetworks {
-			if p, err := ParseCIDROrAddr(n); err == nil {
-				out[p.Addr()] = wep.Spec.ContainerID
-			}
-		}
-	}
-	return out, nil
+	return ipam.Check(snap, held.InUse, func(n string) bool { return nodes[n] }), nil
 }
 
 // nodeNames lists Calico and Kubernetes node names.
