@@ -66,12 +66,16 @@ func createNodeCgroups(name, node string) error {
 }
 
 // cgroupPIDs lists the processes in the lab's cgroups (every hierarchy, every depth).
-func cgroupPIDs(name string) []int {
+func cgroupPIDs(name string) []int { return treePIDs(strings.TrimPrefix(cgroupLabRoot(name), "/")) }
+
+// treePIDs lists the processes in the cgroup rel (relative to each hierarchy's root) and
+// below it, in every hierarchy.
+func treePIDs(rel string) []int {
 	hs, _ := cgroupHierarchies()
 	seen := map[int]bool{}
 	var out []int
 	for _, h := range hs {
-		_ = filepath.WalkDir(filepath.Join(h, cgroupLabRoot(name)), func(p string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(filepath.Join(h, rel), func(p string, d fs.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {
 				return nil
 			}
@@ -90,8 +94,17 @@ func cgroupPIDs(name string) []int {
 
 // removeCgroups kills what is left in the lab's cgroups and removes them, deepest first.
 func removeCgroups(name string) error {
+	return removeCgroupTree(name, strings.TrimPrefix(cgroupLabRoot(name), "/"))
+}
+
+// removeCgroupTree kills the processes of the cgroup rel and below (every hierarchy) and
+// removes the cgroups, deepest first. rel must lie inside the lab's own cgroups.
+func removeCgroupTree(name, rel string) error {
+	if lab := strings.TrimPrefix(cgroupLabRoot(name), "/"); rel != lab && !strings.HasPrefix(rel, lab+"/") {
+		return fmt.Errorf("cgroup %s is not lab %s's", rel, name)
+	}
 	for round := 0; round < 3; round++ {
-		pids := cgroupPIDs(name)
+		pids := treePIDs(rel)
 		if len(pids) == 0 {
 			break
 		}
@@ -103,9 +116,8 @@ func removeCgroups(name string) error {
 	hs, _ := cgroupHierarchies()
 	var errs []error
 	for _, h := range hs {
-		root := filepath.Join(h, cgroupLabRoot(name))
 		var dirs []string
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(filepath.Join(h, rel), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
 				dirs = append(dirs, p)
 			}

@@ -405,3 +405,58 @@ func TestKubernetesYAOBank(t *testing.T) {
 		t.Errorf("the bank's page from outside with its policies:\n%s", page)
 	}
 }
+
+// TestKubernetesNodeAddRemove: a node joins a running cluster (kubelet certificate from the
+// lab's CA, the DaemonSet's agent) and takes pods; removed (drained, Node deleted), its
+// IPAM block affinities are released by the controllers and the other pods keep their
+// connectivity.
+func TestKubernetesNodeAddRemove(t *testing.T) {
+	needKube(t)
+	name := newKubeLab(t, RoutingBGP, 2)
+	mustRun(t, name, "lab", "node", "add", "--name", name)
+	kubectlT(t, name, kubeWeb, "apply", "-f", "-")
+	kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
+	kubectlT(t, name, "", "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
+	if m, r := matrixResults(t, name, "-n", "default", "--compare"); r.code != 0 || len(m) != 49 {
+		t.Fatalf("matrix with the added node: exit %d, %d rows\n%s", r.code, len(m), r.stderr)
+	}
+	if affinities(t, name, "node3") == 0 {
+		t.Fatal("node3 has no block affinity while its pods run")
+	}
+	mustRun(t, name, "lab", "node", "remove", "--name", name, "node3")
+	eventually(t, 60*time.Second, "node3's block affinities released", func() (bool, string) {
+		n := affinities(t, name, "node3")
+		return n == 0, fmt.Sprintf("%d left", n)
+	})
+	kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
+	eventually(t, 30*time.Second, "the remaining pods reach each other", func() (bool, string) {
+		m, r := matrixResults(t, name, "-n", "default", "--compare")
+		for k, v := range m {
+			if v != "allow" {
+				return false, k + " " + v
+			}
+		}
+		return r.code == 0, r.stderr
+	})
+}
+
+// affinities counts the block affinities of node.
+func affinities(t *testing.T, name, node string) int {
+	t.Helper()
+	s, err := OpenStore(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.List(context.Background(), model.KindBlockAffinity, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, o := range res.Items {
+		if a, ok := o.(*model.BlockAffinity); ok && a.Spec.Node == node {
+			n++
+		}
+	}
+	return n
+}

@@ -303,18 +303,27 @@ func startNodes(ctx context.Context, cfg Config, st *State, out io.Writer) error
 		fmt.Fprintf(out, "node %s: containerd and kubelet, pid %d\n", n.Name, st.Nodes[i].RuntimePID)
 	}
 	for _, n := range st.Nodes {
-		sock := containerdSocket(cfg.Name, n.Name)
-		if err := waitUntil(ctx, "containerd of "+n.Name, nodeLog(cfg.Name, n.Name), func() error {
-			_, err := os.Stat(sock)
-			return err
-		}); err != nil {
+		if err := importImages(ctx, cfg.Name, st.Kube, n.Name, out); err != nil {
 			return err
 		}
-		if b, err := exec.CommandContext(ctx, st.Kube.Bins["ctr"], "--address", sock, "-n", "k8s.io", "images", "import", archive).CombinedOutput(); err != nil {
-			return fmt.Errorf("node %s: import images: %w: %s", n.Name, err, b)
-		}
-		fmt.Fprintf(out, "node %s: images imported\n", n.Name)
 	}
+	return nil
+}
+
+// importImages waits for the node's containerd and imports Trellis's images into it.
+func importImages(ctx context.Context, name string, k *KubeState, node string, out io.Writer) error {
+	sock := containerdSocket(name, node)
+	if err := waitUntil(ctx, "containerd of "+node, nodeLog(name, node), func() error {
+		_, err := os.Stat(sock)
+		return err
+	}); err != nil {
+		return err
+	}
+	archive := filepath.Join(kubeDir(name), "images.tar")
+	if b, err := exec.CommandContext(ctx, k.Bins["ctr"], "--address", sock, "-n", "k8s.io", "images", "import", archive).CombinedOutput(); err != nil {
+		return fmt.Errorf("node %s: import images: %w: %s", node, err, b)
+	}
+	fmt.Fprintf(out, "node %s: images imported\n", node)
 	return nil
 }
 

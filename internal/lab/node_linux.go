@@ -73,6 +73,9 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 	if err := checkRoot("lab node add"); err != nil {
 		return NodeState{}, err
 	}
+	if isKubeLab(labName) {
+		return kubeAddNode(ctx, labName, node, out)
+	}
 	var ns NodeState
 	err := updateState(labName, func(st *State) error {
 		i, err := nextNodeIndex(st)
@@ -209,6 +212,9 @@ func RemoveNode(ctx context.Context, labName, node string, out io.Writer) error 
 	}
 	if err := checkRoot("lab node remove"); err != nil {
 		return err
+	}
+	if isKubeLab(labName) {
+		return kubeRemoveNode(ctx, labName, node, out)
 	}
 	return updateState(labName, func(st *State) error {
 		n, ok := st.Node(node)

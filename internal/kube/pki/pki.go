@@ -169,3 +169,24 @@ func Kubeconfig(server, user string, caPEM []byte, client Pair) ([]byte, error) 
 	}
 	return b, nil
 }
+
+// KeyPEM is the CA's private key, PEM-encoded, to keep beside CertPEM for LoadCA.
+func (ca *CA) KeyPEM() ([]byte, error) { return KeyPEM(ca.key) }
+
+// LoadCA reads a CA written as CertPEM and KeyPEM.
+func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("load ca: certificate or key is not PEM")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("load ca: %w", err)
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("load ca key: %w", err)
+	}
+	return &CA{cert: cert, key: key, CertPEM: certPEM}, nil
+}

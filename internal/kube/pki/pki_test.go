@@ -86,3 +86,29 @@ func TestKubeconfig(t *testing.T) {
 		t.Errorf("kubeconfig round trip: host %q", cfg.Host)
 	}
 }
+
+// TestLoadCA: a CA written out and read back issues certificates that verify against it.
+func TestLoadCA(t *testing.T) {
+	ca, err := NewCA("test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ca.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadCA(ca.CertPEM, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := again.Issue(Subject{CommonName: "x", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parse(t, p.CertPEM).Verify(x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("certificate of the loaded CA: %v", err)
+	}
+	if _, err := LoadCA(ca.CertPEM, []byte("junk")); err == nil {
+		t.Error("a CA with a junk key loaded")
+	}
+}
