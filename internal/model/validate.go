@@ -89,6 +89,9 @@ func Validate(obj Object) field.ErrorList {
 	case *ClusterInformation:
 		errs = append(errs, validateMeta(&o.ObjectMeta, false, onlyDefaultName, meta)...)
 		errs = append(errs, validateClusterInformation(&o.Spec, spec)...)
+	case *ClusterNetworkPolicy:
+		errs = append(errs, validateMeta(&o.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, meta)...)
+		errs = append(errs, validateCNP(&o.Spec, spec)...)
 	default:
 		if polErrs, ok := validateCalicoPolicy(obj, meta, spec); ok {
 			return append(errs, polErrs...)
