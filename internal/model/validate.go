@@ -225,6 +225,9 @@ func reservedLabel(labels map[string]string, p *field.Path) field.ErrorList {
 	if _, ok := labels[LabelNamespace]; ok {
 		return field.ErrorList{field.Forbidden(p.Key(LabelNamespace), "this label is reserved for Calico")}
 	}
+	if _, ok := labels[LabelKubernetesNode]; ok {
+		return field.ErrorList{field.Forbidden(p.Key(LabelKubernetesNode), "this label is reserved for Trellis")}
+	}
 	return nil
 }
 

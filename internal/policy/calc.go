@@ -351,6 +351,7 @@ func (c *Calculator) refreshMember(key string) {
 		} else {
 			id.labels = labelsOf(ns.Labels)
 		}
+		id.node = ns.Node
 		c.idx.upsert(key, id, ns.Nets, nil, nil)
 	}
 }
@@ -468,14 +469,25 @@ func (c *Calculator) updatePolicy(in *PolicyInput) {
 	}
 	p.out = Policy{ID: in.ID, Tier: tier}
 	if !p.brokenSelector {
-		p.out.Ingress = comp.rules(in.Ingress, in.ID.Namespace)
-		p.out.Egress = comp.rules(in.Egress, in.ID.Namespace)
+		p.out.Ingress = withOrigins(comp.rules(in.Ingress, in.ID.Namespace), in.IngressOrigins)
+		p.out.Egress = withOrigins(comp.rules(in.Egress, in.ID.Namespace), in.EgressOrigins)
 	}
 	c.policies[in.ID] = p
 	if p.sel != nil {
 		addTo(c.selUsers, p.sel, p)
 		c.markSelected(p.sel)
 	}
+}
+
+// withOrigins gives each rule its source rule's index and name, when origins are given.
+func withOrigins(rules []Rule, origins []RuleOrigin) []Rule {
+	if len(origins) != len(rules) {
+		return rules
+	}
+	for i := range rules {
+		rules[i].Index, rules[i].Name = origins[i].Index, origins[i].Name
+	}
+	return rules
 }
 
 func (c *Calculator) dropPolicy(p *compiledPolicy) {
