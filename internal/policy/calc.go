@@ -440,8 +440,10 @@ func (c *Calculator) updateProfile(p *ProfileInput) {
 }
 
 func (c *Calculator) updatePolicy(in *PolicyInput) {
+	// The new version acquires its expressions before the old one releases them, so an
+	// expression both use is kept, not dropped and evaluated again over every member.
 	if old, ok := c.policies[in.ID]; ok {
-		c.dropPolicy(old)
+		defer c.dropPolicy(old)
 	}
 	p := &compiledPolicy{in: in}
 	p.ingress, p.egress = effectiveTypes(in)
