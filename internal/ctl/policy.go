@@ -174,6 +174,7 @@ type decisionJSON struct {
 	Kind      string   `json:"kind,omitempty"`
 	Profile   string   `json:"profile,omitempty"`
 	Rule      *int     `json:"rule,omitempty"`
+	RuleName  string   `json:"ruleName,omitempty"`
 	Logged    []string `json:"logged,omitempty"`
 }
 
@@ -188,7 +189,7 @@ type traceJSON struct {
 
 func toDecisionJSON(d policy.Decision) decisionJSON {
 	out := decisionJSON{Verdict: string(d.Verdict), Endpoint: d.Endpoint, Reason: d.Reason, Tier: d.Tier,
-		Profile: d.Profile, Logged: d.Logged}
+		Profile: d.Profile, RuleName: d.RuleName, Logged: d.Logged}
 	if d.Reason == policy.ReasonRule || d.Reason == policy.ReasonProfile {
 		r := d.Rule
 		out.Rule = &r

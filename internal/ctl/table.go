@@ -41,7 +41,8 @@ var columns = map[string][]column{
 	"services":                          {{"TYPE", "spec.type", false, nil}, {"CLUSTER-IP", "spec.clusterIP", false, nil}, {"PORTS", "spec.ports", false, portsCell}},
 	"networkpolicies.networking.k8s.io": {{"POD-SELECTOR", "spec.podSelector", false, nil}, {"TYPES", "spec.policyTypes", true, nil}},
 	"stagedkubernetesnetworkpolicies":   {{"ACTION", "spec.stagedAction", false, nil}, {"POD-SELECTOR", "spec.podSelector", true, nil}, {"TYPES", "spec.policyTypes", true, nil}},
-	"clusterinformations":               {{"CLUSTERGUID", "spec.clusterGUID", false, nil}, {"CLUSTERTYPE", "spec.clusterType", false, nil}, {"CALICOVERSION", "spec.calicoVersion", false, nil}, {"DATASTOREREADY", "spec.datastoreReady", false, nil}},
+	"clusternetworkpolicies.policy.networking.k8s.io": {{"TIER", "spec.tier", false, nil}, {"PRIORITY", "spec.priority", false, nil}},
+	"clusterinformations":                             {{"CLUSTERGUID", "spec.clusterGUID", false, nil}, {"CLUSTERTYPE", "spec.clusterType", false, nil}, {"CALICOVERSION", "spec.calicoVersion", false, nil}, {"DATASTOREREADY", "spec.datastoreReady", false, nil}},
 }
 
 // tableOptions are get's output choices: format (table, wide, yaml, json), a NAMESPACE

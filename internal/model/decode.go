@@ -362,6 +362,14 @@ func decodeObject(n *yaml.Node, source string, index, item int) (*Document, Prob
 		p.Line, p.Message = wn.line, wn.msg
 		d.Warnings = append(d.Warnings, p)
 	}
+	for _, x := range ExperimentalFields(obj) {
+		p := base
+		p.Message = x.Message()
+		if l := d.LineOf(x.Path); l > 0 {
+			p.Line = l
+		}
+		d.Warnings = append(d.Warnings, p)
+	}
 	for _, u := range UnusedFields(obj) {
 		p := base
 		p.Message = u.Message()

@@ -53,14 +53,7 @@ func SetDefaults(obj Object) {
 			o.Spec.Types = defaultTypes(o.Spec.Types, o.Spec.Ingress, o.Spec.Egress)
 		}
 	case *Tier:
-		if o.Spec.DefaultAction == nil {
-			a := Deny
-			o.Spec.DefaultAction = &a
-		}
-		if o.Name == DefaultTierName && o.Spec.Order == nil {
-			order := DefaultTierOrder
-			o.Spec.Order = &order
-		}
+		defaultTierSpec(o)
 	case *IPPool:
 		defaultIPPool(&o.Spec)
 	case *BGPConfiguration:
@@ -244,5 +237,22 @@ func defaultBGPConfiguration(s *BGPConfiguration) {
 		if s.Spec.LogSeverityScreen == "" {
 			s.Spec.LogSeverityScreen = DefaultLogSeverityBGP
 		}
+	}
+}
+
+// defaultTierSpec: defaultAction Deny, except Pass for the ClusterNetworkPolicy tiers; the
+// built-in tiers get their fixed orders.
+func defaultTierSpec(o *Tier) {
+	builtin := map[string]float64{DefaultTierName: DefaultTierOrder, KubeAdminTierName: KubeAdminTierOrder,
+		KubeBaselineTierName: KubeBaselineTierOrder}
+	if o.Spec.DefaultAction == nil {
+		a := Deny
+		if o.Name == KubeAdminTierName || o.Name == KubeBaselineTierName {
+			a = Pass
+		}
+		o.Spec.DefaultAction = &a
+	}
+	if order, ok := builtin[o.Name]; ok && o.Spec.Order == nil {
+		o.Spec.Order = &order
 	}
 }

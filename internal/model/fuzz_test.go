@@ -70,7 +70,9 @@ func FuzzValidate(f *testing.F) {
 			SetDefaults(d.Object)
 			before := Clone(d.Object)
 			errs := Validate(d.Object)
-			if !cmp.Equal(before, d.Object) {
+			// Compared as clones: a clone (a JSON round trip) turns an empty list of an
+			// omitempty field into nil, which is no change Validate made.
+			if !cmp.Equal(before, Clone(d.Object)) {
 				t.Fatalf("Validate modified %s", d.Ref())
 			}
 			_ = d.Problems(errs)

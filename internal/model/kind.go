@@ -12,14 +12,22 @@ import (
 // the store, and how to make an empty value of it.
 type Kind struct {
 	Group      string // "projectcalico.org", "" for core v1, "networking.k8s.io", ...
-	Version    string // "v3", "v1"
+	Version    string // "v3", "v1": the version objects are stored and printed at
 	Kind       string // "NetworkPolicy"
 	Plural     string // "networkpolicies": lower-case, used in store keys and on the CLI
 	Short      []string
 	Namespaced bool
+	// OtherVersions are further versions a manifest may give (same schema): decoding one
+	// gives the kind's Go type at Version. ClusterNetworkPolicy is read at v1alpha2 (what
+	// Calico 3.32 reads) and v1beta1 (the upstream storage version).
+	OtherVersions []string
 	// Internal kinds are Trellis's own bookkeeping (IPAM blocks, handles, ...): stored and
 	// listed like any other, never accepted from a manifest.
 	Internal bool
+	// UpstreamCRD kinds are served in Kubernetes by a CRD of their own project (not one of
+	// deploy/crds): an API server without that CRD has none of them, which a Kubernetes
+	// datastore lists as empty instead of failing.
+	UpstreamCRD bool
 	// New returns a zero value with TypeMeta filled in.
 	New func() Object
 }
@@ -74,6 +82,9 @@ func NewRegistry(kinds ...*Kind) *Registry {
 		storage[k.StorageName()] = true
 		r.kinds = append(r.kinds, k)
 		r.byGVK[k.APIVersion()+"/"+k.Kind] = k
+		for _, v := range k.OtherVersions {
+			r.byGVK[schema.GroupVersion{Group: k.Group, Version: v}.String()+"/"+k.Kind] = k
+		}
 		aliases := append([]string{k.Kind, k.Plural, k.Plural + "." + k.Group, k.Kind + "." + k.Group}, k.Short...)
 		for _, a := range aliases {
 			a = strings.ToLower(a)

@@ -41,6 +41,9 @@ var (
 	KindEndpointSlice    = mustKind("discovery.k8s.io/v1", "EndpointSlice")
 	KindK8sNetworkPolicy = mustKind("networking.k8s.io/v1", "NetworkPolicy")
 
+	// Kubernetes network policy API (sigs.k8s.io/network-policy-api)
+	KindClusterNetworkPolicy = mustKind(APIVersionPolicyAPI, ClusterNetworkPolicyKind)
+
 	// Trellis's internal kinds
 	KindIPAMBlock      = mustKind(APIVersionIPAM, "IPAMBlock")
 	KindBlockAffinity  = mustKind(APIVersionIPAM, "BlockAffinity")

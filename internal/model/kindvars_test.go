@@ -40,6 +40,7 @@ var kindVars = map[string]*Kind{
 	"KindK8sNode":                       KindK8sNode,
 	"KindEndpointSlice":                 KindEndpointSlice,
 	"KindK8sNetworkPolicy":              KindK8sNetworkPolicy,
+	"KindClusterNetworkPolicy":          KindClusterNetworkPolicy,
 	"KindIPAMBlock":                     KindIPAMBlock,
 	"KindBlockAffinity":                 KindBlockAffinity,
 	"KindIPAMHandle":                    KindIPAMHandle,

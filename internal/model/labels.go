@@ -24,6 +24,11 @@ const (
 	PrefixProfileNamespace      = "kns."
 	PrefixProfileServiceAccount = "ksa."
 
+	// LabelKubernetesNode carries a Kubernetes Node's name on the selectable member the
+	// policy calculation makes of the node's addresses (a ClusterNetworkPolicy's egress
+	// nodes peer). Only selectors that name it see such members; users may not set it.
+	LabelKubernetesNode = "trellis.dev/kubernetes-node"
+
 	// Values of LabelOrchestrator (and WorkloadEndpoint spec.orchestrator).
 	OrchestratorK8s = "k8s"
 	OrchestratorCNI = "cni"

@@ -6,10 +6,13 @@ import (
 )
 
 // Tiers that exist without being created: "default", and the tiers Calico 3.32 keeps for
-// the Kubernetes admin network policies.
+// ClusterNetworkPolicy: kube-admin before the default tier, kube-baseline after it, both
+// with defaultAction Pass. Their orders are fixed.
 const (
-	KubeAdminTierName    = "kube-admin"
-	KubeBaselineTierName = "kube-baseline"
+	KubeAdminTierName     = "kube-admin"
+	KubeAdminTierOrder    = 1_000.0
+	KubeBaselineTierName  = "kube-baseline"
+	KubeBaselineTierOrder = 10_000_000.0
 )
 
 // IsBuiltinTier reports whether the tier name exists without a Tier object.

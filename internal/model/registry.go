@@ -1,6 +1,8 @@
 package model
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -44,7 +46,7 @@ func kubernetesKinds() []*Kind {
 }
 
 // Default is the registry of every kind Trellis knows.
-var Default = NewRegistry(append(append(calicoKinds(), kubernetesKinds()...), internalKinds()...)...)
+var Default = NewRegistry(slices.Concat(calicoKinds(), kubernetesKinds(), policyAPIKinds(), internalKinds())...)
 
 // Lookup finds a kind in Default by manifest apiVersion and kind.
 func Lookup(apiVersion, kind string) (*Kind, bool) { return Default.Lookup(apiVersion, kind) }

@@ -89,6 +89,9 @@ func Validate(obj Object) field.ErrorList {
 	case *ClusterInformation:
 		errs = append(errs, validateMeta(&o.ObjectMeta, false, onlyDefaultName, meta)...)
 		errs = append(errs, validateClusterInformation(&o.Spec, spec)...)
+	case *ClusterNetworkPolicy:
+		errs = append(errs, validateMeta(&o.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, meta)...)
+		errs = append(errs, validateCNP(&o.Spec, spec)...)
 	default:
 		if polErrs, ok := validateCalicoPolicy(obj, meta, spec); ok {
 			return append(errs, polErrs...)
@@ -221,6 +224,9 @@ func onlyDefaultName(name string, _ bool) []string {
 func reservedLabel(labels map[string]string, p *field.Path) field.ErrorList {
 	if _, ok := labels[LabelNamespace]; ok {
 		return field.ErrorList{field.Forbidden(p.Key(LabelNamespace), "this label is reserved for Calico")}
+	}
+	if _, ok := labels[LabelKubernetesNode]; ok {
+		return field.ErrorList{field.Forbidden(p.Key(LabelKubernetesNode), "this label is reserved for Trellis")}
 	}
 	return nil
 }

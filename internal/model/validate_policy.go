@@ -99,7 +99,8 @@ func validateStaged(a StagedAction, f policyFields, p *field.Path) field.ErrorLi
 func validateTier(t *Tier, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	fixed := map[string]float64{DefaultTierName: DefaultTierOrder, AdminNetworkPolicyTierName: AdminNetworkPolicyTierOrder,
-		BaselineAdminNetworkPolicyTierName: BaselineAdminNetworkPolicyTier}
+		BaselineAdminNetworkPolicyTierName: BaselineAdminNetworkPolicyTier,
+		KubeAdminTierName:                  KubeAdminTierOrder, KubeBaselineTierName: KubeBaselineTierOrder}
 	o := t.Spec.Order
 	if o != nil && (math.IsNaN(*o) || math.IsInf(*o, 0)) {
 		errs = append(errs, field.Invalid(p.Child("order"), *o, "must be a finite number"))
@@ -113,6 +114,9 @@ func validateTier(t *Tier, p *field.Path) field.ErrorList {
 	}
 	if a := t.Spec.DefaultAction; a != nil {
 		errs = append(errs, notSupported(p.Child("defaultAction"), *a, Deny, Pass)...)
+		if (t.Name == KubeAdminTierName || t.Name == KubeBaselineTierName) && *a != Pass {
+			errs = append(errs, field.Invalid(p.Child("defaultAction"), *a, fmt.Sprintf("the %s tier's defaultAction must be Pass", t.Name)))
+		}
 	}
 	return errs
 }

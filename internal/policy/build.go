@@ -95,6 +95,17 @@ func (b *builder) optional(kind EndpointKind, pols []*compiledPolicy, ck chainKi
 	return &ch
 }
 
+// builtinTiers exist without a Tier object: Calico's default tier, and the tiers of
+// ClusterNetworkPolicy around it (Calico 3.32's kube-admin and kube-baseline, both ending
+// in Pass, so a packet no rule decided goes on to the next tier and finally the profiles).
+var builtinTiers = map[string]*Tier{
+	model.DefaultTierName:      {Name: model.DefaultTierName, Order: ptr(DefaultTierOrder)},
+	model.KubeAdminTierName:    {Name: model.KubeAdminTierName, Order: ptr(model.KubeAdminTierOrder), DefaultPass: true},
+	model.KubeBaselineTierName: {Name: model.KubeBaselineTierName, Order: ptr(model.KubeBaselineTierOrder), DefaultPass: true},
+}
+
+func ptr[T any](v T) *T { return &v }
+
 type tierKey struct {
 	missing bool
 	order   *float64
@@ -104,9 +115,8 @@ type tierKey struct {
 func (c *Calculator) tierKey(name string) (tierKey, *Tier) {
 	t, ok := c.tiers[name]
 	if !ok {
-		if name == "default" {
-			o := DefaultTierOrder
-			return tierKey{order: &o, name: name}, &Tier{Name: name}
+		if b, ok := builtinTiers[name]; ok {
+			return tierKey{order: b.Order, name: name}, b
 		}
 		return tierKey{missing: true, name: name}, nil
 	}

@@ -351,6 +351,7 @@ func (c *Calculator) refreshMember(key string) {
 		} else {
 			id.labels = labelsOf(ns.Labels)
 		}
+		id.node = ns.Node
 		c.idx.upsert(key, id, ns.Nets, nil, nil)
 	}
 }
@@ -439,8 +440,10 @@ func (c *Calculator) updateProfile(p *ProfileInput) {
 }
 
 func (c *Calculator) updatePolicy(in *PolicyInput) {
+	// The new version acquires its expressions before the old one releases them, so an
+	// expression both use is kept, not dropped and evaluated again over every member.
 	if old, ok := c.policies[in.ID]; ok {
-		c.dropPolicy(old)
+		defer c.dropPolicy(old)
 	}
 	p := &compiledPolicy{in: in}
 	p.ingress, p.egress = effectiveTypes(in)
@@ -468,14 +471,25 @@ func (c *Calculator) updatePolicy(in *PolicyInput) {
 	}
 	p.out = Policy{ID: in.ID, Tier: tier}
 	if !p.brokenSelector {
-		p.out.Ingress = comp.rules(in.Ingress, in.ID.Namespace)
-		p.out.Egress = comp.rules(in.Egress, in.ID.Namespace)
+		p.out.Ingress = withOrigins(comp.rules(in.Ingress, in.ID.Namespace), in.IngressOrigins)
+		p.out.Egress = withOrigins(comp.rules(in.Egress, in.ID.Namespace), in.EgressOrigins)
 	}
 	c.policies[in.ID] = p
 	if p.sel != nil {
 		addTo(c.selUsers, p.sel, p)
 		c.markSelected(p.sel)
 	}
+}
+
+// withOrigins gives each rule its source rule's index and name, when origins are given.
+func withOrigins(rules []Rule, origins []RuleOrigin) []Rule {
+	if len(origins) != len(rules) {
+		return rules
+	}
+	for i := range rules {
+		rules[i].Index, rules[i].Name = origins[i].Index, origins[i].Name
+	}
+	return rules
 }
 
 func (c *Calculator) dropPolicy(p *compiledPolicy) {

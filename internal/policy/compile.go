@@ -257,8 +257,12 @@ func icmpMatch(f *model.ICMPFields) *ICMPMatch {
 }
 
 // effectiveTypes applies Calico's default for an empty types list: ingress unless the policy
-// has only egress rules, egress when it has egress rules.
+// has only egress rules, egress when it has egress rules. A converted ClusterNetworkPolicy
+// lists the directions it has rules for, and none when it has no rules.
 func effectiveTypes(p *PolicyInput) (ingress, egress bool) {
+	if len(p.Types) == 0 && p.ID.Kind == PolicyCluster {
+		return false, false // a ClusterNetworkPolicy without rules applies in no direction
+	}
 	if len(p.Types) == 0 {
 		return len(p.Ingress) > 0 || len(p.Egress) == 0, len(p.Egress) > 0
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,6 +56,10 @@ func FromObject(obj model.Object) (Resource, error) {
 		return nilIfErr(FromKubernetesPolicy(o))
 	case *model.StagedKubernetesNetworkPolicy:
 		return nilIfErr(FromStagedKubernetesPolicy(o))
+	case *model.ClusterNetworkPolicy:
+		return nilIfErr(FromClusterNetworkPolicy(o))
+	case *corev1.Node:
+		return fromK8sNode(o), nil
 	case *model.Profile:
 		return &ProfileInput{Name: o.Name, LabelsToApply: o.Spec.LabelsToApply, Ingress: o.Spec.Ingress, Egress: o.Spec.Egress}, nil
 	case *corev1.Namespace:
@@ -111,6 +116,32 @@ func nilIfErr(p *PolicyInput, err error) (Resource, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// fromK8sNode converts a Kubernetes Node into the network set of its addresses
+// (status.addresses: InternalIP and ExternalIP), with the node's labels and
+// model.LabelKubernetesNode, which a ClusterNetworkPolicy's egress nodes peer selects on.
+func fromK8sNode(o *corev1.Node) *NetworkSet {
+	labels := make(map[string]string, len(o.Labels)+1)
+	for k, v := range o.Labels {
+		labels[k] = v
+	}
+	labels[model.LabelKubernetesNode] = o.Name
+	ns := &NetworkSet{Name: NodeSetPrefix + o.Name, Labels: labels, Node: true}
+	for _, a := range o.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP && a.Type != corev1.NodeExternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil {
+			ip = ip.Unmap()
+			p := netip.PrefixFrom(ip, ip.BitLen())
+			if !slices.Contains(ns.Nets, p) {
+				ns.Nets = append(ns.Nets, p)
+			}
+		}
+	}
+	slices.SortFunc(ns.Nets, comparePrefix)
+	return ns
 }
 
 // FromNamespace converts a namespace, adding kubernetes.io/metadata.name as the API server does.
@@ -263,6 +294,11 @@ func KeyOf(obj model.Object) (Key, bool) {
 		return Key{Kind: KeyPolicy, Sub: string(PolicyKubernetes), Namespace: ns, Name: K8sPolicyPrefix + name}, true
 	case *model.StagedKubernetesNetworkPolicy:
 		return Key{Kind: KeyPolicy, Sub: string(PolicyStagedKubernetes), Namespace: ns, Name: K8sPolicyPrefix + name}, true
+	case *model.ClusterNetworkPolicy:
+		_, pname, err := cnpTier(o)
+		return Key{Kind: KeyPolicy, Sub: string(PolicyCluster), Name: pname}, err == nil
+	case *corev1.Node:
+		return Key{Kind: KeyNetworkSet, Name: NodeSetPrefix + name}, true
 	case *model.Profile:
 		return Key{Kind: KeyProfile, Name: name}, true
 	case *corev1.Namespace:

@@ -1,6 +1,6 @@
 // Package policy is Trellis's policy engine: the identity model, the label index, the tiered
-// calculation of a node's desired policy state, the conversion of Kubernetes NetworkPolicy into
-// Calico policy, and Trace, which explains a verdict.
+// calculation of a node's desired policy state, the conversion of Kubernetes NetworkPolicy and
+// ClusterNetworkPolicy into Calico policy, and Trace, which explains a verdict.
 //
 // Inputs (input.go) are converted from stored resources (convert.go, k8s.go). A Calculator
 // accepts them one by one (Update/Delete) in any order; State materialises the output
@@ -27,6 +27,19 @@
 // are scoped to its namespace unless the rule has a namespaceSelector (all(): any namespaced
 // member; global(): only non-namespaced ones); notSelector is never scoped. Network sets are members of rule sets but
 // never enforcement points.
+//
+// ClusterNetworkPolicy (cnp.go) is converted as Calico 3.32 does: a global policy
+// kcnp.kube-admin.<name> or kcnp.kube-baseline.<name> in tier kube-admin (order 1000) or
+// kube-baseline (order 10,000,000), both built in with defaultAction Pass, the priority as
+// its order (so Calico policies placed in those tiers interleave by order), Accept/Deny/Pass
+// as allow/deny/pass, and only in the directions it has rules for. The upstream order of
+// evaluation then falls out of the tier model: a tier applies to an endpoint only when one
+// of its policies selects it in that direction, and the default tier ends in deny, so the
+// Baseline tier decides only for pods (per direction) that no NetworkPolicy selects; what no
+// tier decides reaches the namespace profile, which allows. Converted rules keep their
+// source rule's index and name (RuleOrigin) for trace. A Kubernetes Node's addresses are a
+// network set that only selectors naming model.LabelKubernetesNode see (the experimental
+// egress nodes peer).
 //
 // This package must never do I/O, read the clock, start goroutines, log, or import os, net,
 // netlink or nftables: it returns data.

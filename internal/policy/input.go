@@ -65,6 +65,10 @@ type PolicyInput struct {
 	Types   []model.PolicyType
 	Ingress []model.Rule
 	Egress  []model.Rule
+	// IngressOrigins and EgressOrigins, when given, name the source rule of each rule (same
+	// length as Ingress and Egress): a converted ClusterNetworkPolicy rule gives several.
+	IngressOrigins []RuleOrigin
+	EgressOrigins  []RuleOrigin
 	// Host endpoint variants (global policies only).
 	DoNotTrack     bool
 	PreDNAT        bool
@@ -144,13 +148,20 @@ func (e *EndpointInput) Key() Key {
 }
 
 // NetworkSet is a NetworkSet (Namespace set) or GlobalNetworkSet: selectable nets, never an
-// enforcement point.
+// enforcement point. A Kubernetes Node's addresses are one too (Node set, named
+// NodeSetPrefix+name, labelled model.LabelKubernetesNode): only selectors that name that
+// label select it.
 type NetworkSet struct {
 	Namespace string
 	Name      string
 	Labels    map[string]string
 	Nets      []netip.Prefix
+	Node      bool
 }
+
+// NodeSetPrefix names the network set of a Kubernetes Node (a GlobalNetworkSet name cannot
+// hold the colon).
+const NodeSetPrefix = "node:"
 
 // Key implements Resource.
 func (n *NetworkSet) Key() Key { return Key{Kind: KeyNetworkSet, Namespace: n.Namespace, Name: n.Name} }

@@ -36,6 +36,8 @@ type selExpr struct {
 	key     string
 	// ownKeys are the labels read outside the namespace selector (nsindex.go).
 	ownKeys []string
+	// readsNode: the selector names model.LabelKubernetesNode (it may select node sets).
+	readsNode bool
 }
 
 // identity is what an expression is evaluated against.
@@ -45,6 +47,9 @@ type identity struct {
 	sa        string
 	// nsPure is set when the pcns.* labels are exactly the namespace's (nsindex.go).
 	nsPure bool
+	// node is set on a Kubernetes Node's network set: only expressions that read
+	// model.LabelKubernetesNode select it, so no Calico selector changes meaning.
+	node bool
 }
 
 // prefixed views labels under a prefix: Get(k) is labels[prefix+k].
@@ -59,6 +64,9 @@ func (p prefixed) Get(k string) (string, bool) {
 }
 
 func (x *selExpr) matches(id *identity) bool {
+	if id.node && !x.readsNode {
+		return false
+	}
 	switch x.mode {
 	case nsScope:
 		if id.namespace != x.scope {
@@ -139,6 +147,7 @@ func compileExpr(s exprSpec) (*selExpr, error) {
 	x.key = x.canonical()
 	if x.sel != nil {
 		x.ownKeys = x.sel.LabelKeys()
+		x.readsNode = slices.Contains(x.ownKeys, model.LabelKubernetesNode)
 	}
 	if x.saSel != nil {
 		for _, k := range x.saSel.LabelKeys() {

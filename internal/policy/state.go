@@ -161,8 +161,10 @@ type Profile struct {
 
 // Rule is one compiled rule. Every non-empty field must match for the rule to apply.
 type Rule struct {
-	// Index is the rule's position in the source policy direction (counters, trace).
+	// Index is the rule's position in the source policy direction (counters, trace); Name is
+	// the source rule's name, when it has one (ClusterNetworkPolicy).
 	Index  int
+	Name   string
 	Action Action
 	// IPVersion is 4, 6 or 0 (both).
 	IPVersion int
@@ -444,6 +446,9 @@ func (r Rule) String() string {
 	}
 	if r.LogPrefix != "" {
 		parts = append(parts, "prefix="+strconv.Quote(r.LogPrefix))
+	}
+	if r.Name != "" {
+		parts = append(parts, "name="+strconv.Quote(r.Name))
 	}
 	return strings.Join(parts, " ")
 }

@@ -41,8 +41,10 @@ type Decision struct {
 	Policy PolicyID
 	// Profile is the deciding profile (ReasonProfile).
 	Profile string
-	// Rule is the deciding rule's index, -1 when no rule decided.
-	Rule int
+	// Rule is the deciding rule's index, -1 when no rule decided; RuleName its name, when
+	// the source rule has one (ClusterNetworkPolicy).
+	Rule     int
+	RuleName string
 	// Logged lists the Log rules that matched on the way ("policy rule N").
 	Logged []string
 	// Passed lists what passed the packet on to the next tier ("tier T: policy rule N",
@@ -66,7 +68,7 @@ func (d Decision) String() string {
 	var why string
 	switch d.Reason {
 	case ReasonRule:
-		why = fmt.Sprintf("tier %s policy %s rule %d", d.Tier, d.Policy.Short(), d.Rule)
+		why = fmt.Sprintf("tier %s policy %s %s", d.Tier, d.Policy.Short(), ruleRef(d.Rule, d.RuleName))
 	case ReasonEndOfTier:
 		why = "end of tier " + d.Tier
 	case ReasonProfile:
@@ -115,6 +117,14 @@ func Trace(s *State, p Packet) Result {
 		r.Verdict = ActionAllow
 	}
 	return r
+}
+
+// ruleRef is "rule N", or `rule N "name"` for a named rule.
+func ruleRef(index int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("rule %d", index)
+	}
+	return fmt.Sprintf("rule %d %q", index, name)
 }
 
 func endpointRef(e *Endpoint) string { return string(e.Kind) + "/" + e.Name }
@@ -171,13 +181,13 @@ tiers:
 				}
 				switch r.Action {
 				case ActionLog:
-					d.Logged = append(d.Logged, fmt.Sprintf("%s rule %d", id.Short(), r.Index))
+					d.Logged = append(d.Logged, id.Short()+" "+ruleRef(r.Index, r.Name))
 					continue
 				case ActionPass:
-					d.Passed = append(d.Passed, fmt.Sprintf("tier %s: %s rule %d", t.Name, id.Short(), r.Index))
+					d.Passed = append(d.Passed, fmt.Sprintf("tier %s: %s %s", t.Name, id.Short(), ruleRef(r.Index, r.Name)))
 					continue tiers
 				}
-				d.Verdict, d.Reason, d.Tier, d.Policy, d.Rule = r.Action, ReasonRule, t.Name, id, r.Index
+				d.Verdict, d.Reason, d.Tier, d.Policy, d.Rule, d.RuleName = r.Action, ReasonRule, t.Name, id, r.Index, r.Name
 				return
 			}
 		}

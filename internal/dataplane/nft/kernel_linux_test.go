@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/trellisnet/trellis/internal/netns"
+	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/testnet"
 )
 
@@ -136,13 +137,32 @@ func TestKernelConnectivity(t *testing.T) {
 	}
 }
 
+// TestKernelCNP probes cnp.table (ClusterNetworkPolicy tiers) with real packets: a denied
+// probe must time out, since Deny drops.
+func TestKernelCNP(t *testing.T) {
+	rows := loadConnTable(t, "cnp.table")
+	for name, cfg := range renderConfigs {
+		t.Run(name, func(t *testing.T) {
+			testTableConnectivity(t, cfg, rows, func(tps map[string]testPod) *policy.State { return cnpState(t, tps) })
+		})
+	}
+}
+
 // testConnectivity probes every row with real packets between pod namespaces, with the
 // table rendered under cfg.
 func testConnectivity(t *testing.T, cfg Config, rows []connRow) {
+	testTableConnectivity(t, cfg, rows, func(tps map[string]testPod) *policy.State {
+		return connectivityState(tps["a"], tps["b"], tps["c"], tps["s"])
+	})
+}
+
+// testTableConnectivity probes every row with real packets between pod namespaces, with
+// the state state gives for the topology's pods rendered under cfg.
+func testTableConnectivity(t *testing.T, cfg Config, rows []connRow, state func(map[string]testPod) *policy.State) {
 	n, pods, tps := connectivityTopology(t)
 	ctx := context.Background()
 	ap := NewApplier(kernelTable(t, n.Host, "trl-conn"))
-	if _, err := ap.Apply(ctx, Render(cfg, connectivityState(tps["a"], tps["b"], tps["c"], tps["s"]))); err != nil {
+	if _, err := ap.Apply(ctx, Render(cfg, state(tps))); err != nil {
 		t.Fatal(err)
 	}
 	ports := map[int]bool{}

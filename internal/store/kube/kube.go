@@ -150,6 +150,9 @@ func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptio
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 	ul, err := s.client(kind, opts.Namespace).List(ctx, lo)
+	if kind.UpstreamCRD && apierrors.IsNotFound(err) {
+		return &store.ListResult{}, nil // its CRD is not installed: there are none
+	}
 	if err != nil {
 		return nil, collectionErr("list", kind, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,6 +81,11 @@ func (s *Store) openAll(ctx context.Context, kinds []*model.Kind, opts store.Wat
 		wg.Go(func() { streams[i], errs[i] = s.open(ctx, k, opts) })
 	}
 	wg.Wait()
+	for i, k := range kinds {
+		if k.UpstreamCRD && apierrors.IsNotFound(errs[i]) {
+			errs[i] = nil // its CRD is not installed: nothing to watch until the next watch
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		for _, st := range streams {
 			if st != nil {
@@ -88,7 +94,7 @@ func (s *Store) openAll(ctx context.Context, kinds []*model.Kind, opts store.Wat
 		}
 		return nil, err
 	}
-	return streams, nil
+	return slices.DeleteFunc(streams, func(st *stream) bool { return st == nil }), nil
 }
 
 // open starts the watch of one kind from opts.Revision (or now). A revision the API server
