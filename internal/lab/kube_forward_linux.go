@@ -2,12 +2,14 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/trellisnet/trellis/internal/netns"
@@ -40,6 +42,12 @@ func Forward(ctx context.Context, name, listen string, log *slog.Logger) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			// Out of descriptors (a client leaking connections): wait for some to close.
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				log.Warn("accept: out of file descriptors; waiting", "err", err)
+				time.Sleep(100 * time.Millisecond)
+				continue
 			}
 			return fmt.Errorf("lab forward: accept: %w", err)
 		}

@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/store"
 )
 
@@ -22,65 +20,86 @@ import (
 // nodes' private mount namespaces; the lab reaches one through a process of the pod, found
 // in the pod's cgroup (the kubelet names it pod<UID> under the node's cgroupRoot).
 
-// podNetnsCache maps "lab ns/pod uid" to a /proc/PID/ns/net path that was valid.
-var podNetnsCache sync.Map
+var (
+	// podNetnsMu serialises refreshes of podNetnsCache, which maps "lab ns/pod" to a
+	// /proc/PID/ns/net path that was valid.
+	podNetnsMu    sync.Mutex
+	podNetnsCache sync.Map
+)
 
-// kubePodNetns returns a path to the pod's network namespace.
+// kubePodNetns returns a path to the pod's network namespace. A path found before is used
+// again while its process lives (a matrix probes each pod hundreds of times); a miss
+// lists every pod once and walks the cgroups once, for all the probes waiting on it.
 func kubePodNetns(lab, ns, pod string) (string, error) {
-	s, err := OpenStore(lab)
-	if err != nil {
-		return "", err
-	}
-	defer s.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	obj, err := s.Get(ctx, model.KindPod, ns, pod)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("pod %s/%s does not exist in lab %s", ns, pod, lab)
-	}
-	if err != nil {
-		return "", err
-	}
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return "", fmt.Errorf("pod %s/%s: unexpected %T", ns, pod, obj)
-	}
-	key := lab + " " + ns + "/" + pod + " " + string(p.UID)
-	if v, ok := podNetnsCache.Load(key); ok {
-		if _, err := os.Stat(v.(string)); err == nil {
-			return v.(string), nil
+	key := lab + " " + ns + "/" + pod
+	cached := func() (string, bool) {
+		v, ok := podNetnsCache.Load(key)
+		if !ok {
+			return "", false
 		}
+		_, err := os.Stat(v.(string))
+		return v.(string), err == nil
 	}
-	pid := podPID(lab, string(p.UID))
-	if pid == 0 {
-		return "", fmt.Errorf("pod %s/%s is not running in lab %s (no process in its cgroup)", ns, pod, lab)
+	if p, ok := cached(); ok {
+		return p, nil
 	}
-	path := filepath.Join("/proc", strconv.Itoa(pid), "ns", "net")
-	podNetnsCache.Store(key, path)
-	return path, nil
+	podNetnsMu.Lock()
+	defer podNetnsMu.Unlock()
+	if p, ok := cached(); ok {
+		return p, nil
+	}
+	if err := refreshPodNetns(lab); err != nil {
+		return "", err
+	}
+	if p, ok := cached(); ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("pod %s/%s is not running in lab %s (no process in a cgroup of its)", ns, pod, lab)
 }
 
-// podPID returns a process of the pod with the given UID (0 when none): its sandbox's,
-// from the pids hierarchy of the lab's cgroups.
-func podPID(lab, uid string) int {
+// refreshPodNetns records the namespace path of every pod of the lab that has a process.
+func refreshPodNetns(lab string) error {
+	s, err := OpenStore(lab)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := s.List(ctx, podKind(), store.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pods: %w", err)
+	}
+	pids := podPIDs(lab)
+	for _, o := range res.Items {
+		if p, ok := o.(*corev1.Pod); ok && pids[string(p.UID)] != 0 {
+			podNetnsCache.Store(lab+" "+p.Namespace+"/"+p.Name, filepath.Join("/proc", strconv.Itoa(pids[string(p.UID)]), "ns", "net"))
+		}
+	}
+	return nil
+}
+
+// podPIDs maps each pod UID in the lab's cgroups (pids hierarchy) to one live process of
+// the pod.
+func podPIDs(lab string) map[string]int {
+	out := map[string]int{}
 	root := filepath.Join(cgroupFS, "pids", cgroupLabRoot(lab))
-	want := "pod" + uid
-	pid := 0
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() || pid != 0 {
+		if err != nil || !d.IsDir() {
 			return nil
 		}
-		if d.Name() != want && !strings.HasPrefix(filepath.Base(filepath.Dir(p)), "pod"+uid) {
+		uid, ok := strings.CutPrefix(filepath.Base(filepath.Dir(p)), "pod")
+		if !ok || out[uid] != 0 {
 			return nil
 		}
 		data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
 		for _, f := range strings.Fields(string(data)) {
 			if n, err := strconv.Atoi(f); err == nil && alive(n) {
-				pid = n
-				return filepath.SkipAll
+				out[uid] = n
+				break
 			}
 		}
 		return nil
 	})
-	return pid
+	return out
 }

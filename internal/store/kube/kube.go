@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +26,9 @@ type Store struct {
 	raw        rest.Interface // for DELETE, whose answer the dynamic client drops
 	kinds      []*model.Kind
 	reqTimeout time.Duration
+	// hc is the store's own HTTP client: a custom dialer keeps client-go from sharing
+	// transports between clients, so Close must close its connections.
+	hc *http.Client
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,7 +66,7 @@ func New(cfg store.Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", rc.Host, err)
 	}
-	s := &Store{dyn: dyn, raw: raw, kinds: model.Default.Kinds(), reqTimeout: cfg.RequestTimeout}
+	s := &Store{dyn: dyn, raw: raw, kinds: model.Default.Kinds(), reqTimeout: cfg.RequestTimeout, hc: hc}
 	if s.reqTimeout == 0 {
 		s.reqTimeout = 15 * time.Second
 	}
@@ -86,8 +90,12 @@ func restConfig(cfg store.Config) (*rest.Config, error) {
 	return rc, nil
 }
 
-// Close implements store.Store. The client holds no resources beyond idle connections.
-func (s *Store) Close() error { return nil }
+// Close implements store.Store: it closes the client's idle connections (requests and
+// watches still running keep theirs until they end).
+func (s *Store) Close() error {
+	s.hc.CloseIdleConnections()
+	return nil
+}
 
 // Resource is the API resource that serves kind: the built-in one for Kubernetes kinds, the
 // CRD of deploy/crds for Calico and Trellis kinds (both are group, version and plural).
