@@ -105,6 +105,20 @@ func TestEveryKindHasCRD(t *testing.T) {
 			t.Errorf("%s: categories %v lack %q", name, c.Spec.Names.Categories, cat)
 		}
 	}
+	// Kinds of other projects' APIs (ClusterNetworkPolicy) have their CRD generated from
+	// those projects' types, with their versions and categories.
+	for _, k := range model.Default.Kinds() {
+		if !k.UpstreamCRD {
+			continue
+		}
+		name := FileName(k.Group, k.Plural)
+		want[name] = true
+		if !slices.Contains(files, name) {
+			t.Errorf("kind %s (%s) has no CRD %s; run: make crds", k.Kind, k.APIVersion(), name)
+		} else if c := readCRD(t, name); c.Spec.Names.Kind != k.Kind || c.Spec.Group != k.Group {
+			t.Errorf("%s: kind %s group %s, want %s %s", name, c.Spec.Names.Kind, c.Spec.Group, k.Kind, k.Group)
+		}
+	}
 	for _, f := range files {
 		if !want[f] {
 			t.Errorf("CRD %s belongs to no registered kind; run: make crds", f)

@@ -95,6 +95,13 @@ func Generate(root string) ([]File, error) {
 	if err := packageErrors(roots); err != nil {
 		return nil, err
 	}
+	for _, k := range UpstreamKinds() {
+		f, err := upstreamCRD(root, k)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
 	return files, nil
 }

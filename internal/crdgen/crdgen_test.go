@@ -77,8 +77,8 @@ func TestKinds(t *testing.T) {
 	}
 }
 
-// TestDescribed: every field of every CRD has a description (a doc comment in
-// internal/model), so that kubectl explain is useful everywhere.
+// TestDescribed: every field of every CRD generated from internal/model has a description
+// (a doc comment there), so that kubectl explain is useful everywhere.
 func TestDescribed(t *testing.T) {
 	files, err := Generate(root)
 	if err != nil {
@@ -88,6 +88,9 @@ func TestDescribed(t *testing.T) {
 		var def apiextensionsv1.CustomResourceDefinition
 		if err := yaml.Unmarshal(f.Data, &def); err != nil {
 			t.Fatalf("%s: %v", f.Name, err)
+		}
+		if _, upstream := upstreamBundle[def.Spec.Group]; upstream {
+			continue // documented by its own project's types
 		}
 		for _, path := range undescribed(def.Spec.Versions[0].Schema.OpenAPIV3Schema, "") {
 			t.Errorf("%s: %s has no description: give the Go field a doc comment", f.Name, path)

@@ -3,7 +3,7 @@ package model
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // NetworkPolicy is a namespaced Calico policy (projectcalico.org/v3).
-// +kubebuilder:resource:scope=Namespaced,shortName={cnp,caliconetworkpolicy},categories={calico,calico-policy}
+// +kubebuilder:resource:scope=Namespaced,shortName={caliconetworkpolicy},categories={calico,calico-policy}
 // +kubebuilder:printcolumn:name="Order",type=number,JSONPath=`.spec.order`
 // +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.spec.tier`
 // +kubebuilder:printcolumn:name="Selector",type=string,JSONPath=`.spec.selector`
