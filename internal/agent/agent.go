@@ -121,12 +121,7 @@ func calculationKinds() []*model.Kind {
 		if k.Group == "" && k.Kind == "Pod" {
 			continue
 		}
-		obj := k.New()
-		obj.SetName("default")
-		if k.Namespaced {
-			obj.SetNamespace("default")
-		}
-		if _, ok := policy.KeyOf(obj); ok {
+		if policy.Reads(k) {
 			out = append(out, k)
 		}
 	}

@@ -117,7 +117,7 @@ func podEndpoints(objs []model.Object, weps map[string]*policy.EndpointInput) ([
 func Objects(ctx context.Context, st store.Store) ([]model.Object, error) {
 	var out []model.Object
 	for _, k := range model.Default.Kinds() {
-		if _, ok := policy.KeyOf(k.New()); !ok {
+		if !policy.Reads(k) {
 			continue
 		}
 		res, err := st.List(ctx, k, store.ListOptions{})

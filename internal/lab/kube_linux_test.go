@@ -348,7 +348,7 @@ func checkAgentRestart(t *testing.T, name string) {
 
 // TestKubernetesLabStore: the lab's store is the API server, with Calico's data model:
 // WorkloadEndpoints are views of the pods, the Calico Nodes carry the BGP addresses the
-// agents registered.
+// agents registered; ClusterNetworkPolicies applied with kubectl are enforced.
 func TestKubernetesLabStore(t *testing.T) {
 	needKube(t)
 	name := newKubeLab(t, RoutingBGP, 1)
@@ -371,6 +371,82 @@ func TestKubernetesLabStore(t *testing.T) {
 	if cn, ok := n.(*model.Node); !ok || cn.Spec.BGP == nil || cn.Spec.BGP.IPv4Address != "10.99.0.11/24" {
 		t.Errorf("Calico node1: %+v", n)
 	}
+	checkClusterNetworkPolicy(t, name)
+}
+
+const kubeCNPs = `apiVersion: v1
+kind: Namespace
+metadata: {name: other}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c2, namespace: other}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c2, image: localhost/trellis:latest, imagePullPolicy: Never, command: [/usr/local/bin/trellis, demo, http-server]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: isolate-default}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: default}}}
+  ingress:
+  - {name: deny-from-other, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: other}}}]}
+---
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: baseline-other}
+spec:
+  tier: Baseline
+  priority: 5
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: other}}}
+  ingress:
+  - {name: default-deny, action: Deny, from: [{namespaces: {}}]}
+`
+
+// checkClusterNetworkPolicy applies ClusterNetworkPolicies with kubectl (both API versions)
+// and checks them on real packets against the calculation: an Admin deny the namespace's
+// own policy cannot override, and a Baseline deny that decides only until a
+// NetworkPolicy selects the pod.
+func checkClusterNetworkPolicy(t *testing.T, name string) {
+	t.Helper()
+	kubectlT(t, name, kubeCNPs, "apply", "-f", "-")
+	kubectlT(t, name, "", "wait", "-n", "other", "--for=condition=Ready", "pod/c2", "--timeout=60s")
+	want := func(openC2 bool) func() (bool, string) {
+		return func() (bool, string) {
+			m, r := matrixResults(t, name, "-n", "default", "-n", "other", "--compare")
+			for k, v := range m {
+				from, to, _ := strings.Cut(k, " ")
+				exp := "allow"
+				if from != to && (strings.HasPrefix(from, "other/") || (to == "other/c2" && !openC2)) {
+					exp = "deny"
+				}
+				if v != exp {
+					return false, fmt.Sprintf("%s: %s, want %s", k, v, exp)
+				}
+			}
+			return r.code == 0, r.stdout + r.stderr
+		}
+	}
+	eventually(t, 30*time.Second, "Admin and Baseline ClusterNetworkPolicies", want(false))
+	kubectlT(t, name, `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all, namespace: other}
+spec:
+  podSelector: {}
+  ingress: [{}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all, namespace: default}
+spec:
+  podSelector: {}
+  ingress: [{}]
+`, "apply", "-f", "-")
+	eventually(t, 30*time.Second, "NetworkPolicies over Baseline, under Admin", want(true))
 }
 
 // TestKubernetesYAOBank: YAOBank's Deployments with kubectl (lab up --with-yaobank), the

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	npa "sigs.k8s.io/network-policy-api/apis/v1beta1"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -273,6 +275,22 @@ func FromPod(o *corev1.Pod) (*EndpointInput, error) {
 func PodInterface(ns, pod string) string {
 	sum := sha1.Sum([]byte(ns + "." + pod))
 	return "cali" + hex.EncodeToString(sum[:])[:11]
+}
+
+// Reads reports whether the calculation reads objects of kind k (KeyOf and FromObject
+// take them): the kinds a component feeding it lists and watches.
+func Reads(k *model.Kind) bool {
+	obj := k.New()
+	obj.SetName("default")
+	if k.Namespaced {
+		obj.SetNamespace("default")
+	}
+	// A ClusterNetworkPolicy's key depends on its tier; an empty one has none.
+	if c, ok := obj.(*model.ClusterNetworkPolicy); ok {
+		c.Spec.Tier = npa.AdminTier
+	}
+	_, ok := KeyOf(obj)
+	return ok
 }
 
 // KeyOf gives the input key an object converts to, for Delete. ok is false for kinds the

@@ -43,7 +43,7 @@ type simAgent struct {
 func policyKinds() []*model.Kind {
 	var out []*model.Kind
 	for _, k := range model.Default.Kinds() {
-		if _, ok := policy.KeyOf(k.New()); ok {
+		if policy.Reads(k) {
 			out = append(out, k)
 		}
 	}
