@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -372,6 +373,45 @@ func TestKubernetesLabStore(t *testing.T) {
 		t.Errorf("Calico node1: %+v", n)
 	}
 	checkClusterNetworkPolicy(t, name)
+	checkCalicoYAML(t, name)
+}
+
+// checkCalicoYAML applies the walkthroughs' Calico manifests with kubectl through the
+// installed webhook (a tier first, then policies in it, server-side dry runs for the rest)
+// and checks that a broken policy is refused with its field path.
+func checkCalicoYAML(t *testing.T, name string) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "examples", "labs", "advanced-policy")
+	tier, err := os.ReadFile(filepath.Join(dir, "tier.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectlT(t, name, string(tier), "apply", "-f", "-")
+	files, _ := filepath.Glob(filepath.Join("..", "..", "examples", "labs", "*", "*.yaml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "projectcalico.org/v3") {
+			continue
+		}
+		for _, m := range regexp.MustCompile(`(?m)^\s+namespace: (\S+)$`).FindAllStringSubmatch(string(data), -1) {
+			_ = exec.Command(binary, "lab", "kubectl", "--name", name, "--", "create", "namespace", m[1]).Run()
+		}
+		kubectlT(t, name, string(data), "apply", "--dry-run=server", "-f", "-")
+	}
+	cmd := exec.Command(binary, "lab", "kubectl", "--name", name, "--", "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(`apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: broken}
+spec:
+  selector: app == 'web' &&
+`)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "spec.selector") {
+		t.Errorf("a policy with a broken selector: %v\n%s", err, out)
+	}
 }
 
 const kubeCNPs = `apiVersion: v1
