@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,27 @@ func assertKubeGone(t *testing.T, name string) {
 			t.Errorf("mountpoints left recorded: %v", mps)
 		}
 	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(l, Dir(name)) || strings.Contains(l, Prefix(name)) {
+			t.Errorf("mount left in the machine's mount namespace: %s", l)
+		}
+	}
+}
+
+// crash kills every process of the lab at once with SIGKILL (control plane, node
+// runtimes, containerd's shims, the pods' processes), as a crash of the machine's side
+// would leave it; lab down must still remove everything.
+func crash(t *testing.T, name string) {
+	t.Helper()
+	pids := append(labPIDs(name, nil), cgroupPIDs(name)...)
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	t.Logf("killed %d processes", len(pids))
 }
 
 // kubectlT runs kubectl against the lab (through lab kubectl) and returns its output.
@@ -525,7 +547,7 @@ func TestKubernetesYAOBank(t *testing.T) {
 // TestKubernetesNodeAddRemove: a node joins a running cluster (kubelet certificate from the
 // lab's CA, the DaemonSet's agent) and takes pods; removed (drained, Node deleted), its
 // IPAM block affinities are released by the controllers and the other pods keep their
-// connectivity.
+// connectivity. Then every process of the lab is killed, and lab down still removes all.
 func TestKubernetesNodeAddRemove(t *testing.T) {
 	needKube(t)
 	name := newKubeLab(t, RoutingBGP, 2)
@@ -554,6 +576,7 @@ func TestKubernetesNodeAddRemove(t *testing.T) {
 		}
 		return r.code == 0, r.stderr
 	})
+	crash(t, name) // the cleanup's lab down must leave nothing after a crash
 }
 
 // affinities counts the block affinities of node.

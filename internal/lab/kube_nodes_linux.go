@@ -73,7 +73,7 @@ func kubeAddNode(ctx context.Context, labName, node string, out io.Writer) (Node
 		if err := waitUntil(wctx, "node "+node+" Ready with its agent", nodeLog(labName, node), func() error {
 			o, err := kubectl(wctx, labName, st.Kube, "", "get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
 			if err == nil && o != "True" {
-				err = fmt.Errorf("Ready %q", o)
+				err = fmt.Errorf("node condition Ready is %q", o)
 			}
 			if err == nil && !agentReady(wctx, ns.Socket) {
 				err = errors.New("its agent is not ready")

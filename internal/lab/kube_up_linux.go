@@ -445,7 +445,7 @@ func clusterReady(ctx context.Context, name string, k *KubeState, nodes int) err
 		}
 	}
 	if len(lines) == 0 || len(notReady) > 0 {
-		return fmt.Errorf("Trellis pods not ready: %v", notReady)
+		return fmt.Errorf("pods of Trellis not ready: %v", notReady)
 	}
 	return nil
 }
