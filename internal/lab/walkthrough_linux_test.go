@@ -37,7 +37,8 @@ import (
 // (it only tells the reader that lines were left out). Other blocks (yaml, console, ...)
 // are for reading only. A line `<!-- requires: CMD... -->` names host commands the
 // walkthrough needs beyond trellis, bash and iproute2 (bird, curl): without one of them it
-// is skipped.
+// is skipped. The walkthroughs in docs/labs/kubernetes/ run on a Kubernetes-mode lab
+// (kubeWalkDir), one at a time, and are skipped without the Kubernetes binaries.
 
 var walkthroughDocs = flag.String("walkthroughs", "../../docs/labs", "directory of the runnable walkthroughs")
 
@@ -309,7 +310,7 @@ func TestWalkthroughs(t *testing.T) {
 			}
 			if kube {
 				kubeWalkSlot <- struct{}{}
-				defer func() { <-kubeWalkSlot }()
+				t.Cleanup(func() { <-kubeWalkSlot }) // after the lab down below: cleanups run last first
 			}
 			var b [3]byte
 			_, _ = rand.Read(b[:])
