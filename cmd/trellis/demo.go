@@ -23,7 +23,7 @@ func newDemoCmd(o *ctl.Options) *cobra.Command {
 	}
 	c.AddCommand(newDemoServerCmd(o, "http-server", "Answer GET / with this pod's host name and address", 80, demo.ServeHTTP),
 		newDemoServerCmd(o, "udp-echo", "Send every UDP datagram back to its sender", 53, demo.ServeUDPEcho),
-		newDemoYAOBankCmd(o), newDemoFetchCmd())
+		newDemoYAOBankCmd(o), newDemoFetchCmd(), newDemoLookupCmd())
 	return c
 }
 
@@ -37,6 +37,22 @@ func newDemoFetchCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return demo.Fetch(c.Context(), args[0], timeout, c.OutOrStdout())
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")
+	return c
+}
+
+// newDemoLookupCmd returns `trellis demo lookup NAME`: a DNS lookup from inside a pod.
+func newDemoLookupCmd() *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:     "lookup NAME [--timeout 5s]",
+		Short:   "Resolve a name with the pod's DNS settings and print its addresses (a pod's dig); exits 1 on failure",
+		Example: "  kubectl exec deploy/web -- trellis demo lookup web-headless.default.svc.cluster.local",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return demo.Lookup(c.Context(), args[0], timeout, c.OutOrStdout())
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "give up after this long")

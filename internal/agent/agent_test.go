@@ -436,3 +436,41 @@ func TestRoutingOffHasNoRouter(t *testing.T) {
 		t.Fatal("routing off: the agent has a router")
 	}
 }
+
+// TestFailsafeFromFelixConfiguration: a host endpoint's chains open Calico's default
+// failsafe ports until the FelixConfiguration "default" names others, and again once it
+// is deleted.
+func TestFailsafeFromFelixConfiguration(t *testing.T) {
+	mem := memory.New(1000)
+	put(t, mem, `apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: n1-eth0, labels: {role: node}}
+spec: {node: n1, interfaceName: eth0, expectedIPs: [192.0.2.11]}
+`)
+	fake := knftables.NewFake(knftables.InetFamily, "trellis")
+	a := New(testConfig(t, "n1"), mem, Dataplane{NFT: fake}, testLogger(t))
+	startAgent(t, a)
+	wantPort := func(port string, open bool) {
+		t.Helper()
+		eventually(t, 5*time.Second, func() string {
+			if got := fakeTable(fake); strings.Contains(got, "tcp th dport "+port+" counter accept") != open {
+				return fmt.Sprintf("failsafe tcp %s open %v, want %v:\n%s", port, !open, open, got)
+			}
+			return ""
+		})
+	}
+	wantPort("2379", true)
+	put(t, mem, `apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata: {name: default}
+spec:
+  failsafeInboundHostPorts: [{protocol: TCP, port: 22}]
+  failsafeOutboundHostPorts: [{protocol: UDP, port: 53}]
+`)
+	wantPort("2379", false)
+	wantPort("22", true)
+	if _, err := mem.Delete(context.Background(), felixKind(), "", "default", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantPort("2379", true)
+}

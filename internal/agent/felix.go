@@ -6,18 +6,19 @@ import (
 )
 
 // felixKind is FelixConfiguration: the agent reads the node's dataplane settings from it
-// (today logPrefix), as Felix does.
+// (logPrefix; the calculation takes its failsafe ports), as Felix does.
 func felixKind() *model.Kind {
 	k := model.KindFelixConfiguration
 	return k
 }
 
-// felixUpdate records a FelixConfiguration (nil obj: deleted) and reports whether k was
-// one. Precedence, as with Felix: the agent's own flag, then FelixConfiguration
-// "node.<node>", then "default", then the renderer's default.
-func (p *policyLoop) felixUpdate(k objKey, obj model.Object) bool {
+// felixUpdate records a FelixConfiguration's log prefix (nil obj: deleted); other kinds are
+// ignored. Precedence, as with Felix: the agent's own flag, then FelixConfiguration
+// "node.<node>", then "default", then the renderer's default. (The failsafe ports of
+// "default" go to the calculation like any other object.)
+func (p *policyLoop) felixUpdate(k objKey, obj model.Object) {
 	if k.kind != p.felix || p.felix == nil {
-		return false
+		return
 	}
 	if p.logPrefixes == nil {
 		p.logPrefixes = map[string]string{}
@@ -28,7 +29,6 @@ func (p *policyLoop) felixUpdate(k objKey, obj model.Object) bool {
 		delete(p.logPrefixes, k.name)
 	}
 	p.applyLogPrefix()
-	return true
 }
 
 // applyLogPrefix replaces the renderer when the effective log prefix changed; the next

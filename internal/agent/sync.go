@@ -150,9 +150,9 @@ func (p *policyLoop) syncOnce(ctx context.Context) bool {
 
 // update applies one recorded object (nil: deleted) to the calculator.
 func (p *policyLoop) update(k objKey, obj model.Object) {
-	if p.felixUpdate(k, obj) {
-		return
-	}
+	// A FelixConfiguration sets the log prefix here and the failsafe ports in the
+	// calculation below: it must reach both.
+	p.felixUpdate(k, obj)
 	if p.svc.update(k, obj) {
 		return
 	}

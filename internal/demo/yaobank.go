@@ -54,7 +54,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// DatabaseHandler serves the account at GET /account.
+// DatabaseHandler serves the account at GET /account, and the whole store at GET /v2/keys
+// in the shape of etcd's v2 keys API (the deck's database is an etcd): what an attacker who
+// reaches the database directly, bypassing summary, can read.
 func DatabaseHandler(hostname string) http.Handler {
 	mux := http.NewServeMux()
 	healthz(mux)
@@ -63,7 +65,30 @@ func DatabaseHandler(hostname string) http.Handler {
 		a.Database = hostname
 		writeJSON(w, http.StatusOK, a)
 	})
+	mux.HandleFunc("GET /v2/keys", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, etcdKeys(TheAccount))
+	})
 	return mux
+}
+
+// etcdNode is a node of etcd's v2 keys API: a directory of nodes, or a key with a value.
+type etcdNode struct {
+	Key   string     `json:"key,omitempty"`
+	Value string     `json:"value,omitempty"`
+	Dir   bool       `json:"dir,omitempty"`
+	Nodes []etcdNode `json:"nodes,omitempty"`
+}
+
+// etcdKeys lists the bank's data as etcd v2 answers GET /v2/keys?recursive=true.
+func etcdKeys(a Account) any {
+	dir := "/accounts/" + strings.ReplaceAll(strings.ToLower(a.Name), " ", "-")
+	return struct {
+		Action string   `json:"action"`
+		Node   etcdNode `json:"node"`
+	}{"get", etcdNode{Dir: true, Nodes: []etcdNode{{Key: "/accounts", Dir: true, Nodes: []etcdNode{{Key: dir, Dir: true, Nodes: []etcdNode{
+		{Key: dir + "/balance", Value: a.Balance},
+		{Key: dir + "/name", Value: a.Name},
+	}}}}}}}
 }
 
 // fetchAccount GETs upstream/account.

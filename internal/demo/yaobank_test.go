@@ -62,3 +62,17 @@ func TestYAOBankHandlerRoles(t *testing.T) {
 		t.Error("unknown role accepted")
 	}
 }
+
+func TestDatabaseKeys(t *testing.T) {
+	db := httptest.NewServer(DatabaseHandler("database-0"))
+	defer db.Close()
+	code, body := get(t, db.URL+"/v2/keys?recursive=true")
+	if code != http.StatusOK {
+		t.Fatalf("status %d, body %s", code, body)
+	}
+	for _, want := range []string{`"key":"/accounts/spike-curtis/balance","value":"2,000.00"`, `"value":"Spike Curtis"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("keys lack %s:\n%s", want, body)
+		}
+	}
+}

@@ -114,6 +114,11 @@ func removeCgroupTree(name, rel string) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	hs, _ := cgroupHierarchies()
+	// On a hybrid host runc and the kubelet mirror the lab's cgroups in the cgroup v2
+	// "unified" hierarchy too, which the lab itself never creates in: remove them as well.
+	if u := filepath.Join(cgroupFS, "unified"); isDir(u) {
+		hs = append(hs, u)
+	}
 	var errs []error
 	for _, h := range hs {
 		var dirs []string
@@ -130,6 +135,11 @@ func removeCgroupTree(name, rel string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // rmdirRetry removes a cgroup; one whose last task just died may be busy for a moment.

@@ -83,7 +83,7 @@ func assertKubeGone(t *testing.T, name string) {
 	t.Helper()
 	assertGone(t, name)
 	hs, _ := cgroupHierarchies()
-	for _, h := range hs {
+	for _, h := range append(hs, filepath.Join(cgroupFS, "unified")) {
 		if _, err := os.Stat(filepath.Join(h, cgroupLabRoot(name))); !os.IsNotExist(err) {
 			t.Errorf("cgroup %s left (stat: %v)", filepath.Join(h, cgroupLabRoot(name)), err)
 		}

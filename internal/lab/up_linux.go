@@ -443,8 +443,8 @@ func Down(name string, out io.Writer) error {
 	if cur, err := os.ReadFile(currentPath()); err == nil && strings.TrimSpace(string(cur)) == name {
 		_ = os.Remove(currentPath())
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil { // errs holds downKube's nil when all went well
+		return err
 	}
 	fmt.Fprintf(out, "lab %s is down\n", name)
 	return nil

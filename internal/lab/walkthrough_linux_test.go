@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/trellisnet/trellis/internal/kube/kubebin"
 )
 
 // The walkthroughs in docs/labs/*.md are executable. A fenced block whose info string
@@ -35,9 +37,24 @@ import (
 // (it only tells the reader that lines were left out). Other blocks (yaml, console, ...)
 // are for reading only. A line `<!-- requires: CMD... -->` names host commands the
 // walkthrough needs beyond trellis, bash and iproute2 (bird, curl): without one of them it
-// is skipped.
+// is skipped. The walkthroughs in docs/labs/kubernetes/ run on a Kubernetes-mode lab
+// (kubeWalkDir), one at a time, and are skipped without the Kubernetes binaries.
 
 var walkthroughDocs = flag.String("walkthroughs", "../../docs/labs", "directory of the runnable walkthroughs")
+
+// kubeWalkDir is the subdirectory of the walkthroughs that run on a Kubernetes-mode lab:
+// they start it with `lab up --kubernetes` and drive it with kubectl, so each step also gets
+// KUBECONFIG (the lab's admin kubeconfig), kubectl's directory on PATH and
+// TRELLIS_DATASTORE_TYPE=kubernetes instead of TRELLIS_DATASTORE_ENDPOINTS.
+const kubeWalkDir = "kubernetes"
+
+// kubeWalkSlot lets one Kubernetes-mode walkthrough run at a time: each is a whole cluster
+// (API server, controllers, a containerd and a kubelet per node), and two of them side by
+// side on a small CI machine slow both past their steps' timeouts.
+var kubeWalkSlot = make(chan struct{}, 1)
+
+// isKubeWalkthrough reports whether the walkthrough at path runs on a Kubernetes-mode lab.
+func isKubeWalkthrough(path string) bool { return filepath.Base(filepath.Dir(path)) == kubeWalkDir }
 
 // walkStep is one runnable block of a walkthrough.
 type walkStep struct {
@@ -198,9 +215,13 @@ func matchOutput(want []string, output string) (string, bool) {
 	return "", true
 }
 
+// stepTimeout bounds one run of a step; starting a Kubernetes-mode lab alone takes about
+// 40 seconds, more on a loaded machine.
+const stepTimeout = 3 * time.Minute
+
 // runStep runs a step once and returns its combined output and exit code.
 func runStep(ctx context.Context, dir string, env []string, s walkStep) (string, int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", s.Script)
 	cmd.Dir, cmd.Env = dir, env
@@ -236,11 +257,16 @@ func checkStep(ctx context.Context, dir string, env []string, s walkStep) (strin
 	}
 }
 
+// walkthroughFiles returns the etcd-mode walkthroughs, then the Kubernetes-mode ones.
 func walkthroughFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(*walkthroughDocs, "*.md"))
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, dir := range []string{*walkthroughDocs, filepath.Join(*walkthroughDocs, kubeWalkDir)} {
+		fs, err := filepath.Glob(filepath.Join(dir, "*.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
 	}
 	var out []string
 	for _, f := range files {
@@ -263,8 +289,12 @@ func TestWalkthroughs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, file := range walkthroughFiles(t) {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".md"), func(t *testing.T) {
+		kube := isKubeWalkthrough(file)
+		t.Run(walkthroughName(file), func(t *testing.T) {
 			t.Parallel()
+			if kube {
+				needKube(t)
+			}
 			data, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
@@ -278,6 +308,10 @@ func TestWalkthroughs(t *testing.T) {
 					t.Skipf("%s needs %s, which is not installed (scripts/setup.sh installs what the labs use)", filepath.Base(file), c)
 				}
 			}
+			if kube {
+				kubeWalkSlot <- struct{}{}
+				t.Cleanup(func() { <-kubeWalkSlot }) // after the lab down below: cleanups run last first
+			}
 			var b [3]byte
 			_, _ = rand.Read(b[:])
 			name := "trlw" + hex.EncodeToString(b[:])
@@ -286,11 +320,8 @@ func TestWalkthroughs(t *testing.T) {
 					t.Errorf("lab down %s: exit %d: %s", name, r.code, r.stderr)
 				}
 			})
-			env := append(os.Environ(),
-				"PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+os.Getenv("PATH"),
-				"LAB="+name,
-				"TRELLIS_DATASTORE_ENDPOINTS="+Endpoint(name))
 			start := time.Now()
+			env := walkEnv(name, kube)
 			for _, s := range steps {
 				t0 := time.Now()
 				out, runs, err := checkStep(context.Background(), root, env, s)
@@ -305,6 +336,31 @@ func TestWalkthroughs(t *testing.T) {
 			t.Logf("%d steps in %v", len(steps), time.Since(start).Round(time.Millisecond))
 		})
 	}
+}
+
+// walkthroughName names a walkthrough's subtest: its file name, with the Kubernetes-mode
+// ones under kubernetes/.
+func walkthroughName(file string) string {
+	n := strings.TrimSuffix(filepath.Base(file), ".md")
+	if isKubeWalkthrough(file) {
+		return kubeWalkDir + "/" + n
+	}
+	return n
+}
+
+// walkEnv is the environment of a walkthrough's steps: the trellis under test first on
+// PATH, LAB, and the datastore of that lab (its etcd socket, or its API server through the
+// admin kubeconfig with kubectl on PATH).
+func walkEnv(name string, kube bool) []string {
+	path := filepath.Dir(binary)
+	if kube {
+		path += string(os.PathListSeparator) + kubebin.BinDir()
+	}
+	env := append(os.Environ(), "PATH="+path+string(os.PathListSeparator)+os.Getenv("PATH"), "LAB="+name)
+	if kube {
+		return append(env, "KUBECONFIG="+KubeconfigPath(name), "TRELLIS_DATASTORE_TYPE=kubernetes")
+	}
+	return append(env, "TRELLIS_DATASTORE_ENDPOINTS="+Endpoint(name))
 }
 
 // TestWalkthroughLinks needs no root: every relative link of the walkthroughs and their
@@ -333,7 +389,11 @@ func TestWalkthroughLinks(t *testing.T) {
 func TestWalkthroughsAreWellFormed(t *testing.T) {
 	fileRE := regexp.MustCompile(`-f\s+(examples/\S+)`)
 	for _, file := range walkthroughFiles(t) {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".md"), func(t *testing.T) {
+		up := `lab up --name "$LAB"`
+		if isKubeWalkthrough(file) {
+			up = `lab up --kubernetes --name "$LAB"`
+		}
+		t.Run(walkthroughName(file), func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
@@ -345,8 +405,8 @@ func TestWalkthroughsAreWellFormed(t *testing.T) {
 			if len(steps) < 3 {
 				t.Fatalf("%d steps, want a lab up, something, a lab down", len(steps))
 			}
-			if first := steps[0].Script + steps[1].Script; !strings.Contains(first, "lab up --name \"$LAB\"") {
-				t.Errorf("the first steps do not start the lab with --name \"$LAB\":\n%s", first)
+			if first := steps[0].Script + steps[1].Script; !strings.Contains(first, up) {
+				t.Errorf("the first steps do not start the lab with %s:\n%s", up, first)
 			}
 			if last := steps[len(steps)-1].Script; !strings.Contains(last, "lab down --name \"$LAB\"") {
 				t.Errorf("the last step does not take the lab down with --name \"$LAB\":\n%s", last)
