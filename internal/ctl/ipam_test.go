@@ -72,7 +72,8 @@ func ipamFixture(t *testing.T) (store.Store, map[string]netip.Addr) {
 		}
 		create(&model.WorkloadEndpoint{TypeMeta: metav1.TypeMeta{APIVersion: model.APIVersionCalico, Kind: "WorkloadEndpoint"},
 			ObjectMeta: metav1.ObjectMeta{Name: "wep-" + w.cid, Namespace: "default"},
-			Spec:       model.WorkloadEndpointSpec{ContainerID: w.cid, Node: w.node, IPNetworks: []string{r.IPv4[0].Addr.String() + "/32"}}})
+			Spec: model.WorkloadEndpointSpec{Orchestrator: "k8s", Pod: "pod-" + w.cid, ContainerID: w.cid, Node: w.node,
+				IPNetworks: []string{r.IPv4[0].Addr.String() + "/32"}}})
 	}
 	return st, addrs
 }
