@@ -333,15 +333,19 @@ func routeFor(t *testing.T, ns, ip string) birdRoute {
 	return best
 }
 
-// dialFrom connects to addr:port over TCP from inside namespace ns.
+// dialFrom connects to addr:port over TCP from inside namespace ns (a name, or a path).
 func dialFrom(ns string, addr string, port int) error {
-	return netns.Do(ns, func() error {
+	dial := func() error {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, fmt.Sprint(port)), time.Second)
 		if err != nil {
 			return err
 		}
 		return c.Close()
-	})
+	}
+	if filepath.IsAbs(ns) { // a path, as PodNamespaceOf returns
+		return netns.DoPath(ns, dial)
+	}
+	return netns.Do(ns, dial)
 }
 
 // TestExternalRouterServicesAndNodeLifecycle runs one 3-node BGP lab with Debian's BIRD
