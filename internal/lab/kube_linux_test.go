@@ -184,59 +184,86 @@ spec:
     destination: {ports: [80]}
 `
 
-// TestKubernetesLab: on a real cluster per routing mode, a Deployment spread by the
-// scheduler and a pinned pod reach each other; Kubernetes and Calico policies applied
-// with kubectl match the calculation on real packets; addresses come from the pool and a
-// deleted pod's address is released.
+// TestKubernetesLab runs one real cluster per routing mode (3 nodes each; a lab up costs
+// half a minute, so each lab carries a sequence of checks):
+//
+//   - both: a Deployment spread by the scheduler and a pinned pod reach each other, pod
+//     addresses come from the pool, Kubernetes and Calico policies applied with kubectl
+//     match the calculation on real packets, a deleted pod's address is released;
+//   - bgp: a Service by DNS name, a NodePort (externalTrafficPolicy Local) from outside
+//     keeping the client's address, the agent's pod restarted by its DaemonSet under an
+//     established connection, YAOBank with its policies;
+//   - vxlan: the datastore's KDD views, ClusterNetworkPolicies, the walkthroughs' Calico
+//     manifests through the webhook, a node added and removed, and lab down after every
+//     process of the lab was killed.
 func TestKubernetesLab(t *testing.T) {
 	needKube(t)
 	for _, routing := range []string{RoutingBGP, RoutingVXLAN} {
 		t.Run(routing, func(t *testing.T) {
 			name := newKubeLab(t, routing, 3)
-			kubectlT(t, name, kubeWeb, "apply", "-f", "-")
-			kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
-			kubectlT(t, name, "", "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
-			pods := labReport(t, name).Pods
-			nodes, pool := map[string]bool{}, netip.MustParsePrefix(PoolCIDR)
-			for _, p := range pods {
-				if p.Namespace != "default" {
-					continue
-				}
-				nodes[p.Node] = true
-				if a, err := netip.ParseAddr(p.IP); err != nil || !pool.Contains(a) {
-					t.Errorf("pod %s address %q is not from the pool %s", p.Name, p.IP, pool)
-				}
-			}
-			if len(nodes) != 3 {
-				t.Errorf("pods on %d nodes, want 3: %+v", len(nodes), pods)
-			}
-			m, r := matrixResults(t, name, "-n", "default", "--compare")
-			if r.code != 0 || len(m) != 7*7 {
-				t.Fatalf("matrix: exit %d, %d rows\n%s\n%s", r.code, len(m), r.stdout, r.stderr)
-			}
-			for k, v := range m {
-				if v != "allow" {
-					t.Errorf("%s: %s without any policy", k, v)
-				}
-			}
-			kubectlT(t, name, kubePolicies, "apply", "-f", "-")
-			eventually(t, 30*time.Second, "policies on real packets", func() (bool, string) {
-				m, r := matrixResults(t, name, "-n", "default", "--compare")
-				for k, v := range m {
-					from, to, _ := strings.Cut(k, " ")
-					want := "allow"
-					if strings.HasPrefix(to, "default/web-") && !strings.HasPrefix(from, "default/web-") {
-						want = "deny"
-					}
-					if v != want {
-						return false, fmt.Sprintf("%s: %s, want %s", k, v, want)
-					}
-				}
-				return r.code == 0, r.stdout + r.stderr
-			})
+			checkPodsAndPolicies(t, name)
 			checkDeleteReleases(t, name)
+			kubectlT(t, name, kubePolicies, "delete", "-f", "-")
+			if routing == RoutingBGP {
+				checkServices(t, name)
+				checkAgentRestart(t, name)
+				checkYAOBank(t, name)
+				return
+			}
+			checkDataModel(t, name)
+			checkClusterNetworkPolicy(t, name)
+			checkCalicoYAML(t, name)
+			checkNodeAddRemove(t, name)
+			crash(t, name) // the cleanup's lab down must leave nothing after a crash
 		})
 	}
+}
+
+// checkPodsAndPolicies: the web Deployment and the client pod on all three nodes, every
+// pair connected, then the policies on real packets.
+func checkPodsAndPolicies(t *testing.T, name string) {
+	t.Helper()
+	kubectlT(t, name, kubeWeb, "apply", "-f", "-")
+	kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
+	kubectlT(t, name, "", "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
+	pods := labReport(t, name).Pods
+	nodes, pool := map[string]bool{}, netip.MustParsePrefix(PoolCIDR)
+	for _, p := range pods {
+		if p.Namespace != "default" {
+			continue
+		}
+		nodes[p.Node] = true
+		if a, err := netip.ParseAddr(p.IP); err != nil || !pool.Contains(a) {
+			t.Errorf("pod %s address %q is not from the pool %s", p.Name, p.IP, pool)
+		}
+	}
+	if len(nodes) != 3 {
+		t.Errorf("pods on %d nodes, want 3: %+v", len(nodes), pods)
+	}
+	m, r := matrixResults(t, name, "-n", "default", "--compare")
+	if r.code != 0 || len(m) != 7*7 {
+		t.Fatalf("matrix: exit %d, %d rows\n%s\n%s", r.code, len(m), r.stdout, r.stderr)
+	}
+	for k, v := range m {
+		if v != "allow" {
+			t.Errorf("%s: %s without any policy", k, v)
+		}
+	}
+	kubectlT(t, name, kubePolicies, "apply", "-f", "-")
+	eventually(t, 30*time.Second, "policies on real packets", func() (bool, string) {
+		m, r := matrixResults(t, name, "-n", "default", "--compare")
+		for k, v := range m {
+			from, to, _ := strings.Cut(k, " ")
+			want := "allow"
+			if strings.HasPrefix(to, "default/web-") && !strings.HasPrefix(from, "default/web-") {
+				want = "deny"
+			}
+			if v != want {
+				return false, fmt.Sprintf("%s: %s, want %s", k, v, want)
+			}
+		}
+		return r.code == 0, r.stdout + r.stderr
+	})
 }
 
 // checkDeleteReleases deletes a web pod with kubectl and waits until its address is no
@@ -276,15 +303,12 @@ func allocated(t *testing.T, name, ip string) bool {
 	return false
 }
 
-// TestKubernetesServicesAndAgentRestart: a Service by its DNS name from a pod, a NodePort
-// from a host outside the cluster, externalTrafficPolicy Local keeping the client's
-// address; the agent's pod deleted with kubectl comes back through its DaemonSet while an
-// established connection through its node keeps working.
-func TestKubernetesServicesAndAgentRestart(t *testing.T) {
-	needKube(t)
-	name := newKubeLab(t, RoutingBGP, 3)
-	kubectlT(t, name, kubeWeb+`---
-apiVersion: v1
+// checkServices: a Service by its DNS name from a pod, a NodePort with
+// externalTrafficPolicy Local from a host outside the cluster, on every node, answered with
+// the client's own address.
+func checkServices(t *testing.T, name string) {
+	t.Helper()
+	kubectlT(t, name, `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
 spec:
@@ -300,12 +324,11 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 80, nodePort: 30080}]
 `, "apply", "-f", "-")
-	kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
-	kubectlT(t, name, "", "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
-	out := kubectlT(t, name, "", "exec", "client", "--", "trellis", "demo", "fetch", "http://web.default.svc.cluster.local/")
-	if !strings.HasPrefix(out, "web-") {
-		t.Errorf("service by DNS name from a pod: %q", out)
-	}
+	eventually(t, 30*time.Second, "a Service by its DNS name from a pod", func() (bool, string) {
+		cmd := exec.Command(binary, "lab", "kubectl", "--name", name, "--", "exec", "client", "--", "trellis", "demo", "fetch", "http://web.default.svc.cluster.local/")
+		out, err := cmd.CombinedOutput()
+		return err == nil && strings.HasPrefix(string(out), "web-"), string(out)
+	})
 	mustRun(t, name, "lab", "external", "add", "--name", name, "ext")
 	for _, node := range []string{"10.99.0.11", "10.99.0.12", "10.99.0.13"} {
 		r := run(t, name, "lab", "external", "exec", "--name", name, "ext", "--", binary, "demo", "fetch", "http://"+node+":30080/client")
@@ -313,7 +336,6 @@ spec:
 			t.Errorf("NodePort (Local) on %s from the external host: exit %d, %q (want the client's own address)\n%s", node, r.code, r.stdout, r.stderr)
 		}
 	}
-	checkAgentRestart(t, name)
 }
 
 // checkAgentRestart keeps an HTTP connection from the client pod (node3) to a web pod on
@@ -369,14 +391,10 @@ func checkAgentRestart(t *testing.T, name string) {
 	}
 }
 
-// TestKubernetesLabStore: the lab's store is the API server, with Calico's data model:
-// WorkloadEndpoints are views of the pods, the Calico Nodes carry the BGP addresses the
-// agents registered; ClusterNetworkPolicies applied with kubectl are enforced.
-func TestKubernetesLabStore(t *testing.T) {
-	needKube(t)
-	name := newKubeLab(t, RoutingBGP, 1)
-	kubectlT(t, name, kubeWeb, "apply", "-f", "-")
-	kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
+// checkDataModel: the lab's store is the API server, with Calico's data model:
+// WorkloadEndpoints are views of the pods, the Calico Nodes the Kubernetes Nodes.
+func checkDataModel(t *testing.T, name string) {
+	t.Helper()
 	s, err := OpenStore(name)
 	if err != nil {
 		t.Fatal(err)
@@ -384,18 +402,21 @@ func TestKubernetesLabStore(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	weps, err := s.List(ctx, model.KindWorkloadEndpoint, store.ListOptions{Namespace: "default"})
-	if err != nil || len(weps.Items) != 6 {
-		t.Fatalf("workload endpoints: %d, %v", len(weps.Items), err)
+	if err != nil || len(weps.Items) != 7 {
+		t.Fatalf("workload endpoints: %d (want the 6 web pods and the client), %v", len(weps.Items), err)
+	}
+	for _, o := range weps.Items {
+		if w, ok := o.(*model.WorkloadEndpoint); !ok || w.Spec.Pod == "" || len(w.Spec.IPNetworks) == 0 || w.Spec.Orchestrator != "k8s" {
+			t.Errorf("workload endpoint %+v", o)
+		}
 	}
 	n, err := s.Get(ctx, model.KindNode, "", "node1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cn, ok := n.(*model.Node); !ok || cn.Spec.BGP == nil || cn.Spec.BGP.IPv4Address != "10.99.0.11/24" {
-		t.Errorf("Calico node1: %+v", n)
+		t.Errorf("Calico node1 without the BGP address its agent registered: %+v", n)
 	}
-	checkClusterNetworkPolicy(t, name)
-	checkCalicoYAML(t, name)
 }
 
 // checkCalicoYAML applies the walkthroughs' Calico manifests with kubectl through the
@@ -511,14 +532,12 @@ spec:
 	eventually(t, 30*time.Second, "NetworkPolicies over Baseline, under Admin", want(true))
 }
 
-// TestKubernetesYAOBank: YAOBank's Deployments with kubectl (lab up --with-yaobank), the
-// bank's page through its NodePort from outside, its policies applied with kubectl checked
-// on real packets against the calculation.
-func TestKubernetesYAOBank(t *testing.T) {
-	needKube(t)
-	name := newKubeLab(t, RoutingBGP, 2)
-	mustRun(t, name, "lab", "up", "--kubernetes", "--name", name, "--nodes", "2", "--with-yaobank")
-	mustRun(t, name, "lab", "external", "add", "--name", name, "ext")
+// checkYAOBank: YAOBank's Deployments with kubectl (lab up --with-yaobank on the running
+// lab), the bank's page through its NodePort from outside (the host ext), its policies
+// applied with kubectl checked on real packets against the calculation.
+func checkYAOBank(t *testing.T, name string) {
+	t.Helper()
+	mustRun(t, name, "lab", "up", "--kubernetes", "--name", name, "--nodes", "3", "--with-yaobank")
 	page := mustRun(t, name, "lab", "external", "exec", "--name", name, "ext", "--", binary, "demo", "fetch", "http://10.99.0.11:30180/")
 	if !strings.Contains(page, "Balance") {
 		t.Errorf("the bank's page from outside:\n%s", page)
@@ -544,26 +563,24 @@ func TestKubernetesYAOBank(t *testing.T) {
 	}
 }
 
-// TestKubernetesNodeAddRemove: a node joins a running cluster (kubelet certificate from the
-// lab's CA, the DaemonSet's agent) and takes pods; removed (drained, Node deleted), its
-// IPAM block affinities are released by the controllers and the other pods keep their
-// connectivity. Then every process of the lab is killed, and lab down still removes all.
-func TestKubernetesNodeAddRemove(t *testing.T) {
-	needKube(t)
-	name := newKubeLab(t, RoutingBGP, 2)
+// checkNodeAddRemove: a node joins the running cluster (kubelet certificate from the lab's
+// CA, the DaemonSet's agent) and takes pods; removed (drained, Node deleted), its IPAM
+// block affinities are released by the controllers and the other pods keep their
+// connectivity.
+func checkNodeAddRemove(t *testing.T, name string) {
+	t.Helper()
 	mustRun(t, name, "lab", "node", "add", "--name", name)
-	kubectlT(t, name, kubeWeb, "apply", "-f", "-")
+	kubectlT(t, name, "", "scale", "deploy/web", "--replicas=8")
 	kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
-	kubectlT(t, name, "", "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
-	if m, r := matrixResults(t, name, "-n", "default", "--compare"); r.code != 0 || len(m) != 49 {
+	if affinities(t, name, "node4") == 0 {
+		t.Fatal("node4 has no block affinity while its pods run")
+	}
+	if m, r := matrixResults(t, name, "-n", "default", "--compare"); r.code != 0 || len(m) != 81 {
 		t.Fatalf("matrix with the added node: exit %d, %d rows\n%s", r.code, len(m), r.stderr)
 	}
-	if affinities(t, name, "node3") == 0 {
-		t.Fatal("node3 has no block affinity while its pods run")
-	}
-	mustRun(t, name, "lab", "node", "remove", "--name", name, "node3")
-	eventually(t, 60*time.Second, "node3's block affinities released", func() (bool, string) {
-		n := affinities(t, name, "node3")
+	mustRun(t, name, "lab", "node", "remove", "--name", name, "node4")
+	eventually(t, 60*time.Second, "node4's block affinities released", func() (bool, string) {
+		n := affinities(t, name, "node4")
 		return n == 0, fmt.Sprintf("%d left", n)
 	})
 	kubectlT(t, name, "", "rollout", "status", "deploy/web", "--timeout=120s")
@@ -576,7 +593,6 @@ func TestKubernetesNodeAddRemove(t *testing.T) {
 		}
 		return r.code == 0, r.stderr
 	})
-	crash(t, name) // the cleanup's lab down must leave nothing after a crash
 }
 
 // affinities counts the block affinities of node.
