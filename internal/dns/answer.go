@@ -32,6 +32,11 @@ func (v *view) answer(zone string, q mdns.Question) result {
 	if name == apex {
 		return v.apexAnswer(zone, q)
 	}
+	if inReverseZone(name) {
+		v.mu.RLock()
+		defer v.mu.RUnlock()
+		return v.reverseAnswer(zone, name, q.Qtype)
+	}
 	if !strings.HasSuffix(name, "."+apex) {
 		return result{rcode: mdns.RcodeNameError} // never forwarded
 	}

@@ -146,6 +146,15 @@ func TestServer(t *testing.T) {
 		{"summary.yaobank.svc.cluster.local.yaobank.svc.cluster.local", mdns.TypeA, []string{"NXDOMAIN"}},
 		{"yaobank.svc.cluster.local", mdns.TypeA, []string{"NOERROR"}},
 		{"example.org", mdns.TypeA, []string{"NXDOMAIN"}},
+		{"50.0.96.10.in-addr.arpa", mdns.TypePTR, []string{"NOERROR", "PTR summary.yaobank.svc.cluster.local."}},
+		{"1.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", mdns.TypePTR, []string{"NOERROR", "PTR dual.default.svc.cluster.local."}},
+		{"7.0.244.10.in-addr.arpa", mdns.TypePTR, []string{"NOERROR", "PTR db-0.db.default.svc.cluster.local."}},
+		{"5.0.244.10.in-addr.arpa", mdns.TypePTR, []string{"NOERROR", "PTR 10-244-0-5.db.default.svc.cluster.local."}},
+		{"6.0.244.10.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}}, // not ready
+		{"50.0.96.10.in-addr.arpa", mdns.TypeA, []string{"NOERROR"}},
+		{"1.1.1.1.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}},
+		{"050.0.96.10.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}},
+		{"0.96.10.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}},
 		{"cluster.local", mdns.TypeSOA, []string{"NOERROR", "SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"}},
 	}
 	for _, tt := range tests {
