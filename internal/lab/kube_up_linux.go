@@ -109,6 +109,9 @@ func upKube(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err := startNodes(ctx, cfg, st, out); err != nil {
 		return err
 	}
+	if err := routeControlPlane(st); err != nil {
+		return err
+	}
 	if err := installTrellis(ctx, cfg, st, out); err != nil {
 		return err
 	}
