@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -434,5 +435,13 @@ func TestRoutingOffHasNoRouter(t *testing.T) {
 	a := New(cfg, memory.New(10), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, nil)
 	if a.routing != nil || a.Status().BGPPeers != nil {
 		t.Fatal("routing off: the agent has a router")
+	}
+}
+
+// TestCalculationKindsIncludeClusterNetworkPolicy: the agent watches every kind the policy
+// engine converts, ClusterNetworkPolicy among them.
+func TestCalculationKindsIncludeClusterNetworkPolicy(t *testing.T) {
+	if !slices.Contains(calculationKinds(), model.KindClusterNetworkPolicy) {
+		t.Errorf("calculationKinds() = %v, want ClusterNetworkPolicy among them", calculationKinds())
 	}
 }
