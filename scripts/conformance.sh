@@ -50,6 +50,7 @@ done
 case $ROUTING in bgp | vxlan) ;; *) die "ROUTING=$ROUTING: want bgp or vxlan" ;; esac
 [ "$(id -u)" = 0 ] || die "run as root (the lab makes network namespaces)"
 [ -x "$TRELLIS" ] || die "$TRELLIS missing: make build"
+command -v jq >/dev/null || die "jq is required: apt-get install jq"
 
 declare -A STEP_SECONDS=()
 timed() { # timed NAME CMD...: run CMD, record its duration

@@ -67,7 +67,7 @@ run_cnp() {
 	# The test output to the log (stderr), the JUnit report to its file.
 	local sctp
 	sctp=$(echo "$CNP_SCTP_TESTS" | sed 's/[^|]*/TestConformance\/&/g; s/|/,/g')
-	go -C "$mod" run ./junit -skipped "$sctp" -reason "no SCTP in this kernel" \
+	go -C "$mod" run ./junit -depth 2 -skipped "$sctp" -reason "no SCTP in this kernel" \
 		<"$OUT/cnp.json" >"$OUT/cnp.junit.xml" || rc=1
 	return "$rc"
 }

@@ -1,9 +1,11 @@
 // Command junit reads `go test -json` events on stdin, writes the tests' output to stderr
 // as `go test -v` would show it, and a JUnit XML report to stdout whose test cases carry a
 // status attribute (passed, failed, skipped) as ginkgo's reports do, so that one counter
-// reads every suite's report. A test with subtests is left out unless it failed without
-// any (a failed set-up); tests named by -skipped (left out with go test -skip) are reported
-// as skipped with -reason.
+// reads every suite's report. With -depth N only tests N levels deep are reported
+// (TestConformance/CNPAdminTierEgressTCP is 2: one conformance test, failed if any of its
+// subtests failed), else the leaves; a shallower test that failed without any reported
+// test below it (a failed set-up) is reported too. Tests named by -skipped (left out with
+// go test -skip) are reported as skipped with -reason.
 package main
 
 import (
@@ -58,6 +60,7 @@ func main() {
 func run() error {
 	skipped := flag.String("skipped", "", "comma-separated names of tests skipped by name")
 	reason := flag.String("reason", "skipped by name", "why the -skipped tests are skipped")
+	depth := flag.Int("depth", 0, "report the tests this many levels deep (0: the leaves)")
 	flag.Parse()
 	out := map[string]*strings.Builder{}
 	var s suite
@@ -108,7 +111,7 @@ func run() error {
 			s.Cases = append(s.Cases, testCase{Name: n, ClassName: s.Name, Status: "skipped", Skipped: &message{Message: *reason}})
 		}
 	}
-	s.Cases = leaves(s.Cases)
+	s.Cases = reported(s.Cases, *depth)
 	s.Tests, s.Failures, s.Skipped = len(s.Cases), 0, 0
 	for _, c := range s.Cases {
 		switch c.Status {
@@ -128,17 +131,36 @@ func run() error {
 	return nil
 }
 
-// leaves drops the tests that have subtests, unless one failed without any.
-func leaves(cases []testCase) []testCase {
-	parent := map[string]bool{}
+// reported keeps the tests depth levels deep (the leaves when depth is 0), and the failed
+// tests that have no kept test below them.
+func reported(cases []testCase, depth int) []testCase {
+	level := func(name string) int { return strings.Count(name, "/") + 1 }
+	keep := map[string]bool{}
 	for _, c := range cases {
-		if i := strings.LastIndex(c.Name, "/"); i > 0 {
-			parent[c.Name[:i]] = true
+		keep[c.Name] = depth > 0 && level(c.Name) == depth
+	}
+	if depth == 0 {
+		parent := map[string]bool{}
+		for _, c := range cases {
+			if i := strings.LastIndex(c.Name, "/"); i > 0 {
+				parent[c.Name[:i]] = true
+			}
 		}
+		for _, c := range cases {
+			keep[c.Name] = !parent[c.Name]
+		}
+	}
+	below := func(name string) bool {
+		for n, k := range keep {
+			if k && strings.HasPrefix(n, name+"/") {
+				return true
+			}
+		}
+		return false
 	}
 	var out []testCase
 	for _, c := range cases {
-		if !parent[c.Name] {
+		if keep[c.Name] || (c.Status == "failed" && !below(c.Name) && (depth == 0 || level(c.Name) < depth)) {
 			out = append(out, c)
 		}
 	}
