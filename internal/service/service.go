@@ -182,7 +182,7 @@ type Part struct {
 // Assemble it lets a caller recompute only the Services whose inputs changed:
 // Assemble(ComputeService(...) for every Service) equals Compute.
 func ComputeService(node string, svc *corev1.Service, sl []*discoveryv1.EndpointSlice) Part {
-	if svc.Spec.Type == corev1.ServiceTypeExternalName || headless(svc) {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName || headless(svc) || otherProxy(svc) {
 		return Part{}
 	}
 	var p Part
@@ -224,6 +224,20 @@ func comparePorts(a, b Port) int {
 
 func headless(svc *corev1.Service) bool {
 	return svc.Spec.ClusterIP == corev1.ClusterIPNone
+}
+
+// Labels by which a Service opts out of the default service proxy, as kube-proxy reads
+// them: another proxy implements it, or it is to be treated as headless.
+const (
+	LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
+	LabelHeadless         = "service.kubernetes.io/headless"
+)
+
+// otherProxy reports whether the Service carries either opt-out label (any value).
+func otherProxy(svc *corev1.Service) bool {
+	_, named := svc.Labels[LabelServiceProxyName]
+	_, headless := svc.Labels[LabelHeadless]
+	return named || headless
 }
 
 func healthCheck(svc *corev1.Service, ports []Port) (HealthCheck, bool) {
