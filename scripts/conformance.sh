@@ -26,9 +26,9 @@ KUBE_VERSION=v1.37.1
 STAGING_VERSION=v0.37.1
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR=${TRELLIS_CONFORMANCE_MIRROR:-http://deb.debian.org/debian}
-# What the tests exec in agnhost and glibc-dns-testing pods: sh/bash, curl, nc, dig, getent
+# What the tests exec in agnhost and glibc-dns-testing pods: sh/bash, curl, wget, nc, dig, getent
 # (libc-bin), lsmod (kmod), ip.
-DEBIAN_PACKAGES=bash,curl,netcat-openbsd,dnsutils,iproute2,kmod,libc-bin,ca-certificates
+DEBIAN_PACKAGES=bash,curl,wget,netcat-openbsd,dnsutils,iproute2,kmod,libc-bin,ca-certificates
 CACHE=${TRELLIS_CONFORMANCE_CACHE:-/var/cache/trellis/conformance}
 BIN=$CACHE/$KUBE_VERSION/bin
 NICE=${TRELLIS_CONFORMANCE_NICE:-10}
@@ -111,10 +111,16 @@ build_rootfs() {
 build_images() {
 	IMAGES=$CACHE/$KUBE_VERSION/images.tar
 	local spec=$CACHE/$KUBE_VERSION/images.json agnhost='["/agnhost"]' e2e=registry.k8s.io/e2e-test-images
+	# agnhost porter's TLS servers read localhost.crt and .key from / (its Dockerfile adds them).
+	local porter
+	porter=$(cd "$CACHE/$KUBE_VERSION/src" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' k8s.io/kubernetes)/test/images/agnhost/porter
+	[ -f "$porter/localhost.crt" ] || die "no $porter/localhost.crt in the module cache"
 	cat >"$spec.new" <<EOF
 {
   "rootfs": "$ROOTFS",
-  "files": [{"source": "$BIN/agnhost", "path": "/agnhost", "mode": 493}],
+  "files": [{"source": "$BIN/agnhost", "path": "/agnhost", "mode": 493},
+    {"source": "$porter/localhost.crt", "path": "/localhost.crt", "mode": 420},
+    {"source": "$porter/localhost.key", "path": "/localhost.key", "mode": 420}],
   "images": [
     {"ref": "$e2e/agnhost:2.66.1", "entrypoint": $agnhost, "cmd": ["pause"]},
     {"ref": "$e2e/agnhost:2.45", "entrypoint": $agnhost, "cmd": ["pause"]},
