@@ -114,6 +114,14 @@ func TestServer(t *testing.T) {
 		}),
 		slice("default", "db", "db-1", map[string]bool{"10.244.0.5": true, "10.244.0.6": false, "10.244.0.7": true},
 			map[string]string{"10.244.0.7": "db-0"}),
+		// A second slice naming a port the service spec does not (the DNS conformance spec
+		// "should provide DNS for a service with multiple EndpointSlices and no Endpoints").
+		func() *discoveryv1.EndpointSlice {
+			s := slice("default", "db", "db-2", map[string]bool{"10.244.0.8": true}, nil)
+			https, port := "https", int32(8443)
+			s.Ports[0].Name, s.Ports[0].Port = &https, &port
+			return s
+		}(),
 	}
 	for _, o := range objs {
 		if _, err := st.Create(ctx, o); err != nil {
@@ -130,7 +138,7 @@ func TestServer(t *testing.T) {
 		{"SUMMARY.yaobank.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.96.0.50"}},
 		{"summary.yaobank.svc.cluster.local", mdns.TypeAAAA, []string{"NOERROR"}},
 		{"dual.default.svc.cluster.local", mdns.TypeAAAA, []string{"NOERROR", "AAAA 2001:db8::51"}},
-		{"db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.5", "A 10.244.0.7"}},
+		{"db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.5", "A 10.244.0.7", "A 10.244.0.8"}},
 		{"db-0.db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.7"}},
 		{"10-244-0-5.db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.5"}},
 		{"10-244-0-6.db.default.svc.cluster.local", mdns.TypeA, []string{"NXDOMAIN"}},
@@ -138,6 +146,8 @@ func TestServer(t *testing.T) {
 		{"_http._tcp.db.default.svc.cluster.local", mdns.TypeSRV, []string{"NOERROR",
 			"SRV 0 100 8080 10-244-0-5.db.default.svc.cluster.local.", "SRV 0 100 8080 db-0.db.default.svc.cluster.local."}},
 		{"_grpc._tcp.summary.yaobank.svc.cluster.local", mdns.TypeSRV, []string{"NXDOMAIN"}},
+		{"_https._tcp.db.default.svc.cluster.local", mdns.TypeSRV, []string{"NOERROR", "SRV 0 100 8443 10-244-0-8.db.default.svc.cluster.local."}},
+		{"_https._udp.db.default.svc.cluster.local", mdns.TypeSRV, []string{"NXDOMAIN"}},
 		{"ext.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "CNAME example.org."}},
 		{"10-244-1-5.default.pod.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.1.5"}},
 		{"2001-db8--5.default.pod.cluster.local", mdns.TypeAAAA, []string{"NOERROR", "AAAA 2001:db8::5"}},
