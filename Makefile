@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/; every target works on a fresh clone as root.
-.PHONY: setup build test test-integration e2e lint bench demo fuzz kube crds image manifests
+.PHONY: setup build test test-integration e2e lint bench demo fuzz kube crds image manifests conformance
 
 setup:            ## install system packages and build bin/trellis
 	scripts/setup.sh
@@ -45,3 +45,7 @@ image: build      ## localhost/trellis:latest and localhost/trellis-pause:latest
 
 manifests:        ## regenerate deploy/trellis.yaml (`trellis manifests` with its defaults)
 	go test -count=1 -run '^TestCheckedIn$$' ./internal/manifests/ -args -update
+
+# Not part of `make test` or CI: about an hour with warm caches (docs/conformance.md).
+conformance: build ## upstream suites in a Kubernetes lab: [SUITES="netpol network services dns cnp"] [ROUTING=bgp|vxlan] [PROCS=4]
+	SUITES="$(SUITES)" ROUTING="$(ROUTING)" PROCS="$(PROCS)" scripts/conformance.sh

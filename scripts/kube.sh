@@ -61,58 +61,11 @@ for b in "${targets[@]}"; do
 done
 [ ${#missing[@]} -gt 0 ] || exit 0
 
-# The throwaway module. GOFLAGS=-mod=mod lets go resolve the rest of the graph itself.
+# The throwaway module (shared helpers with scripts/conformance.sh).
+. "$(dirname "$0")/lib/kubemod.sh"
 src=$CACHE/src
-if [ ! -f "$src/.ready" ]; then
-	say "preparing build module in $src"
-	cd "$src"
-	rm -f go.mod go.sum
-	cat >go.mod <<EOF
-module trellis.local/kubebuild
-
-go 1.26
-
-require k8s.io/kubernetes $KUBE_VERSION
-EOF
-	say "downloading k8s.io/kubernetes $KUBE_VERSION go.mod"
-	modjson=$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBE_VERSION") ||
-		die "download k8s.io/kubernetes@$KUBE_VERSION from the module proxy failed"
-	kmod=$(printf '%s\n' "$modjson" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
-	[ -f "$kmod" ] || die "no go.mod for k8s.io/kubernetes@$KUBE_VERSION in the module cache"
-	# Every "k8s.io/x => ./staging/..." replace in kubernetes' go.mod.
-	staging=$(awk '$2 == "=>" && $3 ~ /^\.\/staging\// && $1 ~ /^k8s\.io\// {print $1}' "$kmod" | sort -u)
-	[ -n "$staging" ] || die "found no staging replaces in $kmod"
-	{
-		echo
-		echo "replace ("
-		for m in $staging; do echo "	$m => $m $STAGING_VERSION"; done
-		echo ")"
-	} >>go.mod
-	say "replaced $(echo "$staging" | wc -l) staging modules with $STAGING_VERSION"
-	cat >tools.go <<'EOF'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-)
-EOF
-	say "resolving the module graph (go mod tidy)"
-	nice -n "$NICE" go mod tidy -e >/dev/null 2>"$src/tidy.log" ||
-		die "go mod tidy failed in $src, see $src/tidy.log"
-	touch .ready
-fi
-
-ldflags="-s -w \
- -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
- -X k8s.io/component-base/version.gitMajor=1 \
- -X k8s.io/component-base/version.gitMinor=37 \
- -X k8s.io/component-base/version.gitTreeState=clean"
+kubemod_prepare "$src" "${PKG[@]}"
+ldflags=$(kubemod_ldflags)
 
 cd "$src"
 for b in "${missing[@]}"; do

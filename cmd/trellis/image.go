@@ -51,7 +51,49 @@ func newImageCmd() *cobra.Command {
 	build.Flags().StringVarP(&out, "output", "o", "", "the docker-archive file to write")
 	build.Flags().StringVar(&bin, "binary", "", "the trellis binary to ship (default: this one)")
 	build.Flags().StringVar(&nft, "nft", "", "the nft program to ship with its libraries (default: nft on PATH)")
-	c.AddCommand(build)
+	c.AddCommand(build, newImageComposeCmd())
+	return c
+}
+
+// newImageComposeCmd returns `trellis image compose`: images from a root filesystem
+// tarball and added files, under names of the caller's choosing (the conformance images).
+func newImageComposeCmd() *cobra.Command {
+	var spec, out string
+	c := &cobra.Command{
+		Use:   "compose --spec FILE --output FILE",
+		Short: "Write images made of a root filesystem tarball and added files as a docker-archive",
+		Long: "Read a JSON spec {\"rootfs\": TAR, \"files\": [{\"source\", \"path\", \"mode\"}],\n" +
+			"\"images\": [{\"ref\", \"entrypoint\", \"cmd\"}]} and write every image, all sharing the\n" +
+			"two layers, to one docker-archive. scripts/conformance.sh builds the upstream test\n" +
+			"images with it from a Debian root filesystem and agnhost.",
+		Example: "  trellis image compose --spec images.json --output /tmp/test-images.tar",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if spec == "" || out == "" {
+				return ctl.Usagef("--spec and --output are required")
+			}
+			f, err := os.Open(spec)
+			if err != nil {
+				return fmt.Errorf("image compose: %w", err)
+			}
+			defer f.Close()
+			s, err := image.ReadComposeSpec(f)
+			if err != nil {
+				return fmt.Errorf("image compose: %s: %w", spec, err)
+			}
+			refs, err := image.Compose(s, out)
+			if err != nil {
+				return err
+			}
+			for _, r := range refs {
+				fmt.Fprintf(c.OutOrStdout(), "%s\n", r)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "written to %s\n", out)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&spec, "spec", "", "the JSON spec of the images")
+	c.Flags().StringVarP(&out, "output", "o", "", "the docker-archive file to write")
 	return c
 }
 

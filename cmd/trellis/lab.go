@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -74,6 +75,11 @@ func newLabUpCmd(o *ctl.Options) *cobra.Command {
 				return fmt.Errorf("lab up: find the trellis binary: %w", err)
 			}
 			cfg.Binary = bin
+			for i, a := range cfg.ImageArchives {
+				if cfg.ImageArchives[i], err = filepath.Abs(a); err != nil {
+					return fmt.Errorf("lab up: image archive %s: %w", a, err)
+				}
+			}
 			if o.Logger != nil && o.Logger.Enabled(c.Context(), slog.LevelDebug) {
 				cfg.LogLevel = "debug"
 			}
@@ -91,6 +97,7 @@ func newLabUpCmd(o *ctl.Options) *cobra.Command {
 	c.Flags().DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "how long to wait for the datastore and every agent (at least 5m with --kubernetes)")
 	c.Flags().BoolVar(&cfg.Kubernetes, "kubernetes", false, "a real Kubernetes cluster: kube-apiserver, controller manager and scheduler, containerd and a kubelet per node, Trellis installed from its manifests")
 	c.Flags().StringVar(&cfg.ServiceCIDR, "service-cidr", lab.DefaultServiceCIDR, "with --kubernetes: the service cluster IP range")
+	c.Flags().StringArrayVar(&cfg.ImageArchives, "image-archive", nil, "with --kubernetes: a docker-archive or OCI tarball to import into every node's containerd, also into nodes added later (repeatable)")
 	return c
 }
 

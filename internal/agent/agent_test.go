@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,4 +474,12 @@ spec:
 		t.Fatal(err)
 	}
 	wantPort("2379", true)
+}
+
+// TestCalculationKindsIncludeClusterNetworkPolicy: the agent watches every kind the policy
+// engine converts, ClusterNetworkPolicy among them.
+func TestCalculationKindsIncludeClusterNetworkPolicy(t *testing.T) {
+	if !slices.Contains(calculationKinds(), model.KindClusterNetworkPolicy) {
+		t.Errorf("calculationKinds() = %v, want ClusterNetworkPolicy among them", calculationKinds())
+	}
 }

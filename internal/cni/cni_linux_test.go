@@ -373,3 +373,53 @@ func TestIPv6Only(t *testing.T) {
 		t.Errorf("CHECK: %v", err)
 	}
 }
+
+// TestDelOfOldSandboxKeepsRecreatedPod: a StatefulSet re-creates a pod under the same name
+// (so the same host-side veth name) in a new sandbox, and the runtime repeats the old
+// sandbox's DEL afterwards (StopPodSandbox again, RemovePodSandbox), with its namespace
+// still there or already gone. The new pod keeps its interface, addresses and endpoint.
+// Found by network-policy-api's conformance suite, whose base StatefulSets' pods lost eth0.
+func TestDelOfOldSandboxKeepsRecreatedPod(t *testing.T) {
+	for _, oldNS := range []string{"kept", "removed", "not given"} {
+		t.Run(oldNS, func(t *testing.T) {
+			e := newEnv(t)
+			l := e.conflist(confOpts{version: "1.0.0", assign6: true})
+			old := e.newPod("default", "db-0", nil, nil)
+			e.mustAdd(l, old.rt())
+			// The re-created pod: same name, a new sandbox (container ID and namespace).
+			cur := &pod{ns: old.ns, name: old.name, netns: "trl-p-" + randSuffix(), containerID: "ctr-" + randSuffix()}
+			if err := netns.Create(cur.netns); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = netns.Delete(cur.netns) })
+			r := e.mustAdd(l, cur.rt())
+			addrs := resultAddrs(r)
+			rt := old.rt()
+			switch oldNS {
+			case "removed":
+				if err := netns.Delete(old.netns); err != nil {
+					t.Fatal(err)
+				}
+				if err := netns.Create(old.netns); err != nil { // for the cleanup
+					t.Fatal(err)
+				}
+				rt.NetNS = netns.Path(old.netns) + "-gone"
+			case "not given":
+				rt.NetNS = ""
+			}
+			for range 2 {
+				if err := e.run(func(ctx context.Context) error { return e.cni.DelNetworkList(ctx, l, rt) }); err != nil {
+					t.Fatalf("DEL of the old sandbox: %v", err)
+				}
+			}
+			hostIf := HostVethName(cur.ns, cur.name, cur.containerID)
+			e.assertPodPlumbing(cur, hostIf, addrs)
+			if got := e.owned(cur.containerID); !slices.Equal(got, addrs) {
+				t.Errorf("the new sandbox owns %v, want %v", got, addrs)
+			}
+			if wep, err := e.wep(cur); err != nil || wep.Spec.ContainerID != cur.containerID {
+				t.Errorf("the new sandbox's endpoint: %v, %v", wep, err)
+			}
+		})
+	}
+}

@@ -50,7 +50,10 @@
 // Invariants: stdout carries only the CNI result or error JSON; logs go to the log file and
 // to stderr (warnings and errors). ADD is idempotent for a container (addresses are found
 // again by handle "<network name>.<container ID>", the interface is rebuilt); DEL is
-// idempotent and succeeds when the namespace or the link is already gone. When ADD fails
+// idempotent and succeeds when the namespace or the link is already gone; it removes the
+// pair through the pod side in CNI_NETNS, never by the host side's name, which a pod
+// re-created under the same name (a StatefulSet's) shares with its old sandbox, whose DEL
+// the runtime repeats after the new ADD. When ADD fails
 // half-way every step already done (addresses, links, endpoint) is undone, driven by a
 // success flag checked in a defer. Namespace switching goes through internal/netns.
 //

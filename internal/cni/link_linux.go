@@ -249,18 +249,19 @@ func configurePodSide(l podLink) error {
 	return nil
 }
 
-// teardownPodLink removes the pair: by the host side, or by the pod side when only that
-// is left. A missing namespace or link is not an error.
-func teardownPodLink(hostIf, contIf, nsPath string) error {
-	if err := deleteVeth(hostIf); err != nil {
-		return err
-	}
+// teardownPodLink removes the pair through the pod side, in the sandbox's own namespace.
+// Never by the host side's name: that name is derived from the pod's namespace and name,
+// so once a pod is re-created under the same name (a StatefulSet's) it names the new
+// sandbox's veth, and the runtime repeats the old sandbox's DEL late (StopPodSandbox again,
+// RemovePodSandbox), which would cut the new pod off. A namespace that is gone took the
+// pair with it; a missing pod side means the pair is someone else's or gone.
+func teardownPodLink(contIf, nsPath string) error {
 	if nsPath == "" {
 		return nil
 	}
 	nsh, err := vnetns.GetFromPath(nsPath)
 	if err != nil {
-		return nil // the namespace is gone, and the pod side with it
+		return nil // the namespace is gone, and the pair with it
 	}
 	defer nsh.Close()
 	return netns.DoHandle(nsh, func() error { return deleteVeth(contIf) })

@@ -74,7 +74,7 @@ func (p *plugin) add(c *call) (err error) {
 		if wepWritten != nil {
 			undo = append(undo, deleteEndpoint(c.ctx, c.st, wepWritten.Namespace, wepWritten.Name, w.ContainerID))
 		}
-		undo = append(undo, teardownPodLink(hostIf, w.IfName, c.args.Netns))
+		undo = append(undo, teardownPodLink(w.IfName, c.args.Netns))
 		if ipamRan {
 			undo = append(undo, c.free(w.ContainerID))
 		}
@@ -196,7 +196,6 @@ func (p *plugin) del(c *call) error {
 	if err != nil {
 		return err
 	}
-	hostIf := HostVethName(w.Namespace, w.Pod, w.ContainerID)
 	// The kernel takes tens of milliseconds to delete a veth; the datastore work does not
 	// depend on it and runs meanwhile. Each part is idempotent, so a DEL that fails in
 	// one part is simply repeated by the runtime.
@@ -204,7 +203,7 @@ func (p *plugin) del(c *call) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		done := c.tm.phase("linkDelete")
-		linkErr = teardownPodLink(hostIf, w.IfName, c.args.Netns)
+		linkErr = teardownPodLink(w.IfName, c.args.Netns)
 		done()
 	})
 	done := c.tm.phase("ipam")

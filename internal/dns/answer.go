@@ -32,6 +32,11 @@ func (v *view) answer(zone string, q mdns.Question) result {
 	if name == apex {
 		return v.apexAnswer(zone, q)
 	}
+	if inReverseZone(name) {
+		v.mu.RLock()
+		defer v.mu.RUnlock()
+		return v.reverseAnswer(zone, name, q.Qtype)
+	}
 	if !strings.HasSuffix(name, "."+apex) {
 		return result{rcode: mdns.RcodeNameError} // never forwarded
 	}
@@ -217,8 +222,14 @@ func (v *view) endpointAnswer(name string, svc *corev1.Service, host string, qty
 	return addrAnswer(name, addrs, qtype)
 }
 
-// srvAnswer answers _<port>._<proto>.<svc>.<ns>.svc for a named service port.
+// srvAnswer answers _<port>._<proto>.<svc>.<ns>.svc for a named port: of the service
+// spec for a ClusterIP service; of the ready endpoints for a headless one, whose
+// EndpointSlices may name ports its spec does not (as CoreDNS answers from endpoints).
 func (v *view) srvAnswer(zone, name string, svc *corev1.Service, port, proto string, qtype uint16) result {
+	svcName := strings.ToLower(svc.Name + "." + svc.Namespace + ".svc." + zone + ".")
+	if headless(svc) {
+		return v.headlessSRV(name, svcName, svc, port, proto, qtype)
+	}
 	var sp *corev1.ServicePort
 	for i, p := range svc.Spec.Ports {
 		if strings.EqualFold(p.Name, port) && strings.EqualFold(string(p.Protocol), proto) {
@@ -231,17 +242,19 @@ func (v *view) srvAnswer(zone, name string, svc *corev1.Service, port, proto str
 	if qtype != mdns.TypeSRV && qtype != mdns.TypeANY {
 		return result{}
 	}
-	svcName := strings.ToLower(svc.Name + "." + svc.Namespace + ".svc." + zone + ".")
 	var r result
-	if !headless(svc) {
-		r.answer = append(r.answer, &mdns.SRV{Hdr: hdr(name, mdns.TypeSRV), Priority: 0, Weight: 100, Port: uint16(sp.Port), Target: svcName})
-		extra := v.serviceAnswer(svcName, svc, mdns.TypeANY)
-		r.extra = extra.answer
-		return r
-	}
+	r.answer = append(r.answer, &mdns.SRV{Hdr: hdr(name, mdns.TypeSRV), Priority: 0, Weight: 100, Port: uint16(sp.Port), Target: svcName})
+	extra := v.serviceAnswer(svcName, svc, mdns.TypeANY)
+	r.extra = extra.answer
+	return r
+}
+
+// headlessSRV answers a headless service's SRV name from its ready endpoints' ports.
+func (v *view) headlessSRV(name, svcName string, svc *corev1.Service, port, proto string, qtype uint16) result {
+	var r result
 	for _, ep := range v.readyEndpoints(svc) {
 		for _, p := range ep.ports {
-			if p.Name == nil || !strings.EqualFold(*p.Name, sp.Name) || p.Port == nil {
+			if p.Name == nil || !strings.EqualFold(*p.Name, port) || p.Port == nil || !strings.EqualFold(slicePortProtocol(p), proto) {
 				continue
 			}
 			target := ep.host + "." + svcName
@@ -251,7 +264,26 @@ func (v *view) srvAnswer(zone, name string, svc *corev1.Service, port, proto str
 			}
 		}
 	}
+	if len(r.answer) == 0 {
+		for _, sp := range svc.Spec.Ports {
+			if strings.EqualFold(sp.Name, port) && strings.EqualFold(string(sp.Protocol), proto) {
+				return result{} // a port of the spec, no ready endpoint serves it
+			}
+		}
+		return result{rcode: mdns.RcodeNameError}
+	}
+	if qtype != mdns.TypeSRV && qtype != mdns.TypeANY {
+		return result{}
+	}
 	return r
+}
+
+// slicePortProtocol is an EndpointSlice port's protocol, TCP when unset.
+func slicePortProtocol(p discoveryv1.EndpointPort) string {
+	if p.Protocol == nil {
+		return string(corev1.ProtocolTCP)
+	}
+	return string(*p.Protocol)
 }
 
 func soa(zone string) mdns.RR {

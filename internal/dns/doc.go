@@ -5,8 +5,13 @@
 //   - <svc>.<ns>.svc.<zone> A/AAAA: the cluster IPs; for a headless service the addresses
 //     of its ready endpoints; an ExternalName service: a CNAME (not followed);
 //   - <hostname-or-dashed-ip>.<svc>.<ns>.svc.<zone>: one endpoint of a headless service;
-//   - _<port>._<proto>.<svc>.<ns>.svc.<zone> SRV for named service ports;
-//   - <dashed-ip>.<ns>.pod.<zone>: the address itself ("pods insecure").
+//   - _<port>._<proto>.<svc>.<ns>.svc.<zone> SRV for named service ports; for a headless
+//     service, the named ports of its ready endpoints (its EndpointSlices may name ports
+//     its spec does not);
+//   - <dashed-ip>.<ns>.pod.<zone>: the address itself ("pods insecure");
+//   - PTR in in-addr.arpa and ip6.arpa: a service's cluster IP names the service, a ready
+//     endpoint of a headless service names <host>.<svc>.<ns>.svc.<zone> (the Kubernetes DNS
+//     specification; the DNS conformance specs look these up).
 //
 // A name that exists without records of the asked type gets NOERROR with no answer; any
 // other name, inside or outside the zone, gets NXDOMAIN.

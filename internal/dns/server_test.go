@@ -114,6 +114,14 @@ func TestServer(t *testing.T) {
 		}),
 		slice("default", "db", "db-1", map[string]bool{"10.244.0.5": true, "10.244.0.6": false, "10.244.0.7": true},
 			map[string]string{"10.244.0.7": "db-0"}),
+		// A second slice naming a port the service spec does not (the DNS conformance spec
+		// "should provide DNS for a service with multiple EndpointSlices and no Endpoints").
+		func() *discoveryv1.EndpointSlice {
+			s := slice("default", "db", "db-2", map[string]bool{"10.244.0.8": true}, nil)
+			https, port := "https", int32(8443)
+			s.Ports[0].Name, s.Ports[0].Port = &https, &port
+			return s
+		}(),
 	}
 	for _, o := range objs {
 		if _, err := st.Create(ctx, o); err != nil {
@@ -130,7 +138,7 @@ func TestServer(t *testing.T) {
 		{"SUMMARY.yaobank.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.96.0.50"}},
 		{"summary.yaobank.svc.cluster.local", mdns.TypeAAAA, []string{"NOERROR"}},
 		{"dual.default.svc.cluster.local", mdns.TypeAAAA, []string{"NOERROR", "AAAA 2001:db8::51"}},
-		{"db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.5", "A 10.244.0.7"}},
+		{"db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.5", "A 10.244.0.7", "A 10.244.0.8"}},
 		{"db-0.db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.7"}},
 		{"10-244-0-5.db.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.0.5"}},
 		{"10-244-0-6.db.default.svc.cluster.local", mdns.TypeA, []string{"NXDOMAIN"}},
@@ -138,6 +146,8 @@ func TestServer(t *testing.T) {
 		{"_http._tcp.db.default.svc.cluster.local", mdns.TypeSRV, []string{"NOERROR",
 			"SRV 0 100 8080 10-244-0-5.db.default.svc.cluster.local.", "SRV 0 100 8080 db-0.db.default.svc.cluster.local."}},
 		{"_grpc._tcp.summary.yaobank.svc.cluster.local", mdns.TypeSRV, []string{"NXDOMAIN"}},
+		{"_https._tcp.db.default.svc.cluster.local", mdns.TypeSRV, []string{"NOERROR", "SRV 0 100 8443 10-244-0-8.db.default.svc.cluster.local."}},
+		{"_https._udp.db.default.svc.cluster.local", mdns.TypeSRV, []string{"NXDOMAIN"}},
 		{"ext.default.svc.cluster.local", mdns.TypeA, []string{"NOERROR", "CNAME example.org."}},
 		{"10-244-1-5.default.pod.cluster.local", mdns.TypeA, []string{"NOERROR", "A 10.244.1.5"}},
 		{"2001-db8--5.default.pod.cluster.local", mdns.TypeAAAA, []string{"NOERROR", "AAAA 2001:db8::5"}},
@@ -146,6 +156,15 @@ func TestServer(t *testing.T) {
 		{"summary.yaobank.svc.cluster.local.yaobank.svc.cluster.local", mdns.TypeA, []string{"NXDOMAIN"}},
 		{"yaobank.svc.cluster.local", mdns.TypeA, []string{"NOERROR"}},
 		{"example.org", mdns.TypeA, []string{"NXDOMAIN"}},
+		{"50.0.96.10.in-addr.arpa", mdns.TypePTR, []string{"NOERROR", "PTR summary.yaobank.svc.cluster.local."}},
+		{"1.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa", mdns.TypePTR, []string{"NOERROR", "PTR dual.default.svc.cluster.local."}},
+		{"7.0.244.10.in-addr.arpa", mdns.TypePTR, []string{"NOERROR", "PTR db-0.db.default.svc.cluster.local."}},
+		{"5.0.244.10.in-addr.arpa", mdns.TypePTR, []string{"NOERROR", "PTR 10-244-0-5.db.default.svc.cluster.local."}},
+		{"6.0.244.10.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}}, // not ready
+		{"50.0.96.10.in-addr.arpa", mdns.TypeA, []string{"NOERROR"}},
+		{"1.1.1.1.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}},
+		{"050.0.96.10.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}},
+		{"0.96.10.in-addr.arpa", mdns.TypePTR, []string{"NXDOMAIN"}},
 		{"cluster.local", mdns.TypeSOA, []string{"NOERROR", "SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"}},
 	}
 	for _, tt := range tests {

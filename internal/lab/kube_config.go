@@ -114,20 +114,27 @@ func writeNodeConfig(name, node, dnsIP string) error {
 	return installLoopbackPlugin(dir)
 }
 
-// loopbackPlugin is the distribution's CNI loopback plugin (Debian's
-// containernetworking-plugins), which containerd runs for every pod's lo.
-const loopbackPlugin = "/usr/lib/cni/loopback"
+// distributionPlugins are the distribution's CNI plugins (Debian's
+// containernetworking-plugins) a node gets in its /opt/cni/bin, as a kubeadm node's OS
+// package (kubernetes-cni) gives them: loopback, which containerd runs for every pod's lo,
+// and portmap, which Trellis's conflist chains for hostPorts when it is there.
+var distributionPlugins = []string{"/usr/lib/cni/loopback", "/usr/lib/cni/portmap"}
 
-// installLoopbackPlugin puts the loopback plugin into the node's /opt/cni/bin, as a
-// kubeadm node's OS package (kubernetes-cni) would: Trellis installs only its own plugins.
+// installLoopbackPlugin puts the distribution's plugins into the node's /opt/cni/bin:
+// Trellis installs only its own plugins.
 func installLoopbackPlugin(dir string) error {
-	data, err := os.ReadFile(loopbackPlugin)
-	if err != nil {
-		return fmt.Errorf("the CNI loopback plugin containerd needs: %w (apt-get install containernetworking-plugins)", err)
-	}
 	bin := filepath.Join(dir, "cni-bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(bin, "loopback"), data, 0o755)
+	for _, p := range distributionPlugins {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("the CNI plugin a node needs: %w (apt-get install containernetworking-plugins)", err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, filepath.Base(p)), data, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -43,9 +43,9 @@ func needKube(t *testing.T) {
 	}
 }
 
-// newKubeLab starts a Kubernetes-mode lab and registers its removal, after which nothing
-// of it may remain.
-func newKubeLab(t *testing.T, routing string, nodes int) string {
+// newKubeLab starts a Kubernetes-mode lab (with extra lab up arguments) and registers its
+// removal, after which nothing of it may remain.
+func newKubeLab(t *testing.T, routing string, nodes int, extra ...string) string {
 	t.Helper()
 	var b [3]byte
 	_, _ = rand.Read(b[:])
@@ -69,8 +69,8 @@ func newKubeLab(t *testing.T, routing string, nodes int) string {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "lab", "up", "--kubernetes", "--name", name, "--routing", routing,
-		"--nodes", fmt.Sprint(nodes)).CombinedOutput()
+	out, err := exec.CommandContext(ctx, binary, append([]string{"lab", "up", "--kubernetes", "--name", name, "--routing", routing,
+		"--nodes", fmt.Sprint(nodes)}, extra...)...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "lab "+name+" is up") {
 		t.Fatalf("lab up --kubernetes: %v\n%s", err, out)
 	}

@@ -83,6 +83,9 @@ func kubeAddNode(ctx context.Context, labName, node string, out io.Writer) (Node
 			return err
 		}
 		fmt.Fprintf(out, "node %s: Ready, agent ready\n", node)
+		if err := routeControlPlane(st); err != nil {
+			return err
+		}
 		err = reconfigureRouters(ctx, st)
 		if st.Routing == RoutingBGP {
 			waitSessions(wctx, ns, out)
@@ -139,6 +142,9 @@ func kubeRemoveNode(ctx context.Context, labName, node string, out io.Writer) er
 		}
 		st.Nodes = deleteNode(st.Nodes, node)
 		fmt.Fprintf(out, "node %s removed\n", node)
+		if err := routeControlPlane(st); err != nil {
+			return err
+		}
 		return reconfigureRouters(ctx, st)
 	})
 }

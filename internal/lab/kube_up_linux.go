@@ -34,6 +34,9 @@ type KubeState struct {
 	ControllerManagerPID int `json:"controllerManagerPID"`
 	SchedulerPID         int `json:"schedulerPID"`
 	ForwarderPID         int `json:"forwarderPID"`
+	// ImageArchives are imported into every node beside Trellis's images (lab up
+	// --image-archive).
+	ImageArchives []string `json:"imageArchives,omitempty"`
 }
 
 // kubeBinaries are the Kubernetes programs a Kubernetes-mode lab runs.
@@ -80,7 +83,7 @@ func upKube(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	}
 	start := time.Now()
 	st := &State{Name: cfg.Name, Routing: cfg.Routing, Binary: cfg.Binary, LogLevel: cfg.LogLevel,
-		Kube: &KubeState{ServiceCIDR: svcCIDR.String(), Bins: bins}}
+		Kube: &KubeState{ServiceCIDR: svcCIDR.String(), Bins: bins, ImageArchives: cfg.ImageArchives}}
 	defer func() {
 		if err != nil {
 			fmt.Fprintf(out, "lab up failed; run 'trellis lab down --name %s' to clean up (state and logs in %s)\n", cfg.Name, Dir(cfg.Name))
@@ -104,6 +107,9 @@ func upKube(ctx context.Context, cfg Config, out io.Writer) (err error) {
 		return err
 	}
 	if err := startNodes(ctx, cfg, st, out); err != nil {
+		return err
+	}
+	if err := routeControlPlane(st); err != nil {
 		return err
 	}
 	if err := installTrellis(ctx, cfg, st, out); err != nil {
@@ -310,7 +316,8 @@ func startNodes(ctx context.Context, cfg Config, st *State, out io.Writer) error
 	return nil
 }
 
-// importImages waits for the node's containerd and imports Trellis's images into it.
+// importImages waits for the node's containerd and imports Trellis's images, and the
+// lab's other image archives, into it.
 func importImages(ctx context.Context, name string, k *KubeState, node string, out io.Writer) error {
 	sock := containerdSocket(name, node)
 	if err := waitUntil(ctx, "containerd of "+node, nodeLog(name, node), func() error {
@@ -319,11 +326,13 @@ func importImages(ctx context.Context, name string, k *KubeState, node string, o
 	}); err != nil {
 		return err
 	}
-	archive := filepath.Join(kubeDir(name), "images.tar")
-	if b, err := exec.CommandContext(ctx, k.Bins["ctr"], "--address", sock, "-n", "k8s.io", "images", "import", archive).CombinedOutput(); err != nil {
-		return fmt.Errorf("node %s: import images: %w: %s", node, err, b)
+	archives := append([]string{filepath.Join(kubeDir(name), "images.tar")}, k.ImageArchives...)
+	for _, archive := range archives {
+		if b, err := exec.CommandContext(ctx, k.Bins["ctr"], "--address", sock, "-n", "k8s.io", "images", "import", archive).CombinedOutput(); err != nil {
+			return fmt.Errorf("node %s: import images of %s: %w: %s", node, archive, err, b)
+		}
 	}
-	fmt.Fprintf(out, "node %s: images imported\n", node)
+	fmt.Fprintf(out, "node %s: images imported (%d archives)\n", node, len(archives))
 	return nil
 }
 

@@ -39,6 +39,10 @@ type Config struct {
 	// (DefaultServiceCIDR when empty).
 	Kubernetes  bool
 	ServiceCIDR string
+	// ImageArchives are docker-archive or OCI tarballs imported into every node's
+	// containerd beside Trellis's images (Kubernetes mode only), also into nodes added
+	// later; the conformance harness passes the upstream test images this way.
+	ImageArchives []string
 }
 
 func (c Config) validate() error {
@@ -56,6 +60,17 @@ func (c Config) validate() error {
 	}
 	if c.Binary == "" {
 		return errors.New("lab up: no trellis binary given")
+	}
+	if len(c.ImageArchives) > 0 && !c.Kubernetes {
+		return errors.New("--image-archive needs --kubernetes")
+	}
+	for _, a := range c.ImageArchives {
+		if !filepath.IsAbs(a) {
+			return fmt.Errorf("image archive %s: want an absolute path", a)
+		}
+		if _, err := os.Stat(a); err != nil {
+			return fmt.Errorf("image archive: %w", err)
+		}
 	}
 	if c.Kubernetes && c.IPv6 {
 		return errors.New("a Kubernetes-mode lab is IPv4 only for now: drop --ipv6")

@@ -313,8 +313,14 @@ func KeyOf(obj model.Object) (Key, bool) {
 	case *model.StagedKubernetesNetworkPolicy:
 		return Key{Kind: KeyPolicy, Sub: string(PolicyStagedKubernetes), Namespace: ns, Name: K8sPolicyPrefix + name}, true
 	case *model.ClusterNetworkPolicy:
+		// Every ClusterNetworkPolicy is the engine's, whatever its tier: callers probe
+		// with an empty object to learn which kinds to watch. One whose tier is unknown
+		// converts to nothing; its key only has to be stable.
 		_, pname, err := cnpTier(o)
-		return Key{Kind: KeyPolicy, Sub: string(PolicyCluster), Name: pname}, err == nil
+		if err != nil {
+			pname = "kcnp." + name
+		}
+		return Key{Kind: KeyPolicy, Sub: string(PolicyCluster), Name: pname}, true
 	case *corev1.Node:
 		return Key{Kind: KeyNetworkSet, Name: NodeSetPrefix + name}, true
 	case *model.Profile:

@@ -67,3 +67,15 @@ func TestStagedKubernetesPolicyNeverEnforced(t *testing.T) {
 		t.Errorf("a staged policy changed the state (-without +with):\n%s", diff)
 	}
 }
+
+// TestKeyOfEveryKindFromEmpty: the agent and the trace choose the kinds they list by
+// probing KeyOf with an empty object, so every kind the engine converts must answer ok for
+// one; a ClusterNetworkPolicy without a tier once did not, and Kubernetes-mode agents never
+// watched ClusterNetworkPolicies (found by network-policy-api's conformance suite).
+func TestKeyOfEveryKindFromEmpty(t *testing.T) {
+	for _, k := range []*model.Kind{model.KindClusterNetworkPolicy, model.KindGlobalNetworkPolicy, model.KindNetworkPolicy, model.KindTier} {
+		if _, ok := KeyOf(k.New()); !ok {
+			t.Errorf("KeyOf(empty %s): not ok", k.Kind)
+		}
+	}
+}

@@ -25,7 +25,8 @@
 //   - a port without any usable endpoint rejects; a port whose endpoints exist but none
 //     for the traffic policy in force drops;
 //   - headless Services (clusterIP None) get no ClusterIP; ExternalName Services are
-//     ignored.
+//     ignored, and so are Services labelled service.kubernetes.io/service-proxy-name
+//     (another proxy's) or service.kubernetes.io/headless, as kube-proxy ignores them.
 //
 // The package must never touch the kernel, the network, the clock or the disk, start
 // goroutines or log: it returns data.

@@ -79,6 +79,9 @@ type Port struct {
 	// serving-and-terminating fallback of each); sorted by address and port.
 	Cluster []Endpoint
 	Local   []Endpoint
+	// LocalTerminating is set when Local are the serving-and-terminating fallback: the
+	// node has no ready endpoint of the port, so its health-check node port fails.
+	LocalTerminating bool
 }
 
 // Endpoint is one backend of a service port.
@@ -98,8 +101,8 @@ type HealthCheck struct {
 	Namespace string
 	Service   string
 	Port      uint16
-	// LocalEndpoints counts the distinct addresses of the Service's usable local
-	// endpoints (all ports and families).
+	// LocalEndpoints counts the distinct addresses of the Service's ready local
+	// endpoints (all ports and families); terminating ones do not count.
 	LocalEndpoints int
 }
 
@@ -182,7 +185,7 @@ type Part struct {
 // Assemble it lets a caller recompute only the Services whose inputs changed:
 // Assemble(ComputeService(...) for every Service) equals Compute.
 func ComputeService(node string, svc *corev1.Service, sl []*discoveryv1.EndpointSlice) Part {
-	if svc.Spec.Type == corev1.ServiceTypeExternalName || headless(svc) {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName || headless(svc) || otherProxy(svc) {
 		return Part{}
 	}
 	var p Part
@@ -226,13 +229,33 @@ func headless(svc *corev1.Service) bool {
 	return svc.Spec.ClusterIP == corev1.ClusterIPNone
 }
 
+// Labels by which a Service opts out of the default service proxy, as kube-proxy reads
+// them: another proxy implements it, or it is to be treated as headless.
+const (
+	LabelServiceProxyName = "service.kubernetes.io/service-proxy-name"
+	LabelHeadless         = "service.kubernetes.io/headless"
+)
+
+// otherProxy reports whether the Service carries either opt-out label (any value).
+func otherProxy(svc *corev1.Service) bool {
+	_, named := svc.Labels[LabelServiceProxyName]
+	_, headless := svc.Labels[LabelHeadless]
+	return named || headless
+}
+
 func healthCheck(svc *corev1.Service, ports []Port) (HealthCheck, bool) {
 	if svc.Spec.HealthCheckNodePort <= 0 || svc.Spec.HealthCheckNodePort > 65535 ||
 		svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
 		return HealthCheck{}, false
 	}
+	// Only ready endpoints count, as kube-proxy counts them: with only terminating ones
+	// the node still serves (fallback) but fails its health check, so that load balancers
+	// drain it.
 	addrs := map[netip.Addr]bool{}
 	for _, p := range ports {
+		if p.LocalTerminating {
+			continue
+		}
 		for _, e := range p.Local {
 			addrs[e.Addr] = true
 		}
@@ -329,7 +352,7 @@ func servicePorts(node string, svc *corev1.Service, sl []*discoveryv1.EndpointSl
 			if nodePorts && sp.NodePort > 0 && sp.NodePort <= 65535 {
 				p.NodePort = uint16(sp.NodePort)
 			}
-			p.Cluster, p.Local = endpoints(node, fam, sp, sl)
+			p.Cluster, p.Local, p.LocalTerminating = endpoints(node, fam, sp, sl)
 			out = append(out, p)
 		}
 	}
@@ -355,8 +378,8 @@ type candidate struct {
 }
 
 // endpoints returns the cluster-wide and local usable endpoints of service port sp in
-// family fam.
-func endpoints(node string, fam int, sp corev1.ServicePort, sl []*discoveryv1.EndpointSlice) (cluster, local []Endpoint) {
+// family fam, and whether the local ones are the terminating fallback.
+func endpoints(node string, fam int, sp corev1.ServicePort, sl []*discoveryv1.EndpointSlice) (cluster, local []Endpoint, localTerminating bool) {
 	cands := map[netip.AddrPort]*candidate{}
 	for _, s := range sl {
 		if (fam == 4 && s.AddressType != discoveryv1.AddressTypeIPv4) || (fam == 6 && s.AddressType != discoveryv1.AddressTypeIPv6) {
@@ -403,15 +426,15 @@ func endpoints(node string, fam int, sp corev1.ServicePort, sl []*discoveryv1.En
 		all = append(all, c)
 	}
 	slices.SortFunc(all, func(a, b *candidate) int { return a.ep.AddrPort().Compare(b.ep.AddrPort()) })
-	cluster = usable(all, false)
-	local = usable(all, true)
-	return cluster, local
+	cluster, _ = usable(all, false)
+	local, localTerminating = usable(all, true)
+	return cluster, local, localTerminating
 }
 
 // usable picks the ready endpoints (only local ones when onlyLocal), or when there is
-// none, the serving and terminating ones.
-func usable(all []*candidate, onlyLocal bool) []Endpoint {
-	var ready, fallback []Endpoint
+// none, the serving and terminating ones (fallback is then true).
+func usable(all []*candidate, onlyLocal bool) (eps []Endpoint, fallback bool) {
+	var ready, terminating []Endpoint
 	for _, c := range all {
 		if onlyLocal && !c.ep.Local {
 			continue
@@ -419,13 +442,13 @@ func usable(all []*candidate, onlyLocal bool) []Endpoint {
 		if c.ready {
 			ready = append(ready, c.ep)
 		} else if c.serving && c.terminating {
-			fallback = append(fallback, c.ep)
+			terminating = append(terminating, c.ep)
 		}
 	}
 	if len(ready) > 0 {
-		return ready
+		return ready, false
 	}
-	return fallback
+	return terminating, len(terminating) > 0
 }
 
 // slicePort finds the slice port matching service port sp by name and protocol.

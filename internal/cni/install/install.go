@@ -40,7 +40,14 @@ type Config struct {
 	Token  string
 	// LogLevel is the plugin's log level (info when empty).
 	LogLevel string
+	// PortMap chains the portmap plugin after Trellis's for pods' hostPorts, as Calico's
+	// configuration does. Install sets it when the host's CNI bin directory has portmap
+	// (a missing chained plugin would fail every pod's ADD).
+	PortMap bool
 }
+
+// PortMapPlugin is the reference CNI plugin that implements hostPort.
+const PortMapPlugin = "portmap"
 
 // ServerURL is the API server's URL from the KUBERNETES_SERVICE_HOST/PORT a pod gets.
 func ServerURL(host, port string) string {
@@ -63,6 +70,9 @@ func Install(cfg Config) error {
 		if err := linkAtomic(cfg.BinDir, link, BinaryName); err != nil {
 			return err
 		}
+	}
+	if fi, err := os.Stat(filepath.Join(cfg.BinDir, PortMapPlugin)); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		cfg.PortMap = true
 	}
 	kc, err := Kubeconfig(cfg)
 	if err != nil {
@@ -94,9 +104,17 @@ func Kubeconfig(cfg Config) ([]byte, error) {
 
 // confList is the network configuration list; plugin names the cni.NetConf fields.
 type confList struct {
-	CNIVersion string   `json:"cniVersion"`
-	Name       string   `json:"name"`
-	Plugins    []plugin `json:"plugins"`
+	CNIVersion string `json:"cniVersion"`
+	Name       string `json:"name"`
+	Plugins    []any  `json:"plugins"`
+}
+
+// portMap is the portmap plugin's entry: hostPorts from the runtime's portMappings, with
+// SNAT so that a connection from the node itself (or to 127.0.0.1) gets its replies back.
+type portMap struct {
+	Type         string          `json:"type"`
+	SNAT         bool            `json:"snat"`
+	Capabilities map[string]bool `json:"capabilities"`
 }
 
 type plugin struct {
@@ -118,7 +136,8 @@ type ipamConfig struct {
 }
 
 // ConfList is 10-trellis.conflist: the Trellis plugin over the Kubernetes datastore, its
-// IPAM plugin, waiting for the agent to program each new pod's policy.
+// IPAM plugin, waiting for the agent to program each new pod's policy; with PortMap, the
+// portmap plugin after it.
 func ConfList(cfg Config) ([]byte, error) {
 	level := cfg.LogLevel
 	if level == "" {
@@ -128,12 +147,15 @@ func ConfList(cfg Config) ([]byte, error) {
 	if hostDir == "" {
 		hostDir = "/etc/cni/net.d"
 	}
-	l := confList{CNIVersion: "1.0.0", Name: NetworkName, Plugins: []plugin{{
+	l := confList{CNIVersion: "1.0.0", Name: NetworkName, Plugins: []any{plugin{
 		Type: cni.PluginName, DatastoreType: "kubernetes",
 		Kubernetes: kubeConf{Kubeconfig: filepath.Join(hostDir, KubeconfigName)},
 		NodeName:   cfg.NodeName, PolicyWait: true, LogLevel: level,
 		IPAM: ipamConfig{Type: cni.IPAMPluginName},
 	}}}
+	if cfg.PortMap {
+		l.Plugins = append(l.Plugins, portMap{Type: PortMapPlugin, SNAT: true, Capabilities: map[string]bool{"portMappings": true}})
+	}
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("install cni: configuration: %w", err)

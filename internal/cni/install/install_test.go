@@ -173,3 +173,34 @@ func TestRequestToken(t *testing.T) {
 		t.Error("a token of a missing service account")
 	}
 }
+
+// TestInstallChainsPortMap: with portmap in the host's CNI bin directory the list chains
+// it (hostPorts), as Calico's does; without it, nothing is chained (a missing plugin would
+// fail every ADD).
+func TestInstallChainsPortMap(t *testing.T) {
+	cfg := testConfig(t)
+	if err := os.WriteFile(filepath.Join(cfg.BinDir, PortMapPlugin), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Install(cfg); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(cfg.ConfDir, ConfName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := libcni.ConfListFromBytes(raw)
+	if err != nil {
+		t.Fatalf("libcni: %v\n%s", err, raw)
+	}
+	if len(list.Plugins) != 2 || list.Plugins[0].Network.Type != cni.PluginName || list.Plugins[1].Network.Type != PortMapPlugin ||
+		!list.Plugins[1].Network.Capabilities["portMappings"] {
+		t.Fatalf("conflist with portmap: %s", raw)
+	}
+	var pm struct {
+		SNAT bool `json:"snat"`
+	}
+	if err := json.Unmarshal(list.Plugins[1].Bytes, &pm); err != nil || !pm.SNAT {
+		t.Errorf("portmap snat: %v, %v", pm.SNAT, err)
+	}
+}

@@ -140,6 +140,16 @@ func (s *Store) Get(ctx context.Context, kind *model.Kind, namespace, name strin
 	return decode("get", key, u)
 }
 
+// currentRevision is the API server's current resourceVersion: that of a one-item list of
+// namespaces (a quorum read).
+func (s *Store) currentRevision(ctx context.Context) (string, error) {
+	ul, err := s.client(model.KindNamespace, "").List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	return ul.GetResourceVersion(), nil
+}
+
 // List implements store.Store: one list request (a quorum read, not paginated), so the
 // items and revision are one snapshot; the label selector is evaluated by the API server.
 func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptions) (*store.ListResult, error) {
@@ -159,7 +169,14 @@ func (s *Store) List(ctx context.Context, kind *model.Kind, opts store.ListOptio
 	defer cancel()
 	ul, err := s.client(kind, opts.Namespace).List(ctx, lo)
 	if kind.UpstreamCRD && apierrors.IsNotFound(err) {
-		return &store.ListResult{}, nil // its CRD is not installed: there are none
+		// Its CRD is not installed: there are none, as of now. The revision must still be
+		// one: a watch of every kind from an empty one starts from "now" and misses what
+		// changed since the lists before it (the agent watches from its first list's).
+		rev, err := s.currentRevision(ctx)
+		if err != nil {
+			return nil, collectionErr("list", kind, err)
+		}
+		return &store.ListResult{Revision: rev}, nil
 	}
 	if err != nil {
 		return nil, collectionErr("list", kind, err)
