@@ -173,6 +173,7 @@ t=$SECONDS
 	--image-archive "$IMAGES" >"$OUT/lab.log" 2>&1 || die "lab up failed, see $OUT/lab.log"
 STEP_SECONDS[lab]=$((SECONDS - t))
 KUBECONFIG_FILE=/run/trellis/lab/$LAB/kube/admin.kubeconfig
+case " $SUITES " in *" cnp "*) cnp_prepare >>"$OUT/lab.log" 2>&1 || die "cnp set-up failed, see $OUT/lab.log" ;; esac
 
 failed=0
 summary=()

@@ -26,7 +26,8 @@
 //     for the traffic policy in force drops;
 //   - headless Services (clusterIP None) get no ClusterIP; ExternalName Services are
 //     ignored, and so are Services labelled service.kubernetes.io/service-proxy-name
-//     (another proxy's) or service.kubernetes.io/headless, as kube-proxy ignores them.
+//     (another proxy's) or service.kubernetes.io/headless, as kube-proxy ignores them, and
+//     EndpointSlices with either label.
 //
 // The package must never touch the kernel, the network, the clock or the disk, start
 // goroutines or log: it returns data.

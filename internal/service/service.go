@@ -190,8 +190,9 @@ func ComputeService(node string, svc *corev1.Service, sl []*discoveryv1.Endpoint
 	}
 	var p Part
 	// An address in several slices takes its node from the first by name: sort, so the
-	// result does not depend on the order slices are given in.
-	sl = slices.Clone(sl)
+	// result does not depend on the order slices are given in. Slices carrying an opt-out
+	// label are left out, as kube-proxy's slice informer leaves them out.
+	sl = slices.DeleteFunc(slices.Clone(sl), func(s *discoveryv1.EndpointSlice) bool { return s == nil || optedOut(s.Labels) })
 	slices.SortFunc(sl, func(a, b *discoveryv1.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
 	p.Ports = servicePorts(node, svc, sl)
 	sortPorts(p.Ports)
@@ -237,9 +238,13 @@ const (
 )
 
 // otherProxy reports whether the Service carries either opt-out label (any value).
-func otherProxy(svc *corev1.Service) bool {
-	_, named := svc.Labels[LabelServiceProxyName]
-	_, headless := svc.Labels[LabelHeadless]
+func otherProxy(svc *corev1.Service) bool { return optedOut(svc.Labels) }
+
+// optedOut reports whether labels (a Service's or an EndpointSlice's) carry either opt-out
+// label, with any value.
+func optedOut(labels map[string]string) bool {
+	_, named := labels[LabelServiceProxyName]
+	_, headless := labels[LabelHeadless]
 	return named || headless
 }
 

@@ -52,13 +52,6 @@ run_dns() { run_e2e dns; }
 CNP_SCTP_TESTS='CNPAdminTierEgressSCTP|CNPAdminTierIngressSCTP|CNPBaselineTierEgressSCTP|CNPBaselineTierIngressSCTP'
 run_cnp() {
 	local mod=$ROOT/internal/conformance/npapi
-	if ! KUBECONFIG=$KUBECONFIG_FILE "$KUBECTL" get crd clusternetworkpolicies.policy.networking.k8s.io >/dev/null 2>&1; then
-		say "cnp: installing network-policy-api v0.3.0's standard CRD (Trellis's manifests have none)"
-		local dir
-		dir=$(go -C "$mod" list -m -f '{{.Dir}}' sigs.k8s.io/network-policy-api) || return 1
-		KUBECONFIG=$KUBECONFIG_FILE "$KUBECTL" apply --server-side \
-			-f "$dir/config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml" || return 1
-	fi
 	npapi_strip_sctp &
 	local stripper=$! rc=0
 	(
@@ -76,6 +69,20 @@ run_cnp() {
 	go -C "$mod" run ./junit -depth 2 -skipped "$sctp" -reason "no SCTP in this kernel" \
 		<"$OUT/cnp.json" >"$OUT/cnp.junit.xml" || rc=1
 	return "$rc"
+}
+
+# cnp_prepare installs network-policy-api v0.3.0's standard ClusterNetworkPolicy CRD when
+# the lab has none (Trellis's manifests carry it once the Kubernetes-mode CRD lands), then
+# restarts the node agents: an agent watches the kinds whose CRD it found when it listed.
+cnp_prepare() {
+	local mod=$ROOT/internal/conformance/npapi k=("$KUBECTL" --kubeconfig "$KUBECONFIG_FILE")
+	"${k[@]}" get crd clusternetworkpolicies.policy.networking.k8s.io >/dev/null 2>&1 && return 0
+	say "cnp: installing network-policy-api v0.3.0's standard CRD (the lab has none) and restarting the agents"
+	local dir
+	dir=$(go -C "$mod" list -m -f '{{.Dir}}' sigs.k8s.io/network-policy-api) || return 1
+	"${k[@]}" apply --server-side -f "$dir/config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml" &&
+		"${k[@]}" -n trellis-system rollout restart daemonset/trellis-node &&
+		"${k[@]}" -n trellis-system rollout status daemonset/trellis-node --timeout=180s
 }
 
 # npapi_strip_sctp removes, while the cnp suite runs, the containers of its base
