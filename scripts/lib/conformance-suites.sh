@@ -49,7 +49,11 @@ run_dns() { run_e2e dns; }
 # cnp: network-policy-api v0.3.0's conformance package, standard level, run unmodified with
 # go test from a nested module (internal/conformance/npapi); SCTP tests skipped by name, the
 # SCTP server containers of its base StatefulSets removed at run time (see npapi_strip_sctp).
+# The four SCTP tests, and six whose every failed probe here is an SCTP one ("protocol not
+# supported"; they mix SCTP into TCP and UDP checks), each verified in a run.
 CNP_SCTP_TESTS='CNPAdminTierEgressSCTP|CNPAdminTierIngressSCTP|CNPBaselineTierEgressSCTP|CNPBaselineTierIngressSCTP'
+CNP_SCTP_TESTS+='|CNPAdminTierEgressInlineCIDRPeers|CNPAdminTierGress|CNPAdminTierPortRange'
+CNP_SCTP_TESTS+='|CNPBaselineTierEgressInlineCIDRPeers|CNPBaselineTierGress|CNPBaselineTierPortRange'
 run_cnp() {
 	local mod=$ROOT/internal/conformance/npapi
 	npapi_strip_sctp &
