@@ -20,28 +20,10 @@ import (
 func kubeAddNode(ctx context.Context, labName, node string, out io.Writer) (NodeState, error) {
 	var ns NodeState
 	err := updateState(labName, func(st *State) error {
-		i, err := nextNodeIndex(st)
-		if err != nil {
+		var addr netip.Prefix
+		var err error
+		if node, addr, err = newNodeNamespace(st, labName, node); err != nil {
 			return err
-		}
-		if node == "" {
-			node = NodeName(i)
-			for _, taken := st.Node(node); taken; _, taken = st.Node(node) {
-				i++
-				node = NodeName(i)
-			}
-		}
-		if _, ok := st.Node(node); ok {
-			return fmt.Errorf("add node %s to lab %s: it exists", node, labName)
-		}
-		if _, ok := st.External(node); ok {
-			return fmt.Errorf("add node %s to lab %s: an external host has that name", node, labName)
-		}
-		addr := underlayAddr(i)
-		forgetNeighbor(st, addr.Addr())
-		if err := createNode(labName, i, node, addr); err != nil {
-			_ = removeHostNS(labName, NodeNS(labName, node), fmt.Sprintf("n%d", i))
-			return fmt.Errorf("add node %s to lab %s: %w", node, labName, err)
 		}
 		if err := os.MkdirAll(nodeDir(labName, node), 0o755); err != nil {
 			return err

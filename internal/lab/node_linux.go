@@ -58,6 +58,35 @@ func nodeObjects(routing string, n NodeState) []model.Object {
 	}
 }
 
+// newNodeNamespace picks the new node's name (nodeN for the next free index N when node is
+// empty) and underlay address, and creates its namespace on the fabric.
+func newNodeNamespace(st *State, labName, node string) (string, netip.Prefix, error) {
+	i, err := nextNodeIndex(st)
+	if err != nil {
+		return "", netip.Prefix{}, err
+	}
+	if node == "" {
+		node = NodeName(i)
+		for _, taken := st.Node(node); taken; _, taken = st.Node(node) {
+			i++
+			node = NodeName(i)
+		}
+	}
+	if _, ok := st.Node(node); ok {
+		return "", netip.Prefix{}, fmt.Errorf("add node %s to lab %s: it exists", node, labName)
+	}
+	if _, ok := st.External(node); ok {
+		return "", netip.Prefix{}, fmt.Errorf("add node %s to lab %s: an external host has that name", node, labName)
+	}
+	addr := underlayAddr(i)
+	forgetNeighbor(st, addr.Addr())
+	if err := createNode(labName, i, node, addr); err != nil {
+		_ = removeHostNS(labName, NodeNS(labName, node), fmt.Sprintf("n%d", i))
+		return "", netip.Prefix{}, fmt.Errorf("add node %s to lab %s: %w", node, labName, err)
+	}
+	return node, addr, nil
+}
+
 // AddNode adds a node to a running lab: its namespace on the fabric at the next free
 // underlay address, its Node resources, CNI configuration and agent; it returns when the
 // agent is ready. An empty node name picks nodeN for the next free index N.
@@ -78,28 +107,10 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 	}
 	var ns NodeState
 	err := updateState(labName, func(st *State) error {
-		i, err := nextNodeIndex(st)
-		if err != nil {
+		var addr netip.Prefix
+		var err error
+		if node, addr, err = newNodeNamespace(st, labName, node); err != nil {
 			return err
-		}
-		if node == "" {
-			node = NodeName(i)
-			for _, taken := st.Node(node); taken; _, taken = st.Node(node) {
-				i++
-				node = NodeName(i)
-			}
-		}
-		if _, ok := st.Node(node); ok {
-			return fmt.Errorf("add node %s to lab %s: it exists", node, labName)
-		}
-		if _, ok := st.External(node); ok {
-			return fmt.Errorf("add node %s to lab %s: an external host has that name", node, labName)
-		}
-		addr := underlayAddr(i)
-		forgetNeighbor(st, addr.Addr())
-		if err := createNode(labName, i, node, addr); err != nil {
-			_ = removeHostNS(labName, NodeNS(labName, node), fmt.Sprintf("n%d", i))
-			return fmt.Errorf("add node %s to lab %s: %w", node, labName, err)
 		}
 		ns = NodeState{Name: node, Namespace: NodeNS(labName, node), Address: addr.String(), Socket: agentSocket(labName, node)}
 		fmt.Fprintf(out, "node %s: namespace %s, underlay %s\n", node, ns.Namespace, addr)
