@@ -4,6 +4,7 @@
 #   CONNS=50000x bench/nft/run.sh    # more connections per connection-rate run
 #   RUNS=3 bench/nft/run.sh          # repeat the connection-rate runs, report medians
 #   SYNCS=0 bench/nft/run.sh         # connection rates only
+#   SYNCS=0 CASES=table=trellis-cnp bench/nft/run.sh   # only the ClusterNetworkPolicy rates
 # Everything happens in throwaway network namespaces named trl-*, removed at the end.
 #
 # Measures (Go benchmarks in internal/dataplane/nft/bench_linux_test.go):
@@ -16,7 +17,9 @@
 #     any stateful dataplane); the Trellis table with 0/100/1k/10k policies selecting the
 #     destination (the client is allowed by a policy after all of them), with allow-only
 #     runs merged into one set lookup (default) and without (table=trellis-nomerge); and
-#     an equivalent linear ruleset (one rule per policy in one chain). Every run is
+#     an equivalent linear ruleset (one rule per policy in one chain); the Trellis table
+#     with 0/100/1k ClusterNetworkPolicies (70% Admin, 30% Baseline) selecting the
+#     destination, computed by the policy engine (table=trellis-cnp). Every run is
 #     paired with an identical topology without a table, measured in alternating slices,
 #     so the ratio is robust to the load of a shared machine; the summary shows the
 #     median over RUNS runs.
@@ -34,7 +37,7 @@ else
 	: >"$out/sync.txt"
 fi
 echo "== TCP connection rate"
-"$out/nft.test" -test.run '^$' -test.bench 'KernelConnRate' -test.benchtime "${CONNS:-20000x}" -test.count "${RUNS:-1}" | tee "$out/conn.txt"
+"$out/nft.test" -test.run '^$' -test.bench "KernelConnRate/${CASES:-}" -test.benchtime "${CONNS:-20000x}" -test.count "${RUNS:-1}" | tee "$out/conn.txt"
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== summary (connection rates: median over ${RUNS:-1} run(s))"
 awk '

@@ -46,45 +46,51 @@ run_network() { run_e2e network; }
 run_services() { run_e2e services; }
 run_dns() { run_e2e dns; }
 
-# cnp: network-policy-api v0.3.0's conformance package, standard level, run unmodified with
-# go test from a nested module (internal/conformance/npapi); SCTP tests skipped by name, the
-# SCTP server containers of its base StatefulSets removed at run time (see npapi_strip_sctp).
-# The four SCTP tests, and six whose every failed probe here is an SCTP one ("protocol not
-# supported"; they mix SCTP into TCP and UDP checks), each verified in a run.
-CNP_SCTP_TESTS='CNPAdminTierEgressSCTP|CNPAdminTierIngressSCTP|CNPBaselineTierEgressSCTP|CNPBaselineTierIngressSCTP'
-CNP_SCTP_TESTS+='|CNPAdminTierEgressInlineCIDRPeers|CNPAdminTierGress|CNPAdminTierPortRange'
-CNP_SCTP_TESTS+='|CNPBaselineTierEgressInlineCIDRPeers|CNPBaselineTierGress|CNPBaselineTierPortRange'
+# cnp: network-policy-api v0.3.0's conformance tests, unmodified, with the ClusterNetworkPolicy
+# conformance profile and every feature (standard and experimental), from the nested module
+# internal/conformance/npapi (its TestTrellisProfile is upstream's TestConformanceProfiles
+# plus the suite's SkipTests option, so that the report lists skipped tests as skipped).
+# Writes the conformance report (NPEP-137) to $OUT/cnp-report.yaml. The SCTP server
+# containers of its base StatefulSets are removed at run time (see npapi_strip_sctp).
+# Skipped: the four SCTP tests, and six whose every failed probe here is an SCTP one
+# ("protocol not supported"; they mix SCTP into TCP and UDP checks), each verified in a run.
+CNP_SCTP_TESTS='CNPAdminTierEgressSCTP,CNPAdminTierIngressSCTP,CNPBaselineTierEgressSCTP,CNPBaselineTierIngressSCTP'
+CNP_SCTP_TESTS+=',CNPAdminTierEgressInlineCIDRPeers,CNPAdminTierGress,CNPAdminTierPortRange'
+CNP_SCTP_TESTS+=',CNPBaselineTierEgressInlineCIDRPeers,CNPBaselineTierGress,CNPBaselineTierPortRange'
 run_cnp() {
 	local mod=$ROOT/internal/conformance/npapi
 	npapi_strip_sctp &
 	local stripper=$! rc=0
 	(
 		cd "$mod"
-		KUBECONFIG=$KUBECONFIG_FILE go test -count=1 -timeout 60m -json \
-			-run '^TestConformance$' -skip "^TestConformance/($CNP_SCTP_TESTS)\$" \
-			sigs.k8s.io/network-policy-api/conformance \
-			-args --supported-features=ClusterNetworkPolicy --cleanup-base-resources=true
+		KUBECONFIG=$KUBECONFIG_FILE go test -count=1 -timeout 60m -json -run '^TestTrellisProfile$' . -args \
+			--conformance-profiles=ClusterNetworkPolicy --all-features --cleanup-base-resources=true \
+			--trellis.skip-tests="$CNP_SCTP_TESTS" --report-output="$OUT/cnp-report.yaml" \
+			--organization=trellisnet --project=trellis --url=https://github.com/trellisnet/trellis \
+			--version="$(git -C "$ROOT" describe --always --dirty)" --contact=https://github.com/trellisnet/trellis/issues \
+			--additional-info="make conformance SUITES=cnp (docs/conformance.md)"
 	) >"$OUT/cnp.json" || rc=$?
 	kill "$stripper" 2>/dev/null || true
 	wait "$stripper" 2>/dev/null || true
 	# The test output to the log (stderr), the JUnit report to its file.
 	local sctp
-	sctp=$(echo "$CNP_SCTP_TESTS" | sed 's/[^|]*/TestConformance\/&/g; s/|/,/g')
+	sctp=$(echo "$CNP_SCTP_TESTS" | sed 's/[^,]*/TestTrellisProfile\/&/g')
 	go -C "$mod" run ./junit -depth 2 -skipped "$sctp" -reason "no SCTP in this kernel" \
 		<"$OUT/cnp.json" >"$OUT/cnp.junit.xml" || rc=1
 	return "$rc"
 }
 
-# cnp_prepare installs network-policy-api v0.3.0's standard ClusterNetworkPolicy CRD when
-# the lab has none (Trellis's manifests carry it once the Kubernetes-mode CRD lands), then
-# restarts the node agents: an agent watches the kinds whose CRD it found when it listed.
+# cnp_prepare installs network-policy-api v0.3.0's experimental-channel ClusterNetworkPolicy
+# CRD (the suite runs the experimental tests too) when the lab has none, then restarts the
+# node agents: an agent watches the kinds whose CRD it found when it listed. Trellis's
+# manifests carry that CRD, so a lab installed from them needs neither.
 cnp_prepare() {
 	local mod=$ROOT/internal/conformance/npapi k=("$KUBECTL" --kubeconfig "$KUBECONFIG_FILE")
 	"${k[@]}" get crd clusternetworkpolicies.policy.networking.k8s.io >/dev/null 2>&1 && return 0
-	say "cnp: installing network-policy-api v0.3.0's standard CRD (the lab has none) and restarting the agents"
+	say "cnp: installing network-policy-api v0.3.0's experimental-channel CRD (the lab has none) and restarting the agents"
 	local dir
 	dir=$(go -C "$mod" list -m -f '{{.Dir}}' sigs.k8s.io/network-policy-api) || return 1
-	"${k[@]}" apply --server-side -f "$dir/config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml" &&
+	"${k[@]}" apply --server-side -f "$dir/config/crd/experimental/policy.networking.k8s.io_clusternetworkpolicies.yaml" &&
 		"${k[@]}" -n trellis-system rollout restart daemonset/trellis-node &&
 		"${k[@]}" -n trellis-system rollout status daemonset/trellis-node --timeout=180s
 }

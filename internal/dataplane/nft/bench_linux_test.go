@@ -115,7 +115,9 @@ func benchFullSync(b *testing.B, ap *Applier, states [2]*Table, listed, change b
 // creating and destroying a conntrack entry per connection); with the Trellis table and N
 // policies selecting the destination (the client is allowed by a policy after all of
 // them), allow-only runs merged (default) and not merged (one jump per policy); and with
-// an equivalent linear ruleset (one rule per policy in one chain).
+// an equivalent linear ruleset (one rule per policy in one chain); and with the Trellis
+// table of 0, 100 and 1,000 ClusterNetworkPolicies that all select the destination
+// (table=trellis-cnp, benchCNPState: the client's connection passes every Admin-tier one).
 //
 // The machine is shared and its load drifts, so every run is paired with a reference:
 // a second, identical topology that never has a table. The run alternates slices of
@@ -192,6 +194,16 @@ func BenchmarkKernelConnRate(b *testing.B) {
 		b.Run(fmt.Sprintf("table=linear/policies=%d", nPol), once(func(b *testing.B) {
 			clear()
 			if err := loadLinear(n.Host, nPol, client.IPv4); err != nil {
+				b.Fatal(err)
+			}
+			settle()
+		}, run))
+	}
+	for _, nCNP := range []int{0, 100, 1000} {
+		b.Run(fmt.Sprintf("table=trellis-cnp/cnps=%d", nCNP), once(func(b *testing.B) {
+			clear()
+			st := benchCNPState(b, nCNP, tracePeer{iface: client.HostIf, v4: client.IPv4}, tracePeer{iface: server.HostIf, v4: server.IPv4})
+			if _, err := NewApplier(nft).FullSync(ctx, Render(Config{}, st)); err != nil {
 				b.Fatal(err)
 			}
 			settle()

@@ -5,7 +5,8 @@
 // (TestConformance/CNPAdminTierEgressTCP is 2: one conformance test, failed if any of its
 // subtests failed), else the leaves; a shallower test that failed without any reported
 // test below it (a failed set-up) is reported too. Tests named by -skipped (left out with
-// go test -skip) are reported as skipped with -reason.
+// go test -skip, or skipped by the suite's own option, which only logs it) are reported as
+// skipped with -reason.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -106,11 +108,7 @@ func run() error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	for _, n := range strings.Split(*skipped, ",") {
-		if n != "" {
-			s.Cases = append(s.Cases, testCase{Name: n, ClassName: s.Name, Status: "skipped", Skipped: &message{Message: *reason}})
-		}
-	}
+	s.Cases = markSkipped(s.Cases, s.Name, strings.Split(*skipped, ","), *reason)
 	s.Cases = reported(s.Cases, *depth)
 	s.Tests, s.Failures, s.Skipped = len(s.Cases), 0, 0
 	for _, c := range s.Cases {
@@ -129,6 +127,28 @@ func run() error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// markSkipped reports the tests named as skipped with reason: the ones that ran and
+// passed (a suite that skips a test by its own option only logs it) and the ones that
+// did not run (left out with go test -skip). A named test that failed stays failed.
+func markSkipped(cases []testCase, class string, names []string, reason string) []testCase {
+	seen := map[string]bool{}
+	for i := range cases {
+		c := &cases[i]
+		if slices.Contains(names, c.Name) {
+			seen[c.Name] = true
+			if c.Status == "passed" {
+				c.Status, c.Skipped = "skipped", &message{Message: reason}
+			}
+		}
+	}
+	for _, n := range names {
+		if n != "" && !seen[n] {
+			cases = append(cases, testCase{Name: n, ClassName: class, Status: "skipped", Skipped: &message{Message: reason}})
+		}
+	}
+	return cases
 }
 
 // reported keeps the tests depth levels deep (the leaves when depth is 0), and the failed

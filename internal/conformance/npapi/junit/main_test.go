@@ -36,3 +36,20 @@ func TestReported(t *testing.T) {
 		})
 	}
 }
+
+func TestMarkSkipped(t *testing.T) {
+	in := []testCase{{Name: "T/ran", Status: "passed"}, {Name: "T/broke", Status: "failed"}, {Name: "T/other", Status: "passed"}}
+	got := markSkipped(in, "pkg", []string{"T/ran", "T/broke", "T/absent", ""}, "no SCTP")
+	want := map[string]string{"T/ran": "skipped", "T/broke": "failed", "T/other": "passed", "T/absent": "skipped"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d cases, want %d: %+v", len(got), len(want), got)
+	}
+	for _, c := range got {
+		if c.Status != want[c.Name] {
+			t.Errorf("%s: status %q, want %q", c.Name, c.Status, want[c.Name])
+		}
+		if c.Status == "skipped" && (c.Skipped == nil || c.Skipped.Message != "no SCTP") {
+			t.Errorf("%s: skipped without the reason: %+v", c.Name, c.Skipped)
+		}
+	}
+}
