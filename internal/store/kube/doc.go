@@ -53,7 +53,8 @@
 //     resumed transparently when the API server ends it. Events of one kind are in order;
 //     there is no order between kinds. A 410 Gone ("too old resource version": the history
 //     was compacted) or any other failure to continue is delivered as store.EventResync, the
-//     last event. A DELETED event's object carries the resourceVersion of the last state
+//     last event; so is the installation of an upstream kind's CRD that was absent when the
+//     watch began (checked every 30 s), so that the watcher lists the kind. A DELETED event's object carries the resourceVersion of the last state
 //     this watch saw of it (the API server stamps it with the deletion's); an object the
 //     watch never saw keeps the deletion's.
 //   - Errors: 404 -> ErrNotFound (also for a missing namespace; for a list or watch it means

@@ -26,6 +26,9 @@ type Store struct {
 	raw        rest.Interface // for DELETE, whose answer the dynamic client drops
 	kinds      []*model.Kind
 	reqTimeout time.Duration
+	// crdPoll is how often a watch checks whether the CRD of an upstream kind that was not
+	// installed when it began is installed now (every agent polls: cheap 404s, kept rare).
+	crdPoll time.Duration
 	// hc is the store's own HTTP client: a custom dialer keeps client-go from sharing
 	// transports between clients, so Close must close its connections.
 	hc *http.Client
@@ -66,7 +69,8 @@ func New(cfg store.Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w", rc.Host, err)
 	}
-	s := &Store{dyn: dyn, raw: raw, kinds: model.Default.Kinds(), reqTimeout: cfg.RequestTimeout, hc: hc}
+	s := &Store{dyn: dyn, raw: raw, kinds: model.Default.Kinds(), reqTimeout: cfg.RequestTimeout, hc: hc,
+		crdPoll: 30 * time.Second}
 	if s.reqTimeout == 0 {
 		s.reqTimeout = 15 * time.Second
 	}

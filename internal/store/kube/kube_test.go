@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,13 +262,14 @@ func BenchmarkAPIServer(b *testing.B) {
 }
 
 // TestListWithoutUpstreamCRD: a kind whose upstream CRD is not installed (the
-// ClusterNetworkPolicy CRD of network-policy-api, unless deploy/crds carries it) lists
-// empty at the current revision, so that a watch of every kind from it sees what changed
-// after it; an empty revision made the agent, which watches from its first list's, miss
-// Services and EndpointSlices created while it listed (found by the Netpol conformance
-// specs once the agent watched ClusterNetworkPolicies).
+// ClusterNetworkPolicy CRD of network-policy-api, deleted here: deploy/crds carries it)
+// lists empty at the current revision, so that a watch of every kind from it sees what
+// changed after it; an empty revision made the agent, which watches from its first list's,
+// miss Services and EndpointSlices created while it listed (found by the Netpol
+// conformance specs once the agent watched ClusterNetworkPolicies).
 func TestListWithoutUpstreamCRD(t *testing.T) {
 	c := startAPIServer(t)
+	deleteCNPCRD(t, c)
 	s := newStore(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -299,6 +301,85 @@ func TestListWithoutUpstreamCRD(t *testing.T) {
 			}
 		case <-ctx.Done():
 			t.Fatal("the watch from the list's revision never showed the object created after the list")
+		}
+	}
+}
+
+const cnpCRD = "clusternetworkpolicies.policy.networking.k8s.io"
+
+// deleteCNPCRD removes the ClusterNetworkPolicy CRD and waits until the API server no
+// longer serves the kind.
+func deleteCNPCRD(t *testing.T, c *kubetest.Cluster) {
+	t.Helper()
+	if out, err := c.Kubectl("", "delete", "crd", cnpCRD, "--wait"); err != nil {
+		t.Fatalf("delete crd: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for servesCNP(c) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the API server still serves %s a minute after its CRD was deleted", cnpCRD)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// servesCNP reports whether the API server serves ClusterNetworkPolicies.
+func servesCNP(c *kubetest.Cluster) bool {
+	_, err := c.Kubectl("", "get", "--raw", "/apis/policy.networking.k8s.io/v1beta1/clusternetworkpolicies")
+	return err == nil
+}
+
+// TestWatchUpstreamCRDInstalledLater: a watch that began while the ClusterNetworkPolicy CRD
+// was not installed ends with EventResync once it is, so that the watcher (the agent)
+// lists again and enforces ClusterNetworkPolicies without a restart; before, it ignored
+// them until its next resync for another reason.
+func TestWatchUpstreamCRDInstalledLater(t *testing.T) {
+	c := startAPIServer(t)
+	deleteCNPCRD(t, c)
+	s, err := kube.New(store.Config{Kubeconfig: c.Kubeconfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	kube.SetCRDPoll(s, 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := s.List(ctx, model.KindClusterNetworkPolicy, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Watch(ctx, nil, store.WatchOptions{Revision: res.Revision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	quiet := time.After(time.Second) // polls that find no CRD end nothing
+	for waiting := true; waiting; {
+		select {
+		case ev := <-w.Events():
+			if ev.Type == store.EventResync {
+				t.Fatalf("resync while the CRD is not installed: %v", ev.Err)
+			}
+		case <-quiet:
+			waiting = false
+		}
+	}
+	c.InstallCRDs(t)
+	for {
+		select {
+		case ev := <-w.Events():
+			if ev.Type != store.EventResync {
+				continue
+			}
+			if ev.Err == nil || !strings.Contains(ev.Err.Error(), "serves it now") {
+				t.Fatalf("resync for another reason: %v", ev.Err)
+			}
+			if _, err := s.List(ctx, model.KindClusterNetworkPolicy, store.ListOptions{}); err != nil {
+				t.Fatalf("list after the resync: %v", err)
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("no resync after the ClusterNetworkPolicy CRD was installed")
 		}
 	}
 }

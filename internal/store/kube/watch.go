@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,9 @@ import (
 // resourceVersion), so the watch delivers changes only, never the existing objects. The
 // watches ask for bookmarks and follow them, and a watch the API server ends (its timeout)
 // is resumed from the last resourceVersion seen. A 410 Gone, or any other failure to go on,
-// ends the whole watch with EventResync.
+// ends the whole watch with EventResync. So does the installation of the CRD of an upstream
+// kind (ClusterNetworkPolicy) that was not installed when the watch began, which the watch
+// checks every 30 seconds: the watcher lists again and sees the kind.
 func (s *Store) Watch(ctx context.Context, kind *model.Kind, opts store.WatchOptions) (store.Watch, error) {
 	kinds := []*model.Kind{kind}
 	if kind == nil {
@@ -69,6 +72,9 @@ type stream struct {
 	// shows, by uid.
 	view  view
 	shown map[types.UID]model.Object
+	// absent, when not zero, marks the stream of an upstream kind whose CRD is not
+	// installed: it lists every absent interval until the API server serves the kind.
+	absent time.Duration
 }
 
 // openAll opens the streams of kinds concurrently (an API server with a watch cache may
@@ -83,7 +89,9 @@ func (s *Store) openAll(ctx context.Context, kinds []*model.Kind, opts store.Wat
 	wg.Wait()
 	for i, k := range kinds {
 		if k.UpstreamCRD && apierrors.IsNotFound(errs[i]) {
-			errs[i] = nil // its CRD is not installed: nothing to watch until the next watch
+			// Its CRD is not installed: nothing to watch, but the stream waits for the CRD
+			// and then ends the watch with EventResync, so the watcher lists it.
+			streams[i], errs[i] = &stream{kind: k, ri: s.client(k, opts.Namespace), absent: s.crdPoll}, nil
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -150,6 +158,9 @@ func (st *stream) stop() {
 // run delivers the stream's events until ctx ends or the watch cannot go on.
 func (st *stream) run(ctx context.Context, w *fanIn) {
 	defer st.stop()
+	if st.absent != 0 && !st.waitServed(ctx) {
+		return
+	}
 	for st.gone == nil {
 		var ev watch.Event
 		var ok bool
@@ -180,6 +191,25 @@ func (st *stream) run(ctx context.Context, w *fanIn) {
 		}
 	}
 	w.send(ctx, store.Event{Type: store.EventResync, Revision: st.rv, Err: st.gone})
+}
+
+// waitServed waits until the API server serves the stream's kind (its CRD was installed
+// after the watch began) and sets gone, so that run ends the watch with EventResync: the
+// watcher lists again and now sees the kind. It answers false when ctx ended first.
+func (st *stream) waitServed(ctx context.Context) bool {
+	t := time.NewTicker(st.absent)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		if _, err := st.ri.List(ctx, metav1.ListOptions{Limit: 1}); err == nil {
+			st.gone = fmt.Errorf("watch %s: the API server serves it now (its CRD was installed): list again", st.kind.Resource())
+			return true
+		}
+	}
 }
 
 // event turns one API watch event into store events: none for bookmarks and objects
