@@ -16,6 +16,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/controller"
 	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/healthsrv"
 	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"github.com/trellisnet/trellis/internal/store"
 )
@@ -34,6 +35,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 	var ports string
 	var gcGrace time.Duration
 	var wh webhookFlags
+	var healthAddr string
 	run := &cobra.Command{
 		Use:   "run [--service-cidr 10.96.0.0/16] [--node-port-range 30000-32767]",
 		Short: "Run the controllers until interrupted (one instance per cluster)",
@@ -47,7 +49,9 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			"kube-controllers do for IPAM: the IPAM state of a deleted Kubernetes Node is\n" +
 			"released once no pod holds its addresses (nodes), and an address no pod holds any\n" +
 			"more (a pod deleted without a CNI DEL) is released after --ipam-gc-grace (ipamgc);\n" +
-			"Kubernetes itself allocates, keeps EndpointSlices and deletes namespaces.",
+			"Kubernetes itself allocates, keeps EndpointSlices and deletes namespaces.\n\n" +
+			"--health-addr serves /healthz, /readyz (loops started, datastore reachable) and\n" +
+			"/metrics: trellis_loop_* per loop, trellis_ipam_pool_* per IPPool, trellis_datastore_up.",
 		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -80,6 +84,9 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			if err := wh.check(); err != nil {
 				return err
 			}
+			if err := checkHealthAddr(healthAddr); err != nil {
+				return err
+			}
 			if f := c.Flags().Lookup("kubeconfig"); f != nil {
 				wh.kubeconfig = f.Value.String()
 			}
@@ -89,6 +96,11 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				srv, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: cc.Gatherer(), Ready: cc.Ready}, log)
+				if err != nil {
+					return err
+				}
+				defer srv.Close()
 				return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log))
 			})
 		},
@@ -99,6 +111,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 	run.Flags().StringSliceVar(&loops, "controllers", controller.AllLoops, "the loops to run: services (cluster IPs, node ports, LoadBalancer IPs), endpointslices, endpointlabels (WorkloadEndpoint labels), namespaces (empty deleted namespaces), nodes (IPAM of deleted nodes), ipamgc (leaked pod addresses); on Kubernetes its own controllers do endpointslices and namespaces, and nodes and ipamgc run only there")
 	run.Flags().DurationVar(&gcGrace, "ipam-gc-grace", ipamstore.DefaultLeakGrace, "release a pod address no pod has held for this long (ipamgc, Kubernetes datastore; 0: off)")
 	addWebhookFlags(run, &wh)
+	addHealthFlag(run, &healthAddr)
 	c.AddCommand(run)
 	return c
 }
