@@ -57,6 +57,9 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 			if cfg.Routing != agent.RoutingAuto && cfg.Routing != agent.RoutingOff {
 				return ctl.Usagef("invalid --routing %q: use auto or off", cfg.Routing)
 			}
+			if err := checkAddr("--metrics-addr", cfg.MetricsAddr); err != nil {
+				return err
+			}
 			if cfg.ResyncPeriod <= 0 {
 				return ctl.Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
 			}
@@ -71,6 +74,7 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (required)")
 	f.StringVar(&cfg.HealthAddr, "health-addr", agent.DefaultHealthAddr, "TCP address of /healthz, /readyz, /metrics and /status, or \"none\" [$"+healthAddrEnv+"]")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", agentapi.Disabled, "TCP address serving /metrics only (for a scraper over the network; health and status stay on --health-addr), or \"none\" [$"+metricsAddrEnv+"]")
 	f.StringVar(&cfg.StatusSocket, "status-socket", "", "unix socket serving the same endpoints, or \"none\" (default "+agentapi.DefaultSocketDir+"/NODE/agent.sock)")
 	f.DurationVar(&cfg.ResyncPeriod, "resync-period", agent.DefaultResyncPeriod, "interval of full syncs that repair drift in the nftables table")
 	f.DurationVar(&cfg.RateLimit, "min-sync-interval", agent.DefaultRateLimit, "minimum interval between two syncs (changes in between are coalesced)")

@@ -44,7 +44,8 @@ var envNames = map[string]string{
 	"kubeconfig":          "KUBECONFIG",
 	// The long-running components' health and metrics address (`node run`, `controller
 	// run`, `dns serve`, `datastore run`).
-	"health-addr": healthAddrEnv,
+	"health-addr":  healthAddrEnv,
+	"metrics-addr": metricsAddrEnv, // `node run` only
 	// `node run` only, with calico-node's names.
 	"bgp-ipv4-address": "IP",
 	"as-number":        "AS",

@@ -155,7 +155,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer srv.close()
 	a.log.Info("node agent starting", "node", a.cfg.NodeName, "table", a.cfg.TableName,
 		"resyncPeriod", a.cfg.ResyncPeriod, "rateLimit", a.cfg.RateLimit,
-		"healthAddr", srv.tcpAddr(), "statusSocket", srv.socketPath())
+		"healthAddr", srv.tcpAddr(), "metricsAddr", srv.metricsAddr(), "statusSocket", srv.socketPath())
 	var wg sync.WaitGroup
 	wg.Go(func() { a.reach.Run(ctx) })
 	wg.Add(1)

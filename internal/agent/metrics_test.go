@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,41 @@ func TestLoopAndBGPMetrics(t *testing.T) {
 	} {
 		if got, ok := fams.Value(w.name, w.labels); !ok || got != w.want {
 			t.Errorf("%s%v = %v (found %v), want %v", w.name, w.labels, got, ok, w.want)
+		}
+	}
+}
+
+// TestMetricsAddr: --metrics-addr serves /metrics and nothing else (health, status and the
+// endpoint question stay on the health address and the socket).
+func TestMetricsAddr(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := testConfig(t, "n1")
+	cfg.MetricsAddr = addr
+	a := New(cfg, memory.New(100), Dataplane{NFT: knftables.NewFake(knftables.InetFamily, "trellis")}, testLogger(t))
+	startAgent(t, a)
+	eventually(t, 5*time.Second, func() string {
+		fams, err := metrictest.Scrape("http://" + addr + "/metrics")
+		if err != nil {
+			return err.Error()
+		}
+		if _, ok := fams["trellis_agent_syncs_total"]; !ok {
+			return "no trellis_agent_syncs_total"
+		}
+		return ""
+	})
+	for _, path := range []string{"/status", "/healthz", agentapi.EndpointPath} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s on the metrics address: %d, want 404", path, resp.StatusCode)
 		}
 	}
 }
