@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,7 +51,7 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			"released once no pod holds its addresses (nodes), and an address no pod holds any\n" +
 			"more (a pod deleted without a CNI DEL) is released after --ipam-gc-grace (ipamgc);\n" +
 			"Kubernetes itself allocates, keeps EndpointSlices and deletes namespaces.\n\n" +
-			"--health-addr serves /healthz, /readyz (loops started, datastore reachable) and\n" +
+			"--health-addr serves /healthz, /readyz (loops started, datastore reachable, webhook serving) and\n" +
 			"/metrics: trellis_loop_* per loop, trellis_ipam_pool_* per IPPool, trellis_datastore_up.",
 		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
 		Args:    cobra.NoArgs,
@@ -96,12 +97,13 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				srv, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: cc.Gatherer(), Ready: cc.Ready}, log)
+				var serving atomic.Bool
+				srv, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: cc.Gatherer(), Ready: wh.ready(cc.Ready, &serving)}, log)
 				if err != nil {
 					return err
 				}
 				defer srv.Close()
-				return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log))
+				return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log, &serving))
 			})
 		},
 	}

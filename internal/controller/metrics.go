@@ -90,7 +90,7 @@ func (c *ipamCollector) Collect(ch chan<- prometheus.Metric) {
 
 // poolUsage reads the pools and IPAM blocks and computes their utilisation.
 func poolUsage(ctx context.Context, st store.Store) ([]ipam.PoolUsage, error) {
-	in, err := ipamstore.Load(ctx, st)
+	pools, err := ipamstore.LoadPools(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func poolUsage(ctx context.Context, st store.Store) ([]ipam.PoolUsage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ipam.Usage(snap, in.Pools), nil
+	return ipam.Usage(snap, pools), nil
 }
 
 // Gatherer is the controllers' metrics registry, for /metrics.
