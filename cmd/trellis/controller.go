@@ -32,11 +32,8 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 		Short: "Cluster controllers: service IPs and node ports, LoadBalancer IPs, EndpointSlices, endpoint labels, namespace deletion, IPAM clean-up",
 		Args:  cobra.NoArgs,
 	}
-	var cidrs, reserved, loops []string
-	var ports string
-	var gcGrace time.Duration
+	var f controllerFlags
 	var wh webhookFlags
-	var healthAddr string
 	run := &cobra.Command{
 		Use:   "run [--service-cidr 10.96.0.0/16] [--node-port-range 30000-32767]",
 		Short: "Run the controllers until interrupted (one instance per cluster)",
@@ -56,66 +53,89 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg := controller.Config{}
-			for _, s := range cidrs {
-				p, err := netip.ParsePrefix(s)
-				if err != nil {
-					return ctl.Usagef("invalid --service-cidr %q: %v", s, err)
-				}
-				cfg.ServiceCIDRs = append(cfg.ServiceCIDRs, p)
-			}
-			for _, s := range reserved {
-				a, err := netip.ParseAddr(s)
-				if err != nil {
-					return ctl.Usagef("invalid --reserved %q: %v", s, err)
-				}
-				cfg.Reserved = append(cfg.Reserved, a)
-			}
-			lo, hi, ok := strings.Cut(ports, "-")
-			l, lerr := strconv.ParseInt(lo, 10, 32)
-			h, herr := strconv.ParseInt(hi, 10, 32)
-			if !ok || lerr != nil || herr != nil {
-				return ctl.Usagef("invalid --node-port-range %q: want LOW-HIGH", ports)
-			}
-			cfg.NodePortMin, cfg.NodePortMax = int32(l), int32(h)
-			cfg.Loops, cfg.IPAMGCGrace = loops, gcGrace
-			if err := cfg.Validate(); err != nil {
-				return ctl.UsageError{Err: fmt.Errorf("controller run: %w", err)}
+			cfg, err := f.config()
+			if err != nil {
+				return err
 			}
 			if err := wh.check(); err != nil {
 				return err
 			}
-			if err := checkHealthAddr(healthAddr); err != nil {
+			if err := checkHealthAddr(f.healthAddr); err != nil {
 				return err
 			}
-			if f := c.Flags().Lookup("kubeconfig"); f != nil {
-				wh.kubeconfig = f.Value.String()
+			if k := c.Flags().Lookup("kubeconfig"); k != nil {
+				wh.kubeconfig = k.Value.String()
 			}
 			cfg.DatastoreEndpoint = o.Datastore
-			return runWithStore(c, o, "cluster-controllers", func(ctx context.Context, st store.Store, log *slog.Logger) error {
-				cc, err := controller.New(cfg, st, log)
-				if err != nil {
-					return err
-				}
-				var serving atomic.Bool
-				srv, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: cc.Gatherer(), Ready: wh.ready(cc.Ready, &serving)}, log)
-				if err != nil {
-					return err
-				}
-				defer srv.Close()
-				return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log, &serving))
-			})
+			return runWithStore(c, o, "cluster-controllers", serveControllers(cfg, wh, f.healthAddr))
 		},
 	}
-	run.Flags().StringSliceVar(&cidrs, "service-cidr", []string{controller.DefaultServiceCIDR.String()}, "service cluster IP ranges, one per family (the first is the primary family)")
-	run.Flags().StringSliceVar(&reserved, "reserved", []string{controller.DefaultDNSAddr.String()}, "cluster IPs never handed out automatically")
-	run.Flags().StringVar(&ports, "node-port-range", "30000-32767", "node port range LOW-HIGH")
-	run.Flags().StringSliceVar(&loops, "controllers", controller.AllLoops, "the loops to run: services (cluster IPs, node ports, LoadBalancer IPs), endpointslices, endpointlabels (WorkloadEndpoint labels), namespaces (empty deleted namespaces), nodes (IPAM of deleted nodes), ipamgc (leaked pod addresses); on Kubernetes its own controllers do endpointslices and namespaces, and nodes and ipamgc run only there")
-	run.Flags().DurationVar(&gcGrace, "ipam-gc-grace", ipamstore.DefaultLeakGrace, "release a pod address no pod has held for this long (ipamgc, Kubernetes datastore; 0: off)")
+	run.Flags().StringSliceVar(&f.cidrs, "service-cidr", []string{controller.DefaultServiceCIDR.String()}, "service cluster IP ranges, one per family (the first is the primary family)")
+	run.Flags().StringSliceVar(&f.reserved, "reserved", []string{controller.DefaultDNSAddr.String()}, "cluster IPs never handed out automatically")
+	run.Flags().StringVar(&f.ports, "node-port-range", "30000-32767", "node port range LOW-HIGH")
+	run.Flags().StringSliceVar(&f.loops, "controllers", controller.AllLoops, "the loops to run: services (cluster IPs, node ports, LoadBalancer IPs), endpointslices, endpointlabels (WorkloadEndpoint labels), namespaces (empty deleted namespaces), nodes (IPAM of deleted nodes), ipamgc (leaked pod addresses); on Kubernetes its own controllers do endpointslices and namespaces, and nodes and ipamgc run only there")
+	run.Flags().DurationVar(&f.gcGrace, "ipam-gc-grace", ipamstore.DefaultLeakGrace, "release a pod address no pod has held for this long (ipamgc, Kubernetes datastore; 0: off)")
 	addWebhookFlags(run, &wh)
-	addHealthFlag(run, &healthAddr)
+	addHealthFlag(run, &f.healthAddr)
 	c.AddCommand(run)
 	return c
+}
+
+// controllerFlags are `controller run`'s own flags, but the webhook's.
+type controllerFlags struct {
+	cidrs, reserved, loops []string
+	ports                  string
+	gcGrace                time.Duration
+	healthAddr             string
+}
+
+// config parses and checks the flags into a controller configuration.
+func (f controllerFlags) config() (controller.Config, error) {
+	cfg := controller.Config{}
+	for _, s := range f.cidrs {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return cfg, ctl.Usagef("invalid --service-cidr %q: %v", s, err)
+		}
+		cfg.ServiceCIDRs = append(cfg.ServiceCIDRs, p)
+	}
+	for _, s := range f.reserved {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return cfg, ctl.Usagef("invalid --reserved %q: %v", s, err)
+		}
+		cfg.Reserved = append(cfg.Reserved, a)
+	}
+	lo, hi, ok := strings.Cut(f.ports, "-")
+	l, lerr := strconv.ParseInt(lo, 10, 32)
+	h, herr := strconv.ParseInt(hi, 10, 32)
+	if !ok || lerr != nil || herr != nil {
+		return cfg, ctl.Usagef("invalid --node-port-range %q: want LOW-HIGH", f.ports)
+	}
+	cfg.NodePortMin, cfg.NodePortMax = int32(l), int32(h)
+	cfg.Loops, cfg.IPAMGCGrace = f.loops, f.gcGrace
+	if err := cfg.Validate(); err != nil {
+		return cfg, ctl.UsageError{Err: fmt.Errorf("controller run: %w", err)}
+	}
+	return cfg, nil
+}
+
+// serveControllers runs the controllers, the webhook (when configured) and their health
+// and metrics server over a store.
+func serveControllers(cfg controller.Config, wh webhookFlags, healthAddr string) func(context.Context, store.Store, *slog.Logger) error {
+	return func(ctx context.Context, st store.Store, log *slog.Logger) error {
+		cc, err := controller.New(cfg, st, log)
+		if err != nil {
+			return err
+		}
+		var serving atomic.Bool
+		srv, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: cc.Gatherer(), Ready: wh.ready(cc.Ready, &serving)}, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log, &serving))
+	}
 }
 
 // runWithStore runs a long-lived datastore service for command c: it opens the store,
