@@ -13,8 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/trellisnet/trellis/internal/admission"
 	"github.com/trellisnet/trellis/internal/controller"
 	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/healthsrv"
@@ -49,7 +51,8 @@ func newControllerCmd(o *ctl.Options) *cobra.Command {
 			"more (a pod deleted without a CNI DEL) is released after --ipam-gc-grace (ipamgc);\n" +
 			"Kubernetes itself allocates, keeps EndpointSlices and deletes namespaces.\n\n" +
 			"--health-addr serves /healthz, /readyz (loops started, datastore reachable, webhook serving) and\n" +
-			"/metrics: trellis_loop_* per loop, trellis_ipam_pool_* per IPPool, trellis_datastore_up.",
+			"/metrics: trellis_loop_* per loop, trellis_ipam_pool_* per IPPool, trellis_admission_*\n" +
+			"(webhook reviews by kind, operation and verdict), trellis_datastore_up.",
 		Example: "  trellis controller run --service-cidr 10.96.0.0/16 --reserved 10.96.0.10",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -129,12 +132,16 @@ func serveControllers(cfg controller.Config, wh webhookFlags, healthAddr string)
 			return err
 		}
 		var serving atomic.Bool
-		srv, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: cc.Gatherer(), Ready: wh.ready(cc.Ready, &serving)}, log)
+		reviews := admission.NewMetrics()
+		webhookReg := prometheus.NewRegistry()
+		webhookReg.MustRegister(reviews.Collectors()...)
+		srv, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: prometheus.Gatherers{cc.Gatherer(), webhookReg},
+			Ready: wh.ready(cc.Ready, &serving)}, log)
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
-		return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log, &serving))
+		return runControllersAndWebhook(ctx, cc.Run, wh.start(ctx, st, log, &serving, reviews))
 	}
 }
 

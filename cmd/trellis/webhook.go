@@ -61,13 +61,13 @@ func (w webhookFlags) check() error {
 }
 
 // start serves the webhook in the background when configured; the returned channel gives
-// its end (nil when it is off). serving is set once it listens.
-func (w webhookFlags) start(ctx context.Context, st store.Store, log *slog.Logger, serving *atomic.Bool) <-chan error {
+// its end (nil when it is off). serving is set once it listens; reviews are counted in m.
+func (w webhookFlags) start(ctx context.Context, st store.Store, log *slog.Logger, serving *atomic.Bool, m *admission.Metrics) <-chan error {
 	if w.listen == "" {
 		return nil
 	}
 	done := make(chan error, 1)
-	r := &admission.Reviewer{Store: st}
+	r := &admission.Reviewer{Store: st, Metrics: m}
 	h := r.Handler(log.With("component", "admission"))
 	ready := func(net.Addr) { serving.Store(true) }
 	go func() {
