@@ -1,11 +1,14 @@
 package grafana
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,8 +18,13 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/knftables"
+
+	"github.com/trellisnet/trellis/internal/admission"
 
 	"github.com/trellisnet/trellis/internal/agent"
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
@@ -183,8 +191,14 @@ func startCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.urls = append(c.urls, serve(healthsrv.Config{Gatherer: cc.Gatherer(), Ready: cc.Ready}))
+	// The admission webhook counts its reviews beside the controllers, as controller run
+	// serves them.
+	reviews := admission.NewMetrics()
+	webhookReg := prometheus.NewRegistry()
+	webhookReg.MustRegister(reviews.Collectors()...)
+	c.urls = append(c.urls, serve(healthsrv.Config{Gatherer: prometheus.Gatherers{cc.Gatherer(), webhookReg}, Ready: cc.Ready}))
 	wg.Go(func() { _ = cc.Run(ctx) })
+	review(t, &admission.Reviewer{Store: st, Metrics: reviews})
 
 	srv := dns.New(dns.Config{Listen: "127.0.0.1:0"}, st, log)
 	c.urls = append(c.urls, serve(healthsrv.Config{Gatherer: srv.Gatherer(), Ready: srv.Ready}))
@@ -252,6 +266,28 @@ func allocate(t *testing.T, st store.Store) {
 	a := ipam.New(ipamstore.New(st), ipamstore.Match)
 	if _, err := a.AutoAssign(ctx, ipam.AssignArgs{Node: "n1", Handle: "grafana-test", Num4: 1, Pools: in.Pools}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// review posts one IPPool to the webhook's /validate over HTTP.
+func review(t *testing.T, r *admission.Reviewer) {
+	t.Helper()
+	srv := httptest.NewServer(r.Handler(slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	req := admissionv1.AdmissionRequest{UID: "u", Operation: admissionv1.Create,
+		Object: runtime.RawExtension{Raw: []byte(`{"apiVersion":"projectcalico.org/v3","kind":"IPPool","metadata":{"name":"more"},"spec":{"cidr":"10.245.0.0/16"}}`)}}
+	req.Kind.Group, req.Kind.Version, req.Kind.Kind = model.GroupCalico, "v3", "IPPool"
+	body, err := json.Marshal(admissionv1.AdmissionReview{Request: &req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(srv.URL+"/validate", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %s", resp.Status)
 	}
 }
 
