@@ -13,6 +13,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/dns"
+	"github.com/trellisnet/trellis/internal/healthsrv"
 	"github.com/trellisnet/trellis/internal/lab"
 	"github.com/trellisnet/trellis/internal/store"
 )
@@ -25,27 +26,41 @@ func newDNSCmd(o *ctl.Options) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	var cfg dns.Config
+	var healthAddr string
 	serve := &cobra.Command{
 		Use:   "serve [--listen :53] [--zone cluster.local]",
 		Short: "Serve the cluster zone over UDP and TCP (never forwards other names)",
 		Long: "Answer A/AAAA for services (headless: their ready endpoints), SRV for named ports and\n" +
 			"<dashed-ip>.<ns>.pod names, from a watch of Services and EndpointSlices. Names outside\n" +
 			"the zone get NXDOMAIN: nothing is forwarded. The lab runs it as kube-system/trellis-dns\n" +
-			"behind the Service kube-system/kube-dns.",
+			"behind the Service kube-system/kube-dns.\n\n" +
+			"--health-addr serves /healthz, /readyz (first list in) and /metrics: trellis_dns_queries_total\n" +
+			"by type and rcode, trellis_dns_request_duration_seconds, trellis_dns_answer_records_total,\n" +
+			"trellis_dns_services, trellis_datastore_up.",
 		Example: "  trellis dns serve --listen 127.0.0.1:5353",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 				return ctl.Usagef("invalid --listen %q: want HOST:PORT", cfg.Listen)
 			}
+			if err := checkHealthAddr(healthAddr); err != nil {
+				return err
+			}
 			cfg.DatastoreEndpoint = o.Datastore
 			return runWithStore(c, o, "dns", func(ctx context.Context, st store.Store, log *slog.Logger) error {
-				return dns.New(cfg, st, log).Run(ctx, nil)
+				srv := dns.New(cfg, st, log)
+				hs, err := healthsrv.Start(ctx, healthsrv.Config{Addr: healthAddr, Gatherer: srv.Gatherer(), Ready: srv.Ready}, log)
+				if err != nil {
+					return err
+				}
+				defer hs.Close()
+				return srv.Run(ctx, nil)
 			})
 		},
 	}
 	serve.Flags().StringVar(&cfg.Listen, "listen", ":53", "HOST:PORT to serve on, UDP and TCP")
 	serve.Flags().StringVar(&cfg.Zone, "zone", "cluster.local", "the cluster domain")
+	addHealthFlag(serve, &healthAddr)
 	c.AddCommand(serve, newDNSLookupCmd())
 	return c
 }

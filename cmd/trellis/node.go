@@ -43,7 +43,11 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 			"calculates the policy of this node's endpoints and programs the nftables table\n" +
 			"(inet " + agent.DefaultTableName + " by default), which stays in place when the agent exits.\n" +
 			"Health, readiness, Prometheus metrics and status are served on --health-addr and\n" +
-			"on --status-socket (used by `trellis node status`).",
+			"on --status-socket (used by `trellis node status`). Metrics: trellis_agent_* (syncs,\n" +
+			"sync durations by type and phase, table size), trellis_rule_packets_total and\n" +
+			"trellis_rule_bytes_total by tier, policy, direction and rule (nft counters),\n" +
+			"trellis_loop_* for the policy and routing loops, trellis_bgp_* (sessions by state\n" +
+			"and per peer, routes), trellis_datastore_up.",
 		Example: "  trellis node run --node-name node1\n  trellis node run --node-name node1 --health-addr 0.0.0.0:9099 --resync-period 30s",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -52,6 +56,9 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 			}
 			if cfg.Routing != agent.RoutingAuto && cfg.Routing != agent.RoutingOff {
 				return ctl.Usagef("invalid --routing %q: use auto or off", cfg.Routing)
+			}
+			if err := checkAddr("--metrics-addr", cfg.MetricsAddr); err != nil {
+				return err
 			}
 			if cfg.ResyncPeriod <= 0 {
 				return ctl.Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
@@ -66,7 +73,8 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of this node (required)")
-	f.StringVar(&cfg.HealthAddr, "health-addr", agent.DefaultHealthAddr, "TCP address of /healthz, /readyz, /metrics and /status, or \"none\"")
+	f.StringVar(&cfg.HealthAddr, "health-addr", agent.DefaultHealthAddr, "TCP address of /healthz, /readyz, /metrics and /status, or \"none\" [$"+healthAddrEnv+"]")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", agentapi.Disabled, "TCP address serving /metrics only (for a scraper over the network; health and status stay on --health-addr), or \"none\" [$"+metricsAddrEnv+"]")
 	f.StringVar(&cfg.StatusSocket, "status-socket", "", "unix socket serving the same endpoints, or \"none\" (default "+agentapi.DefaultSocketDir+"/NODE/agent.sock)")
 	f.DurationVar(&cfg.ResyncPeriod, "resync-period", agent.DefaultResyncPeriod, "interval of full syncs that repair drift in the nftables table")
 	f.DurationVar(&cfg.RateLimit, "min-sync-interval", agent.DefaultRateLimit, "minimum interval between two syncs (changes in between are coalesced)")

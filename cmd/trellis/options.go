@@ -42,6 +42,10 @@ var envNames = map[string]string{
 	"log-format":          "TRELLIS_LOG_FORMAT",
 	"datastore-type":      "TRELLIS_DATASTORE_TYPE",
 	"kubeconfig":          "KUBECONFIG",
+	// The long-running components' health and metrics address (`node run`, `controller
+	// run`, `dns serve`, `datastore run`).
+	"health-addr":  healthAddrEnv,
+	"metrics-addr": metricsAddrEnv, // `node run` only
 	// `node run` only, with calico-node's names.
 	"bgp-ipv4-address": "IP",
 	"as-number":        "AS",

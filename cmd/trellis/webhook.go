@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,17 +61,18 @@ func (w webhookFlags) check() error {
 }
 
 // start serves the webhook in the background when configured; the returned channel gives
-// its end (nil when it is off).
-func (w webhookFlags) start(ctx context.Context, st store.Store, log *slog.Logger) <-chan error {
+// its end (nil when it is off). serving is set once it listens; reviews are counted in m.
+func (w webhookFlags) start(ctx context.Context, st store.Store, log *slog.Logger, serving *atomic.Bool, m *admission.Metrics) <-chan error {
 	if w.listen == "" {
 		return nil
 	}
 	done := make(chan error, 1)
-	r := &admission.Reviewer{Store: st}
+	r := &admission.Reviewer{Store: st, Metrics: m}
 	h := r.Handler(log.With("component", "admission"))
+	ready := func(net.Addr) { serving.Store(true) }
 	go func() {
 		if w.selfSigned == "" {
-			done <- admission.Serve(ctx, w.listen, w.cert, w.key, h, nil)
+			done <- admission.Serve(ctx, w.listen, w.cert, w.key, h, ready)
 			return
 		}
 		api, err := w.api()
@@ -84,9 +88,23 @@ func (w webhookFlags) start(ctx context.Context, st store.Store, log *slog.Logge
 		}
 		log.Info("webhook certificate ready", "secret", w.selfSigned, "dnsName", w.dnsName)
 		go w.keepCABundles(ctx, api, ca, log)
-		done <- admission.ServeCert(ctx, w.listen, cert, h, nil)
+		done <- admission.ServeCert(ctx, w.listen, cert, h, ready)
 	}()
 	return done
+}
+
+// ready adds the webhook's state to the controllers' readiness: the API server refuses
+// every Calico write while a configured webhook does not answer.
+func (w webhookFlags) ready(controllers func() error, serving *atomic.Bool) func() error {
+	return func() error {
+		if err := controllers(); err != nil {
+			return err
+		}
+		if w.listen != "" && !serving.Load() {
+			return errors.New("admission webhook not serving yet")
+		}
+		return nil
+	}
 }
 
 func (w webhookFlags) api() (admission.API, error) {

@@ -9,6 +9,9 @@
 // The mutating endpoint applies Calico's defaults (model.SetDefaults) as a JSON patch of
 // spec, so a defaulted object is what the validating endpoint and the datastore see.
 //
+// With Reviewer.Metrics set, every answered review is counted by webhook, kind, operation
+// and verdict, and timed (the controllers serve them on their --health-addr).
+//
 // Invariants: a request it cannot decode is refused, never allowed (failurePolicy Fail on
 // the server side covers the webhook being down); it only reads the datastore.
 package admission

@@ -20,6 +20,8 @@ import (
 type Reviewer struct {
 	// Store is read for the reference checks (tiers, pools); nil skips them.
 	Store store.Store
+	// Metrics, when set, counts and times the reviews Handler answers.
+	Metrics *Metrics
 }
 
 // Validate allows or refuses one request, with every problem in the message.

@@ -21,15 +21,15 @@ const maxReviewBytes = 4 << 20
 // Handler serves /validate and /mutate (AdmissionReview v1) and /healthz.
 func (r *Reviewer) Handler(log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/validate", r.serve(log, r.Validate))
-	mux.HandleFunc("/mutate", r.serve(log, r.Mutate))
+	mux.HandleFunc("/validate", r.serve(log, "validate", r.Validate))
+	mux.HandleFunc("/mutate", r.serve(log, "mutate", r.Mutate))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return mux
 }
 
 type decide func(context.Context, *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse
 
-func (r *Reviewer) serve(log *slog.Logger, f decide) http.HandlerFunc {
+func (r *Reviewer) serve(log *slog.Logger, webhook string, f decide) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		var review admissionv1.AdmissionReview
 		body, err := io.ReadAll(io.LimitReader(req.Body, maxReviewBytes))
@@ -40,7 +40,9 @@ func (r *Reviewer) serve(log *slog.Logger, f decide) http.HandlerFunc {
 			http.Error(w, "want an AdmissionReview v1 with a request", http.StatusBadRequest)
 			return
 		}
+		start := time.Now()
 		resp := f(req.Context(), review.Request)
+		r.Metrics.observe(webhook, review.Request, resp, start)
 		if !resp.Allowed {
 			log.Info("admission refused", "kind", review.Request.Kind.Kind, "namespace", review.Request.Namespace,
 				"name", review.Request.Name, "reason", resp.Result.Message)

@@ -107,10 +107,19 @@ func New(cfg Config, st store.Store, dp Dataplane, log *slog.Logger) *Agent {
 	a.policy.felix, a.policy.wep = felix, wepKind(a.kinds)
 	if cfg.Routing != RoutingOff {
 		a.routing = routing.New(routing.Config{NodeName: cfg.NodeName, ResyncPeriod: cfg.ResyncPeriod,
-			RateLimit: cfg.RateLimit, RetryPeriod: cfg.RetryPeriod}, st, log.With("component", "routing"))
+			RateLimit: cfg.RateLimit, RetryPeriod: cfg.RetryPeriod, Name: loopRouting, Observer: a.metrics.loops},
+			st, log.With("component", "routing"))
+		a.metrics.loops.Declare(loopRouting)
 	}
+	a.metrics.loops.Declare(loopPolicy)
 	return a
 }
+
+// The agent's loop names in trellis_loop_* metrics.
+const (
+	loopPolicy  = "policy"
+	loopRouting = "routing"
+)
 
 // calculationKinds are the registered kinds policy.FromObject converts, except Pod: the
 // agent enforces WorkloadEndpoints (written by the CNI plugin), and a Pod converts to the
@@ -146,7 +155,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer srv.close()
 	a.log.Info("node agent starting", "node", a.cfg.NodeName, "table", a.cfg.TableName,
 		"resyncPeriod", a.cfg.ResyncPeriod, "rateLimit", a.cfg.RateLimit,
-		"healthAddr", srv.tcpAddr(), "statusSocket", srv.socketPath())
+		"healthAddr", srv.tcpAddr(), "metricsAddr", srv.metricsAddr(), "statusSocket", srv.socketPath())
 	var wg sync.WaitGroup
 	wg.Go(func() { a.reach.Run(ctx) })
 	wg.Add(1)

@@ -43,6 +43,9 @@ type Config struct {
 	// HealthAddr is the TCP address of the health, metrics and status server;
 	// DefaultHealthAddr; agentapi.Disabled turns it off.
 	HealthAddr string
+	// MetricsAddr, when set (and not agentapi.Disabled), is a TCP address serving /metrics
+	// only, for a scraper over the network; HealthAddr also serves /metrics.
+	MetricsAddr string
 	// StatusSocket is the unix socket serving the same endpoints (used by `trellis node
 	// status`); agentapi.SocketPath(node); agentapi.Disabled turns it off.
 	StatusSocket string

@@ -1,7 +1,10 @@
 // Package agent is the Trellis node agent (`trellis node run`): it lists and watches the
 // store, feeds the policy calculation with what changed, renders the node's desired
 // nftables table and applies it, then reports what it did (EndpointStatus objects for the
-// CNI plugin's policy wait, /healthz, /readyz, /metrics and /status).
+// CNI plugin's policy wait, /healthz, /readyz, /metrics and /status; /metrics alone on
+// Config.MetricsAddr). Its metrics: syncs and their phases, nft rule counters by tier,
+// policy, direction and rule, the policy and routing loops' runs (runnermetrics), BGP
+// sessions by state and per peer with their routes, datastore reachability.
 //
 // Flow: a watch goroutine lists every kind the calculation needs, then watches all kinds
 // from the first list's revision; it only records the latest object per store key and

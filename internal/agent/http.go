@@ -16,12 +16,15 @@ import (
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
 )
 
-// server is the health, metrics and status HTTP server on TCP and a unix socket.
+// server is the health, metrics and status HTTP server on TCP and a unix socket, and the
+// metrics-only server on MetricsAddr.
 type server struct {
-	srv  *http.Server
-	tcp  net.Listener
-	unix net.Listener
-	sock string
+	srv     *http.Server
+	tcp     net.Listener
+	unix    net.Listener
+	sock    string
+	metrics *http.Server // nil without MetricsAddr
+	ml      net.Listener
 }
 
 // serve starts listening on HealthAddr and StatusSocket (each unless agentapi.Disabled).
@@ -80,16 +83,45 @@ func (a *Agent) serve(ctx context.Context) (*server, error) {
 		}
 		s.unix, s.sock = l, a.cfg.StatusSocket
 	}
+	if err := a.listenMetrics(ctx, s); err != nil {
+		s.close()
+		return nil, err
+	}
 	for _, l := range []net.Listener{s.tcp, s.unix} {
 		if l != nil {
-			go func() {
-				if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					a.log.Error("health server stopped", "addr", l.Addr().String(), "err", err)
-				}
-			}()
+			a.serveOn(s.srv, l)
 		}
 	}
+	if s.ml != nil {
+		a.serveOn(s.metrics, s.ml)
+	}
 	return s, nil
+}
+
+// listenMetrics opens the metrics-only listener (MetricsAddr): /metrics for a scraper
+// over the network, while health, status and the endpoint question stay on HealthAddr
+// (loopback by default) and the socket.
+func (a *Agent) listenMetrics(ctx context.Context, s *server) error {
+	if a.cfg.MetricsAddr == "" || a.cfg.MetricsAddr == agentapi.Disabled {
+		return nil
+	}
+	l, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen for metrics on %s: %w", a.cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	s.ml, s.metrics = l, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	return nil
+}
+
+func (a *Agent) serveOn(srv *http.Server, l net.Listener) {
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("health server stopped", "addr", l.Addr().String(), "err", err)
+		}
+	}()
 }
 
 // serveEndpoint answers agentapi.EndpointPath: 200 once the endpoint with that uid has its
@@ -123,7 +155,10 @@ func (s *server) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
-	for _, l := range []net.Listener{s.tcp, s.unix} {
+	if s.metrics != nil {
+		_ = s.metrics.Shutdown(ctx)
+	}
+	for _, l := range []net.Listener{s.tcp, s.unix, s.ml} {
 		if l != nil {
 			_ = l.Close()
 		}
@@ -141,3 +176,10 @@ func (s *server) tcpAddr() string {
 }
 
 func (s *server) socketPath() string { return s.sock }
+
+func (s *server) metricsAddr() string {
+	if s.ml == nil {
+		return ""
+	}
+	return s.ml.Addr().String()
+}

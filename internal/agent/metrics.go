@@ -8,12 +8,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
+	"github.com/trellisnet/trellis/internal/runner/runnermetrics"
 )
 
 // metrics are the agent's Prometheus metrics, in a registry of its own (several agents
 // can run in one process, e.g. in tests).
 type metrics struct {
 	reg           *prometheus.Registry
+	loops         *runnermetrics.Metrics // the policy and routing loops' runs
 	syncs         *prometheus.CounterVec
 	syncDuration  *prometheus.HistogramVec
 	phaseDuration *prometheus.HistogramVec
@@ -32,7 +36,9 @@ type metrics struct {
 }
 
 func newMetrics(a *Agent) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+	m := &metrics{reg: prometheus.NewRegistry(), loops: runnermetrics.New()}
+	m.reg.MustRegister(m.loops.Collectors()...)
+	m.reg.MustRegister(&bgpCollector{peers: func() []agentapi.BGPPeer { return a.routing.Peers() }})
 	gauge := func(name, help string) prometheus.Gauge {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "trellis", Subsystem: "agent", Name: name, Help: help})
 		m.reg.MustRegister(g)

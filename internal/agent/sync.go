@@ -64,7 +64,8 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		// The policy loop's runner: a sync when woken (coalescing everything recorded
 		// meanwhile, at most once per RateLimit), every ResyncPeriod (full) and after a
 		// failure (full, after RetryPeriod).
-		runner:   runner.New(runner.Config{MinInterval: cfg.RateLimit, Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod}),
+		runner: runner.New(runner.Config{MinInterval: cfg.RateLimit, Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod,
+			Name: loopPolicy, Observer: m.loops}),
 		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
 	}
 	p.status = model.KindEndpointStatus

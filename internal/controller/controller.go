@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,9 +23,12 @@ import (
 // over list + watch of the store; over a Kubernetes datastore LoadBalancer IPAM, the node
 // IPAM clean-up and the IPAM garbage collector.
 type Controller struct {
-	cfg Config
-	st  store.Store
-	log *slog.Logger
+	cfg     Config
+	st      store.Store
+	log     *slog.Logger
+	mon     *reach.Monitor // is the datastore reachable
+	metrics *metrics
+	running atomic.Bool // Run has started the loops
 }
 
 // New returns the controllers over st; it does no I/O and starts nothing.
@@ -32,7 +36,13 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Controller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Controller{cfg: cfg.withDefaults(), st: st, log: log}, nil
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Controller{cfg: cfg.withDefaults(), st: st, log: log}
+	c.mon = reach.New(reach.Config{Endpoint: c.cfg.DatastoreEndpoint}, st, log.With("component", "datastore"))
+	c.metrics = newMetrics(st, c.mon.Collectors(), log)
+	return c, nil
 }
 
 // Run runs every loop until ctx ends. With a store that keeps Calico's Kubernetes data
@@ -74,19 +84,22 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	// An unreachable datastore is logged; when it answers again every loop re-watches
 	// and reconciles from a fresh list.
-	mon := reach.New(reach.Config{Endpoint: c.cfg.DatastoreEndpoint}, c.st, c.log.With("component", "datastore"))
+	mon := c.mon
 	wg.Go(func() { mon.Run(ctx) })
 	var names []string
 	for _, l := range loops {
-		l.st, l.resync, l.log, l.back = c.st, c.cfg.Resync, c.log.With("loop", l.name), mon.Back
+		l.st, l.resync, l.log, l.back, l.observer = c.st, c.cfg.Resync, c.log.With("loop", l.name), mon.Back, c.metrics.loops
 		names = append(names, l.name)
 		wg.Go(func() { l.run(ctx) })
 	}
 	for _, l := range informed {
-		l.st, l.resync, l.log = c.st, c.cfg.Resync, c.log.With("loop", l.name)
+		l.st, l.resync, l.log, l.observer = c.st, c.cfg.Resync, c.log.With("loop", l.name), c.metrics.loops
 		names = append(names, l.name)
 		wg.Go(func() { l.run(ctx) })
 	}
+	c.metrics.loops.Declare(names...)
+	c.running.Store(true)
+	defer c.running.Store(false)
 	if kubernetes && c.cfg.runs(LoopIPAMGC) && c.cfg.IPAMGCGrace > 0 {
 		names = append(names, LoopIPAMGC)
 		wg.Go(func() { c.runIPAMGC(ctx) })

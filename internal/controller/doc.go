@@ -54,6 +54,11 @@
 // Config.DatastoreEndpoint); when it answers again every loop re-opens its watches and
 // reconciles from a fresh list.
 //
+// Metrics (Gatherer): every loop's runs, errors and durations through the runner's
+// observer (runnermetrics, labelled by loop), IPAM utilisation per IPPool read from the
+// store at scrape time (ipam.Usage), datastore reachability; Ready is the loops started
+// and the datastore answering.
+//
 // A namespace is gone only when this process saw it and then saw it deleted (an event, or
 // absent from a re-list): namespaces that never had a Namespace object (Calico's etcd
 // mode) are never emptied, and a namespace deleted while no controller ran is not noticed

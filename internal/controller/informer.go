@@ -34,11 +34,12 @@ type informedLoop struct {
 	reconcile runner.Func
 	resync    time.Duration
 	log       *slog.Logger
+	observer  runner.Observer // told of every run (metrics); may be nil
 }
 
 func (l *informedLoop) run(ctx context.Context) {
 	r := runner.New(runner.Config{Start: true, Coalesce: coalesce, Resync: l.resync, Retry: retry, MaxRetry: maxRetry,
-		OnError: func(err error, in time.Duration) {
+		Name: l.name, Observer: l.observer, OnError: func(err error, in time.Duration) {
 			l.log.Debug("reconcile failed: retrying", "err", err, "in", in)
 			if in >= maxRetry {
 				l.log.Warn("reconcile failing", "err", err)

@@ -28,6 +28,7 @@ type loop struct {
 	reconcile func(context.Context) error
 	resync    time.Duration
 	log       *slog.Logger
+	observer  runner.Observer // told of every run (metrics); may be nil
 	// back, when set, returns a channel closed when the datastore answers again after
 	// being unreachable: the loop then re-opens its watches and reconciles.
 	back func() <-chan struct{}
@@ -43,7 +44,7 @@ func (l *loop) backCh() <-chan struct{} {
 
 func (l *loop) run(ctx context.Context) {
 	r := runner.New(runner.Config{Start: true, Coalesce: coalesce, Resync: l.resync, Retry: retry, MaxRetry: maxRetry,
-		OnError: func(err error, in time.Duration) {
+		Name: l.name, Observer: l.observer, OnError: func(err error, in time.Duration) {
 			l.log.Debug("reconcile failed: retrying", "err", err, "in", in)
 			if in >= maxRetry {
 				l.log.Warn("reconcile failing", "err", err)

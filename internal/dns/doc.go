@@ -20,6 +20,10 @@
 // warning names the endpoint (store/reach); when it answers again the view lists again and
 // re-watches.
 //
+// Metrics (Gatherer: queries by type and response code, request durations, answer records,
+// the view's size, datastore reachability) are counted before a reply is written; Ready is
+// the first list being in. cmd serves both on --health-addr (internal/healthsrv).
+//
 // It must never forward or recurse: no query ever leaves this server (the lab's network
 // safety rule). It never writes to the store.
 package dns

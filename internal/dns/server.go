@@ -30,10 +30,12 @@ type Config struct {
 
 // Server answers DNS queries for the cluster zone from the store.
 type Server struct {
-	cfg  Config
-	st   store.Store
-	log  *slog.Logger
-	view *view
+	cfg     Config
+	st      store.Store
+	log     *slog.Logger
+	view    *view
+	mon     *reach.Monitor // is the datastore reachable
+	metrics *metrics
 }
 
 // New returns a server; it does no I/O.
@@ -42,7 +44,13 @@ func New(cfg Config, st store.Store, log *slog.Logger) *Server {
 		cfg.Zone = "cluster.local"
 	}
 	cfg.Zone = strings.ToLower(strings.Trim(cfg.Zone, "."))
-	return &Server{cfg: cfg, st: st, log: log, view: newView()}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, st: st, log: log, view: newView()}
+	s.mon = reach.New(reach.Config{Endpoint: cfg.DatastoreEndpoint}, st, log.With("component", "datastore"))
+	s.metrics = newMetrics(s.view, s.mon.Collectors())
+	return s
 }
 
 // Synced reports whether the first list of Services and EndpointSlices is in.
@@ -53,7 +61,7 @@ func (s *Server) Synced() bool { return s.view.Synced() }
 // it answers again the view lists again and re-watches.
 func (s *Server) Follow(ctx context.Context) {
 	var wg sync.WaitGroup
-	mon := reach.New(reach.Config{Endpoint: s.cfg.DatastoreEndpoint}, s.st, s.log.With("component", "datastore"))
+	mon := s.mon
 	wg.Go(func() { mon.Run(ctx) })
 	for _, k := range []*model.Kind{model.KindService, model.KindEndpointSlice} {
 		wg.Go(func() { s.view.follow(ctx, s.st, k, s.log, mon.Back) })
@@ -64,6 +72,7 @@ func (s *Server) Follow(ctx context.Context) {
 // ServeDNS answers one query. A query before the first sync gets SERVFAIL (the client
 // retries), never a wrong NXDOMAIN.
 func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
+	start := time.Now()
 	m := new(mdns.Msg)
 	m.SetReply(req)
 	m.RecursionAvailable = false
@@ -82,6 +91,8 @@ func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 			m.Ns = []mdns.RR{soa(s.cfg.Zone)}
 		}
 	}
+	// Counted before the write, so a client that has its answer finds it counted.
+	s.metrics.observe(req, m, w.RemoteAddr().Network(), start)
 	if err := w.WriteMsg(m); err != nil {
 		s.log.Debug("write dns reply", "err", err)
 	}

@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"fmt"
 	"strings"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -28,11 +29,14 @@ func controllerDocs(o Options) []doc {
 			"--webhook-listen=:9443",
 			"--webhook-self-signed-secret=" + Namespace + "/" + WebhookSecret,
 			"--webhook-dns-name=" + WebhookDNSName,
-			"--webhook-configurations=" + WebhookConfigName},
+			"--webhook-configurations=" + WebhookConfigName,
+			fmt.Sprintf("--health-addr=:%d", controllersHealthPort)},
 		EnvFrom: apiEndpointsEnv(),
-		Ports:   []corev1.ContainerPort{{Name: "webhook", ContainerPort: webhookPort, Protocol: corev1.ProtocolTCP}},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Host: "127.0.0.1", Path: "/healthz", Port: intstr.FromInt32(webhookPort), Scheme: corev1.URISchemeHTTPS}}, PeriodSeconds: 10},
+		Ports: []corev1.ContainerPort{{Name: "webhook", ContainerPort: webhookPort, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: controllersHealthPort, Protocol: corev1.ProtocolTCP}},
+		// Ready: loops started, datastore reachable, webhook serving.
+		ReadinessProbe: httpProbe("127.0.0.1", "/readyz", controllersHealthPort),
+		LivenessProbe:  httpProbe("127.0.0.1", "/healthz", controllersHealthPort),
 		SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(65534)),
 			AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
@@ -44,7 +48,7 @@ func controllerDocs(o Options) []doc {
 		// Host network: a second pod on the same node could not bind the webhook port.
 		Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 		Template: corev1.PodTemplateSpec{
-			ObjectMeta: podMeta(labels),
+			ObjectMeta: scraped(podMeta(labels), controllersHealthPort),
 			Spec: corev1.PodSpec{
 				ServiceAccountName: ControllersName,
 				// The webhook must answer before pod networking exists (docs/install.md).
@@ -121,6 +125,19 @@ func controlPlaneTolerations(notReady bool) []corev1.Toleration {
 
 func selector(labels map[string]string) *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchLabels: labels}
+}
+
+// scraped marks a pod for Prometheus's conventional pod discovery: scrape /metrics on port.
+func scraped(m metav1.ObjectMeta, port int32) metav1.ObjectMeta {
+	m.Annotations = map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(port),
+		"prometheus.io/path": "/metrics"}
+	return m
+}
+
+// httpProbe GETs path on host:port (host empty: the pod's address); 503 fails it.
+func httpProbe(host, path string, port int32) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+		Host: host, Path: path, Port: intstr.FromInt32(port)}}, PeriodSeconds: 10, TimeoutSeconds: 5}
 }
 
 func podMeta(labels map[string]string) metav1.ObjectMeta {

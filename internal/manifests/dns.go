@@ -1,6 +1,8 @@
 package manifests
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -10,18 +12,19 @@ import (
 func dnsDocs(o Options) []doc {
 	labels := map[string]string{"k8s-app": "kube-dns", "app.kubernetes.io/name": DNSName}
 	no, yes := false, true
-	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(53)}},
-		PeriodSeconds: 10}
 	c := corev1.Container{
 		Name: "dns", Image: o.Image, ImagePullPolicy: o.PullPolicy,
 		Command: []string{binary},
-		Args:    []string{"dns", "serve", "--datastore-type=kubernetes", "--listen=:53", "--zone=cluster.local"},
+		Args: []string{"dns", "serve", "--datastore-type=kubernetes", "--listen=:53", "--zone=cluster.local",
+			fmt.Sprintf("--health-addr=:%d", dnsHealthPort)},
 		Ports: []corev1.ContainerPort{
 			{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
 			{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: dnsHealthPort, Protocol: corev1.ProtocolTCP},
 		},
-		ReadinessProbe: probe,
-		LivenessProbe:  probe,
+		// Ready once Services and EndpointSlices are listed (before, queries get SERVFAIL).
+		ReadinessProbe: httpProbe("", "/readyz", dnsHealthPort),
+		LivenessProbe:  httpProbe("", "/healthz", dnsHealthPort),
 		SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(65534)),
 			AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
 			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
@@ -31,7 +34,7 @@ func dnsDocs(o Options) []doc {
 		Replicas: ptr(int32(2)),
 		Selector: selector(labels),
 		Template: corev1.PodTemplateSpec{
-			ObjectMeta: podMeta(labels),
+			ObjectMeta: scraped(podMeta(labels), dnsHealthPort),
 			Spec: corev1.PodSpec{
 				ServiceAccountName: DNSName,
 				PriorityClassName:  "system-cluster-critical",

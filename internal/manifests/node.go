@@ -1,6 +1,8 @@
 package manifests
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -8,15 +10,21 @@ import (
 
 // Node-side paths: the host's, and where the containers see them.
 const (
-	hostCNIBin   = "/opt/cni/bin"
-	hostCNIConf  = "/etc/cni/net.d"
-	hostRun      = "/run/trellis/node"
-	binary       = "/usr/local/bin/trellis"
-	healthPort   = 9099
-	webhookPort  = 9443
-	cniNetwork   = "k8s-pod-network"
-	cniConfFile  = "10-trellis.conflist"
-	cniKubeconfg = "trellis-kubeconfig"
+	hostCNIBin  = "/opt/cni/bin"
+	hostCNIConf = "/etc/cni/net.d"
+	hostRun     = "/run/trellis/node"
+	binary      = "/usr/local/bin/trellis"
+	healthPort  = 9099
+	webhookPort = 9443
+	// The /metrics ports Prometheus scrapes: the agent's --metrics-addr (Calico's Felix
+	// port), the controllers' and DNS's --health-addr (also their probes'; DNS on
+	// CoreDNS's metrics port).
+	agentMetricsPort      = 9091
+	controllersHealthPort = 9094
+	dnsHealthPort         = 9153
+	cniNetwork            = "k8s-pod-network"
+	cniConfFile           = "10-trellis.conflist"
+	cniKubeconfg          = "trellis-kubeconfig"
 )
 
 // nodeDocs are the node agent's DaemonSet.
@@ -49,7 +57,7 @@ func nodeDocs(o Options) []doc {
 		Name: "agent", Image: o.Image, ImagePullPolicy: o.PullPolicy,
 		Command: []string{binary},
 		Args: []string{"node", "run", "--datastore-type=kubernetes", "--node-name=$(NODENAME)",
-			"--health-addr=127.0.0.1:9099"},
+			"--health-addr=127.0.0.1:9099", fmt.Sprintf("--metrics-addr=:%d", agentMetricsPort)},
 		Env: []corev1.EnvVar{nodeEnv,
 			// The address the node's BGP speaker and VXLAN tunnel use (Calico's IP variable).
 			{Name: "IP", Value: "autodetect"}},
@@ -62,6 +70,7 @@ func nodeDocs(o Options) []doc {
 		LivenessProbe:   probe("/healthz", 10),
 		Ports: []corev1.ContainerPort{
 			{Name: "bgp", ContainerPort: 179, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: agentMetricsPort, Protocol: corev1.ProtocolTCP},
 		},
 	}
 	agent.LivenessProbe.InitialDelaySeconds = 10
@@ -73,7 +82,7 @@ func nodeDocs(o Options) []doc {
 		UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
 			RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: &maxUnavailable}},
 		Template: corev1.PodTemplateSpec{
-			ObjectMeta: podMeta(labels),
+			ObjectMeta: scraped(podMeta(labels), agentMetricsPort),
 			Spec: corev1.PodSpec{
 				ServiceAccountName: NodeName,
 				HostNetwork:        true,

@@ -17,6 +17,9 @@
 // goroutine only, never concurrently with itself, and returns promptly when its context
 // ends (no run starts after that). Trigger never blocks.
 //
+// Config.Observer, when set, is told of every run (loop name, reason, duration, error): the
+// one place loops are instrumented (runner/runnermetrics turns it into Prometheus metrics).
+//
 // It must never know what a run does: no logging of its own, no store, no kernel. Errors
 // are the run function's to log (or Config.OnError's).
 package runner

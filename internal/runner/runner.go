@@ -52,6 +52,16 @@ type Config struct {
 	// OnError, when set, is called after a failed run with its error and the delay
 	// before the retry.
 	OnError func(err error, retryIn time.Duration)
+	// Name names the loop to Observer.
+	Name string
+	// Observer, when set, is told about every run that ends while the context is live.
+	Observer Observer
+}
+
+// Observer learns of each run of a loop: its reason, duration and result. Ran is called on
+// the runner's goroutine and must not block (a metrics recorder).
+type Observer interface {
+	Ran(loop string, why Reason, took time.Duration, err error)
 }
 
 // Func is one run; a non-nil error schedules a retry.
@@ -103,6 +113,9 @@ func (r *Runner) Run(ctx context.Context, fn Func) {
 		err := fn(ctx, why)
 		if ctx.Err() != nil {
 			return
+		}
+		if r.cfg.Observer != nil {
+			r.cfg.Observer.Ran(r.cfg.Name, why, time.Since(last), err)
 		}
 		if err != nil {
 			backoff = r.next(backoff)

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -263,4 +264,41 @@ func equal[T comparable](a, b []T) bool {
 		}
 	}
 	return true
+}
+
+// observed records what an Observer is told.
+type observed struct {
+	mu   sync.Mutex
+	runs []string
+}
+
+func (o *observed) Ran(loop string, why Reason, took time.Duration, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.runs = append(o.runs, loop+" "+why.String()+" "+fmt.Sprint(err != nil, took >= 0))
+}
+
+func (o *observed) get() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.runs...)
+}
+
+// TestObserver: every finished run is reported once, with its loop name, reason and
+// whether it failed.
+func TestObserver(t *testing.T) {
+	obs := &observed{}
+	r := New(Config{Start: true, Retry: time.Millisecond, Name: "demo", Observer: obs})
+	rec := &recorder{fail: func(n int) bool { return n == 1 }}
+	stop := start(t, r, rec.run)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(obs.get()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	got := obs.get()
+	want := []string{"demo start true true", "demo retry false true"}
+	if len(got) < 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("observed %q, want %q first", got, want)
+	}
 }

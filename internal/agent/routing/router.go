@@ -69,6 +69,10 @@ type Config struct {
 	// RetryPeriod is the delay before retrying after a failed sync (which lists every
 	// kind again).
 	RetryPeriod time.Duration
+	// Name and Observer, when set, are the loop's name and the observer of its runs
+	// (metrics).
+	Name     string
+	Observer runner.Observer
 }
 
 // minInterval is the least interval between two routing syncs, whatever Config.RateLimit
@@ -113,7 +117,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) *Router {
 		open: openRouteDataplane, bgpLog: log.With("component", "bgp"),
 		dirty: map[*model.Kind]bool{}, cache: map[*model.Kind][]model.Object{}}
 	r.runner = runner.New(runner.Config{Start: true, MinInterval: max(cfg.RateLimit, minInterval),
-		Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod,
+		Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod, Name: cfg.Name, Observer: cfg.Observer,
 		OnError: func(err error, _ time.Duration) { r.log.Warn("sync routing failed; retrying", "err", err) }})
 	for _, k := range routingKinds {
 		r.kinds[k] = true

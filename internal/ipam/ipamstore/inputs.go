@@ -41,6 +41,10 @@ func Load(ctx context.Context, s store.Store) (Inputs, error) {
 	return in, nil
 }
 
+// LoadPools reads every IPPool (Load without reservations and configuration: what
+// utilisation needs, and all the cluster controllers may read).
+func LoadPools(ctx context.Context, s store.Store) ([]ipam.Pool, error) { return loadPools(ctx, s) }
+
 func loadPools(ctx context.Context, s store.Store) ([]ipam.Pool, error) {
 	pk, err := model.Resolve("ippools")
 	if err != nil {

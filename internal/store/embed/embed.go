@@ -71,6 +71,8 @@ type Server struct {
 	e        *etcdembed.Etcd
 	lock     *os.File    // the data directory's lock while the member runs
 	stopping atomic.Bool // demotes etcd's shutdown noise in the log
+	// live is e while the member runs, for Ready from other goroutines.
+	live atomic.Pointer[etcdembed.Etcd]
 }
 
 // New returns a stopped server for cfg; it does no I/O.
@@ -149,6 +151,7 @@ func (s *Server) Start(ctx context.Context) error {
 	select {
 	case <-e.Server.ReadyNotify():
 		s.e, s.lock, started = e, lock, true
+		s.live.Store(e)
 		return nil
 	case err := <-e.Err():
 		s.stopping.Store(true)
@@ -179,6 +182,7 @@ func (s *Server) Err() <-chan error {
 // listeners. It is safe to call more than once.
 func (s *Server) Stop() {
 	if s.e != nil {
+		s.live.Store(nil)
 		s.stopping.Store(true)
 		s.e.Close()
 		s.e = nil
@@ -197,6 +201,7 @@ func (s *Server) unlock() {
 // leadership transfer), then closes its listeners. For tests of failover.
 func (s *Server) Kill() {
 	if s.e != nil {
+		s.live.Store(nil)
 		s.stopping.Store(true)
 		s.e.Server.HardStop()
 		s.e.Close()
