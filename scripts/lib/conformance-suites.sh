@@ -52,11 +52,13 @@ run_dns() { run_e2e dns; }
 # plus the suite's SkipTests option, so that the report lists skipped tests as skipped).
 # Writes the conformance report (NPEP-137) to $OUT/cnp-report.yaml. The SCTP server
 # containers of its base StatefulSets are removed at run time (see npapi_strip_sctp).
-# Skipped: the four SCTP tests, and six whose every failed probe here is an SCTP one
+# Skipped: the four SCTP tests, and eight whose every failed probe here is an SCTP one
 # ("protocol not supported"; they mix SCTP into TCP and UDP checks), each verified in a run.
 CNP_SCTP_TESTS='CNPAdminTierEgressSCTP,CNPAdminTierIngressSCTP,CNPBaselineTierEgressSCTP,CNPBaselineTierIngressSCTP'
 CNP_SCTP_TESTS+=',CNPAdminTierEgressInlineCIDRPeers,CNPAdminTierGress,CNPAdminTierPortRange'
 CNP_SCTP_TESTS+=',CNPBaselineTierEgressInlineCIDRPeers,CNPBaselineTierGress,CNPBaselineTierPortRange'
+# The same for the experimental node-peer tests: their deny-egress step probes SCTP too.
+CNP_SCTP_TESTS+=',CNPAdminTierEgressNodePeers,CNPBaselineTierEgressNodePeers'
 run_cnp() {
 	local mod=$ROOT/internal/conformance/npapi
 	npapi_strip_sctp &
