@@ -46,6 +46,6 @@ image: build      ## localhost/trellis:latest and localhost/trellis-pause:latest
 manifests:        ## regenerate deploy/trellis.yaml (`trellis manifests` with its defaults)
 	go test -count=1 -run '^TestCheckedIn$$' ./internal/manifests/ -args -update
 
-# Not part of `make test` or CI: about an hour with warm caches (docs/conformance.md).
+# Not part of `make test` or CI: about 22 minutes with warm caches (docs/conformance.md).
 conformance: build ## upstream suites in a Kubernetes lab: [SUITES="netpol network services dns cnp"] [ROUTING=bgp|vxlan] [PROCS=4]
 	SUITES="$(SUITES)" ROUTING="$(ROUTING)" PROCS="$(PROCS)" scripts/conformance.sh
