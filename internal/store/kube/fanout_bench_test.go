@@ -118,7 +118,8 @@ func (a *simAgent) doneAt(name string) (time.Time, bool) {
 }
 
 // fanoutFixture writes namespaces and workload endpoints (with node and address) spread
-// over the nodes.
+// over the nodes: on a store that derives endpoints from Pods (the Kubernetes API), Pods
+// as the CNI plugin leaves them (bound to the node, its address annotations).
 func fanoutFixture(b *testing.B, st store.Store) {
 	ctx := context.Background()
 	for ns := range 5 {
@@ -135,12 +136,27 @@ func fanoutFixture(b *testing.B, st store.Store) {
 					Labels: map[string]string{"app": fmt.Sprintf("a%d", i%4)}},
 				Spec: model.WorkloadEndpointSpec{Orchestrator: "k8s", Node: node, Pod: pod, Endpoint: "eth0",
 					InterfaceName: fmt.Sprintf("trl%d", ns*20+i), IPNetworks: []string{fmt.Sprintf("10.244.%d.%d/32", ns, i+1)}}}
-			model.SetDefaults(w)
-			if _, err := st.Create(ctx, w); err != nil {
+			var obj model.Object = w
+			if store.DerivedEndpoints(st) {
+				obj = fanoutPod(w)
+			} else {
+				model.SetDefaults(w)
+			}
+			if _, err := st.Create(ctx, obj); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
+}
+
+// fanoutPod is the Pod whose endpoint is w, as the CNI plugin annotates it.
+func fanoutPod(w *model.WorkloadEndpoint) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: w.Spec.Pod, Namespace: w.Namespace, Labels: w.Labels,
+		Annotations: map[string]string{model.AnnotationPodIP: w.Spec.IPNetworks[0],
+			model.AnnotationContainerID: "fanout-" + w.Spec.Pod, model.AnnotationInterfaceName: w.Spec.InterfaceName}},
+		Spec: corev1.PodSpec{NodeName: w.Spec.Node, Containers: []corev1.Container{{Name: "c", Image: "localhost/trellis"}}}}
+	p.SetGroupVersionKind(model.KindPod.GVK())
+	return p
 }
 
 // benchFanout starts n agents, each with a store from open, then writes one
