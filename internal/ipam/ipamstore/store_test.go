@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,6 +327,10 @@ func benchAssign4Nodes(b *testing.B, s store.Store) {
 	a := ipam.New(ipamstore.New(s), ipamstore.Match)
 	pool := ipam.Pool{Name: "p", CIDR: netip.MustParsePrefix("10.0.0.0/8")}
 	var next, nodes atomic.Int64
+	// Four goroutines, one per node, whatever GOMAXPROCS is (RunParallel starts
+	// parallelism x GOMAXPROCS of them).
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism((4 + procs - 1) / procs)
 	b.RunParallel(func(pb *testing.PB) {
 		node := fmt.Sprintf("node-%d", nodes.Add(1)%4)
 		for pb.Next() {
