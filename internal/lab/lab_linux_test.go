@@ -245,8 +245,14 @@ func TestPodsPolicyAndDelete(t *testing.T) {
 			bIP = p.IP
 		}
 	}
-	if !probe("shop/a", "shop/b", "tcp/80") || !probe("shop/c", "shop/b", "udp/53") || !probe("shop/c", bIP, "tcp/80") {
-		t.Fatal("pods do not reach each other before any policy")
+	// The pods have no readiness probes, so they are Ready once their processes start,
+	// maybe before those listen: reachable within a few seconds is the claim.
+	for deadline := time.Now().Add(10 * time.Second); !probe("shop/a", "shop/b", "tcp/80") ||
+		!probe("shop/c", "shop/b", "udp/53") || !probe("shop/c", bIP, "tcp/80"); {
+		if time.Now().After(deadline) {
+			t.Fatal("pods do not reach each other before any policy (10 s after they were ready)")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	// A crashed container is restarted.
 	old := webPID(t, name, "shop/a")
