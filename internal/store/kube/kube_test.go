@@ -188,14 +188,7 @@ func TestWatchCache(t *testing.T) {
 func calicoKinds(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := s.List(ctx, model.KindGlobalNetworkSet, store.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.Watch(ctx, nil, store.WatchOptions{Revision: res.Revision})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := watchAllAfterList(ctx, t, s, model.KindGlobalNetworkSet)
 	defer w.Stop()
 	gns := model.KindGlobalNetworkSet.New().(*model.GlobalNetworkSet)
 	gns.Name, gns.Labels = "blocked", map[string]string{"role": "blocked"}
@@ -344,14 +337,7 @@ func TestWatchUpstreamCRDInstalledLater(t *testing.T) {
 	kube.SetCRDPoll(s, 200*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := s.List(ctx, model.KindClusterNetworkPolicy, store.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.Watch(ctx, nil, store.WatchOptions{Revision: res.Revision})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := watchAllAfterList(ctx, t, s, model.KindClusterNetworkPolicy)
 	defer w.Stop()
 	quiet := time.After(time.Second) // polls that find no CRD end nothing
 	for waiting := true; waiting; {
@@ -382,4 +368,19 @@ func TestWatchUpstreamCRDInstalledLater(t *testing.T) {
 			t.Fatal("no resync after the ClusterNetworkPolicy CRD was installed")
 		}
 	}
+}
+
+// watchAllAfterList lists kind and watches every kind from the list's revision, as the
+// agent does.
+func watchAllAfterList(ctx context.Context, t *testing.T, s store.Store, kind *model.Kind) store.Watch {
+	t.Helper()
+	res, err := s.List(ctx, kind, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Watch(ctx, nil, store.WatchOptions{Revision: res.Revision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
