@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,19 +52,8 @@ func startDaemon(t *testing.T, env []string, args ...string) *syncBuffer {
 // waitReady polls http://addr/readyz until it answers 200.
 func waitReady(t *testing.T, what, addr string, logs *syncBuffer) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready on %s: %v\nlogs:\n%s", what, addr, err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := metrictest.WaitReady("http://"+addr, 30*time.Second); err != nil {
+		t.Fatalf("%s not ready on %s: %v\nlogs:\n%s", what, addr, err, logs.String())
 	}
 }
 

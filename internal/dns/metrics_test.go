@@ -43,13 +43,12 @@ func TestMetricsServed(t *testing.T) {
 	})
 	dnsAddr := <-addr
 	waitFor(t, func() string {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
+		code, body, err := metrictest.Get(base + "/readyz")
+		switch {
+		case err != nil:
 			return err.Error()
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Sprintf("/readyz %d", resp.StatusCode)
+		case code != http.StatusOK:
+			return fmt.Sprintf("/readyz %d %s", code, body)
 		}
 		return ""
 	})

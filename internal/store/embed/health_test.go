@@ -29,12 +29,11 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	base := "http://" + hs.Addr()
 	readyz := func() int {
-		resp, err := http.Get(base + "/readyz")
+		code, _, err := metrictest.Get(base + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return code
 	}
 	if code := readyz(); code != http.StatusOK {
 		t.Errorf("/readyz of a running member = %d, want 200", code)
