@@ -165,3 +165,59 @@ func TestBenchCNPState(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardKeepsCNPPathFlat checks the per-packet work of the connection benchmark's
+// server: with 100 or 1,000 ClusterNetworkPolicies (Deny, Accept and Pass rules with a
+// port range, which merging cannot take), its ingress chain has the same rules, the
+// Admin tier's run is behind one guard (IPv4 only: the peers have no IPv6 addresses)
+// holding exactly the addresses of the tenants the Admin CNPs name, and the client (no
+// tenant) is not in it.
+func TestGuardKeepsCNPPathFlat(t *testing.T) {
+	a, _, _, s := testPods()
+	client, server := tracePeer{iface: a.Iface, v4: a.V4}, tracePeer{iface: s.Iface, v4: s.V4}
+	lengths := map[int]int{}
+	for _, n := range []int{100, 1000} {
+		st := benchCNPState(t, n, client, server)
+		tab := Render(Config{}, st)
+		var name string
+		for _, ep := range st.Endpoints {
+			if ep.Interface == server.iface {
+				name = endpointChain(dirTo, ep.Name)
+			}
+		}
+		ch := tab.Chains[name]
+		if ch == nil {
+			t.Fatalf("%d CNPs: no ingress chain %q for the server", n, name)
+		}
+		lengths[n] = len(ch.Rules)
+		tenants := map[int]bool{}
+		for i := range n {
+			if i%10 < 7 { // Admin (benchCNPManifests)
+				tenants[i%benchTenants] = true
+			}
+		}
+		guards := 0
+		for _, r := range ch.Rules {
+			if !strings.Contains(r.Text, " jump gu-to-") || !strings.Contains(r.Comment, "tier "+model.KubeAdminTierName+" ") {
+				continue
+			}
+			guards++
+			set := tab.Sets[strings.Fields(r.Text[strings.Index(r.Text, "@")+1:])[0]]
+			if set == nil {
+				t.Fatalf("%d CNPs: guard %q names no set", n, r.Text)
+			}
+			if got, want := len(set.Elements), len(tenants)*benchTenantPods; got != want {
+				t.Errorf("%d CNPs: guard set has %d addresses, want %d", n, got, want)
+			}
+			if _, ok := set.Elements[client.v4.String()]; ok {
+				t.Errorf("%d CNPs: the client %s is in the guard set", n, client.v4)
+			}
+		}
+		if guards != 1 {
+			t.Errorf("%d CNPs: %d guard rules for the Admin tier in the server's ingress chain, want 1\n%v", n, guards, ch.Rules)
+		}
+	}
+	if lengths[100] != lengths[1000] {
+		t.Errorf("server ingress chain: %d rules with 100 CNPs, %d with 1,000: the path is not flat", lengths[100], lengths[1000])
+	}
+}

@@ -80,7 +80,8 @@ type endpointEntry struct {
 }
 
 // endpointDecl is one object an endpoint chain's rules use: a policy chain (policy
-// set), a profile chain (profile set) or a merged set (run set).
+// set), a profile chain (profile set), a merged set (mergeKey set) or a guarded run's
+// chain or set (guardKey set).
 type endpointDecl struct {
 	dir       direction
 	policy    policy.PolicyID
@@ -88,6 +89,8 @@ type endpointDecl struct {
 	profile   string
 	fam       int
 	mergeKey  string
+	guardKey  string // a guarded run: its chain (fam 0) or set (fam 4, 6)
+	tier      string
 	run       []policy.PolicyID
 }
 
@@ -273,6 +276,10 @@ func (r *renderer) record(d endpointDecl) {
 // declare replays one recorded declaration.
 func (r *renderer) declare(d endpointDecl) {
 	switch {
+	case d.guardKey != "" && d.fam == 0:
+		r.guardChain(d.dir, d.untracked, d.tier, d.guardKey, d.run)
+	case d.guardKey != "":
+		r.guardSet(d.dir, d.fam, d.guardKey, d.run)
 	case d.mergeKey != "":
 		r.mergedSet(d.dir, d.fam, d.mergeKey, d.run)
 	case d.profile != "":

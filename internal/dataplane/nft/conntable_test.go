@@ -225,9 +225,9 @@ func TestTraceReadsAppliedState(t *testing.T) {
 // rules name.
 func TestTraceMergeKeepsVerdicts(t *testing.T) {
 	srcs4 := []string{"10.1.2.3", "10.2.0.1", "10.3.0.5", "192.0.2.9", "10.9.0.1", "10.5.0.1", "10.5.0.2", "10.5.0.3", "10.6.0.7"}
-	srcs6 := []string{"2001:db8::1", "2001:db8:2::5", "2001:db8:9::1", "2001:db8:5::1", "2001:db8:5::2"}
+	srcs6 := []string{"2001:db8::1", "2001:db8:2::5", "2001:db8:9::1", "2001:db8:1::7", "2001:db8:5::1", "2001:db8:5::2"}
 	ports := []uint16{22, 53, 80, 443, 8001, 8080, 8081, 8443}
-	compared, mergedSets := 0, 0
+	compared, mergedSets, guardSets := 0, 0, 0
 	for seed := range uint64(60) {
 		rng := newRand(seed)
 		st := randomState(rng)
@@ -236,8 +236,11 @@ func TestTraceMergeKeepsVerdicts(t *testing.T) {
 		}
 		want := Render(Config{MergeRun: 1}, st)
 		for name := range want.Sets {
-			if strings.HasPrefix(name, "m4-") || strings.HasPrefix(name, "m6-") {
+			switch name[:3] {
+			case "m4-", "m6-":
 				mergedSets++
+			case "g4-", "g6-", "g4i", "g6i":
+				guardSets++
 			}
 		}
 		_, merged := applyFake(t, want)
@@ -269,9 +272,9 @@ func TestTraceMergeKeepsVerdicts(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d packets compared, %d merged sets", compared, mergedSets)
-	if compared < 1000 || mergedSets < 20 {
-		t.Fatalf("only %d packets compared, %d merged sets rendered", compared, mergedSets)
+	t.Logf("%d packets compared, %d merged sets, %d guard sets", compared, mergedSets, guardSets)
+	if compared < 1000 || mergedSets < 20 || guardSets < 20 {
+		t.Fatalf("only %d packets compared, %d merged and %d guard sets rendered", compared, mergedSets, guardSets)
 	}
 }
 

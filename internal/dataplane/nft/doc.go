@@ -47,7 +47,12 @@
 // concatenated (address . protocol . port) set, so the per-packet cost does not grow
 // with the number of such policies; a run is merged only when its set holds at most
 // twice the elements its rules use unmerged (a merged set is a cross product of
-// addresses and ports, one per distinct run, while selector sets are shared). Traffic from a workload to the host itself goes
+// addresses and ports, one per distinct run, while selector sets are shared). A run that
+// is not merged but whose every rule requires the peer's address to be in some nets or
+// selector set (Deny, Pass, Log, port ranges: ClusterNetworkPolicies naming tenants) is
+// guarded (guard.go): one interval-set lookup of the peer address in the union of those
+// addresses jumps to a chain holding the run's policy jumps, so a packet no rule of the
+// run can match skips the run at the cost of that lookup. Traffic from a workload to the host itself goes
 // through the same egress chain in the input hook ("input-from"); host-to-workload
 // traffic is not policed. Host endpoints (hostep.go) get base chains at raw priority
 // (doNotTrack: allow is notrack+accept), dstnat-10 (preDNAT), input/output (normal) and

@@ -74,7 +74,8 @@ func randomState(rng *rand.Rand) *policy.State {
 				sets[id] = true
 				r.Source.NotIPSets = []string{id}
 			case 2:
-				r.Source.Nets = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48")}[:1+rng.IntN(2)]
+				r.Source.Nets = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:1::/48"),
+					netip.MustParsePrefix("192.0.2.0/24")}[:1+rng.IntN(3)]
 			}
 			switch rng.IntN(8) {
 			case 0:

@@ -22,8 +22,9 @@ type Config struct {
 	// and rule are appended. Default "trellis".
 	LogPrefix string
 	// MergeRun is the shortest run of consecutive allow-only policies in a tier that is
-	// merged into one set lookup (see merge.go); 0 means the default 8, negative never.
-	// Merged policies share one counter instead of one per rule.
+	// merged into one set lookup (see merge.go), and of policies whose rules all name
+	// their peers' addresses that is guarded by one (guard.go); 0 means the default 8,
+	// negative never. Merged policies share one counter instead of one per rule.
 	MergeRun int
 }
 
@@ -66,6 +67,7 @@ type renderer struct {
 	// mergeable memoizes mergeablePolicy by direction and policy ID, chainNames policy
 	// chain names.
 	mergeable  map[string]bool
+	guards     map[string]*Set // guard sets by family and run
 	chainNames map[string]string
 	// cache is the Renderer's cache across renders (nil for Render); refs, when set,
 	// records setFor questions and answers (cache.go).
@@ -78,7 +80,7 @@ type renderer struct {
 
 func newRenderer(cfg Config, st *policy.State) *renderer {
 	return &renderer{cfg: cfg.withDefaults(), st: st, t: NewTable(), setNames: map[string]string{},
-		fps: map[string]string{}, prefixes: map[string][]netip.Prefix{}, mergeable: map[string]bool{}, chainNames: map[string]string{}}
+		fps: map[string]string{}, prefixes: map[string][]netip.Prefix{}, mergeable: map[string]bool{}, guards: map[string]*Set{}, chainNames: map[string]string{}}
 }
 
 // Render turns a node's desired policy state into the complete content of the owned
@@ -173,9 +175,15 @@ func (r *renderer) endpointRules(ctx chainCtx, dir direction, c *policy.Chain) [
 				i += n
 				continue
 			}
-			// A run that is not merged is not merged in part either: its suffixes are
-			// shorter, and checking each would make long runs quadratic.
-			for end := i + max(n, 1); i < end; i++ {
+			g := r.guardableRun(dir, tier.Policies[i:])
+			if g >= r.cfg.MergeRun && g > 0 {
+				rules = append(rules, r.guardRules(ctx, dir, tier.Name, tier.Policies[i:i+g], pass)...)
+				i += g
+				continue
+			}
+			// A run that is neither merged nor guarded is not in part either: its
+			// suffixes are shorter, and checking each would make long runs quadratic.
+			for end := i + max(n, g, 1); i < end; i++ {
 				rules = append(rules, r.policyJump(ctx, dir, tier.Name, tier.Policies[i], pass))
 			}
 		}
