@@ -164,49 +164,9 @@ func newPolicyTraceCmd(o *Options) *cobra.Command {
 	return c
 }
 
-type decisionJSON struct {
-	Verdict   string   `json:"verdict"`
-	Endpoint  string   `json:"endpoint,omitempty"`
-	Reason    string   `json:"reason"`
-	Tier      string   `json:"tier,omitempty"`
-	Policy    string   `json:"policy,omitempty"`
-	Namespace string   `json:"namespace,omitempty"`
-	Kind      string   `json:"kind,omitempty"`
-	Profile   string   `json:"profile,omitempty"`
-	Rule      *int     `json:"rule,omitempty"`
-	RuleName  string   `json:"ruleName,omitempty"`
-	Logged    []string `json:"logged,omitempty"`
-}
-
-type traceJSON struct {
-	Verdict string       `json:"verdict"`
-	From    string       `json:"from"`
-	To      string       `json:"to"`
-	Port    string       `json:"port"`
-	Egress  decisionJSON `json:"egress"`
-	Ingress decisionJSON `json:"ingress"`
-}
-
-func toDecisionJSON(d policy.Decision) decisionJSON {
-	out := decisionJSON{Verdict: string(d.Verdict), Endpoint: d.Endpoint, Reason: d.Reason, Tier: d.Tier,
-		Profile: d.Profile, RuleName: d.RuleName, Logged: d.Logged}
-	if d.Reason == policy.ReasonRule || d.Reason == policy.ReasonProfile {
-		r := d.Rule
-		out.Rule = &r
-	}
-	if d.Reason == policy.ReasonRule {
-		out.Policy, out.Namespace, out.Kind = d.Policy.Name, d.Policy.Namespace, string(d.Policy.Kind)
-	}
-	if d.Reason == policy.ReasonProfile {
-		out.Policy = "profile " + d.Profile
-	}
-	return out
-}
-
 func writeTrace(w io.Writer, from, to string, spec connectivity.Port, r policy.Result, output string) error {
 	if output == "json" {
-		out := traceJSON{Verdict: string(r.Verdict), From: from, To: to, Port: spec.String(),
-			Egress: toDecisionJSON(r.Egress), Ingress: toDecisionJSON(r.Ingress)}
+		out := connectivity.NewTraceReport(from, to, spec, r)
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)

@@ -156,7 +156,7 @@ func TestPolicyTraceOnline(t *testing.T) {
 	if err := c.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("trace: %v\n%s", err, out.String())
 	}
-	var got traceJSON
+	var got connectivity.TraceReport
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
