@@ -47,8 +47,8 @@ func TestKernelPartialEqualsFull(t *testing.T) {
 	rng := newRand(42)
 	for step := range 16 {
 		// Odd steps merge every allow-only run, so partial syncs also move between
-		// merged and unmerged chains.
-		want := Render(Config{MergeRun: 1 - 2*(step%2)}, randomState(rng))
+		// merged and unmerged chains; every other pair of steps logs flows (NFLOG group).
+		want := Render(Config{MergeRun: 1 - 2*(step%2), FlowLogGroup: uint16(step / 2 % 2 * 7)}, randomState(rng))
 		if _, err := partial.Apply(ctx, want); err != nil {
 			t.Fatalf("step %d: apply: %v", step, err)
 		}

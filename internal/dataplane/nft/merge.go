@@ -164,7 +164,8 @@ func (r *renderer) mergedRules(dir direction, tier string, ids []policy.PolicyID
 		}
 		ip := map[int]string{4: "ip", 6: "ip6"}[fam]
 		out = append(out, Rule{
-			Text:    fmt.Sprintf("meta mark & %s == 0x00000000 %s %s . meta l4proto . th dport @%s counter accept", pass, ip, peer, s.Name),
+			Text: withLog(fmt.Sprintf("meta mark & %s == 0x00000000 %s %s . meta l4proto . th dport @%s counter", pass, ip, peer, s.Name),
+				r.flowLog(dir, false, policy.ActionAllow, mergedRunKey(tier)), "accept"),
 			Comment: trimComment(fmt.Sprintf("%s tier %s policies %s..%s (%d merged)", dir.label, tier, ids[0].Short(), ids[len(ids)-1].Short(), len(ids))),
 		})
 	}

@@ -26,6 +26,9 @@ type Config struct {
 	// their peers' addresses that is guarded by one (guard.go); 0 means the default 8,
 	// negative never. Merged policies share one counter instead of one per rule.
 	MergeRun int
+	// FlowLogGroup, when not 0, is the NFLOG group every verdict of a tracked connection
+	// is logged to (flowlog.go).
+	FlowLogGroup uint16
 }
 
 func (c Config) withDefaults() Config {
@@ -188,7 +191,8 @@ func (r *renderer) endpointRules(ctx chainCtx, dir direction, c *policy.Chain) [
 			}
 		}
 		if tier.End != policy.ActionPass {
-			rules = append(rules, Rule{Text: "meta mark & " + pass + " == 0x00000000 counter drop", Comment: trimComment(dir.label + " end of tier " + tier.Name)})
+			log := r.flowLog(dir, ctx.untracked, policy.ActionDeny, endOfTierKey(tier))
+			rules = append(rules, Rule{Text: withLog("meta mark & "+pass+" == 0x00000000 counter", log, "drop"), Comment: trimComment(dir.label + " end of tier " + tier.Name)})
 		}
 	}
 	if len(c.Tiers) > 0 {
@@ -203,10 +207,10 @@ func (r *renderer) endpointRules(ctx chainCtx, dir direction, c *policy.Chain) [
 	}
 	switch c.Final {
 	case policy.ActionAllow:
-		rules = append(rules, Rule{Text: "counter accept", Comment: dir.label + " final allow"})
+		rules = append(rules, Rule{Text: withLog("counter", r.flowLog(dir, ctx.untracked, policy.ActionAllow, finalKey), "accept"), Comment: dir.label + " final allow"})
 	case policy.ActionNone:
 	default:
-		rules = append(rules, Rule{Text: "counter drop", Comment: dir.label + " final deny"})
+		rules = append(rules, Rule{Text: withLog("counter", r.flowLog(dir, ctx.untracked, policy.ActionDeny, finalKey), "drop"), Comment: dir.label + " final deny"})
 	}
 	return rules
 }
@@ -242,7 +246,9 @@ func (r *renderer) policyChain(dir direction, id policy.PolicyID, untracked bool
 		if r.cache != nil {
 			key = name + "|" + r.ruleOwnerFP("policy", id.String(), p)
 		}
-		r.t.Chains[name] = r.cachedChain(key, name, func() []Rule { return r.rules(dir, "policy "+id.Short(), rules, untracked) })
+		r.t.Chains[name] = r.cachedChain(key, name, func() []Rule {
+			return r.rules(dir, "policy "+id.Short(), "policy|"+id.String(), rules, untracked)
+		})
 	}
 	return name
 }
@@ -259,16 +265,19 @@ func (r *renderer) profileChain(dir direction, prof string) string {
 		if r.cache != nil {
 			key = name + "|" + r.ruleOwnerFP("profile", prof, p)
 		}
-		r.t.Chains[name] = r.cachedChain(key, name, func() []Rule { return r.rules(dir, "profile "+prof, rules, false) })
+		r.t.Chains[name] = r.cachedChain(key, name, func() []Rule { return r.rules(dir, "profile "+prof, "profile|"+prof, rules, false) })
 	}
 	return name
 }
 
-func (r *renderer) rules(dir direction, owner string, rules []policy.Rule, untracked bool) []Rule {
+// rules renders a policy's or profile's rules of one direction; owner labels them, key
+// names the owner in flow-log prefixes.
+func (r *renderer) rules(dir direction, owner, key string, rules []policy.Rule, untracked bool) []Rule {
 	var out []Rule
 	for _, rule := range rules {
 		label := fmt.Sprintf("%s %s[%d]", owner, dir.label, rule.Index)
-		for _, text := range r.ruleTexts(rule, label, untracked) {
+		log := r.flowLog(dir, untracked, rule.Action, policyRuleKey(key, rule.Index))
+		for _, text := range r.ruleTexts(rule, label, log, untracked) {
 			out = append(out, Rule{Text: text, Comment: trimComment(label)})
 		}
 	}

@@ -10,8 +10,9 @@ import (
 
 // ruleTexts renders one policy rule as nft rules: one per IP family that can match, and
 // per alternative of source and destination port matches (numeric ports, or one of
-// the named-port sets). Each ends with a counter and the action's verdict.
-func (r *renderer) ruleTexts(rule policy.Rule, label string, untracked bool) []string {
+// the named-port sets). Each ends with a counter, the flow-log statement log (when not
+// "") and the action's verdict.
+func (r *renderer) ruleTexts(rule policy.Rule, label, log string, untracked bool) []string {
 	action := r.action(rule, label)
 	if untracked && rule.Action == policy.ActionAllow {
 		action = "notrack accept"
@@ -43,7 +44,11 @@ func (r *renderer) ruleTexts(rule policy.Rule, label string, untracked bool) []s
 					// Only the other family's variant says which family it is for.
 					parts = append([]string{map[int]string{4: "meta nfproto ipv4", 6: "meta nfproto ipv6"}[fam]}, parts...)
 				}
-				parts = append(parts, "counter", action)
+				parts = append(parts, "counter")
+				if log != "" {
+					parts = append(parts, log)
+				}
+				parts = append(parts, action)
 				out = append(out, strings.Join(parts, " "))
 			}
 		}

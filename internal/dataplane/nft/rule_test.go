@@ -64,7 +64,7 @@ func TestRuleTexts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRenderer(Config{}, st)
-			got := r.ruleTexts(tc.rule, "policy p ingress["+itoa(tc.rule.Index)+"]", false)
+			got := r.ruleTexts(tc.rule, "policy p ingress["+itoa(tc.rule.Index)+"]", "", false)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("-want +got:\n%s", diff)
 			}

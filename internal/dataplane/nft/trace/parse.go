@@ -182,7 +182,7 @@ func (p *parser) log() (op, error) {
 				return nil, err
 			}
 			l.prefix = s
-		case "level":
+		case "level", "group":
 			p.next()
 			p.next()
 		default:
