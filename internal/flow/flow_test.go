@@ -16,7 +16,7 @@ func sample(srcNS, src, dstNS, dst string, port int, action string) Flow {
 	return Flow{Source: Endpoint{Namespace: srcNS, Name: src, IP: "10.65.0.2"},
 		Destination: Endpoint{Namespace: dstNS, Name: dst, IP: "10.65.0.3", Port: port}, Protocol: "tcp",
 		Action: action, Reporter: ReporterDestination,
-		Policies: []PolicyHit{{Tier: "default", Namespace: dstNS, Name: "db", Kind: "NetworkPolicy", Rule: 0, Action: action}},
+		Policies:    []PolicyHit{{Tier: "default", Namespace: dstNS, Name: "db", Kind: "NetworkPolicy", Rule: 0, Action: action}},
 		Connections: 1, Packets: 4, Bytes: 300}
 }
 
