@@ -1,0 +1,214 @@
+// Package collect turns what the kernel logged about connections into flow records: an
+// NFLOG packet's prefix names the rule that decided (nft.FlowRules), its addresses the
+// workloads at each end, and conntrack's end-of-connection counters its packets and
+// bytes. The node agent feeds it and flushes it every interval into the flow store.
+package collect
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/flow"
+	"github.com/trellisnet/trellis/internal/flow/nflog"
+	"github.com/trellisnet/trellis/internal/policy"
+)
+
+// Names finds the workload holding an address, cluster-wide.
+type Names interface {
+	Lookup(ip netip.Addr) (namespace, name string, ok bool)
+}
+
+// Config bounds a collector.
+type Config struct {
+	Node string
+	// MaxKeys bounds the flow keys of one interval, MaxConns the connections waiting for
+	// their counters; beyond them observations are dropped and counted.
+	MaxKeys  int
+	MaxConns int
+	// Counters: conntrack's end-of-connection counters are fed to Ended, so allowed
+	// connections wait for them.
+	Counters bool
+}
+
+// Stats counts what a collector dropped.
+type Stats struct {
+	Observed      uint64 // logged packets turned into flows
+	UnknownPrefix uint64 // logged packets whose prefix no rule of the current table has
+	DroppedFlows  uint64 // observations beyond MaxKeys
+	DroppedConns  uint64 // connections whose counters were not waited for (MaxConns)
+	Counted       uint64 // connections whose conntrack counters were added
+}
+
+// Collector builds flow records. Safe for concurrent use: the NFLOG reader, the conntrack
+// listener, the agent's sync and the flush run on their own goroutines.
+type Collector struct {
+	cfg   Config
+	names Names
+	agg   *flow.Aggregator
+
+	mu          sync.RWMutex
+	rules, prev map[string]nft.FlowRule
+	state       *policy.State
+
+	connMu sync.Mutex
+	conns  map[connKey][]flow.Flow // allowed connections waiting for their counters
+
+	observed, unknown, droppedConns, counted atomic.Uint64
+}
+
+// connKey is a connection's original direction.
+type connKey struct {
+	src, dst         netip.Addr
+	proto            string
+	srcPort, dstPort uint16
+}
+
+// New returns a collector whose first interval starts at start.
+func New(cfg Config, names Names, start time.Time) *Collector {
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = 20000
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 50000
+	}
+	return &Collector{cfg: cfg, names: names, agg: flow.NewAggregator(start, cfg.MaxKeys),
+		rules: map[string]nft.FlowRule{}, conns: map[connKey][]flow.Flow{}}
+}
+
+// Update installs the prefix dictionary and the state of the table just programmed. The
+// previous dictionary stays known, for packets logged before the change.
+func (c *Collector) Update(rules map[string]nft.FlowRule, st *policy.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.prev, c.rules, c.state = c.rules, rules, st
+}
+
+// Observe records one logged packet; it reports false when the packet made no flow.
+func (c *Collector) Observe(p nflog.Packet) bool {
+	c.mu.RLock()
+	fr, ok := c.rules[p.Prefix]
+	if !ok {
+		fr, ok = c.prev[p.Prefix]
+	}
+	st := c.state
+	c.mu.RUnlock()
+	if !ok {
+		c.unknown.Add(1)
+		return false
+	}
+	f := flow.Flow{
+		Source:      c.endpoint(p.Src),
+		Destination: c.endpoint(p.Dst),
+		Protocol:    p.Proto,
+		Action:      flow.ActionDeny,
+		Reporter:    flow.ReporterSource,
+		Node:        c.cfg.Node,
+		Policies:    []flow.PolicyHit{hit(fr, p, st)},
+		Connections: 1,
+	}
+	if p.DstPort != 0 {
+		f.Destination.Port = int(p.DstPort)
+	}
+	if fr.Ingress {
+		f.Reporter = flow.ReporterDestination
+	}
+	if fr.Action == policy.ActionAllow {
+		f.Action = flow.ActionAllow
+		if c.cfg.Counters {
+			c.await(p, f) // conntrack counts its packets and bytes when it ends
+		}
+	} else {
+		// A denied connection has no conntrack entry: each packet it tries is logged.
+		f.Packets, f.Bytes = 1, uint64(p.Len)
+	}
+	if !c.agg.Add(f) {
+		return false
+	}
+	c.observed.Add(1)
+	return true
+}
+
+func (c *Collector) endpoint(ip netip.Addr) flow.Endpoint {
+	e := flow.Endpoint{IP: ip.String()}
+	if c.names != nil {
+		e.Namespace, e.Name, _ = c.names.Lookup(ip)
+	}
+	return e
+}
+
+// hit is the policy hit a flow rule stands for. A merged run names only its tier: the
+// calculation says which of its policies allowed the packet.
+func hit(fr nft.FlowRule, p nflog.Packet, st *policy.State) flow.PolicyHit {
+	h := flow.PolicyHit{Tier: fr.Tier, Rule: fr.Rule, RuleName: fr.RuleName, Action: string(fr.Action)}
+	switch fr.Kind {
+	case nft.FlowPolicy, nft.FlowEndOfTier:
+		h.Namespace, h.Name, h.Kind = fr.Policy.Namespace, fr.Policy.Name, string(fr.Policy.Kind)
+	case nft.FlowProfile:
+		h.Name, h.Kind = fr.Profile, "Profile"
+	case nft.FlowFinal:
+		h.Name, h.Kind = "final", "Default"
+	case nft.FlowMerged:
+		h.Name, h.Kind = "merged run", "Merged"
+		if st != nil {
+			tr := policy.Trace(st, policy.Packet{Src: p.Src, Dst: p.Dst, Proto: p.Proto, Port: p.DstPort, SrcPort: p.SrcPort})
+			d := tr.Egress
+			if fr.Ingress {
+				d = tr.Ingress
+			}
+			if d.Reason == policy.ReasonRule && d.Tier == fr.Tier && d.Verdict == policy.ActionAllow {
+				h.Namespace, h.Name, h.Kind, h.Rule, h.RuleName = d.Policy.Namespace, d.Policy.Name, string(d.Policy.Kind), d.Rule, d.RuleName
+			}
+		}
+	}
+	return h
+}
+
+// await remembers an allowed connection until conntrack reports its end.
+func (c *Collector) await(p nflog.Packet, f flow.Flow) {
+	k := connKey{p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort}
+	f.Connections = 0
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if _, ok := c.conns[k]; !ok && len(c.conns) >= c.cfg.MaxConns {
+		c.droppedConns.Add(1)
+		return
+	}
+	c.conns[k] = append(c.conns[k], f)
+}
+
+// Ended adds the counters of a connection that ended (conntrack's destroy event: both
+// directions summed) to the flows that allowed it.
+func (c *Collector) Ended(src, dst netip.Addr, proto string, srcPort, dstPort uint16, packets, bytes uint64) {
+	k := connKey{src, dst, proto, srcPort, dstPort}
+	c.connMu.Lock()
+	fs := c.conns[k]
+	delete(c.conns, k)
+	c.connMu.Unlock()
+	if len(fs) == 0 {
+		return
+	}
+	c.counted.Add(1)
+	for _, f := range fs {
+		f.Packets, f.Bytes = packets, bytes
+		c.agg.Add(f)
+	}
+}
+
+// Flush ends the interval at now and returns its flows.
+func (c *Collector) Flush(now time.Time) []flow.Flow { return c.agg.Flush(now) }
+
+// Stats returns the counts so far.
+func (c *Collector) Stats() Stats {
+	return Stats{Observed: c.observed.Load(), UnknownPrefix: c.unknown.Load(), DroppedFlows: c.agg.Dropped(),
+		DroppedConns: c.droppedConns.Load(), Counted: c.counted.Load()}
+}
+
+// Waiting is the number of connections waiting for their counters.
+func (c *Collector) Waiting() int {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	return len(c.conns)
+}
