@@ -31,6 +31,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewIPAMCmd(o))
 	root.AddCommand(newLabCmd(o), newDemoCmd(o))
 	root.AddCommand(newDNSCmd(o), newControllerCmd(o))
+	root.AddCommand(newFlowsCmd())
 }
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).

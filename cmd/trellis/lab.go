@@ -19,6 +19,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/connectivity"
 	"github.com/trellisnet/trellis/internal/ctl"
+	"github.com/trellisnet/trellis/internal/flow"
 	"github.com/trellisnet/trellis/internal/lab"
 )
 
@@ -31,7 +32,7 @@ func newLabCmd(o *ctl.Options) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o), newLabSuperviseCmd(o),
-		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(), newLabExternalCmd(), newLabNodeCmd())
+		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(), newLabExternalCmd(), newLabNodeCmd(), newLabFlowsCmd())
 	c.AddCommand(newLabShimCmd(), newLabKubectlCmd(), newLabNodeRuntimeCmd(), newLabForwardCmd(o))
 	return c
 }
@@ -664,5 +665,37 @@ func newLabForwardCmd(o *ctl.Options) *cobra.Command {
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name")
 	c.Flags().StringVar(&listen, "listen", "", "loopback address to listen on")
+	return c
+}
+
+func newLabFlowsCmd() *cobra.Command {
+	var name string
+	var f ctl.FlowFlags
+	c := &cobra.Command{
+		Use:   "flows [--name NAME] [--follow] [-n NS] [--pod P] [--action allow|deny] [--port P] [--since DUR] [-o table|json]",
+		Short: "Show the flows every node agent of the lab saw, with the policy rule that decided each",
+		Long: "Each node's agent logs the verdict of every new connection (NFLOG) with the rule that decided\n" +
+			"it and aggregates flows every " + lab.FlowInterval + "; this asks every agent over its status socket and\n" +
+			"merges the answers (--follow: prints flows as the agents aggregate them).",
+		Example: "  trellis lab flows --action deny\n  trellis lab flows -n yaobank --follow",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			n := lab.ResolveName(name)
+			if err := lab.ValidateName(n); err != nil {
+				return ctl.UsageError{Err: err}
+			}
+			st, err := lab.LoadState(n)
+			if err != nil {
+				return err
+			}
+			sources := map[string]*flow.Client{}
+			for _, node := range st.Nodes {
+				sources[node.Name] = flowClient(node.Socket)
+			}
+			return ctl.RunFlows(c.Context(), c.OutOrStdout(), &f, sources)
+		},
+	}
+	labNameFlag(c, &name)
+	f.Add(c)
 	return c
 }

@@ -63,6 +63,9 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 			if cfg.ResyncPeriod <= 0 {
 				return ctl.Usagef("--resync-period must be positive, got %s", cfg.ResyncPeriod)
 			}
+			if cfg.FlowInterval <= 0 {
+				return ctl.Usagef("--flow-interval must be positive, got %s", cfg.FlowInterval)
+			}
 			if err := bgpFlags(&cfg, asNumber); err != nil {
 				return err
 			}
@@ -85,6 +88,10 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	f.StringVar(&cfg.BGPIPv4Address, "bgp-ipv4-address", "", "this node's BGP address (192.0.2.10/24) or \""+agent.BGPAutodetect+"\", written to its Calico Node at start (default: leave the Node as it is) [$IP]")
 	f.StringVar(&asNumber, "as-number", "", "this node's AS number, written with --bgp-ipv4-address (default: the cluster's) [$AS]")
 	f.DurationVar(&cfg.IPAMLeakGrace, "ipam-leak-grace", 0, "make this agent the cluster's IPAM leak collector: release addresses leaked for this long (0: off; enable on one node)")
+	f.Uint16Var(&cfg.FlowLogGroup, "flow-log-group", 0, "turn flow logs on: the NFLOG group (1-65535) the table logs verdicts to; flows are served on /api/v1/flows (0: off) [$TRELLIS_FLOW_LOG_GROUP]")
+	f.DurationVar(&cfg.FlowInterval, "flow-interval", agent.DefaultFlowInterval, "flow aggregation interval")
+	f.StringVar(&cfg.FlowLogFile, "flow-log-file", "", "also append flows to this file as JSON lines, rotated at 100 MiB, 5 kept (default: off)")
+	f.StringVar(&cfg.FlowAggregator, "flow-aggregator", "", "push flows to the aggregator at this URL every interval (default: off) [$TRELLIS_FLOW_AGGREGATOR]")
 	return c
 }
 

@@ -49,6 +49,8 @@ var envNames = map[string]string{
 	// `node run` only, with calico-node's names.
 	"bgp-ipv4-address": "IP",
 	"as-number":        "AS",
+	"flow-log-group":   "TRELLIS_FLOW_LOG_GROUP",
+	"flow-aggregator":  "TRELLIS_FLOW_AGGREGATOR",
 }
 
 func addGlobalFlags(root *cobra.Command, g *globalFlags) {

@@ -45,6 +45,9 @@ type Dataplane struct {
 	// Services reaches the node's namespace for the service proxy (health-check node
 	// ports, conntrack); zero: those features are off.
 	Services ServiceHost
+	// FlowLog opens the reader of an NFLOG group in the node's namespace; nil: flow logs
+	// are not available (Config.FlowLogGroup is then ignored with a warning).
+	FlowLog func(group uint16) (FlowReader, error)
 }
 
 // CounterReader reads the counters of the table's rules.
@@ -185,6 +188,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			defer wg.Done()
 			a.policy.monitorLoop(ctx)
 		}()
+	}
+	if a.policy.flows != nil {
+		if a.dp.FlowLog == nil {
+			a.log.Warn("flow logs off: this dataplane cannot read an NFLOG group", "group", a.cfg.FlowLogGroup)
+		} else {
+			wg.Go(func() { a.policy.flows.run(ctx, a.dp.FlowLog) })
+		}
 	}
 	a.policy.runLoop(ctx)
 	a.policy.svc.stop()

@@ -13,7 +13,7 @@ const (
 	DefaultResyncPeriod = 60 * time.Second
 	DefaultRateLimit    = 50 * time.Millisecond
 	DefaultRetryPeriod  = time.Second
-	DefaultHealthAddr   = "127.0.0.1:9099"
+	DefaultHealthAddr   = agentapi.DefaultHealthAddr
 	DefaultTableName    = "trellis"
 )
 
@@ -73,6 +73,20 @@ type Config struct {
 	BGPIPv4Address string
 	// ASNumber, when set with BGPIPv4Address, is written as spec.bgp.asNumber.
 	ASNumber *model.ASNumber
+	// FlowLogGroup, when not 0, turns flow logs on: the table logs every verdict of a
+	// tracked connection to this NFLOG group and the agent reads it (only one reader per
+	// group and network namespace). Flows are aggregated every FlowInterval
+	// (DefaultFlowInterval), kept in a store of FlowStoreSize (DefaultFlowStoreSize)
+	// served on /api/v1/flows, and, when set, appended to FlowLogFile (JSON lines, rotated
+	// past FlowLogFileMaxBytes, FlowLogFileKeep old files) and pushed to the aggregator
+	// at FlowAggregator (a URL).
+	FlowLogGroup        uint16
+	FlowInterval        time.Duration
+	FlowStoreSize       int
+	FlowLogFile         string
+	FlowLogFileMaxBytes int64
+	FlowLogFileKeep     int
+	FlowAggregator      string
 }
 
 func (c Config) withDefaults() Config {
@@ -96,6 +110,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TableName == "" {
 		c.TableName = DefaultTableName
+	}
+	if c.FlowInterval <= 0 {
+		c.FlowInterval = DefaultFlowInterval
+	}
+	if c.FlowStoreSize <= 0 {
+		c.FlowStoreSize = DefaultFlowStoreSize
+	}
+	if c.FlowLogFileMaxBytes <= 0 {
+		c.FlowLogFileMaxBytes = 100 << 20
+	}
+	if c.FlowLogFileKeep <= 0 {
+		c.FlowLogFileKeep = 5
 	}
 	return c
 }

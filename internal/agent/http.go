@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/trellisnet/trellis/internal/agent/agentapi"
+	"github.com/trellisnet/trellis/internal/flow"
 )
 
 // server is the health, metrics and status HTTP server on TCP and a unix socket, and the
@@ -57,6 +58,9 @@ func (a *Agent) serve(ctx context.Context) (*server, error) {
 		_ = enc.Encode(a.Status())
 	})
 	mux.HandleFunc(agentapi.EndpointPath, a.serveEndpoint)
+	if a.policy.flows != nil {
+		mux.Handle(flow.Path, flow.Handler(a.policy.flows.store, time.Now))
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	s := &server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}}

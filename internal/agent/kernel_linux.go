@@ -7,8 +7,17 @@ import (
 	"os/exec"
 
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/flow/nflog"
 	"github.com/trellisnet/trellis/internal/netns"
 )
+
+// inNamespace runs fn in network namespace ns ("" for the process's own).
+func inNamespace(ns string, fn func() error) error {
+	if ns == "" {
+		return fn()
+	}
+	return netns.Do(ns, fn)
+}
 
 // KernelDataplane opens the inet table in the network namespace ns ("" for the calling
 // process's own) with the real nft, after checking that nft is 1.0.1 or newer (the error
@@ -28,6 +37,15 @@ func KernelDataplane(ctx context.Context, ns, table string) (Dataplane, error) {
 	dp.Monitor = NFTMonitor(ns, table)
 	dp.Generation = NFTGeneration(ns)
 	dp.Services = KernelServiceHost(ns)
+	dp.FlowLog = func(group uint16) (FlowReader, error) {
+		var r *nflog.Reader
+		err := inNamespace(ns, func() error {
+			var err error
+			r, err = nflog.Open(nflog.Config{Group: group})
+			return err
+		})
+		return r, err
+	}
 	return dp, nil
 }
 

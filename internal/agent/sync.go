@@ -19,6 +19,7 @@ import (
 // transaction and writes EndpointStatus. Everything but the atomics and the recorder is
 // owned by its runner's goroutine.
 type policyLoop struct {
+	flows   *flowLog // nil when flow logs are off
 	cfg     Config
 	st      store.Store
 	dp      Dataplane
@@ -66,7 +67,10 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		// failure (full, after RetryPeriod).
 		runner: runner.New(runner.Config{MinInterval: cfg.RateLimit, Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod,
 			Name: loopPolicy, Observer: m.loops}),
-		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix}),
+		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix, FlowLogGroup: cfg.FlowLogGroup}),
+	}
+	if cfg.FlowLogGroup != 0 {
+		p.flows = newFlowLog(cfg, log.With("component", "flows"), m.reg)
 	}
 	p.status = model.KindEndpointStatus
 	p.programmed, p.derived = newProgrammed(), store.DerivedEndpoints(st)
@@ -154,6 +158,9 @@ func (p *policyLoop) update(k objKey, obj model.Object) {
 	// A FelixConfiguration sets the log prefix here and the failsafe ports in the
 	// calculation below: it must reach both.
 	p.felixUpdate(k, obj)
+	if p.flows != nil {
+		p.flows.names.update(k, obj)
+	}
 	if p.svc.update(k, obj) {
 		return
 	}
@@ -244,6 +251,9 @@ func (p *policyLoop) program(ctx context.Context) bool {
 		return false
 	}
 	p.needFull = false
+	if p.flows != nil {
+		p.flows.programmed(st)
+	}
 	p.svc.programmed(ctx)
 	if full {
 		p.loadedStat = false // re-read statuses too: rewrite any that were deleted behind our back

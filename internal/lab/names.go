@@ -83,3 +83,10 @@ func podLogPath(name, namespace, pod, container string) string {
 
 // isLabNS reports whether a namespace name belongs to the lab.
 func isLabNS(name, ns string) bool { return strings.HasPrefix(ns, Prefix(name)) }
+
+// The etcd-mode lab's agents log flows to NFLOG group FlowLogGroup and aggregate them
+// every FlowInterval (short, so that `trellis lab flows` shows a probe within seconds).
+const (
+	FlowLogGroup = "20"
+	FlowInterval = "2s"
+)

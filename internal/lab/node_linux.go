@@ -127,7 +127,7 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 			}
 		}
 		p, err := startProcess(ns.Namespace, append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agentapi.Disabled,
-			"--status-socket", ns.Socket), nil, agentLog(labName, node))
+			"--status-socket", ns.Socket, "--flow-log-group", FlowLogGroup, "--flow-interval", FlowInterval), nil, agentLog(labName, node))
 		if err != nil {
 			return err
 		}

@@ -199,7 +199,7 @@ func startProcesses(ctx context.Context, cfg Config, st *State, out io.Writer, n
 			continue
 		}
 		p, err := startProcess(n.Namespace, append(cfg.base(), "node", "run", "--node-name", n.Name, "--health-addr", agentapi.Disabled,
-			"--status-socket", n.Socket), nil, agentLog(cfg.Name, n.Name))
+			"--status-socket", n.Socket, "--flow-log-group", FlowLogGroup, "--flow-interval", FlowInterval), nil, agentLog(cfg.Name, n.Name))
 		if err != nil {
 			return err
 		}

@@ -19,8 +19,15 @@ type Client struct {
 
 // NewClient returns a client for target: a unix socket path, or host:port / http://host:port.
 func NewClient(target string) *Client {
-	tr := &http.Transport{}
-	base := target
+	base, tr := Transport(target)
+	return &Client{base: base, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+}
+
+// Transport returns the base URL and the transport that reach target: a unix socket path
+// (or unix://path), or host:port / http://host:port.
+func Transport(target string) (base string, tr *http.Transport) {
+	tr = &http.Transport{}
+	base = target
 	switch {
 	case strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://"):
 	case strings.HasPrefix(target, "/") || strings.HasPrefix(target, "unix://"):
@@ -33,7 +40,7 @@ func NewClient(target string) *Client {
 	default:
 		base = "http://" + target
 	}
-	return &Client{base: base, hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return base, tr
 }
 
 // Status fetches /status.

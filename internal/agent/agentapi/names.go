@@ -7,6 +7,8 @@ const (
 	DefaultSocketDir = "/run/trellis/node"
 	// Disabled turns off the agent's HealthAddr or StatusSocket.
 	Disabled = "none"
+	// DefaultHealthAddr is the agent's default health, metrics, status and flow address.
+	DefaultHealthAddr = "127.0.0.1:9099"
 )
 
 // SocketPath is the default status socket of a node.
