@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/trellisnet/trellis/internal/agent/routing"
+	"github.com/trellisnet/trellis/internal/flow/collect"
 	"github.com/trellisnet/trellis/internal/ipam/ipamstore"
 	"github.com/trellisnet/trellis/internal/model"
 	"github.com/trellisnet/trellis/internal/policy"
@@ -48,6 +49,9 @@ type Dataplane struct {
 	// FlowLog opens the reader of an NFLOG group in the node's namespace; nil: flow logs
 	// are not available (Config.FlowLogGroup is then ignored with a warning).
 	FlowLog func(group uint16) (FlowReader, error)
+	// FlowCounters dumps the node namespace's conntrack table with its counters (for the
+	// packets and bytes of allowed flows); nil: allowed flows report none.
+	FlowCounters func() ([]collect.ConnCounters, error)
 }
 
 // CounterReader reads the counters of the table's rules.

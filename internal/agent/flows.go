@@ -41,14 +41,16 @@ type flowLog struct {
 	names     *endpointNames
 	file      *flow.FileWriter
 	push      *flow.Client
-	reader    FlowReader // set by run
+	counters  func() ([]collect.ConnCounters, error) // nil: no packet and byte counts
+	reader    FlowReader                             // set by run
 	mu        sync.Mutex
 	pushErrs  uint64
+	countErrs uint64
 }
 
-func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer) *flowLog {
-	f := &flowLog{cfg: cfg, log: log, names: newEndpointNames(), store: flow.NewStore(cfg.FlowStoreSize)}
-	f.collector = collect.New(collect.Config{Node: cfg.NodeName}, f.names, time.Now())
+func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer, counters func() ([]collect.ConnCounters, error)) *flowLog {
+	f := &flowLog{cfg: cfg, log: log, names: newEndpointNames(), store: flow.NewStore(cfg.FlowStoreSize), counters: counters}
+	f.collector = collect.New(collect.Config{Node: cfg.NodeName, Counters: counters != nil}, f.names, time.Now())
 	if cfg.FlowLogFile != "" {
 		f.file = &flow.FileWriter{Path: cfg.FlowLogFile, MaxBytes: cfg.FlowLogFileMaxBytes, Keep: cfg.FlowLogFileKeep}
 	}
@@ -115,6 +117,15 @@ func (f *flowLog) run(ctx context.Context, open func(group uint16) (FlowReader, 
 }
 
 func (f *flowLog) flush(ctx context.Context, now time.Time) {
+	if f.counters != nil {
+		entries, err := f.counters()
+		if err != nil {
+			f.countErrs++
+			f.log.Warn("read conntrack counters failed", "err", err, "failures", f.countErrs)
+		} else {
+			f.collector.Counters(entries)
+		}
+	}
 	flows := f.collector.Flush(now)
 	if len(flows) == 0 {
 		return

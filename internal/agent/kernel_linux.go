@@ -4,9 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"sync"
+
+	"github.com/ti-mo/conntrack"
 
 	"github.com/trellisnet/trellis/internal/dataplane/nft"
+	"github.com/trellisnet/trellis/internal/flow/collect"
 	"github.com/trellisnet/trellis/internal/flow/nflog"
 	"github.com/trellisnet/trellis/internal/netns"
 )
@@ -46,6 +51,7 @@ func KernelDataplane(ctx context.Context, ns, table string) (Dataplane, error) {
 		})
 		return r, err
 	}
+	dp.FlowCounters = conntrackCounters(ns)
 	return dp, nil
 }
 
@@ -110,4 +116,47 @@ func parseCounters(data []byte) ([]RuleCounter, error) {
 		}
 	}
 	return out, nil
+}
+
+// conntrackCounters returns a dump of the conntrack table of namespace ns ("" for the
+// process's own) with both directions' counters summed. The first call turns on
+// conntrack accounting (nf_conntrack_acct) in that namespace, as flow logs need it:
+// connections tracked before count from then on.
+func conntrackCounters(ns string) func() ([]collect.ConnCounters, error) {
+	var mu sync.Mutex
+	var conn *conntrack.Conn
+	return func() ([]collect.ConnCounters, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if conn == nil {
+			err := inNamespace(ns, func() error {
+				if err := os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_acct", []byte("1"), 0o644); err != nil {
+					return fmt.Errorf("turn on conntrack accounting: %w", err)
+				}
+				c, err := conntrack.Dial(nil)
+				if err != nil {
+					return fmt.Errorf("open conntrack socket: %w", err)
+				}
+				conn = c
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		flows, err := conn.Dump(nil)
+		if err != nil {
+			conn.Close()
+			conn = nil
+			return nil, fmt.Errorf("dump conntrack: %w", err)
+		}
+		out := make([]collect.ConnCounters, 0, len(flows))
+		for _, f := range flows {
+			o := f.TupleOrig
+			out = append(out, collect.ConnCounters{Src: o.IP.SourceAddress, Dst: o.IP.DestinationAddress,
+				Proto: nflog.ProtoName(o.Proto.Protocol), SrcPort: o.Proto.SourcePort, DstPort: o.Proto.DestinationPort,
+				Packets: f.CountersOrig.Packets + f.CountersReply.Packets, Bytes: f.CountersOrig.Bytes + f.CountersReply.Bytes})
+		}
+		return out, nil
+	}
 }

@@ -70,7 +70,7 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix, FlowLogGroup: cfg.FlowLogGroup}),
 	}
 	if cfg.FlowLogGroup != 0 {
-		p.flows = newFlowLog(cfg, log.With("component", "flows"), m.reg)
+		p.flows = newFlowLog(cfg, log.With("component", "flows"), m.reg, dp.FlowCounters)
 	}
 	p.status = model.KindEndpointStatus
 	p.programmed, p.derived = newProgrammed(), store.DerivedEndpoints(st)

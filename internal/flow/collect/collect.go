@@ -1,7 +1,6 @@
 // Package collect turns what the kernel logged about connections into flow records: an
 // NFLOG packet's prefix names the rule that decided (nft.FlowRules), its addresses the
-// workloads at each end, and conntrack's end-of-connection counters its packets and
-// bytes. The node agent feeds it and flushes it every interval into the flow store.
+// workloads at each end, and conntrack's counters its packets and bytes. The node agent feeds it and flushes it every interval into the flow store.
 package collect
 
 import (
@@ -28,8 +27,8 @@ type Config struct {
 	// their counters; beyond them observations are dropped and counted.
 	MaxKeys  int
 	MaxConns int
-	// Counters: conntrack's end-of-connection counters are fed to Ended, so allowed
-	// connections wait for them.
+	// Counters: conntrack dumps are fed to Counters, so allowed connections are
+	// remembered until they end.
 	Counters bool
 }
 
@@ -39,7 +38,7 @@ type Stats struct {
 	UnknownPrefix uint64 // logged packets whose prefix no rule of the current table has
 	DroppedFlows  uint64 // observations beyond MaxKeys
 	DroppedConns  uint64 // connections whose counters were not waited for (MaxConns)
-	Counted       uint64 // connections whose conntrack counters were added
+	Counted       uint64 // conntrack counter reports added to flows
 }
 
 // Collector builds flow records. Safe for concurrent use: the NFLOG reader, the conntrack
@@ -54,7 +53,7 @@ type Collector struct {
 	state       *policy.State
 
 	connMu sync.Mutex
-	conns  map[connKey][]flow.Flow // allowed connections waiting for their counters
+	conns  map[connKey]*conn // allowed connections whose counters are reported
 
 	observed, unknown, droppedConns, counted atomic.Uint64
 }
@@ -66,6 +65,22 @@ type connKey struct {
 	srcPort, dstPort uint16
 }
 
+// conn is an allowed connection: the flows it counts into (a reporter each), what was
+// reported of its counters so far, and how many conntrack dumps in a row missed it.
+type conn struct {
+	flows          []flow.Flow
+	packets, bytes uint64
+	missed         int
+}
+
+// ConnCounters is one conntrack entry's counters, both directions summed.
+type ConnCounters struct {
+	Src, Dst         netip.Addr
+	Proto            string
+	SrcPort, DstPort uint16
+	Packets, Bytes   uint64
+}
+
 // New returns a collector whose first interval starts at start.
 func New(cfg Config, names Names, start time.Time) *Collector {
 	if cfg.MaxKeys == 0 {
@@ -75,7 +90,7 @@ func New(cfg Config, names Names, start time.Time) *Collector {
 		cfg.MaxConns = 50000
 	}
 	return &Collector{cfg: cfg, names: names, agg: flow.NewAggregator(start, cfg.MaxKeys),
-		rules: map[string]nft.FlowRule{}, conns: map[connKey][]flow.Flow{}}
+		rules: map[string]nft.FlowRule{}, conns: map[connKey]*conn{}}
 }
 
 // Update installs the prefix dictionary and the state of the table just programmed. The
@@ -166,33 +181,63 @@ func hit(fr nft.FlowRule, p nflog.Packet, st *policy.State) flow.PolicyHit {
 	return h
 }
 
-// await remembers an allowed connection until conntrack reports its end.
+// await remembers an allowed connection so that its counters are reported.
 func (c *Collector) await(p nflog.Packet, f flow.Flow) {
 	k := connKey{p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort}
 	f.Connections = 0
 	c.connMu.Lock()
 	defer c.connMu.Unlock()
-	if _, ok := c.conns[k]; !ok && len(c.conns) >= c.cfg.MaxConns {
-		c.droppedConns.Add(1)
-		return
+	cn := c.conns[k]
+	if cn == nil {
+		if len(c.conns) >= c.cfg.MaxConns {
+			c.droppedConns.Add(1)
+			return
+		}
+		cn = &conn{}
+		c.conns[k] = cn
 	}
-	c.conns[k] = append(c.conns[k], f)
+	cn.flows = append(cn.flows, f)
 }
 
-// Ended adds the counters of a connection that ended (conntrack's destroy event: both
-// directions summed) to the flows that allowed it.
-func (c *Collector) Ended(src, dst netip.Addr, proto string, srcPort, dstPort uint16, packets, bytes uint64) {
-	k := connKey{src, dst, proto, srcPort, dstPort}
+// Counters reports a conntrack dump: each remembered connection's packets and bytes
+// since the last report go to its flows. A connection missing from two dumps in a row
+// has ended and is forgotten (conntrack keeps an ended TCP connection for two minutes,
+// UDP for 30 seconds, so a dump every interval sees every connection's final counters).
+func (c *Collector) Counters(entries []ConnCounters) {
 	c.connMu.Lock()
-	fs := c.conns[k]
-	delete(c.conns, k)
-	c.connMu.Unlock()
-	if len(fs) == 0 {
-		return
+	seen := make(map[connKey]bool, len(c.conns))
+	var report []flow.Flow
+	for _, e := range entries {
+		k := connKey{e.Src.Unmap(), e.Dst.Unmap(), e.Proto, e.SrcPort, e.DstPort}
+		cn := c.conns[k]
+		if cn == nil {
+			continue
+		}
+		seen[k] = true
+		cn.missed = 0
+		if e.Packets < cn.packets || e.Bytes < cn.bytes {
+			cn.packets, cn.bytes = 0, 0 // a new connection with the same tuple
+		}
+		dp, db := e.Packets-cn.packets, e.Bytes-cn.bytes
+		cn.packets, cn.bytes = e.Packets, e.Bytes
+		if dp == 0 && db == 0 {
+			continue
+		}
+		c.counted.Add(1)
+		for _, f := range cn.flows {
+			f.Packets, f.Bytes = dp, db
+			report = append(report, f)
+		}
 	}
-	c.counted.Add(1)
-	for _, f := range fs {
-		f.Packets, f.Bytes = packets, bytes
+	for k, cn := range c.conns {
+		if !seen[k] {
+			if cn.missed++; cn.missed >= 2 {
+				delete(c.conns, k)
+			}
+		}
+	}
+	c.connMu.Unlock()
+	for _, f := range report {
 		c.agg.Add(f)
 	}
 }

@@ -70,9 +70,13 @@ func TestObserveAttributesAndAggregates(t *testing.T) {
 	if c.Observe(nflog.Packet{Prefix: "tz0000000000", Src: web, Dst: db, Proto: "tcp"}) {
 		t.Error("an unknown prefix made a flow")
 	}
-	c.Ended(web, db, "tcp", 40000, 5432, 10, 1200)
-	c.Ended(web, db, "tcp", 40001, 5432, 6, 600)
-	c.Ended(web, db, "tcp", 49999, 5432, 99, 9999) // never seen: ignored
+	c.Counters([]ConnCounters{
+		{web, db, "tcp", 40000, 5432, 4, 400},
+		{web, db, "tcp", 40001, 5432, 6, 600},
+		{web, db, "tcp", 49999, 5432, 99, 9999}, // never logged: ignored
+	})
+	// The next dump: 40000 grew, 40001 is gone (missed once: still remembered).
+	c.Counters([]ConnCounters{{web, db, "tcp", 40000, 5432, 10, 1200}})
 	flows := c.Flush(t0.Add(15 * time.Second))
 	byPort := map[int]flow.Flow{}
 	for _, f := range flows {
@@ -96,8 +100,14 @@ func TestObserveAttributesAndAggregates(t *testing.T) {
 	if e.Action != flow.ActionDeny || e.Policies[0].Rule != -1 || e.Policies[0].Name != "db" || e.Policies[0].Tier != "default" {
 		t.Errorf("end-of-tier flow: %+v", e)
 	}
-	if s := c.Stats(); s.Observed != 6 || s.UnknownPrefix != 1 || s.Counted != 2 || c.Waiting() != 1 {
-		t.Errorf("stats %+v, waiting %d; want 6 observed, 1 unknown, 2 counted, 1 waiting", s, c.Waiting())
+	if s := c.Stats(); s.Observed != 6 || s.UnknownPrefix != 1 || s.Counted != 3 || c.Waiting() != 2 {
+		t.Errorf("stats %+v, waiting %d; want 6 observed, 1 unknown, 3 counter reports, 2 waiting (40002 missed two dumps)", s, c.Waiting())
+	}
+	// Two more dumps without them: every connection has ended and is forgotten.
+	c.Counters(nil)
+	c.Counters(nil)
+	if c.Waiting() != 0 {
+		t.Errorf("%d connections remembered after two dumps without them", c.Waiting())
 	}
 }
 

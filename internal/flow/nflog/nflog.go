@@ -67,7 +67,7 @@ func parsePayload(b []byte, p *Packet) error {
 	default:
 		return fmt.Errorf("IP version %d", b[0]>>4)
 	}
-	p.Proto = protoName(proto)
+	p.Proto = ProtoName(proto)
 	switch proto {
 	case 6, 17, 132, 136: // tcp, udp, sctp, udplite: ports first
 		if len(l4) >= 4 {
@@ -78,7 +78,9 @@ func parsePayload(b []byte, p *Packet) error {
 	return nil
 }
 
-func protoName(n byte) string {
+// ProtoName names an IP protocol number as flows do: tcp, udp, sctp, icmp, icmpv6, or the
+// number.
+func ProtoName(n byte) string {
 	switch n {
 	case 1:
 		return "icmp"
