@@ -126,8 +126,8 @@ func AddNode(ctx context.Context, labName, node string, out io.Writer) (NodeStat
 				return err
 			}
 		}
-		p, err := startProcess(ns.Namespace, append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agentapi.Disabled,
-			"--status-socket", ns.Socket, "--flow-log-group", FlowLogGroup, "--flow-interval", FlowInterval), nil, agentLog(labName, node))
+		p, err := startProcess(ns.Namespace, append(append(cfg.base(), "node", "run", "--node-name", node, "--health-addr", agentapi.Disabled,
+			"--status-socket", ns.Socket), agentFlowArgs(labName, node)...), nil, agentLog(labName, node))
 		if err != nil {
 			return err
 		}

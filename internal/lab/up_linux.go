@@ -198,8 +198,8 @@ func startProcesses(ctx context.Context, cfg Config, st *State, out io.Writer, n
 		if !need(n) {
 			continue
 		}
-		p, err := startProcess(n.Namespace, append(cfg.base(), "node", "run", "--node-name", n.Name, "--health-addr", agentapi.Disabled,
-			"--status-socket", n.Socket, "--flow-log-group", FlowLogGroup, "--flow-interval", FlowInterval), nil, agentLog(cfg.Name, n.Name))
+		p, err := startProcess(n.Namespace, append(append(cfg.base(), "node", "run", "--node-name", n.Name, "--health-addr", agentapi.Disabled,
+			"--status-socket", n.Socket), agentFlowArgs(cfg.Name, n.Name)...), nil, agentLog(cfg.Name, n.Name))
 		if err != nil {
 			return err
 		}
@@ -262,6 +262,16 @@ func (c Config) base() []string {
 }
 
 func agentLog(name, node string) string { return filepath.Join(logDir(name), "agent-"+node+".log") }
+
+// FlowLogFile is where a lab node's agent appends its flows (JSON lines).
+func FlowLogFile(name, node string) string {
+	return filepath.Join(logDir(name), "flows-"+node+".jsonl")
+}
+
+// agentFlowArgs are the flow-log flags of a lab node's agent.
+func agentFlowArgs(name, node string) []string {
+	return []string{"--flow-log-group", FlowLogGroup, "--flow-interval", FlowInterval, "--flow-log-file", FlowLogFile(name, node)}
+}
 
 func prepareDir(cfg Config) error {
 	for _, d := range []string{Dir(cfg.Name), logDir(cfg.Name), cniBinDir(cfg.Name), cniConfDir(cfg.Name), cniCacheDir(cfg.Name)} {

@@ -1,0 +1,255 @@
+package lab
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trellisnet/trellis/internal/flow"
+)
+
+// flowPods: web and db in namespace shop (db on the other node), client and peer in
+// namespace open (no policy). Policies: shop denies by default (end of tier), allows web
+// -> db on 80; a GlobalNetworkPolicy denies open -> db on 81 with an explicit rule.
+const flowPods = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: open}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec:
+  nodeName: node1
+  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+spec:
+  nodeName: node2
+  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: open, labels: {app: client}}
+spec:
+  nodeName: node1
+  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: peer, namespace: open, labels: {app: peer}}
+spec:
+  nodeName: node2
+  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec:
+  order: 1000
+  selector: all()
+  types: [Ingress, Egress]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-to-db, namespace: shop}
+spec:
+  order: 100
+  selector: app in {'web', 'db'}
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source: {selector: app == 'web'}
+    destination: {ports: [80]}
+  egress:
+  - action: Allow
+    protocol: TCP
+    destination: {selector: app == 'db', ports: [80]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: no-81}
+spec:
+  order: 10
+  selector: app == 'db'
+  types: [Ingress]
+  ingress:
+  - action: Deny
+    protocol: TCP
+    source: {namespaceSelector: projectcalico.org/name == 'open'}
+    destination: {ports: [81]}
+`
+
+// labFlows lists the lab's flows as JSON.
+func labFlows(t *testing.T, name string, args ...string) []flow.Flow {
+	t.Helper()
+	out := mustRun(t, name, append([]string{"lab", "flows", "--name", name, "-o", "json"}, args...)...)
+	var r struct{ Flows []flow.Flow }
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("lab flows -o json: %v\n%s", err, out)
+	}
+	return r.Flows
+}
+
+// flowCase is a flow the test expects: its ends, port, action, reporter and the policy
+// hit that decided it.
+type flowCase struct {
+	name               string
+	src, dst           string // namespace/pod
+	port               int
+	action, reporter   string
+	tier, policy, kind string // policy: namespace/name or name
+	rule               int
+	probes             int
+}
+
+func (c flowCase) match(f flow.Flow) bool {
+	if f.Source.Namespace+"/"+f.Source.Name != c.src || f.Destination.Namespace+"/"+f.Destination.Name != c.dst ||
+		f.Destination.Port != c.port || f.Protocol != "tcp" || f.Action != c.action || f.Reporter != c.reporter || len(f.Policies) != 1 {
+		return false
+	}
+	h := f.Policies[0]
+	name := h.Name
+	if h.Namespace != "" {
+		name = h.Namespace + "/" + h.Name
+	}
+	return h.Tier == c.tier && name == c.policy && h.Kind == c.kind && h.Rule == c.rule && h.Action == c.action
+}
+
+// TestFlowsRealPackets: probes across two nodes appear in `lab flows` with the right
+// action, reporter and deciding rule (an allow rule, an explicit Deny rule, the end of a
+// tier, a namespace's profile when no policy applies), the connections counted once per
+// probe and, for allowed ones, conntrack's packets and bytes; the agents' flow-log files
+// hold the same flows; and the filters select.
+func TestFlowsRealPackets(t *testing.T) {
+	needRoot(t)
+	name := newLab(t, 2)
+	f := filepath.Join(t.TempDir(), "flows.yaml")
+	if err := os.WriteFile(f, []byte(flowPods), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, name, "apply", "-f", f)
+	waitRunning(t, name, 4)
+	cases := []flowCase{
+		{"allowed by a rule, at the source", "shop/web", "shop/db", 80, "allow", "src", "default", "shop/web-to-db", "NetworkPolicy", 0, 3},
+		{"allowed by a rule, at the destination", "shop/web", "shop/db", 80, "allow", "dst", "default", "shop/web-to-db", "NetworkPolicy", 0, 3},
+		{"denied by a Deny rule", "open/client", "shop/db", 81, "deny", "dst", "default", "no-81", "GlobalNetworkPolicy", 0, 1},
+		{"denied at the end of the tier", "open/client", "shop/db", 80, "deny", "dst", "default", "shop/default-deny", "NetworkPolicy", -1, 1},
+		{"no policy: the namespace's profile", "open/client", "open/peer", 80, "allow", "src", "", "kns.open", "Profile", 0, 2},
+	}
+	probe := func(c flowCase) {
+		r := run(t, name, "lab", "probe", "--name", name, "--from", c.src, "--to", c.dst, "--port", "tcp/"+strconv.Itoa(c.port))
+		if ok := r.code == 0; ok != (c.action == "allow") {
+			t.Errorf("%s: probe %s -> %s tcp/%d connected=%v\n%s", c.name, c.src, c.dst, c.port, ok, r.stdout+r.stderr)
+		}
+	}
+	// Pods run before they listen (no readiness probe): wait until both servers answer.
+	// Warm-up connections are flows too, so the counts below are increments over what is
+	// there after warm-up.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, pair := range [][2]string{{"shop/web", "shop/db"}, {"open/client", "open/peer"}} {
+		for run(t, name, "lab", "probe", "--name", name, "--from", pair[0], "--to", pair[1], "--port", "tcp/80").code != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s -> %s never connected", pair[0], pair[1])
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	time.Sleep(3 * time.Second) // one aggregation interval (2 s) and its flush
+	before := map[string]uint64{}
+	for _, fl := range labFlows(t, name) {
+		for _, c := range cases {
+			if c.match(fl) {
+				before[c.name] += fl.Connections
+			}
+		}
+	}
+	for _, c := range cases {
+		for range c.probes {
+			probe(c)
+		}
+	}
+	var got map[string]flow.Flow
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		got = map[string]flow.Flow{}
+		for _, fl := range labFlows(t, name) {
+			for _, c := range cases {
+				if c.match(fl) {
+					g := got[c.name]
+					g.Connections += fl.Connections
+					g.Packets += fl.Packets
+					g.Bytes += fl.Bytes
+					got[c.name] = g
+				}
+			}
+		}
+		done := true
+		for _, c := range cases {
+			if got[c.name].Connections < before[c.name]+uint64(c.probes) {
+				done = false
+			}
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, c := range cases {
+		g := got[c.name]
+		if n := g.Connections - before[c.name]; n < uint64(c.probes) {
+			t.Errorf("%s: %d new connections, want %d (before %d)\n%s", c.name, n, c.probes, before[c.name], mustRun(t, name, "lab", "flows", "--name", name))
+			continue
+		}
+		if c.action == "allow" && (g.Packets < 3*g.Connections || g.Bytes == 0) {
+			t.Errorf("%s: %d packets, %d bytes for %d connections: conntrack's counters missing", c.name, g.Packets, g.Bytes, g.Connections)
+		}
+		if c.action == "deny" && g.Packets < g.Connections {
+			t.Errorf("%s: %d packets for %d denied connections", c.name, g.Packets, g.Connections)
+		}
+	}
+	// A denial was counted exactly once per probe at the reporter that decided it: the
+	// source's side allowed, so no src-reported deny exists for the client's probes.
+	for _, fl := range labFlows(t, name, "--action", "deny", "--pod", "open/client") {
+		if fl.Reporter != flow.ReporterDestination {
+			t.Errorf("client denial reported by %s: %+v", fl.Reporter, fl)
+		}
+	}
+	if fs := labFlows(t, name, "--namespace", "shop", "--port", "81"); len(fs) == 0 {
+		t.Error("--namespace shop --port 81 selects nothing")
+	} else {
+		for _, fl := range fs {
+			if fl.Destination.Port != 81 {
+				t.Errorf("--port 81 selected %+v", fl)
+			}
+		}
+	}
+	// Each agent also appended its flows to its file: node2's holds the denials at db.
+	data, err := os.ReadFile(FlowLogFile(name, "node2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFile, err := flow.ReadJSONLines(strings.NewReader(string(data)))
+	if err != nil {
+		t.Fatalf("%s: %v", FlowLogFile(name, "node2"), err)
+	}
+	found := false
+	for _, fl := range inFile {
+		found = found || cases[2].match(fl)
+	}
+	if !found {
+		t.Errorf("%s has %d flows, none the Deny rule's", FlowLogFile(name, "node2"), len(inFile))
+	}
+	table := mustRun(t, name, "lab", "flows", "--name", name, "--action", "deny")
+	if !strings.Contains(table, "default/no-81 rule 0") || !strings.Contains(table, "default/shop/default-deny (end of tier)") {
+		t.Errorf("lab flows --action deny table names neither denial:\n%s", table)
+	}
+}
