@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/flow"
+	"github.com/trellisnet/trellis/internal/flow/nflog"
 	"github.com/trellisnet/trellis/internal/netns"
 	"github.com/trellisnet/trellis/internal/policy"
 	"github.com/trellisnet/trellis/internal/testnet"
@@ -199,6 +201,26 @@ func BenchmarkKernelConnRate(b *testing.B) {
 			settle()
 		}, run))
 	}
+	// Flow logs on: the same table logs every verdict to an NFLOG group, and a reader
+	// in the namespace turns each logged packet into an aggregated flow observation, as
+	// the agent's collector does (table=trellis at the same count is the "off" twin).
+	for _, nPol := range []int{0, 1000} {
+		st := benchStateRules(nPol, 2, true, client.IPv4, 0, false)
+		st.Endpoints[0].Interface, st.Endpoints[1].Interface = client.HostIf, server.HostIf
+		st.Endpoints[0].Ingress = policy.Chain{Profiles: []string{"open"}, Final: policy.ActionDeny}
+		var stopReader func()
+		b.Run(fmt.Sprintf("table=trellis-flowlog/policies=%d", nPol), once(func(b *testing.B) {
+			clear()
+			if _, err := NewApplier(nft).FullSync(ctx, Render(Config{FlowLogGroup: 23}, sortState(st))); err != nil {
+				b.Fatal(err)
+			}
+			stopReader = readFlowLog(b, n.Host, 23)
+			settle()
+		}, run))
+		if stopReader != nil {
+			stopReader()
+		}
+	}
 	for _, nCNP := range []int{0, 100, 1000} {
 		b.Run(fmt.Sprintf("table=trellis-cnp/cnps=%d", nCNP), once(func(b *testing.B) {
 			clear()
@@ -336,4 +358,35 @@ func benchVouched(b *testing.B, ap *Applier, states [2]*Table, other knftables.I
 	}
 	ap.SetVoucher(nil)
 	b.ReportMetric(float64(ops), "ops/tx")
+}
+
+// readFlowLog reads NFLOG group in namespace ns until the returned function is called,
+// aggregating every logged packet by prefix and addresses; it reports what was read.
+func readFlowLog(b *testing.B, ns string, group uint16) func() {
+	var r *nflog.Reader
+	if err := netns.Do(ns, func() error {
+		var err error
+		r, err = nflog.Open(nflog.Config{Group: group})
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	agg := flow.NewAggregator(time.Now(), 20000)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(ctx, func(p nflog.Packet) {
+			agg.Add(flow.Flow{Source: flow.Endpoint{IP: p.Src.String()}, Destination: flow.Endpoint{IP: p.Dst.String(), Port: int(p.DstPort)},
+				Protocol: p.Proto, Action: p.Prefix[1:2], Reporter: p.Prefix[:1], Policies: []flow.PolicyHit{{Name: p.Prefix}}, Connections: 1})
+		})
+	}()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+		s := r.Stats()
+		b.Logf("flow log: %d packets read, %d lost, %d bad", s.Packets, s.Lost, s.Bad)
+		r.Close()
+	}
 }

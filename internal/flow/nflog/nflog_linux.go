@@ -21,7 +21,6 @@ const (
 
 	attrCfgCmd     = 1
 	attrCfgMode    = 2
-	attrCfgBufSize = 3
 	attrCfgTimeout = 4
 	attrCfgQThresh = 5
 	attrCfgFlags   = 6
@@ -41,7 +40,7 @@ const (
 // Config tunes a reader.
 type Config struct {
 	Group uint16
-	// CopyRange is how many bytes of each packet the kernel copies (default 64: the IP and
+	// CopyRange is how many bytes of each packet the kernel copies (default 48: the IP and
 	// transport headers).
 	CopyRange uint32
 	// Batch and Flush: the kernel sends when Batch messages wait or Flush has passed since
@@ -69,7 +68,7 @@ func Open(cfg Config) (*Reader, error) {
 		return nil, fmt.Errorf("nflog: group 0 is not a log group")
 	}
 	if cfg.CopyRange == 0 {
-		cfg.CopyRange = 64
+		cfg.CopyRange = 48
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = 32
@@ -120,7 +119,6 @@ func (r *Reader) configure() error {
 		{"sequence numbers", attrCfgFlags, binary.BigEndian.AppendUint16(nil, flagSeq)},
 		{"batch", attrCfgQThresh, be32(r.cfg.Batch)},
 		{"flush timeout", attrCfgTimeout, be32(uint32(r.cfg.Flush / (10 * time.Millisecond)))},
-		{"kernel buffer", attrCfgBufSize, be32(128 << 10)},
 	}
 	for _, s := range steps {
 		if err := r.config(s.typ, s.data); err != nil {
