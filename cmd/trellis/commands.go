@@ -31,7 +31,7 @@ func addCommands(root *cobra.Command, o *ctl.Options) {
 	root.AddCommand(ctl.NewIPAMCmd(o))
 	root.AddCommand(newLabCmd(o), newDemoCmd(o))
 	root.AddCommand(newDNSCmd(o), newControllerCmd(o))
-	root.AddCommand(newFlowsCmd())
+	root.AddCommand(newFlowsCmd(), newUICmd(o))
 }
 
 // runCNI runs the CNI plugin (trellis-cni) or the IPAM plugin (trellis-ipam).

@@ -21,6 +21,7 @@ import (
 	"github.com/trellisnet/trellis/internal/ctl"
 	"github.com/trellisnet/trellis/internal/flow"
 	"github.com/trellisnet/trellis/internal/lab"
+	"github.com/trellisnet/trellis/internal/store"
 )
 
 // newLabCmd returns `trellis lab`: up, down, status, exec, probe, matrix and the hidden
@@ -32,7 +33,7 @@ func newLabCmd(o *ctl.Options) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	c.AddCommand(newLabUpCmd(o), newLabDownCmd(), newLabStatusCmd(), newLabControllerCmd(o), newLabSuperviseCmd(o),
-		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(), newLabExternalCmd(), newLabNodeCmd(), newLabFlowsCmd())
+		newLabExecCmd(), newLabProbeCmd(), newLabMatrixCmd(), newLabExternalCmd(), newLabNodeCmd(), newLabFlowsCmd(), newLabUICmd())
 	c.AddCommand(newLabShimCmd(), newLabKubectlCmd(), newLabNodeRuntimeCmd(), newLabForwardCmd(o))
 	return c
 }
@@ -697,5 +698,36 @@ func newLabFlowsCmd() *cobra.Command {
 	}
 	labNameFlag(c, &name)
 	f.Add(c)
+	return c
+}
+
+func newLabUICmd() *cobra.Command {
+	var name, listen string
+	c := &cobra.Command{
+		Use:     "ui [--name NAME] [--listen ADDR]",
+		Short:   "Serve the flow UI of a lab: every node agent's flows, live, and the trace of any flow",
+		Example: "  trellis lab ui\n  trellis lab ui --name blue --listen 127.0.0.1:7071",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			n := lab.ResolveName(name)
+			if err := lab.ValidateName(n); err != nil {
+				return ctl.UsageError{Err: err}
+			}
+			st, err := lab.LoadState(n)
+			if err != nil {
+				return err
+			}
+			sources := map[string]*flow.Client{}
+			for _, node := range st.Nodes {
+				sources[node.Name] = flowClient(node.Socket)
+			}
+			open := func(context.Context) (store.Store, error) { return lab.OpenStore(n) }
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return ctl.ServeFlowUI(ctx, c.OutOrStdout(), listen, 100000, sources, ctl.FlowTracer{Open: open})
+		},
+	}
+	labNameFlag(c, &name)
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:7070", "TCP address of the UI")
 	return c
 }

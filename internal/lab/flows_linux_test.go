@@ -1,14 +1,20 @@
 package lab
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trellisnet/trellis/internal/connectivity"
 	"github.com/trellisnet/trellis/internal/flow"
 )
 
@@ -248,8 +254,71 @@ func TestFlowsRealPackets(t *testing.T) {
 	if !found {
 		t.Errorf("%s has %d flows, none the Deny rule's", FlowLogFile(name, "node2"), len(inFile))
 	}
+	checkLabUI(t, name, cases[2])
 	table := mustRun(t, name, "lab", "flows", "--name", name, "--action", "deny")
 	if !strings.Contains(table, "default/no-81 rule 0") || !strings.Contains(table, "default/shop/default-deny (end of tier)") {
 		t.Errorf("lab flows --action deny table names neither denial:\n%s", table)
 	}
+}
+
+// checkLabUI runs `trellis lab ui` and checks, over its HTTP API as the page uses it,
+// that it shows the lab's flows and that the trace of the denied flow c names the policy
+// rule that denied it, computed from the lab's datastore.
+func checkLabUI(t *testing.T, name string, c flowCase) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, binary, "--datastore-endpoints", Endpoint(name), "lab", "ui", "--name", name, "--listen", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("lab ui printed no address: %v", err)
+	}
+	base := strings.TrimSuffix(strings.Fields(line[strings.Index(line, "http://"):])[0], "/")
+	var denied *flow.Flow
+	for deadline := time.Now().Add(15 * time.Second); denied == nil; {
+		resp, err := http.Get(base + flow.Path + "?action=deny")
+		if err == nil {
+			var r struct{ Flows []flow.Flow }
+			_ = json.NewDecoder(resp.Body).Decode(&r)
+			resp.Body.Close()
+			for i := range r.Flows {
+				if c.match(r.Flows[i]) {
+					denied = &r.Flows[i]
+				}
+			}
+		}
+		if denied == nil && time.Now().After(deadline) {
+			t.Fatalf("lab ui at %s shows no flow %q (last error %v)", base, c.name, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	body, _ := json.Marshal(denied)
+	resp, err := http.Post(base+"/api/v1/trace", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep connectivity.TraceReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("trace: http %d, %v", resp.StatusCode, err)
+	}
+	in := rep.Ingress
+	if rep.Verdict != "deny" || in.Reason != "rule" || in.Policy != "no-81" || in.Rule == nil || *in.Rule != 0 || rep.Egress.Verdict != "allow" {
+		t.Errorf("trace of %s: %+v, want a deny by rule 0 of no-81 at the destination", c.name, rep)
+	}
+	resp, err = http.Get(base + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("lab ui page: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
