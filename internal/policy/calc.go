@@ -13,12 +13,18 @@ type Options struct {
 	// Node is the node whose endpoints are enforcement points; "" makes every endpoint local
 	// (offline trace and matrix).
 	Node string
+	// Staged calculates the staged view: what enforcing every staged policy would do. A
+	// staged policy with stagedAction Set (or none) is enforced in place of the enforced
+	// policy of the same name (NetworkPolicy for StagedNetworkPolicy, and so on), one with
+	// Delete removes that policy; Learn and Ignore change nothing. Flow logs report the
+	// staged view's decisions as pending.
+	Staged bool
 }
 
 // compiledPolicy is a policy with its selection and rules compiled.
 type compiledPolicy struct {
 	in             *PolicyInput
-	sel            *exprEntry // nil for staged policies
+	sel            *exprEntry // nil for policies that select nothing (staged ones, see enforced)
 	ingress        bool
 	egress         bool
 	out            Policy
@@ -162,6 +168,7 @@ func (c *Calculator) Delete(k Key) {
 		if p, ok := c.policies[id]; ok {
 			c.dropPolicy(p)
 			delete(c.policies, id)
+			c.restage(p.in)
 		}
 	case KeyProfile:
 		if p, ok := c.profiles[k.Name]; ok {
@@ -451,7 +458,7 @@ func (c *Calculator) updatePolicy(in *PolicyInput) {
 		p.egress = false
 	}
 	comp := compiler{c: c, refs: &p.refs}
-	if !in.Staged {
+	if c.enforced(in) {
 		spec := exprSpec{sel: in.Selector, namespace: in.ID.Namespace, saSel: in.ServiceAccountSelector}
 		if in.NamespaceSelector != "" {
 			spec.nsSel, spec.hasNsSel = in.NamespaceSelector, true
@@ -479,6 +486,75 @@ func (c *Calculator) updatePolicy(in *PolicyInput) {
 		addTo(c.selUsers, p.sel, p)
 		c.markSelected(p.sel)
 	}
+	c.restage(in)
+}
+
+// enforced reports whether a policy selects endpoints: an enforced policy does unless the
+// staged view replaces or deletes it, a staged one only in the staged view and when its
+// action is Set.
+func (c *Calculator) enforced(in *PolicyInput) bool {
+	if !c.opts.Staged {
+		return !in.Staged
+	}
+	if in.Staged {
+		return in.StagedAction == "" || in.StagedAction == model.StagedActionSet
+	}
+	if id, ok := stagedTwin(in.ID); ok {
+		if st, ok := c.policies[id]; ok && stagedReplaces(st.in) {
+			return false
+		}
+	}
+	return true
+}
+
+func stagedReplaces(in *PolicyInput) bool {
+	switch in.StagedAction {
+	case "", model.StagedActionSet, model.StagedActionDelete:
+		return true
+	}
+	return false
+}
+
+// restage recompiles, in the staged view, the enforced policy a staged one (just
+// updated or deleted) stands for, so that the view depends only on the inputs present,
+// whatever order they came in.
+func (c *Calculator) restage(in *PolicyInput) {
+	if !c.opts.Staged || !in.Staged {
+		return
+	}
+	if id, ok := enforcedTwin(in.ID); ok {
+		if p, ok := c.policies[id]; ok {
+			c.updatePolicy(p.in)
+		}
+	}
+}
+
+// stagedTwin is the staged policy kind standing for an enforced policy, enforcedTwin the
+// reverse (same namespace and name).
+func stagedTwin(id PolicyID) (PolicyID, bool) {
+	for e, s := range twinKinds {
+		if id.Kind == e {
+			id.Kind = s
+			return id, true
+		}
+	}
+	return id, false
+}
+
+func enforcedTwin(id PolicyID) (PolicyID, bool) {
+	for e, s := range twinKinds {
+		if id.Kind == s {
+			id.Kind = e
+			return id, true
+		}
+	}
+	return id, false
+}
+
+var twinKinds = map[PolicyKind]PolicyKind{
+	PolicyNamespaced: PolicyStaged,
+	PolicyGlobal:     PolicyStagedGlobal,
+	PolicyKubernetes: PolicyStagedKubernetes,
 }
 
 // withOrigins gives each rule its source rule's index and name, when origins are given.

@@ -48,12 +48,12 @@ func FromObject(obj model.Object) (Resource, error) {
 		s := o.Spec
 		return &PolicyInput{ID: PolicyID{Kind: PolicyStaged, Namespace: o.Namespace, Name: o.Name},
 			Tier: s.Tier, Order: s.Order, Selector: s.Selector, Types: s.Types, Ingress: s.Ingress, Egress: s.Egress,
-			Staged: true}, nil
+			Staged: true, StagedAction: s.StagedAction}, nil
 	case *model.StagedGlobalNetworkPolicy:
 		s := o.Spec
 		return &PolicyInput{ID: PolicyID{Kind: PolicyStagedGlobal, Name: o.Name},
 			Tier: s.Tier, Order: s.Order, Selector: s.Selector, Types: s.Types, Ingress: s.Ingress, Egress: s.Egress,
-			Staged: true}, nil
+			Staged: true, StagedAction: s.StagedAction}, nil
 	case *networkingv1.NetworkPolicy:
 		return nilIfErr(FromKubernetesPolicy(o))
 	case *model.StagedKubernetesNetworkPolicy:

@@ -15,7 +15,9 @@
 //     a rule that does not compile becomes an unconditional deny at its index; a profile that
 //     does not exist decides nothing (the chain ends in deny).
 //   - IP set IDs are hashes of the canonical expression they are formed from.
-//   - Staged policies are never enforced.
+//   - Staged policies are never enforced. Options.Staged computes the staged view instead
+//     (what enforcing them would do: a staged Set policy replaces the enforced one of its
+//     name, a staged Delete removes it), for the pending verdicts of flow logs.
 //
 // Identity model: a workload endpoint carries its own labels plus projectcalico.org/namespace,
 // projectcalico.org/orchestrator and projectcalico.org/serviceaccount, and inherits its

@@ -73,8 +73,10 @@ type PolicyInput struct {
 	DoNotTrack     bool
 	PreDNAT        bool
 	ApplyOnForward bool
-	// Staged policies are never enforced.
-	Staged bool
+	// Staged policies are never enforced (but see Options.Staged); StagedAction is what
+	// enforcing one would do to the enforced policy of its name.
+	Staged       bool
+	StagedAction model.StagedAction
 }
 
 // Key implements Resource.

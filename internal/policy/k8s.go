@@ -82,7 +82,7 @@ func FromStagedKubernetesPolicy(sp *model.StagedKubernetesNetworkPolicy) (*Polic
 		return nil, fmt.Errorf("staged: %w", err)
 	}
 	p.ID.Kind = PolicyStagedKubernetes
-	p.Staged = true
+	p.Staged, p.StagedAction = true, sp.Spec.StagedAction
 	return p, nil
 }
 
