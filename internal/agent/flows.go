@@ -46,6 +46,10 @@ type flowLog struct {
 	mu        sync.Mutex
 	pushErrs  uint64
 	countErrs uint64
+	// The staged view (policy.Options.Staged) of the same inputs, and the staged
+	// policies among them: pending verdicts are computed only while there are some.
+	staged     *policy.Calculator
+	stagedKeys map[policy.Key]bool
 }
 
 func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer, counters func() ([]collect.ConnCounters, error)) *flowLog {
@@ -77,9 +81,36 @@ func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer, counter
 	return f
 }
 
-// programmed tells the collector what the table just programmed logs.
+// programmed tells the collector what the table just programmed logs, and the staged
+// view when staged policies exist.
 func (f *flowLog) programmed(st *policy.State) {
-	f.collector.Update(nft.FlowRules(st), st)
+	var sv *policy.State
+	if len(f.stagedKeys) > 0 {
+		sv = f.staged.State()
+	}
+	f.collector.Update(nft.FlowRules(st), st, sv)
+}
+
+// reset starts an empty staged view (a new snapshot of the datastore).
+func (f *flowLog) reset(node string) {
+	f.staged = policy.NewCalculator(policy.Options{Node: node, Staged: true})
+	f.stagedKeys = map[policy.Key]bool{}
+}
+
+func (f *flowLog) stagedUpdate(r policy.Resource) {
+	f.staged.Update(r)
+	if in, ok := r.(*policy.PolicyInput); ok {
+		if in.Staged {
+			f.stagedKeys[r.Key()] = true
+		} else {
+			delete(f.stagedKeys, r.Key())
+		}
+	}
+}
+
+func (f *flowLog) stagedDelete(k policy.Key) {
+	f.staged.Delete(k)
+	delete(f.stagedKeys, k)
 }
 
 // run reads the group and flushes every interval until ctx ends.

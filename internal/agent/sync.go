@@ -112,6 +112,9 @@ func (p *policyLoop) syncOnce(ctx context.Context) bool {
 	snap, newSnap, pending := p.rec.take()
 	if newSnap {
 		p.calc = policy.NewCalculator(policy.Options{Node: p.cfg.NodeName})
+		if p.flows != nil {
+			p.flows.reset(p.cfg.NodeName)
+		}
 		p.applied = map[objKey]policy.Key{}
 		p.localWEPs = map[objKey]string{}
 		p.loadedStat = false
@@ -170,7 +173,7 @@ func (p *policyLoop) update(k objKey, obj model.Object) {
 	old, had := p.applied[k]
 	if obj == nil {
 		if had {
-			p.calc.Delete(old)
+			p.calcDelete(old)
 			delete(p.applied, k)
 		}
 		delete(p.localWEPs, k)
@@ -183,7 +186,7 @@ func (p *policyLoop) update(k objKey, obj model.Object) {
 			p.metrics.convertErrors.Inc()
 		}
 		if had {
-			p.calc.Delete(old)
+			p.calcDelete(old)
 			delete(p.applied, k)
 		}
 		delete(p.localWEPs, k)
@@ -191,9 +194,9 @@ func (p *policyLoop) update(k objKey, obj model.Object) {
 	}
 	pk := r.Key()
 	if had && old != pk {
-		p.calc.Delete(old)
+		p.calcDelete(old)
 	}
-	p.calc.Update(r)
+	p.calcUpdate(r)
 	p.applied[k] = pk
 	if wep, ok := obj.(*model.WorkloadEndpoint); ok && wep.Spec.Node == p.cfg.NodeName {
 		p.localWEPs[k] = string(wep.UID)
@@ -273,4 +276,21 @@ func (p *policyLoop) program(ctx context.Context) bool {
 		"calculate", calcTook, "render", renderTook, "nft", res.Duration,
 		"endpoints", snap.endpoints, "policies", snap.policies)
 	return true
+}
+
+// calcUpdate feeds an input to the calculation, and to the staged view when flow logs
+// keep one.
+func (p *policyLoop) calcUpdate(r policy.Resource) {
+	p.calc.Update(r)
+	if p.flows != nil {
+		p.flows.stagedUpdate(r)
+	}
+}
+
+// calcDelete removes an input from the calculation and the staged view.
+func (p *policyLoop) calcDelete(key policy.Key) {
+	p.calc.Delete(key)
+	if p.flows != nil {
+		p.flows.stagedDelete(key)
+	}
 }

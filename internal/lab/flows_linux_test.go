@@ -20,7 +20,8 @@ import (
 
 // flowPods: web and db in namespace shop (db on the other node), client and peer in
 // namespace open (no policy). Policies: shop denies by default (end of tier), allows web
-// -> db on 80; a GlobalNetworkPolicy denies open -> db on 81 with an explicit rule.
+// -> db on 80; a staged delete of that allow (so web -> db is a pending deny); a
+// GlobalNetworkPolicy denies open -> db on 81 with an explicit rule.
 const flowPods = `apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
@@ -80,6 +81,12 @@ spec:
   - action: Allow
     protocol: TCP
     destination: {selector: app == 'db', ports: [80]}
+---
+apiVersion: projectcalico.org/v3
+kind: StagedNetworkPolicy
+metadata: {name: web-to-db, namespace: shop}
+spec:
+  stagedAction: Delete
 ---
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
@@ -220,6 +227,19 @@ func TestFlowsRealPackets(t *testing.T) {
 		}
 		if c.action == "deny" && g.Packets < g.Connections {
 			t.Errorf("%s: %d packets for %d denied connections", c.name, g.Packets, g.Connections)
+		}
+	}
+	// The staged delete of web-to-db would leave web -> db to shop's default deny: both
+	// reporters show it pending; the client's flows have nothing pending.
+	for _, fl := range labFlows(t, name, "--pod", "shop/web", "--port", "80") {
+		want := flow.PolicyHit{Tier: "default", Namespace: "shop", Name: "default-deny", Kind: "NetworkPolicy", Rule: -1, Action: "deny"}
+		if fl.Action == flow.ActionAllow && (len(fl.Pending) != 1 || fl.Pending[0] != want) {
+			t.Errorf("web -> db (%s): pending %+v, want %+v", fl.Reporter, fl.Pending, want)
+		}
+	}
+	for _, fl := range labFlows(t, name, "--pod", "open/client") {
+		if len(fl.Pending) != 0 {
+			t.Errorf("client flow with pending %+v", fl.Pending)
 		}
 	}
 	// A denial was counted exactly once per probe at the reporter that decided it: the

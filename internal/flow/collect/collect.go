@@ -51,6 +51,7 @@ type Collector struct {
 	mu          sync.RWMutex
 	rules, prev map[string]nft.FlowRule
 	state       *policy.State
+	staged      *policy.State // the staged view; nil when no staged policy exists
 
 	connMu sync.Mutex
 	conns  map[connKey]*conn // allowed connections whose counters are reported
@@ -93,12 +94,13 @@ func New(cfg Config, names Names, start time.Time) *Collector {
 		rules: map[string]nft.FlowRule{}, conns: map[connKey]*conn{}}
 }
 
-// Update installs the prefix dictionary and the state of the table just programmed. The
-// previous dictionary stays known, for packets logged before the change.
-func (c *Collector) Update(rules map[string]nft.FlowRule, st *policy.State) {
+// Update installs the prefix dictionary and the state of the table just programmed, and
+// the staged view of the same inputs (policy.Options.Staged; nil when no staged policy
+// exists). The previous dictionary stays known, for packets logged before the change.
+func (c *Collector) Update(rules map[string]nft.FlowRule, st, staged *policy.State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.prev, c.rules, c.state = c.rules, rules, st
+	c.prev, c.rules, c.state, c.staged = c.rules, rules, st, staged
 }
 
 // Observe records one logged packet; it reports false when the packet made no flow.
@@ -108,7 +110,7 @@ func (c *Collector) Observe(p nflog.Packet) bool {
 	if !ok {
 		fr, ok = c.prev[p.Prefix]
 	}
-	st := c.state
+	st, staged := c.state, c.staged
 	c.mu.RUnlock()
 	if !ok {
 		c.unknown.Add(1)
@@ -126,6 +128,9 @@ func (c *Collector) Observe(p nflog.Packet) bool {
 	}
 	if p.DstPort != 0 {
 		f.Destination.Port = int(p.DstPort)
+	}
+	if staged != nil {
+		f.Pending = pending(f.Policies[0], fr.Ingress, p, staged)
 	}
 	if fr.Ingress {
 		f.Reporter = flow.ReporterDestination
@@ -256,4 +261,70 @@ func (c *Collector) Waiting() int {
 	c.connMu.Lock()
 	defer c.connMu.Unlock()
 	return len(c.conns)
+}
+
+// pending is what the staged view decides for the packet's side, when a staged policy
+// matters: it decides, or the verdict differs from the enforced one (actual).
+func pending(actual flow.PolicyHit, ingress bool, p nflog.Packet, staged *policy.State) []flow.PolicyHit {
+	tr := policy.Trace(staged, policy.Packet{Src: p.Src, Dst: p.Dst, Proto: p.Proto, Port: p.DstPort, SrcPort: p.SrcPort})
+	d := tr.Egress
+	if ingress {
+		d = tr.Ingress
+	}
+	h, ok := decisionHit(d, staged, ingress)
+	if !ok {
+		return nil
+	}
+	stagedKind := false
+	switch policy.PolicyKind(h.Kind) {
+	case policy.PolicyStaged, policy.PolicyStagedGlobal, policy.PolicyStagedKubernetes:
+		stagedKind = true
+	}
+	if !stagedKind && h.Action == actual.Action {
+		return nil
+	}
+	return []flow.PolicyHit{h}
+}
+
+// decisionHit is the policy hit of a traced decision (ok false: nothing enforced on that
+// side). The end of a tier names the tier's last policy for the endpoint, as the
+// dataplane's flow rules do.
+func decisionHit(d policy.Decision, st *policy.State, ingress bool) (flow.PolicyHit, bool) {
+	h := flow.PolicyHit{Tier: d.Tier, Rule: d.Rule, RuleName: d.RuleName, Action: string(d.Verdict)}
+	switch d.Reason {
+	case policy.ReasonRule:
+		h.Namespace, h.Name, h.Kind = d.Policy.Namespace, d.Policy.Name, string(d.Policy.Kind)
+	case policy.ReasonEndOfTier:
+		h.Rule = -1
+		if id, ok := lastPolicy(st, d.Endpoint, d.Tier, ingress); ok {
+			h.Namespace, h.Name, h.Kind = id.Namespace, id.Name, string(id.Kind)
+		}
+	case policy.ReasonProfile:
+		h.Name, h.Kind = d.Profile, "Profile"
+	case policy.ReasonDefault:
+		h.Name, h.Kind, h.Rule = "final", "Default", -1
+	default:
+		return h, false
+	}
+	return h, true
+}
+
+// lastPolicy is the last policy of tier in the chain of endpoint ("workload/ns/pod").
+func lastPolicy(st *policy.State, endpoint, tier string, ingress bool) (policy.PolicyID, bool) {
+	for i := range st.Endpoints {
+		ep := &st.Endpoints[i]
+		if string(ep.Kind)+"/"+ep.Name != endpoint {
+			continue
+		}
+		ch := ep.Egress
+		if ingress {
+			ch = ep.Ingress
+		}
+		for _, tc := range ch.Tiers {
+			if tc.Name == tier && len(tc.Policies) > 0 {
+				return tc.Policies[len(tc.Policies)-1], true
+			}
+		}
+	}
+	return policy.PolicyID{}, false
 }

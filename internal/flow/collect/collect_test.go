@@ -57,7 +57,7 @@ func TestObserveAttributesAndAggregates(t *testing.T) {
 	st := state()
 	rules := nft.FlowRules(st)
 	c := New(Config{Node: "node1", Counters: true}, names{web: {"prod", "web"}, db: {"prod", "db"}}, t0)
-	c.Update(rules, st)
+	c.Update(rules, st, nil)
 	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
 	deny := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 1 })
 	eot := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowEndOfTier })
@@ -117,7 +117,7 @@ func TestBounds(t *testing.T) {
 	st := state()
 	rules := nft.FlowRules(st)
 	c := New(Config{MaxKeys: 10, MaxConns: 100, Counters: true}, nil, t0)
-	c.Update(rules, st)
+	c.Update(rules, st, nil)
 	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
 	for i := range 5000 {
 		src := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
@@ -126,5 +126,37 @@ func TestBounds(t *testing.T) {
 	s := c.Stats()
 	if c.Waiting() != 100 || s.DroppedConns != 4900 || s.DroppedFlows != 4990 || len(c.Flush(t0)) != 10 {
 		t.Errorf("waiting %d, stats %+v; want 100 waiting, 4,900 connections and 4,990 flows dropped", c.Waiting(), s)
+	}
+}
+
+// TestPendingFromStagedView: a staged policy that would deny an allowed connection shows
+// as a pending deny on its flow; a connection no staged policy decides has none.
+func TestPendingFromStagedView(t *testing.T) {
+	st := state()
+	staged := state()
+	lock := policy.PolicyID{Kind: policy.PolicyStaged, Namespace: "prod", Name: "db-lockdown"}
+	staged.Policies = append(staged.Policies, policy.Policy{ID: lock, Tier: "default", Ingress: []policy.Rule{
+		{Index: 0, Action: policy.ActionDeny, Protocol: "tcp", Destination: policy.Match{Ports: []policy.PortRange{{First: 5432, Last: 5432}}}}}})
+	tier := &staged.Endpoints[0].Ingress.Tiers[0]
+	tier.Policies = append([]policy.PolicyID{lock}, tier.Policies...)
+	rules := nft.FlowRules(st)
+	c := New(Config{}, nil, t0)
+	c.Update(rules, st, staged)
+	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
+	eot := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowEndOfTier })
+	c.Observe(nflog.Packet{Prefix: allow, Src: web, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: 5432})
+	c.Observe(nflog.Packet{Prefix: eot, Src: web, Dst: db, Proto: "tcp", SrcPort: 40001, DstPort: 22})
+	for _, f := range c.Flush(t0.Add(time.Second)) {
+		switch f.Destination.Port {
+		case 5432:
+			want := flow.PolicyHit{Tier: "default", Namespace: "prod", Name: "db-lockdown", Kind: "StagedNetworkPolicy", Rule: 0, Action: "deny"}
+			if f.Action != flow.ActionAllow || len(f.Pending) != 1 || f.Pending[0] != want {
+				t.Errorf("allowed flow to 5432: pending %+v, want %+v", f.Pending, want)
+			}
+		case 22:
+			if len(f.Pending) != 0 {
+				t.Errorf("flow to 22 (no staged policy decides it): pending %+v", f.Pending)
+			}
+		}
 	}
 }
