@@ -13,7 +13,7 @@ import (
 // newManifestsCmd returns `trellis manifests`: the install manifests on stdout.
 func newManifestsCmd() *cobra.Command {
 	def := manifests.Defaults()
-	var podCIDR, serviceCIDR, dnsIP, pullPolicy string
+	var podCIDR, serviceCIDR, dnsIP, flowsIP, pullPolicy string
 	var crdsOnly bool
 	o := def
 	c := &cobra.Command{
@@ -46,6 +46,11 @@ func newManifestsCmd() *cobra.Command {
 			if o.DNSIP, err = netip.ParseAddr(dnsIP); err != nil {
 				return ctl.Usagef("invalid --dns-ip %q: %v", dnsIP, err)
 			}
+			if flowsIP != "" {
+				if o.FlowsIP, err = netip.ParseAddr(flowsIP); err != nil {
+					return ctl.Usagef("invalid --flows-ip %q: %v", flowsIP, err)
+				}
+			}
 			o.PullPolicy = corev1.PullPolicy(pullPolicy)
 			if err := o.Validate(); err != nil {
 				return ctl.Usagef("manifests: %v", err)
@@ -65,6 +70,7 @@ func newManifestsCmd() *cobra.Command {
 	f.StringVar(&o.Routing, "routing", def.Routing, "pod routing between nodes: bgp (native, node-to-node mesh) or vxlan")
 	f.StringVar(&serviceCIDR, "service-cidr", def.ServiceCIDR.String(), "the API server's --service-cluster-ip-range (kubeadm's default)")
 	f.StringVar(&dnsIP, "dns-ip", def.DNSIP.String(), "cluster IP of kube-system/kube-dns (the kubelet's clusterDNS)")
+	f.StringVar(&flowsIP, "flows-ip", "", "cluster IP of trellis-system/trellis-flows, the flow aggregator the node agents push to (default: the address after --dns-ip)")
 	f.StringVar(&o.APIServer, "api-server", "", "HOST:PORT of the API server reachable from every node without kube-proxy (renders the ConfigMap kubernetes-services-endpoint)")
 	f.BoolVar(&crdsOnly, "crds-only", false, "print only the CustomResourceDefinitions (to apply, and wait for, first)")
 	return c

@@ -190,7 +190,8 @@ spec:
 //   - both: a Deployment spread by the scheduler and a pinned pod reach each other, pod
 //     addresses come from the pool, Kubernetes and Calico policies applied with kubectl
 //     match the calculation on real packets, a deleted pod's address is released;
-//   - bgp: a Service by DNS name, a NodePort (externalTrafficPolicy Local) from outside
+//   - bgp: flows naming the denying policy in the agents and the aggregator, which traces
+//     one; a Service by DNS name, a NodePort (externalTrafficPolicy Local) from outside
 //     keeping the client's address, the agent's pod restarted by its DaemonSet under an
 //     established connection, YAOBank with its policies;
 //   - vxlan: the datastore's KDD views, ClusterNetworkPolicies, the walkthroughs' Calico
@@ -202,6 +203,9 @@ func TestKubernetesLab(t *testing.T) {
 		t.Run(routing, func(t *testing.T) {
 			name := newKubeLab(t, routing, 3)
 			checkPodsAndPolicies(t, name)
+			if routing == RoutingBGP {
+				checkFlows(t, name)
+			}
 			checkDeleteReleases(t, name)
 			kubectlT(t, name, kubePolicies, "delete", "-f", "-")
 			if routing == RoutingBGP {

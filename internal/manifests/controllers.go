@@ -19,7 +19,6 @@ const WebhookDNSName = WebhookService + "." + Namespace + ".svc"
 // controllerDocs are the controllers' Deployment and the webhook's Service.
 func controllerDocs(o Options) []doc {
 	labels := map[string]string{"app.kubernetes.io/name": ControllersName}
-	no, yes := false, true
 	c := corev1.Container{
 		Name: "controllers", Image: o.Image, ImagePullPolicy: o.PullPolicy,
 		Command: []string{binary},
@@ -37,9 +36,7 @@ func controllerDocs(o Options) []doc {
 		// Ready: loops started, datastore reachable, webhook serving.
 		ReadinessProbe: httpProbe("127.0.0.1", "/readyz", controllersHealthPort),
 		LivenessProbe:  httpProbe("127.0.0.1", "/healthz", controllersHealthPort),
-		SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(65534)),
-			AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
-			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		SecurityContext: restricted(),
 	}
 	d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(ControllersName, Namespace)}
 	d.Spec = appsv1.DeploymentSpec{
@@ -135,6 +132,15 @@ func scraped(m metav1.ObjectMeta, port int32) metav1.ObjectMeta {
 }
 
 // httpProbe GETs path on host:port (host empty: the pod's address); 503 fails it.
+// restricted is the security context of the components that need no privilege: nobody,
+// no escalation, a read-only root filesystem, no capabilities.
+func restricted() *corev1.SecurityContext {
+	no, yes := false, true
+	return &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(65534)),
+		AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
 func httpProbe(host, path string, port int32) *corev1.Probe {
 	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 		Host: host, Path: path, Port: intstr.FromInt32(port)}}, PeriodSeconds: 10, TimeoutSeconds: 5}

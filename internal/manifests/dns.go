@@ -11,7 +11,6 @@ import (
 // dnsDocs are the cluster DNS: a Deployment and the Service kube-system/kube-dns.
 func dnsDocs(o Options) []doc {
 	labels := map[string]string{"k8s-app": "kube-dns", "app.kubernetes.io/name": DNSName}
-	no, yes := false, true
 	c := corev1.Container{
 		Name: "dns", Image: o.Image, ImagePullPolicy: o.PullPolicy,
 		Command: []string{binary},
@@ -25,9 +24,7 @@ func dnsDocs(o Options) []doc {
 		// Ready once Services and EndpointSlices are listed (before, queries get SERVFAIL).
 		ReadinessProbe: httpProbe("", "/readyz", dnsHealthPort),
 		LivenessProbe:  httpProbe("", "/healthz", dnsHealthPort),
-		SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(65534)),
-			AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
-			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		SecurityContext: restricted(),
 	}
 	d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(DNSName, DNSNamespace)}
 	d.Spec = appsv1.DeploymentSpec{

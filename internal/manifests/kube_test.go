@@ -114,6 +114,17 @@ func TestApplyAndRBAC(t *testing.T) {
 			{"list", "secrets", "", false},
 			{"create", "networkpolicies.projectcalico.org", "default", false},
 		},
+		Namespace + ":" + FlowsName: {
+			{"list", "pods", "", true},
+			{"list", "endpointslices.discovery.k8s.io", "", true},
+			{"list", "networkpolicies.networking.k8s.io", "", true},
+			{"list", "globalnetworkpolicies.projectcalico.org", "", true},
+			{"list", "tiers.projectcalico.org", "", true},
+			{"watch", "pods", "", false},
+			{"list", "secrets", "", false},
+			{"create", "networkpolicies.projectcalico.org", "default", false},
+			{"update", "pods", "default", false},
+		},
 	}
 	for sa, checks := range table {
 		for _, a := range checks {

@@ -58,9 +58,9 @@ func nodeDocs(o Options) []doc {
 		Command: []string{binary},
 		Args: []string{"node", "run", "--datastore-type=kubernetes", "--node-name=$(NODENAME)",
 			"--health-addr=127.0.0.1:9099", fmt.Sprintf("--metrics-addr=:%d", agentMetricsPort)},
-		Env: []corev1.EnvVar{nodeEnv,
+		Env: append([]corev1.EnvVar{nodeEnv,
 			// The address the node's BGP speaker and VXLAN tunnel use (Calico's IP variable).
-			{Name: "IP", Value: "autodetect"}},
+			{Name: "IP", Value: "autodetect"}}, flowAgentEnv(o)...),
 		EnvFrom: apiEndpointsEnv(),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "run-trellis-node", MountPath: hostRun},

@@ -30,6 +30,10 @@ type Options struct {
 	ServiceCIDR netip.Prefix
 	// DNSIP is the cluster IP of kube-system/kube-dns (the kubelet's clusterDNS).
 	DNSIP netip.Addr
+	// FlowsIP is the cluster IP of the flow aggregator's Service, which the node agents
+	// (in the host network, without cluster DNS) push their flows to; the address after
+	// DNSIP when not set.
+	FlowsIP netip.Addr
 	// APIServer is the API server's real HOST:PORT, reachable from every node without a
 	// service proxy; empty: the pods read it from the ConfigMap
 	// trellis-system/kubernetes-services-endpoint when it exists.
@@ -82,6 +86,9 @@ func (o Options) Validate() error {
 	if !o.ServiceCIDR.Contains(o.DNSIP) {
 		return fmt.Errorf("DNS IP %s: outside service CIDR %s", o.DNSIP, o.ServiceCIDR)
 	}
+	if f := o.flowsIP(); !o.ServiceCIDR.Contains(f) || f == o.DNSIP {
+		return fmt.Errorf("flows IP %s: outside service CIDR %s, or the DNS IP", f, o.ServiceCIDR)
+	}
 	if o.APIServer != "" {
 		host, port, err := net.SplitHostPort(o.APIServer)
 		if err != nil || host == "" {
@@ -92,4 +99,12 @@ func (o Options) Validate() error {
 		}
 	}
 	return nil
+}
+
+// flowsIP is FlowsIP, or the address after DNSIP.
+func (o Options) flowsIP() netip.Addr {
+	if o.FlowsIP.IsValid() {
+		return o.FlowsIP
+	}
+	return o.DNSIP.Next()
 }

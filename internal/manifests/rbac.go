@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/trellisnet/trellis/internal/model"
+	"github.com/trellisnet/trellis/internal/policy"
 )
 
 // Names of the objects the manifests create and the components refer to.
@@ -80,6 +81,31 @@ func nodeReads() []rule {
 	return out
 }
 
+// calculationGroups are the API groups of the kinds the policy calculation reads, sorted.
+func calculationGroups() []string {
+	var out []string
+	for _, k := range model.Default.Kinds() {
+		if policy.Reads(k) && !slices.Contains(out, k.Group) {
+			out = append(out, k.Group)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// calculationResources are the resources of group that the policy calculation reads
+// (what a trace lists), sorted.
+func calculationResources(group string) []string {
+	var out []string
+	for _, k := range model.Default.Kinds() {
+		if k.Group == group && policy.Reads(k) && !slices.Contains(out, k.Plural) {
+			out = append(out, k.Plural)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func orCore(g string) string {
 	if g == "" {
 		return "core"
@@ -130,8 +156,14 @@ func roles() []role {
 		r("answers from Services and their EndpointSlices", []string{groupDiscovery}, []string{"endpointslices"}, []string{"list", "watch"}),
 		r("the datastore probe (a get of an IPPool that does not exist)", []string{groupCalico}, []string{"ippools"}, []string{"get"}),
 	}
+	var flows []rule
+	for _, g := range calculationGroups() {
+		flows = append(flows, r("trace: the policy calculation's inputs as they are now: group "+orCore(g),
+			[]string{g}, calculationResources(g), []string{"list"}))
+	}
 	return []role{
 		{name: NodeName, subject: NodeName, saNamespace: Namespace, rules: node},
+		{name: FlowsName, subject: FlowsName, saNamespace: Namespace, rules: flows},
 		{name: CNIName, subject: CNIName, saNamespace: Namespace, rules: cni},
 		{name: ControllersName, subject: ControllersName, saNamespace: Namespace, rules: controllers},
 		{name: DNSName, subject: DNSName, saNamespace: DNSNamespace, rules: dns},

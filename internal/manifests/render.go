@@ -90,6 +90,7 @@ func documents(o Options) ([]doc, error) {
 		{CNIName, Namespace, "the CNI plugin, through the kubeconfig install-cni writes on each node; no pod runs as it"},
 		{ControllersName, Namespace, "the cluster controllers and the admission webhook"},
 		{DNSName, DNSNamespace, "the cluster DNS"},
+		{FlowsName, Namespace, "the flow aggregator"},
 	} {
 		docs = append(docs, doc{comment: "Service account of " + sa.why + ".",
 			obj: &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(sa.name, sa.ns)}})
@@ -107,6 +108,7 @@ func documents(o Options) ([]doc, error) {
 	docs = append(docs, nodeDocs(o)...)
 	docs = append(docs, controllerDocs(o)...)
 	docs = append(docs, dnsDocs(o)...)
+	docs = append(docs, flowsDocs(o)...)
 	docs = append(docs, webhookDocs()...)
 	return docs, nil
 }
