@@ -55,6 +55,10 @@ type Collector struct {
 
 	connMu sync.Mutex
 	conns  map[connKey]*conn // allowed connections whose counters are reported
+	// shared holds one copy of each flow key the remembered connections count into (with
+	// how many reference it): connections of one key share it, so a flood of them costs a
+	// few words each, not a flow each.
+	shared map[string]*sharedFlow
 
 	observed, unknown, droppedConns, counted atomic.Uint64
 }
@@ -69,9 +73,14 @@ type connKey struct {
 // conn is an allowed connection: the flows it counts into (a reporter each), what was
 // reported of its counters so far, and how many conntrack dumps in a row missed it.
 type conn struct {
-	flows          []flow.Flow
+	flows          []*sharedFlow
 	packets, bytes uint64
 	missed         int
+}
+
+type sharedFlow struct {
+	flow flow.Flow
+	refs int
 }
 
 // ConnCounters is one conntrack entry's counters, both directions summed.
@@ -91,7 +100,7 @@ func New(cfg Config, names Names, start time.Time) *Collector {
 		cfg.MaxConns = 50000
 	}
 	return &Collector{cfg: cfg, names: names, agg: flow.NewAggregator(start, cfg.MaxKeys),
-		rules: map[string]nft.FlowRule{}, conns: map[connKey]*conn{}}
+		rules: map[string]nft.FlowRule{}, conns: map[connKey]*conn{}, shared: map[string]*sharedFlow{}}
 }
 
 // Update installs the prefix dictionary and the state of the table just programmed, and
@@ -201,7 +210,24 @@ func (c *Collector) await(p nflog.Packet, f flow.Flow) {
 		cn = &conn{}
 		c.conns[k] = cn
 	}
-	cn.flows = append(cn.flows, f)
+	key := f.Key()
+	sf := c.shared[key]
+	if sf == nil {
+		sf = &sharedFlow{flow: f}
+		c.shared[key] = sf
+	}
+	sf.refs++
+	cn.flows = append(cn.flows, sf)
+}
+
+// forget drops a remembered connection (connMu held).
+func (c *Collector) forget(k connKey, cn *conn) {
+	delete(c.conns, k)
+	for _, sf := range cn.flows {
+		if sf.refs--; sf.refs == 0 {
+			delete(c.shared, sf.flow.Key())
+		}
+	}
 }
 
 // Counters reports a conntrack dump: each remembered connection's packets and bytes
@@ -229,7 +255,8 @@ func (c *Collector) Counters(entries []ConnCounters) {
 			continue
 		}
 		c.counted.Add(1)
-		for _, f := range cn.flows {
+		for _, sf := range cn.flows {
+			f := sf.flow
 			f.Packets, f.Bytes = dp, db
 			report = append(report, f)
 		}
@@ -237,7 +264,7 @@ func (c *Collector) Counters(entries []ConnCounters) {
 	for k, cn := range c.conns {
 		if !seen[k] {
 			if cn.missed++; cn.missed >= 2 {
-				delete(c.conns, k)
+				c.forget(k, cn)
 			}
 		}
 	}

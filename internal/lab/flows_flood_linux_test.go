@@ -1,0 +1,175 @@
+package lab
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trellisnet/trellis/internal/agent/agentapi"
+	"github.com/trellisnet/trellis/internal/metrictest"
+	"github.com/trellisnet/trellis/internal/netns"
+)
+
+const floodPods = `apiVersion: v1
+kind: Pod
+metadata: {name: flooder, namespace: default, labels: {app: flooder}}
+spec:
+  nodeName: node1
+  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sink, namespace: default, labels: {app: sink}}
+spec:
+  nodeName: node1
+  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
+`
+
+// agentFlowCounts reads the agent's flow-log counters over its status socket.
+func agentFlowCounts(t *testing.T, socket string) (logged, lost float64) {
+	t.Helper()
+	body, code, err := agentapi.NewClient(socket).Get(context.Background(), "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("agent /metrics: http %d, %v", code, err)
+	}
+	fams, err := metrictest.Parse(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged, _ = fams.Value("trellis_flow_packets_logged_total", nil)
+	lost, _ = fams.Value("trellis_flow_log_lost_total", nil)
+	return logged, lost
+}
+
+// vmRSS is a process's resident memory in bytes.
+func vmRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS for pid %d", pid)
+	return 0
+}
+
+// TestFlowLogFlood: 20,000 short connections between two pods of one node as fast as two
+// workers open them. Every connection's two verdicts (the client's egress, the server's
+// ingress) are either turned into flows or counted as lost, the agent's memory stays
+// bounded, and the flows count the connections they report.
+func TestFlowLogFlood(t *testing.T) {
+	needRoot(t)
+	name := newLab(t, 1)
+	f := filepath.Join(t.TempDir(), "pods.yaml")
+	if err := os.WriteFile(f, []byte(floodPods), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, name, "apply", "-f", f)
+	waitRunning(t, name, 2)
+	r := labStatus(t, name)
+	var sink netip.Addr
+	for _, p := range r.Pods {
+		if p.Name == "sink" {
+			sink = netip.MustParseAddr(p.IP)
+		}
+	}
+	st, err := LoadState(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := st.Nodes[0]
+	ns, err := PodNamespaceOf(name, "default/flooder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := netip.AddrPortFrom(sink, 80).String()
+	for deadline := time.Now().Add(10 * time.Second); dialFrom(ns, sink.String(), 80) != nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the sink never answered")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // the warm-up's flows flushed
+	logged0, lost0 := agentFlowCounts(t, node.Socket)
+	rss0 := vmRSS(t, node.AgentPID)
+	const n = 20000
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	for w := range 2 {
+		wg.Go(func() {
+			err := netns.DoPath(ns, func() error {
+				for range n/2 + w*(n%2) {
+					c, err := net.DialTimeout("tcp", dst, 5*time.Second)
+					if err != nil {
+						mu.Lock()
+						failed++
+						mu.Unlock()
+						continue
+					}
+					_ = c.(*net.TCPConn).SetLinger(0) // RST: no TIME_WAIT exhaustion
+					c.Close()
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if failed > 0 {
+		t.Errorf("%d of %d connections failed", failed, n)
+	}
+	var logged, lost float64
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		logged, lost = agentFlowCounts(t, node.Socket)
+		if logged-logged0+lost-lost0 >= 2*n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	rss := vmRSS(t, node.AgentPID)
+	t.Logf("%d connections in %v (%.0f/s); logged %.0f, lost %.0f; agent RSS %d -> %d MiB",
+		n, took.Round(time.Millisecond), n/took.Seconds(), logged-logged0, lost-lost0, rss0>>20, rss>>20)
+	// Two verdicts a connection (a few more for other traffic of the pods, such as IPv6
+	// router solicitations), each turned into a flow or counted lost.
+	if got := logged - logged0 + lost - lost0; got < 2*n || got > 2*n+200 {
+		t.Errorf("logged %.0f + lost %.0f = %.0f verdicts for %d connections, want %d", logged-logged0, lost-lost0, got, n, 2*n)
+	}
+	if rss > 300<<20 {
+		t.Errorf("agent RSS %d MiB after the flood: not bounded", rss>>20)
+	}
+	// The flows count what was logged: the client's egress flows to the sink sum to the
+	// connections logged at the source.
+	var conns uint64
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		conns = 0
+		for _, fl := range labFlows(t, name, "--pod", "default/flooder", "--port", "80") {
+			if fl.Reporter == "src" && fl.Destination.Name == "sink" && fl.Action == "allow" {
+				conns += fl.Connections
+			}
+		}
+		if conns >= uint64(float64(n)-(lost-lost0)) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if lostNow := lost - lost0; float64(conns) < float64(n)-lostNow || conns > n+10 {
+		t.Errorf("flows count %d connections from the flooder (%d opened, %.0f verdicts lost)", conns, n, lostNow)
+	}
+}
