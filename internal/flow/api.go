@@ -124,6 +124,17 @@ func serveGet(w http.ResponseWriter, r *http.Request, st *Store, now func() time
 			if !ok || enc.Encode(fl) != nil {
 				return
 			}
+			// Write what else is queued before flushing: one chunk per burst, not per flow.
+			for more := true; more; {
+				select {
+				case fl, ok := <-ch:
+					if !ok || enc.Encode(fl) != nil {
+						return
+					}
+				default:
+					more = false
+				}
+			}
 			if flusher != nil {
 				flusher.Flush()
 			}

@@ -9,6 +9,7 @@ package flow
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,17 +78,24 @@ type Flow struct {
 
 // Key is the aggregation key: everything but the interval and the counters.
 func (f *Flow) Key() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s|%s|%s>%s|%s|%s|%d|%s|%s|%s|%s|%s", f.Source.Namespace, f.Source.Name, f.Source.IP,
-		f.Destination.Namespace, f.Destination.Name, f.Destination.IP, f.Destination.Port, f.Destination.Service,
-		f.Protocol, f.Action, f.Reporter, f.Node)
-	for _, h := range f.Policies {
-		b.WriteString("|p:" + h.String())
+	b := make([]byte, 0, 160)
+	for _, part := range []string{f.Source.Namespace, f.Source.Name, f.Source.IP, f.Destination.Namespace,
+		f.Destination.Name, f.Destination.IP} {
+		b = append(append(b, part...), '|')
 	}
-	for _, h := range f.Pending {
-		b.WriteString("|s:" + h.String())
+	b = strconv.AppendInt(b, int64(f.Destination.Port), 10)
+	for _, part := range []string{f.Destination.Service, f.Protocol, f.Action, f.Reporter, f.Node} {
+		b = append(append(b, '|'), part...)
 	}
-	return b.String()
+	for _, hits := range [][]PolicyHit{f.Policies, f.Pending} {
+		b = append(b, '#')
+		for _, h := range hits {
+			b = append(append(append(append(append(append(b, '|'), h.Tier...), '|'), h.Kind...), '|'), h.Namespace...)
+			b = append(append(append(append(append(b, '/'), h.Name...), '|'), h.Action...), '|')
+			b = append(strconv.AppendInt(b, int64(h.Rule), 10), h.RuleName...)
+		}
+	}
+	return string(b)
 }
 
 // Filter selects flows; the zero Filter selects every flow.
