@@ -34,8 +34,8 @@ func controllerDocs(o Options) []doc {
 		Ports: []corev1.ContainerPort{{Name: "webhook", ContainerPort: webhookPort, Protocol: corev1.ProtocolTCP},
 			{Name: "metrics", ContainerPort: controllersHealthPort, Protocol: corev1.ProtocolTCP}},
 		// Ready: loops started, datastore reachable, webhook serving.
-		ReadinessProbe: httpProbe("127.0.0.1", "/readyz", controllersHealthPort),
-		LivenessProbe:  httpProbe("127.0.0.1", "/healthz", controllersHealthPort),
+		ReadinessProbe:  httpProbe("127.0.0.1", "/readyz", controllersHealthPort),
+		LivenessProbe:   httpProbe("127.0.0.1", "/healthz", controllersHealthPort),
 		SecurityContext: restricted(),
 	}
 	d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(ControllersName, Namespace)}

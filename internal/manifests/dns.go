@@ -22,8 +22,8 @@ func dnsDocs(o Options) []doc {
 			{Name: "metrics", ContainerPort: dnsHealthPort, Protocol: corev1.ProtocolTCP},
 		},
 		// Ready once Services and EndpointSlices are listed (before, queries get SERVFAIL).
-		ReadinessProbe: httpProbe("", "/readyz", dnsHealthPort),
-		LivenessProbe:  httpProbe("", "/healthz", dnsHealthPort),
+		ReadinessProbe:  httpProbe("", "/readyz", dnsHealthPort),
+		LivenessProbe:   httpProbe("", "/healthz", dnsHealthPort),
 		SecurityContext: restricted(),
 	}
 	d := &appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(DNSName, DNSNamespace)}
