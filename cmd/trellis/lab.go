@@ -681,17 +681,9 @@ func newLabFlowsCmd() *cobra.Command {
 		Example: "  trellis lab flows --action deny\n  trellis lab flows -n yaobank --follow",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			n := lab.ResolveName(name)
-			if err := lab.ValidateName(n); err != nil {
-				return ctl.UsageError{Err: err}
-			}
-			st, err := lab.LoadState(n)
+			_, sources, err := labFlowSources(name)
 			if err != nil {
 				return err
-			}
-			sources := map[string]*flow.Client{}
-			for _, node := range st.Nodes {
-				sources[node.Name] = flowClient(node.Socket)
 			}
 			return ctl.RunFlows(c.Context(), c.OutOrStdout(), &f, sources)
 		},
@@ -709,17 +701,9 @@ func newLabUICmd() *cobra.Command {
 		Example: "  trellis lab ui\n  trellis lab ui --name blue --listen 127.0.0.1:7071",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			n := lab.ResolveName(name)
-			if err := lab.ValidateName(n); err != nil {
-				return ctl.UsageError{Err: err}
-			}
-			st, err := lab.LoadState(n)
+			n, sources, err := labFlowSources(name)
 			if err != nil {
 				return err
-			}
-			sources := map[string]*flow.Client{}
-			for _, node := range st.Nodes {
-				sources[node.Name] = flowClient(node.Socket)
 			}
 			open := func(context.Context) (store.Store, error) { return lab.OpenStore(n) }
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
@@ -730,4 +714,22 @@ func newLabUICmd() *cobra.Command {
 	labNameFlag(c, &name)
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:7070", "TCP address of the UI")
 	return c
+}
+
+// labFlowSources resolves a lab's name and returns the flow API of each of its node agents
+// (their status sockets).
+func labFlowSources(name string) (string, map[string]*flow.Client, error) {
+	n := lab.ResolveName(name)
+	if err := lab.ValidateName(n); err != nil {
+		return "", nil, ctl.UsageError{Err: err}
+	}
+	st, err := lab.LoadState(n)
+	if err != nil {
+		return "", nil, err
+	}
+	sources := map[string]*flow.Client{}
+	for _, node := range st.Nodes {
+		sources[node.Name] = flowClient(node.Socket)
+	}
+	return n, sources, nil
 }

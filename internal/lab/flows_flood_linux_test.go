@@ -17,20 +17,7 @@ import (
 	"github.com/trellisnet/trellis/internal/netns"
 )
 
-const floodPods = `apiVersion: v1
-kind: Pod
-metadata: {name: flooder, namespace: default, labels: {app: flooder}}
-spec:
-  nodeName: node1
-  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: sink, namespace: default, labels: {app: sink}}
-spec:
-  nodeName: node1
-  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
-`
+var floodPods = demoPod("default", "flooder", "node1") + demoPod("default", "sink", "node1")
 
 // agentFlowCounts reads the agent's flow-log counters over its status socket.
 func agentFlowCounts(t *testing.T, socket string) (logged, lost float64) {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,43 +23,8 @@ import (
 // namespace open (no policy). Policies: shop denies by default (end of tier), allows web
 // -> db on 80; a staged delete of that allow (so web -> db is a pending deny); a
 // GlobalNetworkPolicy denies open -> db on 81 with an explicit rule.
-const flowPods = `apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: open}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web, namespace: shop, labels: {app: web}}
-spec:
-  nodeName: node1
-  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: db, namespace: shop, labels: {app: db}}
-spec:
-  nodeName: node2
-  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: open, labels: {app: client}}
-spec:
-  nodeName: node1
-  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: peer, namespace: open, labels: {app: peer}}
-spec:
-  nodeName: node2
-  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
----
-apiVersion: projectcalico.org/v3
+var flowPods = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: open}\n---\n" +
+	demoPod("shop", "web", "node1") + demoPod("shop", "db", "node2") + demoPod("open", "client", "node1") + demoPod("open", "peer", "node2") + `apiVersion: projectcalico.org/v3
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: shop}
 spec:
@@ -101,6 +67,19 @@ spec:
     source: {namespaceSelector: projectcalico.org/name == 'open'}
     destination: {ports: [81]}
 `
+
+// demoPod is a pod named name in namespace ns on node, labelled app: NAME, running the
+// demo HTTP server on port 80, as one YAML document with its separator.
+func demoPod(ns, name, node string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %[2]s, namespace: %[1]s, labels: {app: %[2]s}}
+spec:
+  nodeName: %[3]s
+  containers: [{name: c, image: trellis, command: [trellis, demo, http-server, --port, "80"]}]
+---
+`, ns, name, node)
+}
 
 // labFlows lists the lab's flows as JSON.
 func labFlows(t *testing.T, name string, args ...string) []flow.Flow {

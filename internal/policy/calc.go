@@ -531,20 +531,18 @@ func (c *Calculator) restage(in *PolicyInput) {
 
 // stagedTwin is the staged policy kind standing for an enforced policy, enforcedTwin the
 // reverse (same namespace and name).
-func stagedTwin(id PolicyID) (PolicyID, bool) {
-	for e, s := range twinKinds {
-		if id.Kind == e {
-			id.Kind = s
-			return id, true
-		}
-	}
-	return id, false
-}
+func stagedTwin(id PolicyID) (PolicyID, bool) { return twin(id, false) }
 
-func enforcedTwin(id PolicyID) (PolicyID, bool) {
+func enforcedTwin(id PolicyID) (PolicyID, bool) { return twin(id, true) }
+
+func twin(id PolicyID, fromStaged bool) (PolicyID, bool) {
 	for e, s := range twinKinds {
-		if id.Kind == s {
-			id.Kind = e
+		from, to := e, s
+		if fromStaged {
+			from, to = s, e
+		}
+		if id.Kind == from {
+			id.Kind = to
 			return id, true
 		}
 	}

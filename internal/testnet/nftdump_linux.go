@@ -91,3 +91,20 @@ func normalizeNft(v any) {
 		}
 	}
 }
+
+// LoadNft feeds script to `nft -f -` inside namespace ns (by name) and fails t on an
+// error. Tables made this way live in the test's own namespace and go with it.
+func LoadNft(t testing.TB, ns, script string) {
+	t.Helper()
+	err := netns.Do(ns, func() error {
+		cmd := exec.Command("nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("load nft script in %s: %v", ns, err)
+	}
+}

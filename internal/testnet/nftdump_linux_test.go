@@ -4,27 +4,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/trellisnet/trellis/internal/netns"
 )
-
-// loadNft feeds script to `nft -f -` inside ns. The tables live in the test's own
-// namespace and go with it.
-func loadNft(t *testing.T, ns, script string) {
-	t.Helper()
-	err := netns.Do(ns, func() error {
-		cmd := exec.Command("nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("nft: %s", out)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("load nft script in %s: %v", ns, err)
-	}
-}
 
 func TestNftDump(t *testing.T) {
 	if _, err := exec.LookPath("nft"); err != nil {
@@ -33,19 +13,19 @@ func TestNftDump(t *testing.T) {
 	n := New(t, Config{Pods: 0})
 	// The same content built in different orders (so other handles and element order),
 	// once with counter values.
-	loadNft(t, n.Host, `table inet trl-a {
+	LoadNft(t, n.Host, `table inet trl-a {
 	set s { type ipv4_addr; elements = { 192.0.2.1, 192.0.2.2 }; }
 	set dyn-x { type ipv4_addr; elements = { 198.51.100.1 }; }
 	chain c { ip saddr @s counter accept; drop; }
 }`)
-	loadNft(t, n.Host, `table inet trl-b {
+	LoadNft(t, n.Host, `table inet trl-b {
 	chain pad { accept; }
 	set dyn-x { type ipv4_addr; elements = { 198.51.100.9 }; }
 	set s { type ipv4_addr; elements = { 192.0.2.2, 192.0.2.1 }; }
 	chain c { ip saddr @s counter packets 5 bytes 500 accept; drop; }
 }
 delete chain inet trl-b pad`)
-	loadNft(t, n.Host, `table inet trl-c {
+	LoadNft(t, n.Host, `table inet trl-c {
 	set s { type ipv4_addr; elements = { 192.0.2.1, 192.0.2.2 }; }
 	set dyn-x { type ipv4_addr; elements = { 198.51.100.1 }; }
 	chain c { drop; ip saddr @s counter accept; }

@@ -315,10 +315,7 @@ func (r *renderer) endpointKey(name string, ctx chainCtx, dir direction, c *poli
 				continue
 			}
 			write(r.ruleOwnerFP("policy", id.String(), p))
-			rules := p.Egress
-			if dir.ingres {
-				rules = p.Ingress
-			}
+			rules := dirRules(p.Ingress, p.Egress, dir)
 			for _, rule := range rules {
 				for _, m := range []*policy.Match{&rule.Source, &rule.Destination} {
 					for _, ids := range [][]string{m.IPSets, m.NotIPSets, m.NamedPortSets, m.NotNamedPortSets} {

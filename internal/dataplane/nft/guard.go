@@ -3,7 +3,6 @@ package nft
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/trellisnet/trellis/internal/policy"
 )
@@ -53,10 +52,7 @@ func (r *renderer) guardableRun(dir direction, ids []policy.PolicyID) int {
 }
 
 func guardablePolicy(p *policy.Policy, dir direction) bool {
-	rules := p.Egress
-	if dir.ingres {
-		rules = p.Ingress
-	}
+	rules := dirRules(p.Ingress, p.Egress, dir)
 	for _, rule := range rules {
 		peer := mergePeer(rule, dir)
 		switch {
@@ -90,31 +86,17 @@ func (r *renderer) guardPrefixes(rule policy.Rule, dir direction, fam int) []net
 // guardRules renders a guarded run: its guard chain, and a rule per family whose guard
 // set has elements (a family without any cannot match the run at all).
 func (r *renderer) guardRules(ctx chainCtx, dir direction, tier string, ids []policy.PolicyID, pass string) []Rule {
-	canon := make([]string, len(ids))
-	for i, id := range ids {
-		canon[i] = id.String()
-	}
-	key := fmt.Sprint(dir.label, "|", ctx.untracked, "|", tier, "|", strings.Join(canon, ","))
+	key := fmt.Sprint(dir.label, "|", ctx.untracked, "|", tier, "|", runKey(ids))
 	chain := r.guardChain(dir, ctx.untracked, tier, key, ids)
 	r.record(endpointDecl{dir: dir, untracked: ctx.untracked, tier: tier, guardKey: key, run: ids})
-	peer := "saddr"
-	if !dir.ingres {
-		peer = "daddr"
-	}
-	var out []Rule
-	for _, fam := range []int{4, 6} {
+	return r.runRules(dir, ids, func(fam int) (*Set, string) {
 		r.record(endpointDecl{dir: dir, fam: fam, guardKey: key, run: ids})
 		s := r.guardSet(dir, fam, key, ids)
 		if s == nil {
-			continue
+			return nil, ""
 		}
-		ip := map[int]string{4: "ip", 6: "ip6"}[fam]
-		out = append(out, Rule{
-			Text:    fmt.Sprintf("meta mark & %s == 0x00000000 %s %s @%s jump %s", pass, ip, peer, s.Name, chain),
-			Comment: trimComment(fmt.Sprintf("%s tier %s policies %s..%s (%d guarded)", dir.label, tier, ids[0].Short(), ids[len(ids)-1].Short(), len(ids))),
-		})
-	}
-	return out
+		return s, fmt.Sprintf("meta mark & %s == 0x00000000 %s %s @%s jump %s", pass, ipWord(fam), peerField(dir), s.Name, chain)
+	}, fmt.Sprintf("%s tier %s", dir.label, tier), "guarded")
 }
 
 // guardChain declares the chain of a guarded run's policy jumps (and the policy chains
@@ -148,10 +130,7 @@ func (r *renderer) guardSet(dir direction, fam int, key string, ids []policy.Pol
 		var ps []netip.Prefix
 		for _, id := range ids {
 			p, _ := r.st.Policy(id)
-			rules := p.Egress
-			if dir.ingres {
-				rules = p.Ingress
-			}
+			rules := dirRules(p.Ingress, p.Egress, dir)
 			for _, rule := range rules {
 				ps = append(ps, r.guardPrefixes(rule, dir, fam)...)
 			}

@@ -61,10 +61,7 @@ func (r *renderer) mergePays(dir direction, ids []policy.PolicyID) bool {
 	seen := map[string]bool{}
 	for _, id := range ids {
 		p, _ := r.st.Policy(id)
-		rules := p.Egress
-		if dir.ingres {
-			rules = p.Ingress
-		}
+		rules := dirRules(p.Ingress, p.Egress, dir)
 		for _, rule := range rules {
 			peer := mergePeer(rule, dir)
 			for _, fam := range []int{4, 6} {
@@ -89,10 +86,7 @@ func (r *renderer) mergePays(dir direction, ids []policy.PolicyID) bool {
 }
 
 func (r *renderer) mergeablePolicy(p *policy.Policy, dir direction) bool {
-	rules := p.Egress
-	if dir.ingres {
-		rules = p.Ingress
-	}
+	rules := dirRules(p.Ingress, p.Egress, dir)
 	for _, rule := range rules {
 		if !r.mergeableRule(rule, dir) {
 			return false
@@ -146,30 +140,64 @@ func (r *renderer) mergeableRule(rule policy.Rule, dir direction) bool {
 
 // mergedRules renders a mergeable run as one rule per IP family that has elements.
 func (r *renderer) mergedRules(dir direction, tier string, ids []policy.PolicyID, pass string) []Rule {
+	key := dir.label + "|" + runKey(ids)
+	return r.runRules(dir, ids, func(fam int) (*Set, string) {
+		r.record(endpointDecl{dir: dir, fam: fam, mergeKey: key, run: ids})
+		s := r.mergedSet(dir, fam, key, ids)
+		if s == nil {
+			return nil, ""
+		}
+		return s, withLog(fmt.Sprintf("meta mark & %s == 0x00000000 %s %s . meta l4proto . th dport @%s counter", pass, ipWord(fam), peerField(dir), s.Name),
+			r.flowLog(dir, false, policy.ActionAllow, mergedRunKey(tier)), "accept")
+	}, fmt.Sprintf("%s tier %s", dir.label, tier), "merged")
+}
+
+// runRules renders one rule per IP family of a merged or guarded run: rule gives the
+// family's set (nil: no rule for that family) and the rule's text; the comment names the
+// run's first and last policy.
+func (r *renderer) runRules(dir direction, ids []policy.PolicyID, rule func(fam int) (*Set, string), where, how string) []Rule {
+	var out []Rule
+	for _, fam := range []int{4, 6} {
+		s, text := rule(fam)
+		if s == nil {
+			continue
+		}
+		out = append(out, Rule{Text: text,
+			Comment: trimComment(fmt.Sprintf("%s policies %s..%s (%d %s)", where, ids[0].Short(), ids[len(ids)-1].Short(), len(ids), how))})
+	}
+	return out
+}
+
+// dirRules picks a policy's or profile's rules of direction dir.
+func dirRules(ingress, egress []policy.Rule, dir direction) []policy.Rule {
+	if dir.ingres {
+		return ingress
+	}
+	return egress
+}
+
+// runKey names a run of policies by their IDs.
+func runKey(ids []policy.PolicyID) string {
 	canon := make([]string, len(ids))
 	for i, id := range ids {
 		canon[i] = id.String()
 	}
-	key := dir.label + "|" + strings.Join(canon, ",")
-	peer := "saddr"
-	if !dir.ingres {
-		peer = "daddr"
+	return strings.Join(canon, ",")
+}
+
+// peerField is the packet field holding the peer's address: the source for ingress.
+func peerField(dir direction) string {
+	if dir.ingres {
+		return "saddr"
 	}
-	var out []Rule
-	for _, fam := range []int{4, 6} {
-		r.record(endpointDecl{dir: dir, fam: fam, mergeKey: key, run: ids})
-		s := r.mergedSet(dir, fam, key, ids)
-		if s == nil {
-			continue
-		}
-		ip := map[int]string{4: "ip", 6: "ip6"}[fam]
-		out = append(out, Rule{
-			Text: withLog(fmt.Sprintf("meta mark & %s == 0x00000000 %s %s . meta l4proto . th dport @%s counter", pass, ip, peer, s.Name),
-				r.flowLog(dir, false, policy.ActionAllow, mergedRunKey(tier)), "accept"),
-			Comment: trimComment(fmt.Sprintf("%s tier %s policies %s..%s (%d merged)", dir.label, tier, ids[0].Short(), ids[len(ids)-1].Short(), len(ids))),
-		})
+	return "daddr"
+}
+
+func ipWord(fam int) string {
+	if fam == 6 {
+		return "ip6"
 	}
-	return out
+	return "ip"
 }
 
 type mergedElem struct {
@@ -211,10 +239,7 @@ func (r *renderer) mergedKey(dir direction, name string, ids []policy.PolicyID) 
 	for _, id := range ids {
 		p, _ := r.st.Policy(id)
 		b.WriteString("|" + r.ruleOwnerFP("policy", id.String(), p))
-		rules := p.Egress
-		if dir.ingres {
-			rules = p.Ingress
-		}
+		rules := dirRules(p.Ingress, p.Egress, dir)
 		for _, rule := range rules {
 			for _, m := range []policy.Match{rule.Source, rule.Destination} {
 				for _, set := range m.IPSets {
@@ -230,10 +255,7 @@ func (r *renderer) buildMergedSet(dir direction, fam int, name string, ids []pol
 	var elems []mergedElem
 	for _, id := range ids {
 		p, _ := r.st.Policy(id)
-		rules := p.Egress
-		if dir.ingres {
-			rules = p.Ingress
-		}
+		rules := dirRules(p.Ingress, p.Egress, dir)
 		for _, rule := range rules {
 			if rule.IPVersion != 0 && rule.IPVersion != fam {
 				continue

@@ -238,10 +238,7 @@ func (r *renderer) policyChain(dir direction, id policy.PolicyID, untracked bool
 	}
 	if r.t.Chains[name] == nil {
 		p, _ := r.st.Policy(id)
-		rules := p.Egress
-		if dir.ingres {
-			rules = p.Ingress
-		}
+		rules := dirRules(p.Ingress, p.Egress, dir)
 		key := ""
 		if r.cache != nil {
 			key = name + "|" + r.ruleOwnerFP("policy", id.String(), p)
@@ -257,10 +254,7 @@ func (r *renderer) profileChain(dir direction, prof string) string {
 	name := profileChain(dir, prof)
 	if r.t.Chains[name] == nil {
 		p, _ := r.st.Profile(prof)
-		rules := p.Egress
-		if dir.ingres {
-			rules = p.Ingress
-		}
+		rules := dirRules(p.Ingress, p.Egress, dir)
 		key := ""
 		if r.cache != nil {
 			key = name + "|" + r.ruleOwnerFP("profile", prof, p)

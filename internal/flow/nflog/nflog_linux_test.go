@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,18 +29,7 @@ func logNamespace(t *testing.T, group, prefix string) string {
   }
 }
 `
-	err := netns.Do(ns, func() error {
-		cmd := exec.Command("nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("nft: %s", out)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("load nft in %s: %v", ns, err)
-	}
+	testnet.LoadNft(t, ns, script)
 	return ns
 }
 
