@@ -46,9 +46,13 @@ type flowLog struct {
 	mu        sync.Mutex
 	pushErrs  uint64
 	countErrs uint64
-	// The staged view (policy.Options.Staged) of the same inputs, and the staged
-	// policies among them: pending verdicts are computed only while there are some.
-	staged     *policy.Calculator
+	// The staged view (policy.Options.Staged) of the same inputs, built only while staged
+	// policies exist (they are rare; a second calculation of everything is not): inputs
+	// holds every input the calculation has (shared pointers, a map entry each), replayed
+	// into a new staged calculator when the first staged policy arrives.
+	node       string
+	inputs     map[policy.Key]policy.Resource
+	staged     *policy.Calculator // nil without staged policies
 	stagedKeys map[policy.Key]bool
 }
 
@@ -85,32 +89,52 @@ func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer, counter
 // view when staged policies exist.
 func (f *flowLog) programmed(st *policy.State) {
 	var sv *policy.State
-	if len(f.stagedKeys) > 0 {
+	if f.staged != nil {
 		sv = f.staged.State()
 	}
 	f.collector.Update(nft.FlowRules(st), st, sv)
 }
 
-// reset starts an empty staged view (a new snapshot of the datastore).
+// reset forgets every input (a new snapshot of the datastore).
 func (f *flowLog) reset(node string) {
-	f.staged = policy.NewCalculator(policy.Options{Node: node, Staged: true})
-	f.stagedKeys = map[policy.Key]bool{}
+	f.node, f.inputs, f.staged, f.stagedKeys = node, map[policy.Key]policy.Resource{}, nil, map[policy.Key]bool{}
 }
 
+// stagedUpdate records an input the calculation was given.
 func (f *flowLog) stagedUpdate(r policy.Resource) {
-	f.staged.Update(r)
-	if in, ok := r.(*policy.PolicyInput); ok {
-		if in.Staged {
-			f.stagedKeys[r.Key()] = true
-		} else {
-			delete(f.stagedKeys, r.Key())
+	k := r.Key()
+	f.inputs[k] = r
+	if in, ok := r.(*policy.PolicyInput); ok && in.Staged {
+		f.stagedKeys[k] = true
+		if f.staged == nil {
+			// The first staged policy: the staged view of everything so far.
+			f.staged = policy.NewCalculator(policy.Options{Node: f.node, Staged: true})
+			for _, in := range f.inputs {
+				f.staged.Update(in)
+			}
+			return
 		}
+	} else {
+		delete(f.stagedKeys, k)
+	}
+	if f.staged != nil {
+		f.staged.Update(r)
 	}
 }
 
+// stagedDelete records an input deleted from the calculation; the staged view goes with
+// the last staged policy.
 func (f *flowLog) stagedDelete(k policy.Key) {
-	f.staged.Delete(k)
+	delete(f.inputs, k)
 	delete(f.stagedKeys, k)
+	if f.staged == nil {
+		return
+	}
+	if len(f.stagedKeys) == 0 {
+		f.staged = nil
+		return
+	}
+	f.staged.Delete(k)
 }
 
 // run reads the group and flushes every interval until ctx ends.
