@@ -23,8 +23,10 @@ func NewAggregator(start time.Time, maxKeys int) *Aggregator {
 
 // Add adds one observation (its Start and End are ignored) to the current interval. It
 // reports false when the observation was dropped.
-func (a *Aggregator) Add(f Flow) bool {
-	k := f.Key()
+func (a *Aggregator) Add(f Flow) bool { return a.AddKeyed(f.Key(), f) }
+
+// AddKeyed is Add for a caller that already has the flow's key (k == f.Key()).
+func (a *Aggregator) AddKeyed(k string, f Flow) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if cur, ok := a.cur[k]; ok {

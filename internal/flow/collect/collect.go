@@ -80,6 +80,7 @@ type conn struct {
 
 type sharedFlow struct {
 	flow flow.Flow
+	key  string
 	refs int
 }
 
@@ -146,14 +147,17 @@ func (c *Collector) Observe(p nflog.Packet) bool {
 	}
 	if fr.Action == policy.ActionAllow {
 		f.Action = flow.ActionAllow
+	}
+	key := f.Key() // once: the aggregator and the connection's counters share it
+	if f.Action == flow.ActionAllow {
 		if c.cfg.Counters {
-			c.await(p, f) // conntrack counts its packets and bytes when it ends
+			c.await(p, f, key) // conntrack counts its packets and bytes when it ends
 		}
 	} else {
 		// A denied connection has no conntrack entry: each packet it tries is logged.
 		f.Packets, f.Bytes = 1, uint64(p.Len)
 	}
-	if !c.agg.Add(f) {
+	if !c.agg.AddKeyed(key, f) {
 		return false
 	}
 	c.observed.Add(1)
@@ -196,7 +200,7 @@ func hit(fr nft.FlowRule, p nflog.Packet, st *policy.State) flow.PolicyHit {
 }
 
 // await remembers an allowed connection so that its counters are reported.
-func (c *Collector) await(p nflog.Packet, f flow.Flow) {
+func (c *Collector) await(p nflog.Packet, f flow.Flow, key string) {
 	k := connKey{p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort}
 	f.Connections = 0
 	c.connMu.Lock()
@@ -210,10 +214,9 @@ func (c *Collector) await(p nflog.Packet, f flow.Flow) {
 		cn = &conn{}
 		c.conns[k] = cn
 	}
-	key := f.Key()
 	sf := c.shared[key]
 	if sf == nil {
-		sf = &sharedFlow{flow: f}
+		sf = &sharedFlow{flow: f, key: key}
 		c.shared[key] = sf
 	}
 	sf.refs++
@@ -225,7 +228,7 @@ func (c *Collector) forget(k connKey, cn *conn) {
 	delete(c.conns, k)
 	for _, sf := range cn.flows {
 		if sf.refs--; sf.refs == 0 {
-			delete(c.shared, sf.flow.Key())
+			delete(c.shared, sf.key)
 		}
 	}
 }
