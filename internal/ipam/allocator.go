@@ -120,7 +120,12 @@ func (a *Allocator) assignCommitted(ctx context.Context, args AssignArgs, retrie
 	// The handle usually does not exist yet: create it unread until a commit says otherwise
 	// (only the handle's create can fail with ErrAlreadyExists).
 	absent := true
-	for range retries {
+	for attempt := range retries {
+		if attempt > 0 {
+			if err := a.backoff(ctx, attempt-1); err != nil {
+				return Result{}, fmt.Errorf("auto-assign for handle %s on node %s: %w", args.Handle, args.Node, err)
+			}
+		}
 		call.batch = newBatch()
 		res, err := a.planAssign(ctx, args, call)
 		if err != nil {
@@ -136,6 +141,14 @@ func (a *Allocator) assignCommitted(ctx context.Context, args AssignArgs, retrie
 		absent = absent && !errors.Is(err, ErrAlreadyExists)
 	}
 	return Result{}, fmt.Errorf("auto-assign for handle %s on node %s: %w", args.Handle, args.Node, ErrRetries)
+}
+
+// backoff waits before retry attempt when the store asks for it (Backoff).
+func (a *Allocator) backoff(ctx context.Context, attempt int) error {
+	if b, ok := a.store.(Backoff); ok {
+		return b.Backoff(ctx, attempt)
+	}
+	return nil
 }
 
 // rollback releases allocations made by this process, matching handle and sequence.

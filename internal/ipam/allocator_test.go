@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -506,5 +507,37 @@ func TestLeakTracker(t *testing.T) {
 		if diff := cmp.Diff(s.want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
 			t.Errorf("step %d (-want +got):\n%s", i, diff)
 		}
+	}
+}
+
+// racyStore loses the first n commits to a (pretended) concurrent writer and records
+// the backoffs the allocator asks for.
+type racyStore struct {
+	*MemStore
+	n        int
+	backoffs []int
+}
+
+func (s *racyStore) Commit(ctx context.Context, ws []Write) error {
+	if s.n > 0 {
+		s.n--
+		return fmt.Errorf("commit: %w", ErrConflict)
+	}
+	return s.MemStore.Commit(ctx, ws)
+}
+
+func (s *racyStore) Backoff(_ context.Context, attempt int) error {
+	s.backoffs = append(s.backoffs, attempt)
+	return nil
+}
+
+// TestBackoffBetweenRetries: after each lost race an assignment waits as the store asks
+// (attempts 0, 1, 2 ...) before it plans again, and never before its first try.
+func TestBackoffBetweenRetries(t *testing.T) {
+	s := &racyStore{MemStore: NewMemStore(), n: 3}
+	a := New(s, eqMatch)
+	mustAssign(t, a, req("node-a", "h1", 1, 0, pool("p1", "192.0.2.0/24", 26)))
+	if want := []int{0, 1, 2}; !slices.Equal(s.backoffs, want) {
+		t.Errorf("backoffs %v, want %v", s.backoffs, want)
 	}
 }

@@ -70,7 +70,12 @@ func (a *Allocator) Release(ctx context.Context, reqs []ReleaseRequest) ([]Relea
 // releaseInBlock frees the requests idx, all in block name, and the handle counts of their
 // owners in one Commit.
 func (a *Allocator) releaseInBlock(ctx context.Context, name string, reqs []ReleaseRequest, idx []int, out []ReleaseOutcome) error {
-	for range a.retries {
+	for attempt := range a.retries {
+		if attempt > 0 {
+			if err := a.backoff(ctx, attempt-1); err != nil {
+				return fmt.Errorf("release in block %s: %w", name, err)
+			}
+		}
 		b := newBatch()
 		blk, err := b.block(ctx, a.store, name)
 		if errors.Is(err, ErrNotFound) {
@@ -106,6 +111,11 @@ const maxCommitWrites = 100
 func (a *Allocator) ReleaseByHandle(ctx context.Context, handle string) ([]netip.Addr, error) {
 	var freed []netip.Addr // by commits that succeeded, over all attempts
 	for i := range a.retries {
+		if i > 0 {
+			if err := a.backoff(ctx, i-1); err != nil {
+				return freed, fmt.Errorf("release handle %s: %w", handle, err)
+			}
+		}
 		h, err := a.store.Handles().Get(ctx, handle)
 		if errors.Is(err, ErrNotFound) {
 			return freed, nil

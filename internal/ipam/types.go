@@ -156,6 +156,17 @@ type Store interface {
 	Commit(ctx context.Context, ws []Write) error
 }
 
+// Backoff is implemented by a Store that wants a request to wait before it retries after
+// a lost compare-and-swap race (this package never reads the clock: the store's adapter
+// does). Without it a lost race is retried at once, as MemStore's tests want; against a
+// real datastore, requests racing for the same blocks would otherwise retry in lockstep
+// and run out of retries.
+type Backoff interface {
+	// Backoff waits before retry attempt (0 for the first retry); it returns ctx's error
+	// if ctx ends first.
+	Backoff(ctx context.Context, attempt int) error
+}
+
 // WriteOp is what a Write does.
 type WriteOp int
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -49,6 +51,21 @@ func (s *Store) Affinities() ipam.Table[*ipam.Affinity] { return s.affs }
 
 // Handles implements ipam.Store.
 func (s *Store) Handles() ipam.Table[*ipam.Handle] { return s.handles }
+
+// Backoff implements ipam.Backoff: a random wait of up to 0.5 ms doubled with each
+// attempt, at most 50 ms ("full jitter"), so requests that lost a race to each other do
+// not retry in lockstep.
+func (s *Store) Backoff(ctx context.Context, attempt int) error {
+	limit := min(500*time.Microsecond<<min(attempt, 7), 50*time.Millisecond)
+	t := time.NewTimer(rand.N(limit) + 1)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // Commit implements ipam.Store: one store.Apply of the writes, in order.
 // NonAtomic reports whether Commit is not all-or-nothing on this datastore (the
