@@ -56,9 +56,9 @@ type flowLog struct {
 	stagedKeys map[policy.Key]bool
 }
 
-func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer, counters func() ([]collect.ConnCounters, error)) *flowLog {
+func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer, counters func() ([]collect.ConnCounters, error), services collect.Services) *flowLog {
 	f := &flowLog{cfg: cfg, log: log, names: newEndpointNames(), store: flow.NewStore(cfg.FlowStoreSize), counters: counters}
-	f.collector = collect.New(collect.Config{Node: cfg.NodeName, Counters: counters != nil}, f.names, time.Now())
+	f.collector = collect.New(collect.Config{Node: cfg.NodeName, Counters: counters != nil}, f.names, services, time.Now())
 	if cfg.FlowLogFile != "" {
 		f.file = &flow.FileWriter{Path: cfg.FlowLogFile, MaxBytes: cfg.FlowLogFileMaxBytes, Keep: cfg.FlowLogFileKeep}
 	}
@@ -74,25 +74,31 @@ func newFlowLog(cfg Config, log *slog.Logger, reg prometheus.Registerer, counter
 	counter("trellis_flow_packets_logged_total", "Logged packets turned into flow records.", stat(func(s collect.Stats) uint64 { return s.Observed }))
 	counter("trellis_flow_unknown_prefix_total", "Logged packets whose prefix no rule of the programmed table has.", stat(func(s collect.Stats) uint64 { return s.UnknownPrefix }))
 	counter("trellis_flow_dropped_total", "Flow observations dropped beyond the per-interval key bound.", stat(func(s collect.Stats) uint64 { return s.DroppedFlows }))
-	counter("trellis_flow_log_lost_total", "Log messages the kernel dropped because the agent fell behind.", func() float64 {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.reader == nil {
-			return 0
+	reader := func(pick func(nflog.Stats) uint64) func() float64 {
+		return func() float64 {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.reader == nil {
+				return 0
+			}
+			return float64(pick(f.reader.Stats()))
 		}
-		return float64(f.reader.Stats().Lost)
-	})
+	}
+	counter("trellis_flow_log_lost_total", "Log messages the kernel dropped because the agent fell behind.", reader(func(s nflog.Stats) uint64 { return s.Lost }))
+	counter("trellis_flow_log_messages_total", "Log messages read: one per allowed connection and node (both verdicts of a node in one), one per denied packet.",
+		reader(func(s nflog.Stats) uint64 { return s.Packets }))
 	return f
 }
 
-// programmed tells the collector what the table just programmed logs, and the staged
-// view when staged policies exist.
-func (f *flowLog) programmed(st *policy.State) {
+// programmed tells the collector what the table just programmed logs (its prefixes and
+// the flow IDs its egress allows write into marks), and the staged view when staged
+// policies exist.
+func (f *flowLog) programmed(st *policy.State, marks nft.FlowMarks) {
 	var sv *policy.State
 	if f.staged != nil {
 		sv = f.staged.State()
 	}
-	f.collector.Update(nft.FlowRules(st), st, sv)
+	f.collector.Update(nft.FlowRules(st), marks, st, sv)
 }
 
 // reset forgets every input (a new snapshot of the datastore).
@@ -173,12 +179,13 @@ func (f *flowLog) run(ctx context.Context, open func(group uint16) (FlowReader, 
 
 func (f *flowLog) flush(ctx context.Context, now time.Time) {
 	if f.counters != nil {
+		taken := time.Now()
 		entries, err := f.counters()
 		if err != nil {
 			f.countErrs++
 			f.log.Warn("read conntrack counters failed", "err", err, "failures", f.countErrs)
 		} else {
-			f.collector.Counters(entries)
+			f.collector.Counters(entries, taken)
 		}
 	}
 	flows := f.collector.Flush(now)

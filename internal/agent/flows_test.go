@@ -15,7 +15,7 @@ import (
 // staged policy arrives, from every input it had (the pending verdicts then see the
 // endpoints fed before it), keeps it current, and drops it with the last staged policy.
 func TestStagedViewOnlyWithStagedPolicies(t *testing.T) {
-	f := newFlowLog(Config{NodeName: "n1", FlowLogGroup: 7}, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), nil)
+	f := newFlowLog(Config{NodeName: "n1", FlowLogGroup: 7}, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), nil, nil)
 	f.reset("n1")
 	ep := &policy.EndpointInput{Kind: policy.KindWorkload, Name: "prod/db", Namespace: "prod", Node: "n1", Interface: "trldb",
 		Labels: map[string]string{"app": "db"}, Profiles: []string{model.PrefixProfileNamespace + "prod"}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -152,10 +153,13 @@ func conntrackCounters(ns string) func() ([]collect.ConnCounters, error) {
 		}
 		out := make([]collect.ConnCounters, 0, len(flows))
 		for _, f := range flows {
-			o := f.TupleOrig
-			out = append(out, collect.ConnCounters{Src: o.IP.SourceAddress, Dst: o.IP.DestinationAddress,
-				Proto: nflog.ProtoName(o.Proto.Protocol), SrcPort: o.Proto.SourcePort, DstPort: o.Proto.DestinationPort,
-				Packets: f.CountersOrig.Packets + f.CountersReply.Packets, Bytes: f.CountersOrig.Bytes + f.CountersReply.Bytes})
+			// The filter hooks saw the original source (SNAT comes after them) and the
+			// translated destination: the reply's source.
+			o, r := f.TupleOrig, f.TupleReply
+			out = append(out, collect.ConnCounters{Src: o.IP.SourceAddress, Dst: r.IP.SourceAddress,
+				Proto: nflog.ProtoName(o.Proto.Protocol), SrcPort: o.Proto.SourcePort, DstPort: r.Proto.SourcePort,
+				Packets: f.CountersOrig.Packets + f.CountersReply.Packets, Bytes: f.CountersOrig.Bytes + f.CountersReply.Bytes,
+				OrigDst: netip.AddrPortFrom(o.IP.DestinationAddress, o.Proto.DestinationPort)})
 		}
 		return out, nil
 	}

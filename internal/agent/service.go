@@ -72,6 +72,8 @@ type serviceProxy struct {
 	// programmedState is the state of the last successful sync.
 	programmedState *service.State
 	checks          map[uint16]*healthServer
+	// frontends maps the programmed state's frontends to their Services (flow logs).
+	frontends *serviceFrontends
 
 	ports, services2, endpoints prometheus.Gauge
 	counts                      serviceCounts // of the last programmed state
@@ -82,7 +84,7 @@ func newServiceProxy(cfg Config, host ServiceHost, reg *prometheus.Registry, log
 	p := &serviceProxy{
 		node: cfg.NodeName, host: host, log: log,
 		renderer: nft.NewServiceRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix}),
-		checks:   map[uint16]*healthServer{},
+		checks:   map[uint16]*healthServer{}, frontends: &serviceFrontends{},
 	}
 	p.reset()
 	gauge := func(name, help string) prometheus.Gauge {
@@ -196,6 +198,9 @@ func (p *serviceProxy) programmed(ctx context.Context) {
 			p.flushed.Add(float64(n))
 		}
 	}
+	if st != p.programmedState {
+		p.frontends.set(st)
+	}
 	p.programmedState = st
 	p.syncHealthChecks(ctx, st)
 	svcs := map[string]bool{}
@@ -208,6 +213,50 @@ func (p *serviceProxy) programmed(ctx context.Context) {
 	p.services2.Set(float64(len(svcs)))
 	p.endpoints.Set(float64(eps))
 	p.counts = serviceCounts{services: len(svcs), ports: len(st.Ports), endpoints: eps}
+}
+
+// serviceFrontends finds the Service of a connection's original destination: a cluster,
+// external or load-balancer IP and port, or a node port on any address (the addresses
+// the service proxy translates). Safe for concurrent use: the flow collector reads it.
+type serviceFrontends struct {
+	m atomic.Pointer[map[frontendKey]string]
+}
+
+type frontendKey struct {
+	addr  netip.Addr // invalid for a node port
+	proto string
+	port  uint16
+}
+
+// set indexes a programmed service state.
+func (f *serviceFrontends) set(st *service.State) {
+	m := make(map[frontendKey]string, len(st.Ports))
+	for i := range st.Ports {
+		sp := &st.Ports[i]
+		name := sp.Namespace + "/" + sp.Service
+		for _, a := range append(append([]netip.Addr{sp.ClusterIP}, sp.ExternalIPs...), sp.LoadBalancerIPs...) {
+			if a.IsValid() {
+				m[frontendKey{a, sp.Protocol, sp.Port}] = name
+			}
+		}
+		if sp.NodePort != 0 {
+			m[frontendKey{netip.Addr{}, sp.Protocol, sp.NodePort}] = name
+		}
+	}
+	f.m.Store(&m)
+}
+
+// Service implements collect.Services.
+func (f *serviceFrontends) Service(dst netip.AddrPort, proto string) (string, bool) {
+	m := f.m.Load()
+	if m == nil {
+		return "", false
+	}
+	if name, ok := (*m)[frontendKey{dst.Addr(), proto, dst.Port()}]; ok {
+		return name, true
+	}
+	name, ok := (*m)[frontendKey{netip.Addr{}, proto, dst.Port()}]
+	return name, ok
 }
 
 // serviceCounts is what the last programmed service state held, for status.

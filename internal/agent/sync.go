@@ -69,8 +69,9 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 			Name: loopPolicy, Observer: m.loops}),
 		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix, FlowLogGroup: cfg.FlowLogGroup}),
 	}
+	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
 	if cfg.FlowLogGroup != 0 {
-		p.flows = newFlowLog(cfg, log.With("component", "flows"), m.reg, dp.FlowCounters)
+		p.flows = newFlowLog(cfg, log.With("component", "flows"), m.reg, dp.FlowCounters, p.svc.frontends)
 	}
 	p.status = model.KindEndpointStatus
 	p.programmed, p.derived = newProgrammed(), store.DerivedEndpoints(st)
@@ -83,7 +84,6 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 	if p.gens != nil && dp.Monitor != nil {
 		p.applier.SetVoucher(p.gens.vouch)
 	}
-	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
 	p.nat = newNATOutgoing(cfg, log)
 	return p
 }
@@ -255,7 +255,7 @@ func (p *policyLoop) program(ctx context.Context) bool {
 	}
 	p.needFull = false
 	if p.flows != nil {
-		p.flows.programmed(st)
+		p.flows.programmed(st, p.renderer.FlowMarks())
 	}
 	p.svc.programmed(ctx)
 	if full {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/trellisnet/trellis/internal/connectivity"
 	"github.com/trellisnet/trellis/internal/flow"
 )
@@ -66,6 +68,13 @@ spec:
     protocol: TCP
     source: {namespaceSelector: projectcalico.org/name == 'open'}
     destination: {ports: [81]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {app: db}
+  ports: [{port: 8080, targetPort: 80, protocol: TCP}]
 `
 
 // demoPod is a pod named name in namespace ns on node, labelled app: NAME, running the
@@ -254,9 +263,66 @@ func TestFlowsRealPackets(t *testing.T) {
 		t.Errorf("%s has %d flows, none the Deny rule's", FlowLogFile(name, "node2"), len(inFile))
 	}
 	checkLabUI(t, name, cases[2])
+	checkServiceFlows(t, name)
 	table := mustRun(t, name, "lab", "flows", "--name", name, "--action", "deny")
 	if !strings.Contains(table, "default/no-81 rule 0") || !strings.Contains(table, "default/shop/default-deny (end of tier)") {
 		t.Errorf("lab flows --action deny table names neither denial:\n%s", table)
+	}
+}
+
+// checkServiceFlows: connections from web to the db Service's cluster IP name the Service
+// in the flows of the source's node (where the service proxy translated them), to the db
+// pod's port; the probes sent to db's own address name none.
+func checkServiceFlows(t *testing.T, name string) {
+	t.Helper()
+	st, err := OpenStore(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o, err := st.Get(context.Background(), svcKind, "shop", "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip := o.(*corev1.Service).Spec.ClusterIP
+	ns, err := PodNamespaceOf(name, "shop/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); dialFrom(ns, vip, 8080) != nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("web never reached the db Service at %s:8080", vip)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	const n = 3
+	for range n {
+		if err := dialFrom(ns, vip, 8080); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var conns uint64
+	var direct int
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		conns, direct = 0, 0
+		for _, fl := range labFlows(t, name, "--pod", "shop/web") {
+			switch {
+			case fl.Destination.Service == "shop/db" && fl.Reporter == flow.ReporterSource && fl.Destination.Name == "db" && fl.Destination.Port == 80:
+				conns += fl.Connections
+			case fl.Destination.Service != "":
+				t.Errorf("flow %+v names Service %q", fl, fl.Destination.Service)
+			case fl.Destination.Name == "db":
+				direct++
+			}
+		}
+		if conns >= n+1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if conns < n+1 || direct == 0 {
+		t.Errorf("%d connections through the Service shop/db reported by web's node, want %d; %d flows straight to db\n%s",
+			conns, n+1, direct, mustRun(t, name, "lab", "flows", "--name", name, "--pod", "shop/web", "-o", "json"))
 	}
 }
 

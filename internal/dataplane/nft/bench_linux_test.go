@@ -376,8 +376,13 @@ func readFlowLog(b *testing.B, ns string, group uint16) func() {
 	done := make(chan error, 1)
 	go func() {
 		done <- r.Run(ctx, func(p nflog.Packet) {
-			agg.Add(flow.Flow{Source: flow.Endpoint{IP: p.Src.String()}, Destination: flow.Endpoint{IP: p.Dst.String(), Port: int(p.DstPort)},
-				Protocol: p.Proto, Action: p.Prefix[1:2], Reporter: p.Prefix[:1], Policies: []flow.PolicyHit{{Name: p.Prefix}}, Connections: 1})
+			f := flow.Flow{Source: flow.Endpoint{IP: p.Src.String()}, Destination: flow.Endpoint{IP: p.Dst.String(), Port: int(p.DstPort)},
+				Protocol: p.Proto, Action: p.Prefix[1:2], Reporter: p.Prefix[:1], Policies: []flow.PolicyHit{{Name: p.Prefix}}, Connections: 1}
+			agg.Add(f)
+			if p.Mark != 0 { // the egress allow the mark names: a second flow, as the collector makes
+				f.Reporter, f.Policies = "src", []flow.PolicyHit{{Name: fmt.Sprint(p.Mark)}}
+				agg.Add(f)
+			}
 		})
 	}()
 	return func() {

@@ -39,24 +39,29 @@ import (
 // table's worth of objects.
 
 // Renderer renders successive desired states, reusing the objects of unchanged inputs.
-// Its output equals Render's for the same Config and state. Not safe for concurrent use.
+// Its output equals Render's for the same Config and state, but for the flow IDs of
+// egress allows when flow logging is on: they are kept from render to render while
+// chains use them (flowlog.go). Not safe for concurrent use.
 type Renderer struct {
 	cfg   Config
 	cache *renderCache
+	ids   *flowIDs
 }
 
 // NewRenderer returns a Renderer with an empty cache.
 func NewRenderer(cfg Config) *Renderer {
-	return &Renderer{cfg: cfg.withDefaults(), cache: newRenderCache(nil)}
+	cfg = cfg.withDefaults()
+	return &Renderer{cfg: cfg, cache: newRenderCache(nil), ids: newFlowIDs(cfg.FlowMarkMask)}
 }
 
 // Render is Render(cfg, st) reusing the objects of the previous call where their
 // inputs are unchanged.
 func (rr *Renderer) Render(st *policy.State) *Table {
 	r := newRenderer(rr.cfg, st)
-	r.cache = rr.cache
+	r.cache, r.ids = rr.cache, rr.ids
 	t := r.render()
 	rr.cache = newRenderCache(rr.cache)
+	rr.ids.sweep()
 	return t
 }
 
@@ -73,10 +78,12 @@ type cacheGen struct {
 	endpoints map[string]endpointEntry
 }
 
-// endpointEntry is a cached endpoint chain and what rendering it declared.
+// endpointEntry is a cached endpoint chain, what rendering it declared and the
+// prefixes whose flow IDs its rules hold.
 type endpointEntry struct {
 	chain *Chain
 	decls []endpointDecl
+	flows []string
 }
 
 // endpointDecl is one object an endpoint chain's rules use: a policy chain (policy
@@ -97,6 +104,7 @@ type endpointDecl struct {
 type chainEntry struct {
 	chain *Chain
 	refs  []setRef
+	flows []string // prefixes whose flow IDs its rules hold
 }
 
 // setRef is one setFor question and its answer.
@@ -139,14 +147,16 @@ func (r *renderer) cachedChain(key, name string, render func() []Rule) *Chain {
 		return &Chain{Name: name, Rules: render()}
 	}
 	if e, ok := lookup(r.cache.old.chains, r.cache.next.chains, key); ok && r.sameAnswers(e.refs) {
+		r.keepFlowIDs(e.flows)
 		return e.chain
 	}
-	saved := r.refs
+	saved, savedFlows := r.refs, r.flowRefs
 	var refs []setRef
-	r.refs = &refs
+	var flows []string
+	r.refs, r.flowRefs = &refs, &flows
 	c := &Chain{Name: name, Rules: render()}
-	r.refs = saved
-	r.cache.next.chains[key] = chainEntry{chain: c, refs: refs}
+	r.refs, r.flowRefs = saved, savedFlows
+	r.cache.next.chains[key] = chainEntry{chain: c, refs: refs, flows: flows}
 	return c
 }
 
@@ -255,15 +265,25 @@ func (r *renderer) cachedEndpointChain(name string, ctx chainCtx, dir direction,
 		for _, d := range e.decls {
 			r.declare(d)
 		}
+		r.keepFlowIDs(e.flows)
 		return e.chain
 	}
-	saved := r.decls
+	saved, savedFlows := r.decls, r.flowRefs
 	var decls []endpointDecl
-	r.decls = &decls
+	var flows []string
+	r.decls, r.flowRefs = &decls, &flows
 	ch := &Chain{Name: name, Rules: r.endpointRules(ctx, dir, c)}
-	r.decls = saved
-	r.cache.next.endpoints[key] = endpointEntry{chain: ch, decls: decls}
+	r.decls, r.flowRefs = saved, savedFlows
+	r.cache.next.endpoints[key] = endpointEntry{chain: ch, decls: decls, flows: flows}
 	return ch
+}
+
+// keepFlowIDs notes that a reused chain's flow IDs are still in use (the chain's own
+// entry holds them: a chain rendering it records nothing).
+func (r *renderer) keepFlowIDs(prefixes []string) {
+	for _, p := range prefixes {
+		r.ids.live[p] = true
+	}
 }
 
 // record notes a declaration of the endpoint chain being rendered.

@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -47,13 +48,20 @@ func TestFlowLogAttribution(t *testing.T) {
 		dict := FlowRules(sc.st)
 		for cname, cfg := range renderConfigs {
 			cfg.FlowLogGroup = 7
-			tbl := Render(cfg, sc.st)
+			rr := NewRenderer(cfg)
+			tbl := rr.Render(sc.st)
+			marks := rr.FlowMarks()
+			for id, p := range marks.IDs {
+				if _, ok := dict[p]; !ok {
+					t.Errorf("%s/%s: flow ID %d stands for prefix %q, which is not in FlowRules", sname, cname, id, p)
+				}
+			}
 			for _, ch := range tbl.Chains {
 				for _, r := range ch.Rules {
 					if i := strings.Index(r.Text, "log prefix \""); i >= 0 && strings.Contains(r.Text, " group 7 ") {
 						p := r.Text[i+len(`log prefix "`):]
 						p = p[:strings.IndexByte(p, '"')]
-						if _, ok := dict[p]; !ok {
+						if _, ok := dict[p]; !ok && p != FlowMarkPrefix {
 							t.Errorf("%s/%s: prefix %q of rule %q is not in FlowRules", sname, cname, p, r.Text)
 						}
 					}
@@ -76,8 +84,19 @@ func TestFlowLogAttribution(t *testing.T) {
 					t.Fatalf("%s/%s %s: %v", sname, cname, row, err)
 				}
 				var got []FlowRule
-				for _, l := range res.Logs {
-					if fr, ok := dict[l]; ok {
+				for i, l := range res.Logs {
+					fr, isFlow := dict[l]
+					if !isFlow && l != FlowMarkPrefix {
+						continue // a Log rule's message, to the kernel log
+					}
+					// A message first names the egress allow its mark carries, then its own
+					// verdict (none for the late rules).
+					if p, ok := marks.Prefix(res.LogMarks[i]); ok {
+						got = append(got, dict[p])
+					} else if !isFlow {
+						t.Errorf("%s/%s %s: a late rule logged mark 0x%08x, which names no egress allow", sname, cname, row, res.LogMarks[i])
+					}
+					if isFlow {
 						got = append(got, fr)
 					}
 				}
@@ -133,5 +152,138 @@ func TestFlowRulesEndOfTier(t *testing.T) {
 	fr, ok := FlowRules(st)[flowPrefix(dirTo, policy.ActionDeny, endOfTierKey(tier))]
 	if !ok || fr.Kind != FlowEndOfTier || fr.Policy != p2 || fr.Tier != "security" || fr.Rule != -1 || !fr.Ingress {
 		t.Errorf("end of tier: %+v (found %v), want the tier security and its last policy %v", fr, ok, p2)
+	}
+}
+
+// TestFlowMarkLeavesNode: an egress allow's flow ID rides the packet's mark to the late
+// rule of the hook it leaves by (another node, or the host itself), which logs it once;
+// an egress denial is logged where it is decided.
+func TestFlowMarkLeavesNode(t *testing.T) {
+	a, b, c, s := testPods()
+	remote := netip.MustParseAddr("10.99.0.1")
+	seen := map[bool]int{}
+	closed := connectivityState(a, b, c, s)
+	for i := range closed.Endpoints {
+		closed.Endpoints[i].Egress = policy.Chain{Final: policy.ActionDeny} // no profile: the final deny
+	}
+	for _, st := range []*policy.State{connectivityState(a, b, c, s), cnpState(t, map[string]testPod{"a": a, "b": b, "c": c, "s": s}), closed} {
+		dict := FlowRules(st)
+		rr := NewRenderer(Config{FlowLogGroup: 7})
+		_, tab := applyFake(t, rr.Render(st))
+		marks := rr.FlowMarks()
+		for _, pod := range []testPod{a, b, c, s} {
+			for _, oif := range []string{"eth0", ""} { // to another node, to the host
+				for _, port := range []uint16{80, 7001} {
+					res, err := tab.Trace(trace.Probe(pod.Iface, oif, pod.V4, remote, "tcp", port))
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, ok := expectedFlowRule(policy.Trace(st, policy.Packet{Src: pod.V4, Dst: remote, Proto: "tcp", Port: port}).Egress, false)
+					var got []FlowRule
+					for i, l := range res.Logs {
+						if p, ok := marks.Prefix(res.LogMarks[i]); ok {
+							got = append(got, dict[p])
+						}
+						if fr, ok := dict[l]; ok {
+							got = append(got, fr)
+						}
+					}
+					where := fmt.Sprintf("%s -> %s:%d oif %q", pod.Name, remote, port, oif)
+					if !ok {
+						t.Fatalf("%s: no egress decision to expect", where)
+					}
+					if len(got) != 1 || got[0].Kind != want.Kind || got[0].Action != want.Action || got[0].Policy != want.Policy || got[0].Profile != want.Profile {
+						t.Errorf("%s: logged %+v, want one %+v", where, got, want)
+						continue
+					}
+					if want.Action == policy.ActionAllow {
+						if n := len(res.Logs); n == 0 || res.Logs[n-1] != FlowMarkPrefix {
+							t.Errorf("%s: the egress allow was logged by %v, want the late rule %q", where, res.Logs, FlowMarkPrefix)
+						}
+					}
+					seen[want.Action == policy.ActionAllow]++
+				}
+			}
+		}
+	}
+	if seen[true] == 0 || seen[false] == 0 {
+		t.Errorf("probes allowed/denied at egress: %v; want both", seen)
+	}
+}
+
+// TestFlowIDs: a Renderer keeps an egress allow's flow ID while a chain uses it, frees it
+// when none does (reusing freed IDs last), and logs an egress allow where it is decided
+// when the mark's IDs have run out.
+func TestFlowIDs(t *testing.T) {
+	pod := policy.Endpoint{Kind: policy.KindWorkload, Name: "ns/pod", Interface: "trlpod",
+		Addrs: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}}
+	withPolicies := func(names ...string) *policy.State {
+		st := &policy.State{}
+		var ids []policy.PolicyID
+		for _, n := range names {
+			id := policy.PolicyID{Kind: policy.PolicyGlobal, Name: n}
+			ids = append(ids, id)
+			st.Policies = append(st.Policies, policy.Policy{ID: id, Tier: "default",
+				Egress: []policy.Rule{{Index: 0, Action: policy.ActionAllow, Protocol: "tcp",
+					Destination: policy.Match{Ports: []policy.PortRange{{First: 80, Last: 80}}}}}})
+		}
+		ep := pod
+		ep.Egress = policy.Chain{Tiers: []policy.TierChain{{Name: "default", Policies: ids, End: policy.ActionDeny}}, Final: policy.ActionDeny}
+		st.Endpoints = []policy.Endpoint{ep}
+		return st
+	}
+	prefix := func(name string) string {
+		return flowPrefix(dirFrom, policy.ActionAllow, policyRuleKey("policy|GlobalNetworkPolicy/"+name, 0))
+	}
+	idOf := func(m FlowMarks, name string) uint32 {
+		for id, p := range m.IDs {
+			if p == prefix(name) {
+				return id
+			}
+		}
+		return 0
+	}
+	// Two mark bits: three IDs.
+	rr := NewRenderer(Config{FlowLogGroup: 7, FlowMarkMask: 0x00030000, MergeRun: -1})
+	rr.Render(withPolicies("p1", "p2", "p3"))
+	m1 := rr.FlowMarks()
+	if len(m1.IDs) != 3 || idOf(m1, "p1") == 0 || idOf(m1, "p2") == 0 || idOf(m1, "p3") == 0 {
+		t.Fatalf("after p1..p3: IDs %v, want one each", m1.IDs)
+	}
+	rr.Render(withPolicies("p1", "p3"))
+	m2 := rr.FlowMarks()
+	if idOf(m2, "p1") != idOf(m1, "p1") || idOf(m2, "p3") != idOf(m1, "p3") || idOf(m2, "p2") != 0 || len(m2.IDs) != 2 {
+		t.Fatalf("after removing p2: IDs %v, want p1 and p3 unchanged (%v) and p2's freed", m2.IDs, m1.IDs)
+	}
+	if m1.IDs[idOf(m1, "p2")] != prefix("p2") {
+		t.Fatal("a snapshot changed after it was handed out")
+	}
+	// p4 takes p2's freed ID; p5 finds none left and is logged where it is decided.
+	tbl := rr.Render(withPolicies("p1", "p3", "p4", "p5"))
+	m3 := rr.FlowMarks()
+	if idOf(m3, "p4") != idOf(m1, "p2") || idOf(m3, "p5") != 0 {
+		t.Fatalf("after adding p4, p5: IDs %v; want p4 on p2's old ID %d and no ID for p5", m3.IDs, idOf(m1, "p2"))
+	}
+	var logged, marked int
+	for _, ch := range tbl.Chains {
+		for _, r := range ch.Rules {
+			if strings.Contains(r.Text, `log prefix "`+prefix("p5")+`"`) {
+				logged++
+			}
+			if strings.Contains(r.Text, fmt.Sprintf("meta mark set meta mark & 0x%08x | 0x%08x", 0xfffcffff|deposit(idOf(m3, "p4"), 0x00030000), deposit(idOf(m3, "p4"), 0x00030000))) {
+				marked++
+			}
+		}
+	}
+	if logged != 1 || marked != 1 {
+		t.Errorf("p5 logged by %d rules (want 1), p4's ID written by %d (want 1)", logged, marked)
+	}
+	for _, v := range []uint32{0, 1, 2, 3} {
+		if got := extract(deposit(v, 0x00a50000), 0x00a50000); got != v {
+			t.Errorf("extract(deposit(%d)) = %d", v, got)
+		}
+	}
+	if d := deposit(0b101, 0x00a50000); d != 0x00210000 {
+		t.Errorf("deposit(0b101, 0x00a50000) = 0x%08x", d)
 	}
 }

@@ -11,6 +11,9 @@ const (
 	ChainForwardFrom = "forward-from"
 	ChainForwardTo   = "forward-to"
 	ChainInput       = "input-from"
+	ChainFlowForward = "flow-forward"
+	ChainFlowInput   = "flow-input"
+	ChainFlowOutput  = "flow-output"
 	MapFromWorkload  = "from-wl"
 	MapToWorkload    = "to-wl"
 )

@@ -29,6 +29,11 @@ type Config struct {
 	// FlowLogGroup, when not 0, is the NFLOG group every verdict of a tracked connection
 	// is logged to (flowlog.go).
 	FlowLogGroup uint16
+	// FlowMarkMask are the packet mark bits that carry an egress allow's flow ID to the
+	// next flow-log statement (flowlog.go). Default: the bits of 0xffff0000 (the range
+	// Calico's dataplane owns; kube-proxy's are below it) that neither PassMark nor
+	// ServiceExternalMark use, 14 bits (16,383 IDs).
+	FlowMarkMask uint32
 }
 
 func (c Config) withDefaults() Config {
@@ -43,6 +48,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MergeRun == 0 {
 		c.MergeRun = 8
+	}
+	if c.FlowMarkMask == 0 {
+		c.FlowMarkMask = 0xffff0000 &^ c.PassMark &^ ServiceExternalMark
 	}
 	return c
 }
@@ -79,10 +87,15 @@ type renderer struct {
 	// decls, when set, records what the endpoint chain being rendered declared
 	// (cache.go, endpointDecl).
 	decls *[]endpointDecl
+	// ids allocates flow IDs (flowlog.go); flowRefs, when set, records the prefixes whose
+	// IDs the chain being rendered uses.
+	ids      *flowIDs
+	flowRefs *[]string
 }
 
 func newRenderer(cfg Config, st *policy.State) *renderer {
-	return &renderer{cfg: cfg.withDefaults(), st: st, t: NewTable(), setNames: map[string]string{},
+	cfg = cfg.withDefaults()
+	return &renderer{cfg: cfg, st: st, ids: newFlowIDs(cfg.FlowMarkMask), t: NewTable(), setNames: map[string]string{},
 		fps: map[string]string{}, prefixes: map[string][]netip.Prefix{}, mergeable: map[string]bool{}, guards: map[string]*Set{}, chainNames: map[string]string{}}
 }
 
@@ -109,6 +122,7 @@ func (r *renderer) render() *Table {
 		from.AddElement(key, []string{"jump " + r.endpointChain(workloadCtx, dirFrom, ep, &ep.Egress)})
 	}
 	r.hostEndpoints()
+	r.flowMarkChains()
 	return r.t
 }
 

@@ -192,8 +192,8 @@ func newLiveWorkload(b *testing.B, merged bool) *liveWorkload {
 // collector returns a collector holding the workload's dictionary; counters off leaves
 // out the connections waiting for conntrack (only the aggregator holds flows).
 func (w *liveWorkload) collector(counters bool) *Collector {
-	c := New(Config{Node: "node-01", Counters: counters}, w.names, t0)
-	c.Update(w.rules, w.state, nil)
+	c := New(Config{Node: "node-01", Counters: counters}, w.names, nil, t0)
+	c.Update(w.rules, nft.FlowMarks{}, w.state, nil)
 	return c
 }
 
@@ -212,7 +212,7 @@ func (w *liveWorkload) liveHeap(b *testing.B, counters bool) int64 {
 		c = w.collector(counters)
 		w.observe(c)
 		if counters {
-			c.Counters(w.dump)
+			c.Counters(w.dump, time.Now())
 		}
 	})
 	want := Stats{Observed: uint64(len(w.packets))}
@@ -276,7 +276,7 @@ func BenchmarkLiveFlows(b *testing.B) {
 				start := time.Now()
 				w.observe(c)
 				mid := time.Now()
-				c.Counters(w.dump)
+				c.Counters(w.dump, time.Now())
 				observe += mid.Sub(start)
 				dump += time.Since(mid)
 				rounds++
@@ -314,8 +314,8 @@ func BenchmarkConnFlood(b *testing.B) {
 		b.StopTimer()
 		base := liveHeap()
 		b.StartTimer()
-		c := New(Config{Node: "node-01", Counters: true}, names, t0)
-		c.Update(rules, st, nil)
+		c := New(Config{Node: "node-01", Counters: true}, names, nil, t0)
+		c.Update(rules, nft.FlowMarks{}, st, nil)
 		for s := range benchFlood / benchFloodSlice {
 			start := time.Now()
 			for i := s * benchFloodSlice; i < (s+1)*benchFloodSlice; i++ {

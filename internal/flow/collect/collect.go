@@ -1,6 +1,7 @@
 // Package collect turns what the kernel logged about connections into flow records: an
-// NFLOG packet's prefix names the rule that decided (nft.FlowRules), its addresses the
-// workloads at each end, and conntrack's counters its packets and bytes. The node agent feeds it and flushes it every interval into the flow store.
+// NFLOG packet's prefix names the rule that decided (nft.FlowRules), the flow bits of its
+// mark the egress allow it passed before (nft.FlowMarks), its addresses the workloads at
+// each end, and conntrack's counters its packets and bytes. The node agent feeds it and flushes it every interval into the flow store.
 package collect
 
 import (
@@ -20,6 +21,13 @@ type Names interface {
 	Lookup(ip netip.Addr) (namespace, name string, ok bool)
 }
 
+// Services finds the Service ("namespace/name") whose frontend (cluster IP, external or
+// load-balancer IP, or node port on any address) a connection was sent to before the
+// service proxy translated it.
+type Services interface {
+	Service(dst netip.AddrPort, proto string) (string, bool)
+}
+
 // Config bounds a collector.
 type Config struct {
 	Node string
@@ -35,7 +43,7 @@ type Config struct {
 // Stats counts what a collector dropped.
 type Stats struct {
 	Observed      uint64 // logged packets turned into flows
-	UnknownPrefix uint64 // logged packets whose prefix no rule of the current table has
+	UnknownPrefix uint64 // logged packets whose prefix (or mark's flow ID) no rule of the current table has
 	DroppedFlows  uint64 // observations beyond MaxKeys
 	DroppedConns  uint64 // connections whose counters were not waited for (MaxConns)
 	Counted       uint64 // conntrack counter reports added to flows
@@ -44,12 +52,14 @@ type Stats struct {
 // Collector builds flow records. Safe for concurrent use: the NFLOG reader, the conntrack
 // listener, the agent's sync and the flush run on their own goroutines.
 type Collector struct {
-	cfg   Config
-	names Names
-	agg   *flow.Aggregator
+	cfg      Config
+	names    Names
+	services Services // nil: no destination services
+	agg      *flow.Aggregator
 
 	mu          sync.RWMutex
 	rules, prev map[string]nft.FlowRule
+	marks       [2]nft.FlowMarks // the current and the previous flow IDs
 	state       *policy.State
 	staged      *policy.State // the staged view; nil when no staged policy exists
 
@@ -70,9 +80,14 @@ type connKey struct {
 	srcPort, dstPort uint16
 }
 
-// conn is an allowed connection: the flows it counts into (a reporter each), what was
-// reported of its counters so far, and how many conntrack dumps in a row missed it.
+// conn is an allowed connection. Its first observations wait in pending for the first
+// conntrack dump that has it, which says whether it was sent to a Service (its original
+// destination) and starts its counters; then they are aggregated, and later dumps add
+// its packets and bytes to flows (a reporter each). missed counts the dumps in a row
+// that did not have it.
 type conn struct {
+	pending        []flow.Flow
+	seen           time.Time // when the first of pending was logged
 	flows          []*sharedFlow
 	packets, bytes uint64
 	missed         int
@@ -84,48 +99,81 @@ type sharedFlow struct {
 	refs int
 }
 
-// ConnCounters is one conntrack entry's counters, both directions summed.
+// ConnCounters is one conntrack entry: the connection as the filter hooks see it (after
+// the service proxy's DNAT, before any SNAT), the destination it was originally sent to,
+// and its counters, both directions summed.
 type ConnCounters struct {
 	Src, Dst         netip.Addr
 	Proto            string
 	SrcPort, DstPort uint16
 	Packets, Bytes   uint64
+	// OrigDst is the destination before DNAT (Dst's when there was none).
+	OrigDst netip.AddrPort
 }
 
-// New returns a collector whose first interval starts at start.
-func New(cfg Config, names Names, start time.Time) *Collector {
+// New returns a collector whose first interval starts at start; services may be nil.
+func New(cfg Config, names Names, services Services, start time.Time) *Collector {
 	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = 20000
 	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = 50000
 	}
-	return &Collector{cfg: cfg, names: names, agg: flow.NewAggregator(start, cfg.MaxKeys),
+	return &Collector{cfg: cfg, names: names, services: services, agg: flow.NewAggregator(start, cfg.MaxKeys),
 		rules: map[string]nft.FlowRule{}, conns: map[connKey]*conn{}, shared: map[string]*sharedFlow{}}
 }
 
-// Update installs the prefix dictionary and the state of the table just programmed, and
-// the staged view of the same inputs (policy.Options.Staged; nil when no staged policy
-// exists). The previous dictionary stays known, for packets logged before the change.
-func (c *Collector) Update(rules map[string]nft.FlowRule, st, staged *policy.State) {
+// Update installs the prefix dictionary, the flow IDs and the state of the table just
+// programmed, and the staged view of the same inputs (policy.Options.Staged; nil when no
+// staged policy exists). The previous dictionary and IDs stay known, for packets logged
+// before the change.
+func (c *Collector) Update(rules map[string]nft.FlowRule, marks nft.FlowMarks, st, staged *policy.State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.prev, c.rules, c.state, c.staged = c.rules, rules, st, staged
+	c.marks = [2]nft.FlowMarks{marks, c.marks[0]}
 }
 
-// Observe records one logged packet; it reports false when the packet made no flow.
+// Observe records one logged packet: the egress allow its mark names, if any (it was
+// passed on the way to this message's verdict), then the verdict its prefix names. It
+// reports false when the packet made no flow.
 func (c *Collector) Observe(p nflog.Packet) bool {
 	c.mu.RLock()
-	fr, ok := c.rules[p.Prefix]
-	if !ok {
-		fr, ok = c.prev[p.Prefix]
-	}
-	st, staged := c.state, c.staged
+	rules, prev, marks, st, staged := c.rules, c.prev, c.marks, c.state, c.staged
 	c.mu.RUnlock()
+	rule := func(prefix string) (nft.FlowRule, bool) {
+		fr, ok := rules[prefix]
+		if !ok {
+			fr, ok = prev[prefix]
+		}
+		return fr, ok
+	}
+	made := false
+	if p.Mark&(marks[0].Mask|marks[1].Mask) != 0 {
+		prefix, ok := marks[0].Prefix(p.Mark)
+		if !ok {
+			prefix, ok = marks[1].Prefix(p.Mark)
+		}
+		fr, known := rule(prefix)
+		if ok && known {
+			made = c.observe(p, fr, st, staged)
+		} else {
+			c.unknown.Add(1)
+		}
+	}
+	if p.Prefix == nft.FlowMarkPrefix {
+		return made
+	}
+	fr, ok := rule(p.Prefix)
 	if !ok {
 		c.unknown.Add(1)
-		return false
+		return made
 	}
+	return c.observe(p, fr, st, staged) || made
+}
+
+// observe records the flow of one verdict fr of a logged packet.
+func (c *Collector) observe(p nflog.Packet, fr nft.FlowRule, st, staged *policy.State) bool {
 	f := flow.Flow{
 		Source:      c.endpoint(p.Src),
 		Destination: c.endpoint(p.Dst),
@@ -148,16 +196,16 @@ func (c *Collector) Observe(p nflog.Packet) bool {
 	if fr.Action == policy.ActionAllow {
 		f.Action = flow.ActionAllow
 	}
-	key := f.Key() // once: the aggregator and the connection's counters share it
-	if f.Action == flow.ActionAllow {
-		if c.cfg.Counters {
-			c.await(p, f, key) // conntrack counts its packets and bytes when it ends
-		}
-	} else {
+	if f.Action == flow.ActionAllow && c.cfg.Counters && c.await(p, f) {
+		// Aggregated at the first conntrack dump with the connection: it names the Service.
+		c.observed.Add(1)
+		return true
+	}
+	if f.Action == flow.ActionDeny {
 		// A denied connection has no conntrack entry: each packet it tries is logged.
 		f.Packets, f.Bytes = 1, uint64(p.Len)
 	}
-	if !c.agg.AddKeyed(key, f) {
+	if !c.agg.Add(f) {
 		return false
 	}
 	c.observed.Add(1)
@@ -199,28 +247,23 @@ func hit(fr nft.FlowRule, p nflog.Packet, st *policy.State) flow.PolicyHit {
 	return h
 }
 
-// await remembers an allowed connection so that its counters are reported.
-func (c *Collector) await(p nflog.Packet, f flow.Flow, key string) {
+// await remembers an allowed connection's observation until a conntrack dump has the
+// connection; false when MaxConns connections are remembered already.
+func (c *Collector) await(p nflog.Packet, f flow.Flow) bool {
 	k := connKey{p.Src, p.Dst, p.Proto, p.SrcPort, p.DstPort}
-	f.Connections = 0
 	c.connMu.Lock()
 	defer c.connMu.Unlock()
 	cn := c.conns[k]
 	if cn == nil {
 		if len(c.conns) >= c.cfg.MaxConns {
 			c.droppedConns.Add(1)
-			return
+			return false
 		}
-		cn = &conn{}
+		cn = &conn{seen: p.Time}
 		c.conns[k] = cn
 	}
-	sf := c.shared[key]
-	if sf == nil {
-		sf = &sharedFlow{flow: f, key: key}
-		c.shared[key] = sf
-	}
-	sf.refs++
-	cn.flows = append(cn.flows, sf)
+	cn.pending = append(cn.pending, f)
+	return true
 }
 
 // forget drops a remembered connection (connMu held).
@@ -233,16 +276,47 @@ func (c *Collector) forget(k connKey, cn *conn) {
 	}
 }
 
-// Counters reports a conntrack dump: each remembered connection's packets and bytes
-// since the last report go to its flows. A connection missing from two dumps in a row
-// has ended and is forgotten (conntrack keeps an ended TCP connection for two minutes,
-// UDP for 30 seconds, so a dump every interval sees every connection's final counters).
-func (c *Collector) Counters(entries []ConnCounters) {
+// keyed is a flow to aggregate under its key.
+type keyed struct {
+	key  string
+	flow flow.Flow
+}
+
+// settle aggregates a connection's pending observations, with the Service it was sent
+// to ("" for none or not known), and shares their flows for its counters (connMu held).
+// It returns the flows to aggregate.
+func (c *Collector) settle(cn *conn, service string, report []keyed) []keyed {
+	for _, f := range cn.pending {
+		f.Destination.Service = service
+		key := f.Key() // once: the aggregator and the connection's counters share it
+		report = append(report, keyed{key, f})
+		f.Connections = 0
+		sf := c.shared[key]
+		if sf == nil {
+			sf = &sharedFlow{flow: f, key: key}
+			c.shared[key] = sf
+		}
+		sf.refs++
+		cn.flows = append(cn.flows, sf)
+	}
+	cn.pending = nil
+	return report
+}
+
+// Counters reports a conntrack dump taken at taken: each remembered connection's first
+// observations are aggregated, with the Service its original destination names, and its
+// packets and bytes since the last report go to its flows. A connection logged before
+// the dump but missing from it has ended: its observations are aggregated without
+// counters, and after two such dumps it is forgotten (conntrack keeps an ended TCP
+// connection for ten seconds to two minutes, UDP for 30 seconds, so a dump every
+// interval sees most connections' final counters).
+func (c *Collector) Counters(entries []ConnCounters, taken time.Time) {
 	c.connMu.Lock()
 	seen := make(map[connKey]bool, len(c.conns))
-	var report []flow.Flow
+	var report []keyed
 	for _, e := range entries {
 		k := connKey{e.Src.Unmap(), e.Dst.Unmap(), e.Proto, e.SrcPort, e.DstPort}
+		orig := netip.AddrPortFrom(e.OrigDst.Addr().Unmap(), e.OrigDst.Port())
 		cn := c.conns[k]
 		if cn == nil {
 			continue
@@ -254,6 +328,19 @@ func (c *Collector) Counters(entries []ConnCounters) {
 		}
 		dp, db := e.Packets-cn.packets, e.Bytes-cn.bytes
 		cn.packets, cn.bytes = e.Packets, e.Bytes
+		if len(cn.pending) > 0 {
+			service := ""
+			if c.services != nil && e.OrigDst.IsValid() && orig != netip.AddrPortFrom(k.dst, k.dstPort) {
+				service, _ = c.services.Service(orig, e.Proto)
+			}
+			n := len(report)
+			report = c.settle(cn, service, report)
+			for i := n; i < len(report); i++ {
+				report[i].flow.Packets, report[i].flow.Bytes = dp, db
+			}
+			c.counted.Add(1)
+			continue
+		}
 		if dp == 0 && db == 0 {
 			continue
 		}
@@ -261,19 +348,23 @@ func (c *Collector) Counters(entries []ConnCounters) {
 		for _, sf := range cn.flows {
 			f := sf.flow
 			f.Packets, f.Bytes = dp, db
-			report = append(report, f)
+			report = append(report, keyed{sf.key, f})
 		}
 	}
 	for k, cn := range c.conns {
-		if !seen[k] {
-			if cn.missed++; cn.missed >= 2 {
-				c.forget(k, cn)
-			}
+		if seen[k] || cn.seen.After(taken) {
+			continue // logged after the dump began: the next one has it
+		}
+		if len(cn.pending) > 0 {
+			report = c.settle(cn, "", report)
+		}
+		if cn.missed++; cn.missed >= 2 {
+			c.forget(k, cn)
 		}
 	}
 	c.connMu.Unlock()
-	for _, f := range report {
-		c.agg.Add(f)
+	for _, r := range report {
+		c.agg.AddKeyed(r.key, r.flow)
 	}
 }
 

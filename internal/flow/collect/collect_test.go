@@ -56,8 +56,8 @@ func prefixOf(t *testing.T, rules map[string]nft.FlowRule, want func(nft.FlowRul
 func TestObserveAttributesAndAggregates(t *testing.T) {
 	st := state()
 	rules := nft.FlowRules(st)
-	c := New(Config{Node: "node1", Counters: true}, names{web: {"prod", "web"}, db: {"prod", "db"}}, t0)
-	c.Update(rules, st, nil)
+	c := New(Config{Node: "node1", Counters: true}, names{web: {"prod", "web"}, db: {"prod", "db"}}, nil, t0)
+	c.Update(rules, nft.FlowMarks{}, st, nil)
 	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
 	deny := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 1 })
 	eot := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowEndOfTier })
@@ -71,12 +71,12 @@ func TestObserveAttributesAndAggregates(t *testing.T) {
 		t.Error("an unknown prefix made a flow")
 	}
 	c.Counters([]ConnCounters{
-		{web, db, "tcp", 40000, 5432, 4, 400},
-		{web, db, "tcp", 40001, 5432, 6, 600},
-		{web, db, "tcp", 49999, 5432, 99, 9999}, // never logged: ignored
-	})
+		{Src: web, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: 5432, Packets: 4, Bytes: 400},
+		{Src: web, Dst: db, Proto: "tcp", SrcPort: 40001, DstPort: 5432, Packets: 6, Bytes: 600},
+		{Src: web, Dst: db, Proto: "tcp", SrcPort: 49999, DstPort: 5432, Packets: 99, Bytes: 9999}, // never logged: ignored
+	}, t0)
 	// The next dump: 40000 grew, 40001 is gone (missed once: still remembered).
-	c.Counters([]ConnCounters{{web, db, "tcp", 40000, 5432, 10, 1200}})
+	c.Counters([]ConnCounters{{Src: web, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: 5432, Packets: 10, Bytes: 1200}}, t0)
 	flows := c.Flush(t0.Add(15 * time.Second))
 	byPort := map[int]flow.Flow{}
 	for _, f := range flows {
@@ -104,8 +104,8 @@ func TestObserveAttributesAndAggregates(t *testing.T) {
 		t.Errorf("stats %+v, waiting %d; want 6 observed, 1 unknown, 3 counter reports, 2 waiting (40002 missed two dumps)", s, c.Waiting())
 	}
 	// Two more dumps without them: every connection has ended and is forgotten.
-	c.Counters(nil)
-	c.Counters(nil)
+	c.Counters(nil, t0)
+	c.Counters(nil, t0)
 	if c.Waiting() != 0 {
 		t.Errorf("%d connections remembered after two dumps without them", c.Waiting())
 	}
@@ -116,13 +116,14 @@ func TestObserveAttributesAndAggregates(t *testing.T) {
 func TestBounds(t *testing.T) {
 	st := state()
 	rules := nft.FlowRules(st)
-	c := New(Config{MaxKeys: 10, MaxConns: 100, Counters: true}, nil, t0)
-	c.Update(rules, st, nil)
+	c := New(Config{MaxKeys: 10, MaxConns: 100, Counters: true}, nil, nil, t0)
+	c.Update(rules, nft.FlowMarks{}, st, nil)
 	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
 	for i := range 5000 {
 		src := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
 		c.Observe(nflog.Packet{Prefix: allow, Src: src, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: 5432})
 	}
+	c.Counters(nil, t0) // the remembered connections have ended: aggregated without counters
 	s := c.Stats()
 	if c.Waiting() != 100 || s.DroppedConns != 4900 || s.DroppedFlows != 4990 || len(c.Flush(t0)) != 10 {
 		t.Errorf("waiting %d, stats %+v; want 100 waiting, 4,900 connections and 4,990 flows dropped", c.Waiting(), s)
@@ -140,8 +141,8 @@ func TestPendingFromStagedView(t *testing.T) {
 	tier := &staged.Endpoints[0].Ingress.Tiers[0]
 	tier.Policies = append([]policy.PolicyID{lock}, tier.Policies...)
 	rules := nft.FlowRules(st)
-	c := New(Config{}, nil, t0)
-	c.Update(rules, st, staged)
+	c := New(Config{}, nil, nil, t0)
+	c.Update(rules, nft.FlowMarks{}, st, staged)
 	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
 	eot := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowEndOfTier })
 	c.Observe(nflog.Packet{Prefix: allow, Src: web, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: 5432})
@@ -158,5 +159,98 @@ func TestPendingFromStagedView(t *testing.T) {
 				t.Errorf("flow to 22 (no staged policy decides it): pending %+v", f.Pending)
 			}
 		}
+	}
+}
+
+// TestObserveMarkNamesEgress: a message whose mark carries a flow ID records the egress
+// allow it names (reported by the source) before its own verdict; the late rules' prefix
+// records only that; an ID no table has is counted unknown.
+func TestObserveMarkNamesEgress(t *testing.T) {
+	st := state()
+	rules := nft.FlowRules(st)
+	rr := nft.NewRenderer(nft.Config{FlowLogGroup: 7})
+	rr.Render(st)
+	marks := rr.FlowMarks()
+	if len(marks.IDs) != 1 {
+		t.Fatalf("flow IDs %v, want one: db's final egress allow", marks.IDs)
+	}
+	var mark uint32
+	for id := range marks.IDs {
+		mark = marks.Mark(id) | 0x00100000 // another bit of the mark is no part of the ID
+	}
+	c := New(Config{Node: "node1"}, names{web: {"prod", "web"}, db: {"prod", "db"}}, nil, t0)
+	c.Update(rules, marks, st, nil)
+	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
+	c.Observe(nflog.Packet{Prefix: allow, Mark: mark, Src: db, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: 5432})
+	c.Observe(nflog.Packet{Prefix: nft.FlowMarkPrefix, Mark: mark, Src: db, Dst: ext, Proto: "tcp", SrcPort: 40001, DstPort: 443})
+	if c.Observe(nflog.Packet{Prefix: nft.FlowMarkPrefix, Mark: marks.Mark(99), Src: db, Dst: ext, Proto: "tcp", SrcPort: 40002, DstPort: 443}) {
+		t.Error("an unknown flow ID made a flow")
+	}
+	got := map[string]flow.Flow{}
+	for _, f := range c.Flush(t0.Add(time.Second)) {
+		got[f.Destination.IP+"/"+string(f.Reporter)] = f
+	}
+	final := flow.PolicyHit{Name: "final", Kind: "Default", Rule: -1, Action: "allow"}
+	for _, k := range []string{db.String() + "/src", ext.String() + "/src"} {
+		if f, ok := got[k]; !ok || f.Action != flow.ActionAllow || len(f.Policies) != 1 || f.Policies[0] != final {
+			t.Errorf("%s: %+v (found %v), want an allow by the final egress verdict", k, f, ok)
+		}
+	}
+	if f := got[db.String()+"/dst"]; f.Action != flow.ActionAllow || len(f.Policies) != 1 || f.Policies[0].Name != "db" {
+		t.Errorf("destination's flow: %+v, want the allow of prod/db", f)
+	}
+	if len(got) != 3 {
+		t.Errorf("%d flows, want 3: %v", len(got), got)
+	}
+	if s := c.Stats(); s.UnknownPrefix != 1 || s.Observed != 3 {
+		t.Errorf("stats %+v, want 3 observed, 1 unknown", s)
+	}
+}
+
+type services map[netip.AddrPort]string
+
+func (s services) Service(dst netip.AddrPort, proto string) (string, bool) {
+	name, ok := s[dst]
+	return name, ok && proto == "tcp"
+}
+
+// TestServiceFromOriginalDestination: an allowed connection's flow names the Service its
+// original destination (before DNAT) was a frontend of, as conntrack's dump reports it;
+// a connection sent to the pod directly names none; a connection logged after the dump
+// began waits for the next one.
+func TestServiceFromOriginalDestination(t *testing.T) {
+	st := state()
+	rules := nft.FlowRules(st)
+	vip := netip.MustParseAddrPort("10.96.0.10:5432")
+	c := New(Config{Node: "node1", Counters: true}, names{web: {"prod", "web"}, db: {"prod", "db"}}, services{vip: "prod/db-svc"}, t0)
+	c.Update(rules, nft.FlowMarks{}, st, nil)
+	allow := prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowPolicy && fr.Rule == 0 && fr.Ingress })
+	for port := range uint16(3) {
+		c.Observe(nflog.Packet{Time: t0.Add(time.Duration(port) * time.Second), Prefix: allow, Src: web, Dst: db, Proto: "tcp", SrcPort: 40000 + port, DstPort: 5432, Len: 60})
+	}
+	if flows := c.Flush(t0.Add(5 * time.Second)); len(flows) != 0 {
+		t.Fatalf("flows before any conntrack dump: %+v; want them waiting for it", flows)
+	}
+	direct := netip.AddrPortFrom(db, 5432)
+	c.Counters([]ConnCounters{
+		{Src: web, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: 5432, Packets: 5, Bytes: 500, OrigDst: vip},
+		{Src: web, Dst: db, Proto: "tcp", SrcPort: 40001, DstPort: 5432, Packets: 7, Bytes: 700, OrigDst: direct},
+	}, t0.Add(1500*time.Millisecond)) // 40002 was logged after the dump began
+	got := map[string]flow.Flow{}
+	for _, f := range c.Flush(t0.Add(10 * time.Second)) {
+		got[f.Destination.Service] = f
+	}
+	if f := got["prod/db-svc"]; f.Connections != 1 || f.Packets != 5 || f.Bytes != 500 || f.Destination.Name != "db" {
+		t.Errorf("flow through the Service: %+v, want one connection, 5 packets, 500 bytes, to prod/db", f)
+	}
+	if f := got[""]; f.Connections != 1 || f.Packets != 7 {
+		t.Errorf("direct flow: %+v, want one connection of 7 packets and no Service", f)
+	}
+	if len(got) != 2 || c.Waiting() != 3 {
+		t.Errorf("flows %v, %d connections remembered; want two flows and all three remembered", got, c.Waiting())
+	}
+	c.Counters(nil, t0.Add(20*time.Second)) // 40002 ended before this dump: aggregated without counters
+	if flows := c.Flush(t0.Add(30 * time.Second)); len(flows) != 1 || flows[0].Connections != 1 || flows[0].Packets != 0 {
+		t.Errorf("after the next dump: %+v, want the third connection alone, without counters", flows)
 	}
 }

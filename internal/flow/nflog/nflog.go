@@ -23,6 +23,8 @@ type Packet struct {
 	SrcPort, DstPort uint16
 	// Len is the packet's length at layer 3 (its IP total length).
 	Len int
+	// Mark is the packet's mark when it was logged.
+	Mark uint32
 }
 
 // Stats counts what a reader saw.

@@ -31,6 +31,7 @@ const (
 	copyPacket = 2
 	flagSeq    = 1
 
+	attrMark      = 2
 	attrTimestamp = 3
 	attrPayload   = 9
 	attrPrefix    = 10
@@ -212,6 +213,8 @@ func parseMessage(b []byte) (p Packet, seq uint32, hasSeq bool, err error) {
 			payload = ad.Bytes()
 		case attrSeq:
 			seq, hasSeq = ad.Uint32(), true
+		case attrMark:
+			p.Mark = ad.Uint32()
 		case attrTimestamp:
 			if t := ad.Bytes(); len(t) == 16 {
 				p.Time = time.Unix(int64(binary.BigEndian.Uint64(t)), int64(binary.BigEndian.Uint64(t[8:]))*1000)

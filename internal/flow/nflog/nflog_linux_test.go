@@ -25,7 +25,7 @@ func logNamespace(t *testing.T, group, prefix string) string {
 	script := `table inet trl-nflog {
   chain out {
     type filter hook output priority 0;
-    udp dport 9999 counter log prefix "` + prefix + `" group ` + group + `
+    udp dport 9999 meta mark set 0x00a20000 counter log prefix "` + prefix + `" group ` + group + `
   }
 }
 `
@@ -74,7 +74,7 @@ func sendUDP(t *testing.T, ns string, dst netip.Addr, n int) uint16 {
 }
 
 // TestReadLoggedPackets: packets an nft rule logs to a group arrive with the rule's
-// prefix, their addresses, protocol and ports, and none is counted lost.
+// prefix, their mark, addresses, protocol and ports, and none is counted lost.
 func TestReadLoggedPackets(t *testing.T) {
 	testnet.RequireRoot(t)
 	ns := logNamespace(t, "9", "fa0123456789")
@@ -112,8 +112,8 @@ func TestReadLoggedPackets(t *testing.T) {
 		t.Fatalf("read %d packets, want 10", len(got))
 	}
 	for _, p := range got {
-		if p.Prefix != "fa0123456789" || p.Dst != dst || p.Proto != "udp" || p.DstPort != 9999 || p.SrcPort != sport || !p.Src.Is4() || p.Len != 20+8+7 {
-			t.Errorf("packet %+v: want prefix fa0123456789, udp from port %d to %s:9999, length 35", p, sport, dst)
+		if p.Prefix != "fa0123456789" || p.Dst != dst || p.Proto != "udp" || p.DstPort != 9999 || p.SrcPort != sport || !p.Src.Is4() || p.Len != 20+8+7 || p.Mark != 0x00a20000 {
+			t.Errorf("packet %+v: want prefix fa0123456789, mark 0x00a20000, udp from port %d to %s:9999, length 35", p, sport, dst)
 		}
 	}
 	if s := r.Stats(); s.Packets != 10 || s.Lost != 0 || s.Bad != 0 {

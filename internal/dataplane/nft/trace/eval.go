@@ -21,8 +21,10 @@ type Result struct {
 	// Steps are the rules that matched, in the order they ran, and the policies of base
 	// chains the packet fell off the end of.
 	Steps []Step
-	// Logs are the prefixes of the log statements that ran.
-	Logs []string
+	// Logs are the prefixes of the log statements that ran, LogMarks the packet's mark
+	// when each ran.
+	Logs     []string
+	LogMarks []uint32
 	// Untracked is set when a notrack statement ran.
 	Untracked bool
 	// NAT lists the address translations that ran ("dnat to 10.0.0.1:80", "masquerade").
@@ -94,6 +96,7 @@ type logOp struct{ prefix string }
 
 func (o logOp) eval(c *evalCtx) (bool, *verdict, error) {
 	c.res.Logs = append(c.res.Logs, o.prefix)
+	c.res.LogMarks = append(c.res.LogMarks, c.p.Mark)
 	return true, nil, nil
 }
 
@@ -163,22 +166,26 @@ func (o *updateOp) eval(c *evalCtx) (bool, *verdict, error) {
 	return true, nil, nil
 }
 
-type markSetOp struct {
+type markSetOp struct{ steps []markStep }
+
+type markStep struct {
 	op  string // "" (set), "&", "|", "^"
 	val uint64
 }
 
 func (o markSetOp) eval(c *evalCtx) (bool, *verdict, error) {
-	v := uint32(o.val)
-	switch o.op {
-	case "&":
-		c.p.Mark &= v
-	case "|":
-		c.p.Mark |= v
-	case "^":
-		c.p.Mark ^= v
-	default:
-		c.p.Mark = v
+	for _, s := range o.steps {
+		v := uint32(s.val)
+		switch s.op {
+		case "&":
+			c.p.Mark &= v
+		case "|":
+			c.p.Mark |= v
+		case "^":
+			c.p.Mark ^= v
+		default:
+			c.p.Mark = v
+		}
 	}
 	return true, nil, nil
 }

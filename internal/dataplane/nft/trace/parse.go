@@ -361,29 +361,39 @@ func parseVerdict(w string, p *parser) (verdict, error) {
 	return verdict{}, fmt.Errorf("unknown verdict %q", w)
 }
 
-// markSet parses "meta mark set VALUE" and "meta mark set meta mark OP VALUE".
+// markSet parses "meta mark set VALUE" and "meta mark set meta mark OP VALUE [OP VALUE]"
+// (nft lists an and-then-or as "& MASK | BITS").
 func (p *parser) markSet(sels []selector) (op, error) {
 	if len(sels) != 1 || sels[0].name != "meta mark" || sels[0].mask != nil {
 		return nil, fmt.Errorf("unsupported set statement")
 	}
 	o := markSetOp{}
-	if p.peek() == "meta" {
-		if err := p.expect("meta"); err != nil {
+	if p.peek() != "meta" {
+		n, err := parseNum(typeMark, p.next())
+		if err != nil {
 			return nil, err
 		}
-		if err := p.expect("mark"); err != nil {
-			return nil, err
-		}
-		o.op = p.next()
-		if o.op != "&" && o.op != "|" && o.op != "^" {
-			return nil, fmt.Errorf("unsupported mark operation %q", o.op)
-		}
+		o.steps = append(o.steps, markStep{val: n})
+		return o, nil
 	}
-	n, err := parseNum(typeMark, p.next())
-	if err != nil {
+	if err := p.expect("meta"); err != nil {
 		return nil, err
 	}
-	o.val = n
+	if err := p.expect("mark"); err != nil {
+		return nil, err
+	}
+	for len(o.steps) == 0 || p.peek() == "&" || p.peek() == "|" || p.peek() == "^" {
+		s := markStep{op: p.next()}
+		if s.op != "&" && s.op != "|" && s.op != "^" {
+			return nil, fmt.Errorf("unsupported mark operation %q", s.op)
+		}
+		n, err := parseNum(typeMark, p.next())
+		if err != nil {
+			return nil, err
+		}
+		s.val = n
+		o.steps = append(o.steps, s)
+	}
 	return o, nil
 }
 

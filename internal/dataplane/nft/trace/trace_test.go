@@ -133,6 +133,8 @@ func TestTraceForms(t *testing.T) {
 		{"not protocol", forward("meta l4proto != udp drop"), tcp4("10.0.0.1", "10.0.0.2", 80), Drop, 1},
 		{"mark set and test", forward("meta mark set meta mark | 0x00100000", "meta mark & 0x00100000 == 0x00100000 drop"),
 			tcp4("10.0.0.1", "10.0.0.2", 80), Drop, 2},
+		{"mark and-or replaces masked bits", forward("meta mark set meta mark & 0xff52ffff | 0x00020000", "meta mark == 0x00120000 drop"),
+			func() Packet { p := tcp4("10.0.0.1", "10.0.0.2", 80); p.Mark = 0x00110000; return p }(), Drop, 2},
 		{"mark cleared", forward("meta mark set meta mark & 0xffefffff", "meta mark & 0x00100000 != 0x00000000 drop"),
 			func() Packet { p := tcp4("10.0.0.1", "10.0.0.2", 80); p.Mark = 0x00100000; return p }(), Accept, 2},
 		{"jump and return", forward("jump sub", "drop").with(&knftables.Chain{Name: "sub"}).rulesIn("sub", "ip saddr 10.0.0.1 return", "accept"),
@@ -250,11 +252,13 @@ func TestTraceServiceForms(t *testing.T) {
 }
 
 func TestTraceRecords(t *testing.T) {
-	fx := forward(`meta l4proto tcp counter log prefix "trellis p ingress[0]"`, "jump sub").
+	fx := forward(`meta l4proto tcp counter log prefix "trellis p ingress[0]" meta mark set meta mark & 0xfffffff0`, "jump sub").
 		with(&knftables.Chain{Name: "sub"}).rulesIn("sub", "ip saddr 10.0.0.1 counter accept")
-	res := fx.trace(t, tcp4("10.0.0.1", "10.0.0.2", 80))
-	want := Result{Verdict: Accept, Logs: []string{"trellis p ingress[0]"}, Steps: []Step{
-		{Chain: "fwd", Index: 0, Rule: `meta l4proto tcp counter log prefix "trellis p ingress[0]"`},
+	p := tcp4("10.0.0.1", "10.0.0.2", 80)
+	p.Mark = 0x13
+	res := fx.trace(t, p)
+	want := Result{Verdict: Accept, Logs: []string{"trellis p ingress[0]"}, LogMarks: []uint32{0x13}, Steps: []Step{
+		{Chain: "fwd", Index: 0, Rule: `meta l4proto tcp counter log prefix "trellis p ingress[0]" meta mark set meta mark & 0xfffffff0`},
 		{Chain: "fwd", Index: 1, Rule: "jump sub"},
 		{Chain: "sub", Index: 0, Rule: "ip saddr 10.0.0.1 counter accept"},
 	}}
