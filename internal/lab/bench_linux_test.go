@@ -103,11 +103,7 @@ func BenchmarkNewNodeFirstPod(b *testing.B) {
 	if out, err := exec.Command(binary, "lab", "up", "--name", name, "--nodes", "3").CombinedOutput(); err != nil {
 		b.Fatalf("lab up: %v\n%s", err, out)
 	}
-	s, err := OpenStore(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := labStore(b, name)
 	ctx := context.Background()
 	i := 0
 	for b.Loop() {

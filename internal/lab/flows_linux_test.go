@@ -275,11 +275,7 @@ func TestFlowsRealPackets(t *testing.T) {
 // pod's port; the probes sent to db's own address name none.
 func checkServiceFlows(t *testing.T, name string) {
 	t.Helper()
-	st, err := OpenStore(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := labStore(t, name)
 	o, err := st.Get(context.Background(), svcKind, "shop", "db")
 	if err != nil {
 		t.Fatal(err)

@@ -137,11 +137,7 @@ spec:
   ports:
   - {name: http, protocol: TCP, port: 80, targetPort: 80, nodePort: 30680}
 `)
-		st, err := OpenStore(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
+		st := labStore(t, name)
 		var cip6 netip.Addr
 		eventually(t, 10*time.Second, "the service gets an IPv6 cluster IP in 2001:db8:96::/112", func() (bool, string) {
 			svc := getService(t, st, "web6")

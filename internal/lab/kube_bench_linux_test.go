@@ -125,11 +125,7 @@ func BenchmarkKubePodStartup(b *testing.B) {
 // Running with an address; the pod is deleted after.
 func podStartup(b *testing.B, name, pod string) time.Duration {
 	b.Helper()
-	s, err := OpenStore(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := labStore(b, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	grace := int64(0)

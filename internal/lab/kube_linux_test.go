@@ -288,11 +288,7 @@ func checkDeleteReleases(t *testing.T, name string) {
 // allocated reports whether IPAM has ip allocated (read from the lab's API server).
 func allocated(t *testing.T, name, ip string) bool {
 	t.Helper()
-	s, err := OpenStore(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := labStore(t, name)
 	snap, err := ipam.New(ipamstore.New(s), ipamstore.Match).Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -399,11 +395,7 @@ func checkAgentRestart(t *testing.T, name string) {
 // WorkloadEndpoints are views of the pods, the Calico Nodes the Kubernetes Nodes.
 func checkDataModel(t *testing.T, name string) {
 	t.Helper()
-	s, err := OpenStore(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := labStore(t, name)
 	ctx := context.Background()
 	weps, err := s.List(ctx, model.KindWorkloadEndpoint, store.ListOptions{Namespace: "default"})
 	if err != nil || len(weps.Items) != 7 {
@@ -602,11 +594,7 @@ func checkNodeAddRemove(t *testing.T, name string) {
 // affinities counts the block affinities of node.
 func affinities(t *testing.T, name, node string) int {
 	t.Helper()
-	s, err := OpenStore(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := labStore(t, name)
 	res, err := s.List(context.Background(), model.KindBlockAffinity, store.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

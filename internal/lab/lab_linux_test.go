@@ -19,6 +19,7 @@ import (
 
 	"github.com/trellisnet/trellis/internal/connectivity"
 	"github.com/trellisnet/trellis/internal/netns"
+	"github.com/trellisnet/trellis/internal/store"
 )
 
 // These tests build the trellis binary and run real labs: namespaces, the embedded
@@ -92,6 +93,17 @@ func mustRun(t testing.TB, lab string, args ...string) string {
 }
 
 // newLab starts a lab with a unique name and registers its removal.
+// labStore opens lab name's datastore for the rest of the test or benchmark.
+func labStore(tb testing.TB, name string) store.Store {
+	tb.Helper()
+	s, err := OpenStore(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 func newLab(t *testing.T, nodes int) string {
 	t.Helper()
 	var b [3]byte

@@ -190,11 +190,6 @@ func TestThreeNodeMatrixAndPolicy(t *testing.T) {
 // to both other nodes.
 func TestRouteReflectorTopology(t *testing.T) {
 	name := newRoutingLab(t, RoutingBGP, 3)
-	s, err := OpenStore(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	out := mustRun(t, name, "get", "node", "node1", "-o", "yaml")
 	out = strings.Replace(out, "  bgp:\n", "  bgp:\n    routeReflectorClusterID: 224.0.0.1\n", 1)
 	out = strings.Replace(out, "  labels:\n", "  labels:\n    route-reflector: \"true\"\n", 1)

@@ -292,11 +292,7 @@ func TestServicesE2E(t *testing.T) {
 	mustRun(t, name, "apply", "-f", manifest)
 	mustRun(t, name, "lab", "external", "add", "--name", name, "ext")
 	ext := NodeNS(name, "ext")
-	st, err := OpenStore(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := labStore(t, name)
 	client := PodNS(name, "default", "client")
 	node1, node2 := nodeAddr(t, name, "node1"), nodeAddr(t, name, "node2")
 

@@ -171,3 +171,13 @@ func renderAlternating(b *testing.B, states [2]*policy.State) (*Table, int) {
 	}
 	return prev, ops
 }
+
+// BenchmarkFlowRules: the flow-log prefix dictionary the agent builds after every sync
+// with flow logs on, at the sync benchmark's 10k policies and 100 endpoints.
+func BenchmarkFlowRules(b *testing.B) {
+	st := benchState(10000, 100, false, netip.Addr{}, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		FlowRules(st)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 
 	"sigs.k8s.io/knftables"
 
@@ -56,12 +57,20 @@ type FlowRule struct {
 
 // flowPrefix is the NFLOG prefix of a verdict of dir and action decided by key.
 func flowPrefix(dir direction, action policy.Action, key string) string {
-	a := "d"
+	var buf [256]byte
+	return flowPrefixOf(dir, action, append(buf[:0], key...))
+}
+
+// flowPrefixOf is flowPrefix of a key given as bytes.
+func flowPrefixOf(dir direction, action policy.Action, key []byte) string {
+	var b [12]byte
+	b[0], b[1] = dir.short[0], 'd'
 	if action == policy.ActionAllow {
-		a = "a"
+		b[1] = 'a'
 	}
-	sum := sha256.Sum256([]byte(key))
-	return dir.short[:1] + a + hex.EncodeToString(sum[:5])
+	sum := sha256.Sum256(key)
+	hex.Encode(b[2:], sum[:5])
+	return string(b[:])
 }
 
 // FlowMarkPrefix is the prefix of the late rules that log a packet whose mark still
@@ -245,7 +254,9 @@ func (rr *Renderer) FlowMarks() FlowMarks {
 	return a.snap.FlowMarks
 }
 
-func policyRuleKey(owner string, index int) string { return fmt.Sprintf("rule|%s|%d", owner, index) }
+func policyRuleKey(owner string, index int) string {
+	return "rule|" + owner + "|" + strconv.Itoa(index)
+}
 
 func endOfTierKey(tier policy.TierChain) string {
 	last := ""
@@ -270,11 +281,12 @@ func withLog(text, log, verdict string) string {
 // FlowRules returns the dictionary of the flow-log prefixes a table rendered from st can
 // use (a superset: chains that log nothing are listed too).
 func FlowRules(st *policy.State) map[string]FlowRule {
-	out := map[string]FlowRule{}
+	out := make(map[string]FlowRule, 2*(len(st.Policies)+len(st.Profiles))+4)
 	add := func(dir direction, action policy.Action, key string, fr FlowRule) {
 		fr.Ingress, fr.Action = dir.ingres, action
 		out[flowPrefix(dir, action, key)] = fr
 	}
+	var key []byte // policyRuleKey's bytes, built in place
 	rules := func(owner string, in, eg []policy.Rule, fr FlowRule) {
 		for _, d := range []struct {
 			dir   direction
@@ -285,7 +297,9 @@ func FlowRules(st *policy.State) map[string]FlowRule {
 					continue
 				}
 				fr.Rule, fr.RuleName = rule.Index, rule.Name
-				add(d.dir, rule.Action, policyRuleKey(owner, rule.Index), fr)
+				fr.Ingress, fr.Action = d.dir.ingres, rule.Action
+				key = strconv.AppendInt(append(append(append(key[:0], "rule|"...), owner...), '|'), int64(rule.Index), 10)
+				out[flowPrefixOf(d.dir, rule.Action, key)] = fr
 			}
 		}
 	}
@@ -295,6 +309,7 @@ func FlowRules(st *policy.State) map[string]FlowRule {
 	for _, p := range st.Profiles {
 		rules("profile|"+p.Name, p.Ingress, p.Egress, FlowRule{Kind: FlowProfile, Profile: p.Name})
 	}
+	tiers := map[tierEntry]bool{}
 	for i := range st.Endpoints {
 		ep := &st.Endpoints[i]
 		for _, c := range []struct {
@@ -309,13 +324,28 @@ func FlowRules(st *policy.State) map[string]FlowRule {
 				if n := len(tier.Policies); n > 0 {
 					fr.Policy = tier.Policies[n-1]
 				}
-				add(c.dir, policy.ActionDeny, endOfTierKey(tier), fr)
-				add(c.dir, policy.ActionAllow, mergedRunKey(tier.Name), FlowRule{Kind: FlowMerged, Tier: tier.Name, Rule: -1})
+				// Endpoints share tiers and last policies: each entry is hashed once.
+				if k := (tierEntry{c.dir.ingres, tier.Name, fr.Policy}); !tiers[k] {
+					tiers[k] = true
+					add(c.dir, policy.ActionDeny, endOfTierKey(tier), fr)
+					add(c.dir, policy.ActionAllow, mergedRunKey(tier.Name), FlowRule{Kind: FlowMerged, Tier: tier.Name, Rule: -1})
+				}
 			}
+		}
+	}
+	if len(st.Endpoints) > 0 {
+		for _, dir := range []direction{dirTo, dirFrom} {
 			for _, a := range []policy.Action{policy.ActionAllow, policy.ActionDeny} {
-				add(c.dir, a, finalKey, FlowRule{Kind: FlowFinal, Rule: -1})
+				add(dir, a, finalKey, FlowRule{Kind: FlowFinal, Rule: -1})
 			}
 		}
 	}
 	return out
+}
+
+// tierEntry is a tier's end as FlowRules lists it: direction, tier and last policy.
+type tierEntry struct {
+	ingress bool
+	tier    string
+	last    policy.PolicyID
 }

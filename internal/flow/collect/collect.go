@@ -63,6 +63,12 @@ type Collector struct {
 	state       *policy.State
 	staged      *policy.State // the staged view; nil when no staged policy exists
 
+	// merged caches which policy of a merged run allowed a packet (a trace through the
+	// state), for the state mergedFor, by everything the run's rules can match on.
+	mergedMu  sync.Mutex
+	mergedFor *policy.State
+	merged    map[mergedKey]flow.PolicyHit
+
 	connMu sync.Mutex
 	conns  map[connKey]*conn // allowed connections whose counters are reported
 	// shared holds one copy of each flow key the remembered connections count into (with
@@ -72,6 +78,20 @@ type Collector struct {
 
 	observed, unknown, droppedConns, counted atomic.Uint64
 }
+
+// mergedKey is what decides which policy of a merged run allowed a packet: the run (its
+// tier and direction) and the packet's addresses, protocol and destination port (merged
+// rules never match source ports, and no policy before the run decided the packet).
+type mergedKey struct {
+	tier     string
+	ingress  bool
+	src, dst netip.Addr
+	proto    string
+	port     uint16
+}
+
+// maxMerged bounds the merged-run cache; it starts over when full.
+const maxMerged = 8192
 
 // connKey is a connection's original direction.
 type connKey struct {
@@ -181,7 +201,7 @@ func (c *Collector) observe(p nflog.Packet, fr nft.FlowRule, st, staged *policy.
 		Action:      flow.ActionDeny,
 		Reporter:    flow.ReporterSource,
 		Node:        c.cfg.Node,
-		Policies:    []flow.PolicyHit{hit(fr, p, st)},
+		Policies:    []flow.PolicyHit{c.hit(fr, p, st)},
 		Connections: 1,
 	}
 	if p.DstPort != 0 {
@@ -221,8 +241,9 @@ func (c *Collector) endpoint(ip netip.Addr) flow.Endpoint {
 }
 
 // hit is the policy hit a flow rule stands for. A merged run names only its tier: the
-// calculation says which of its policies allowed the packet.
-func hit(fr nft.FlowRule, p nflog.Packet, st *policy.State) flow.PolicyHit {
+// calculation says which of its policies allowed the packet (cached per run and packet
+// key, as a trace costs several microseconds).
+func (c *Collector) hit(fr nft.FlowRule, p nflog.Packet, st *policy.State) flow.PolicyHit {
 	h := flow.PolicyHit{Tier: fr.Tier, Rule: fr.Rule, RuleName: fr.RuleName, Action: string(fr.Action)}
 	switch fr.Kind {
 	case nft.FlowPolicy, nft.FlowEndOfTier:
@@ -233,16 +254,32 @@ func hit(fr nft.FlowRule, p nflog.Packet, st *policy.State) flow.PolicyHit {
 		h.Name, h.Kind = "final", "Default"
 	case nft.FlowMerged:
 		h.Name, h.Kind = "merged run", "Merged"
-		if st != nil {
-			tr := policy.Trace(st, policy.Packet{Src: p.Src, Dst: p.Dst, Proto: p.Proto, Port: p.DstPort, SrcPort: p.SrcPort})
-			d := tr.Egress
-			if fr.Ingress {
-				d = tr.Ingress
-			}
-			if d.Reason == policy.ReasonRule && d.Tier == fr.Tier && d.Verdict == policy.ActionAllow {
-				h.Namespace, h.Name, h.Kind, h.Rule, h.RuleName = d.Policy.Namespace, d.Policy.Name, string(d.Policy.Kind), d.Rule, d.RuleName
-			}
+		if st == nil {
+			break
 		}
+		k := mergedKey{fr.Tier, fr.Ingress, p.Src, p.Dst, p.Proto, p.DstPort}
+		c.mergedMu.Lock()
+		if c.mergedFor != st || len(c.merged) >= maxMerged {
+			c.mergedFor, c.merged = st, map[mergedKey]flow.PolicyHit{}
+		}
+		cached, ok := c.merged[k]
+		c.mergedMu.Unlock()
+		if ok {
+			return cached
+		}
+		tr := policy.Trace(st, policy.Packet{Src: p.Src, Dst: p.Dst, Proto: p.Proto, Port: p.DstPort, SrcPort: p.SrcPort})
+		d := tr.Egress
+		if fr.Ingress {
+			d = tr.Ingress
+		}
+		if d.Reason == policy.ReasonRule && d.Tier == fr.Tier && d.Verdict == policy.ActionAllow {
+			h.Namespace, h.Name, h.Kind, h.Rule, h.RuleName = d.Policy.Namespace, d.Policy.Name, string(d.Policy.Kind), d.Rule, d.RuleName
+		}
+		c.mergedMu.Lock()
+		if c.mergedFor == st {
+			c.merged[k] = h
+		}
+		c.mergedMu.Unlock()
 	}
 	return h
 }

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -253,4 +254,48 @@ func TestServiceFromOriginalDestination(t *testing.T) {
 	if flows := c.Flush(t0.Add(30 * time.Second)); len(flows) != 1 || flows[0].Connections != 1 || flows[0].Packets != 0 {
 		t.Errorf("after the next dump: %+v, want the third connection alone, without counters", flows)
 	}
+}
+
+// TestMergedRunNamesPolicy: a merged run's verdict names the policy of the run that
+// allowed the packet, per destination port, and again after the state changes which one
+// does (the cached answer belongs to the state it was traced in).
+func TestMergedRunNamesPolicy(t *testing.T) {
+	mk := func(first, second uint16) *policy.State {
+		st := &policy.State{}
+		var ids []policy.PolicyID
+		for i, port := range []uint16{first, second} {
+			id := policy.PolicyID{Kind: policy.PolicyNamespaced, Namespace: "prod", Name: fmt.Sprint("p", i)}
+			ids = append(ids, id)
+			st.Policies = append(st.Policies, policy.Policy{ID: id, Tier: "default", Ingress: []policy.Rule{{Index: 0, Action: policy.ActionAllow,
+				Protocol: "tcp", Source: policy.Match{Nets: []netip.Prefix{netip.PrefixFrom(web, 32)}},
+				Destination: policy.Match{Ports: []policy.PortRange{{First: port, Last: port}}}}}})
+		}
+		st.Endpoints = []policy.Endpoint{{Kind: policy.KindWorkload, Name: "prod/db", Namespace: "prod", Interface: "trldb",
+			Addrs:   []netip.Prefix{netip.PrefixFrom(db, 32)},
+			Ingress: policy.Chain{Tiers: []policy.TierChain{{Name: "default", Policies: ids, End: policy.ActionDeny}}, Final: policy.ActionDeny},
+			Egress:  policy.Chain{Final: policy.ActionAllow}}}
+		return st
+	}
+	c := New(Config{}, nil, nil, t0)
+	merged := ""
+	check := func(st *policy.State, port uint16, want string) {
+		t.Helper()
+		rules := nft.FlowRules(st)
+		merged = prefixOf(t, rules, func(fr nft.FlowRule) bool { return fr.Kind == nft.FlowMerged && fr.Ingress })
+		for range 2 { // the second from the cache
+			c.Observe(nflog.Packet{Prefix: merged, Src: web, Dst: db, Proto: "tcp", SrcPort: 40000, DstPort: port})
+		}
+		for _, f := range c.Flush(t0) {
+			if h := f.Policies[0]; h.Name != want || h.Kind != "NetworkPolicy" || h.Rule != 0 || f.Connections != 2 {
+				t.Errorf("port %d: %d connections named %+v, want rule 0 of %s", port, f.Connections, h, want)
+			}
+		}
+	}
+	st := mk(80, 81)
+	c.Update(nft.FlowRules(st), nft.FlowMarks{}, st, nil)
+	check(st, 80, "p0")
+	check(st, 81, "p1")
+	st2 := mk(81, 80)
+	c.Update(nft.FlowRules(st2), nft.FlowMarks{}, st2, nil)
+	check(st2, 80, "p1")
 }
