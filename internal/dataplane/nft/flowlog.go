@@ -103,8 +103,7 @@ func (r *renderer) flowMarkChains() {
 	if r.cfg.FlowLogGroup == 0 {
 		return
 	}
-	rule := Rule{Text: fmt.Sprintf("meta mark & 0x%08x != 0x00000000 log prefix %q group %d meta mark set meta mark & 0x%08x",
-		r.cfg.FlowMarkMask, FlowMarkPrefix, r.cfg.FlowLogGroup, ^r.cfg.FlowMarkMask), Comment: "egress allow not logged yet"}
+	rule := r.flowMarkRule()
 	for _, c := range []struct {
 		name string
 		hook knftables.BaseChainHook
@@ -116,6 +115,13 @@ func (r *renderer) flowMarkChains() {
 	} {
 		r.t.Chains[c.name] = &Chain{Name: c.name, Hook: &Hook{Type: knftables.FilterType, Hook: c.hook, Priority: c.prio}, Rules: []Rule{rule}}
 	}
+}
+
+// flowMarkRule logs (under FlowMarkPrefix) and clears the flow ID a packet's mark still
+// holds.
+func (r *renderer) flowMarkRule() Rule {
+	return Rule{Text: fmt.Sprintf("meta mark & 0x%08x != 0x00000000 log prefix %q group %d meta mark set meta mark & 0x%08x",
+		r.cfg.FlowMarkMask, FlowMarkPrefix, r.cfg.FlowLogGroup, ^r.cfg.FlowMarkMask), Comment: "egress allow not logged yet"}
 }
 
 // deposit spreads the low bits of v over the set bits of mask, lowest first.

@@ -287,3 +287,38 @@ func TestFlowIDs(t *testing.T) {
 		t.Errorf("deposit(0b101, 0x00a50000) = 0x%08x", d)
 	}
 }
+
+// TestFlowMarkThroughHostEndpoint: a workload's egress allow, then a host endpoint's
+// forward egress allow on the interface the packet leaves by: both are logged (the host
+// endpoint's chain logs the workload's flow ID before writing its own), once each.
+func TestFlowMarkThroughHostEndpoint(t *testing.T) {
+	w := netip.MustParseAddr("10.65.0.2")
+	st := sortState(&policy.State{Endpoints: []policy.Endpoint{
+		{Kind: policy.KindWorkload, Name: "ns/w", Interface: "trlw", Addrs: []netip.Prefix{netip.PrefixFrom(w, 32)},
+			Ingress: policy.Chain{Final: policy.ActionAllow}, Egress: policy.Chain{Final: policy.ActionAllow}},
+		{Kind: policy.KindHost, Name: "hep0", Interface: "eth0",
+			Ingress: policy.Chain{Final: policy.ActionAllow}, Egress: policy.Chain{Final: policy.ActionAllow},
+			ForwardIngress: &policy.Chain{Final: policy.ActionAllow}, ForwardEgress: &policy.Chain{Final: policy.ActionAllow}},
+	}})
+	dict := FlowRules(st)
+	rr := NewRenderer(Config{FlowLogGroup: 7})
+	_, tab := applyFake(t, rr.Render(st))
+	marks := rr.FlowMarks()
+	res, err := tab.Trace(trace.Probe("trlw", "eth0", w, netip.MustParseAddr("192.0.2.1"), "tcp", 443))
+	if err != nil {
+		t.Fatal(err)
+	}
+	egress := 0
+	for i, l := range res.Logs {
+		if p, ok := marks.Prefix(res.LogMarks[i]); ok && !dict[p].Ingress && dict[p].Kind == FlowFinal {
+			egress++
+		}
+		if fr, ok := dict[l]; ok && !fr.Ingress {
+			egress++
+		}
+	}
+	if res.Verdict != trace.Accept || egress != 2 {
+		t.Errorf("verdict %s, %d egress allows logged (%v), want accept and two: the workload's and the host endpoint's\n%v",
+			res.Verdict, egress, res.Logs, res.Steps)
+	}
+}

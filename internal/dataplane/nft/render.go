@@ -180,8 +180,13 @@ func (r *renderer) endpointRules(ctx chainCtx, dir direction, c *policy.Chain) [
 	pass := fmt.Sprintf("0x%08x", r.cfg.PassMark)
 	clear := Rule{Text: fmt.Sprintf("meta mark set meta mark & 0x%08x", ^r.cfg.PassMark)}
 	var rules []Rule
+	if ctx.stage != "" && !dir.ingres && !ctx.untracked && r.cfg.FlowLogGroup != 0 {
+		// A host endpoint's egress allow would overwrite the flow ID of a workload's
+		// egress allow the packet passed before: log that one first.
+		rules = append(rules, r.flowMarkRule())
+	}
 	if ctx.failsafe {
-		rules = r.failsafe(dir)
+		rules = append(rules, r.failsafe(dir)...)
 	}
 	for _, tier := range c.Tiers {
 		rules = append(rules, clear)
