@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -35,7 +36,7 @@ func newNodeCmd(o *ctl.Options) *cobra.Command {
 
 func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	var cfg agent.Config
-	var asNumber string
+	var asNumber, flowMarkMask string
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run the node agent: watch the datastore and program this node's nftables policy",
@@ -69,6 +70,9 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 			if err := bgpFlags(&cfg, asNumber); err != nil {
 				return err
 			}
+			if err := flowMarkFlag(&cfg, flowMarkMask); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runNode(ctx, o, cfg)
@@ -92,7 +96,25 @@ func newNodeRunCmd(o *ctl.Options) *cobra.Command {
 	f.DurationVar(&cfg.FlowInterval, "flow-interval", agent.DefaultFlowInterval, "flow aggregation interval")
 	f.StringVar(&cfg.FlowLogFile, "flow-log-file", "", "also append flows to this file as JSON lines, rotated at 100 MiB, 5 kept (default: off)")
 	f.StringVar(&cfg.FlowAggregator, "flow-aggregator", "", "push flows to the aggregator at this URL every interval (default: off) [$TRELLIS_FLOW_AGGREGATOR]")
+	f.StringVar(&flowMarkMask, "flow-mark-mask", "", fmt.Sprintf("packet-mark bits that carry an egress allow's flow ID to the next flow-log statement (default 0x%08x; at least 4 bits, none of 0x%08x) [$TRELLIS_FLOW_MARK_MASK]",
+		nft.DefaultFlowMarkMask, nft.ReservedMarks))
 	return c
+}
+
+// flowMarkFlag checks --flow-mark-mask into cfg ("" keeps the default).
+func flowMarkFlag(cfg *agent.Config, mask string) error {
+	if mask == "" {
+		return nil
+	}
+	v, err := strconv.ParseUint(mask, 0, 32)
+	if err != nil {
+		return ctl.Usagef("invalid --flow-mark-mask %q: use a 32-bit number such as 0x%08x", mask, nft.DefaultFlowMarkMask)
+	}
+	if err := nft.CheckFlowMarkMask(uint32(v)); err != nil {
+		return ctl.Usagef("invalid --flow-mark-mask %q: %v", mask, err)
+	}
+	cfg.FlowMarkMask = uint32(v)
+	return nil
 }
 
 // bgpFlags checks --bgp-ipv4-address and --as-number into cfg.

@@ -82,6 +82,9 @@ func TestNodeUsage(t *testing.T) {
 	}{
 		{"run without node name", []string{"run"}},
 		{"status bad output", []string{"status", "--socket", "/nonexistent", "-o", "yaml"}},
+		{"flow mark mask not a number", []string{"run", "--node-name", "n1", "--flow-mark-mask", "ffq"}},
+		{"flow mark mask on the pass mark", []string{"run", "--node-name", "n1", "--flow-mark-mask", "0x00f00000"}},
+		{"flow mark mask too narrow", []string{"run", "--node-name", "n1", "--flow-mark-mask", "0x03000000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := runNodeCmd(t, tc.args...)

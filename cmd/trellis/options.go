@@ -51,6 +51,7 @@ var envNames = map[string]string{
 	"as-number":        "AS",
 	"flow-log-group":   "TRELLIS_FLOW_LOG_GROUP",
 	"flow-aggregator":  "TRELLIS_FLOW_AGGREGATOR",
+	"flow-mark-mask":   "TRELLIS_FLOW_MARK_MASK",
 }
 
 func addGlobalFlags(root *cobra.Command, g *globalFlags) {

@@ -87,6 +87,9 @@ type Config struct {
 	FlowLogFileMaxBytes int64
 	FlowLogFileKeep     int
 	FlowAggregator      string
+	// FlowMarkMask are the packet-mark bits flow IDs ride in (nft.Config.FlowMarkMask;
+	// 0: nft.DefaultFlowMarkMask).
+	FlowMarkMask uint32
 }
 
 func (c Config) withDefaults() Config {

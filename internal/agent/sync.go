@@ -67,7 +67,8 @@ func newPolicyLoop(cfg Config, st store.Store, dp Dataplane, log *slog.Logger, m
 		// failure (full, after RetryPeriod).
 		runner: runner.New(runner.Config{MinInterval: cfg.RateLimit, Resync: cfg.ResyncPeriod, Retry: cfg.RetryPeriod,
 			Name: loopPolicy, Observer: m.loops}),
-		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix, FlowLogGroup: cfg.FlowLogGroup}),
+		renderer: nft.NewRenderer(nft.Config{IfPrefix: cfg.WorkloadPrefix, LogPrefix: cfg.LogPrefix, FlowLogGroup: cfg.FlowLogGroup,
+			FlowMarkMask: cfg.FlowMarkMask}),
 	}
 	p.svc = newServiceProxy(cfg, dp.Services, m.reg, log)
 	if cfg.FlowLogGroup != 0 {

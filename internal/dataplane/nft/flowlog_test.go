@@ -322,3 +322,26 @@ func TestFlowMarkThroughHostEndpoint(t *testing.T) {
 			res.Verdict, egress, res.Logs, res.Steps)
 	}
 }
+
+// TestCheckFlowMarkMask: the default mask is usable; one on Trellis's own mark bits or
+// narrower than 4 bits is refused, saying why.
+func TestCheckFlowMarkMask(t *testing.T) {
+	for _, tc := range []struct {
+		mask uint32
+		want string // "" when usable
+	}{
+		{DefaultFlowMarkMask, ""},
+		{0x0000f000, ""},
+		{0x00f00000, "0x00500000"},
+		{0x07000000, "3 bits"},
+		{0, "0 bits"},
+	} {
+		err := CheckFlowMarkMask(tc.mask)
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckFlowMarkMask(0x%08x) = %v, want %q", tc.mask, err, tc.want)
+		}
+	}
+	if got := (Config{}).withDefaults().FlowMarkMask; got != 0xffaf0000 {
+		t.Errorf("default FlowMarkMask 0x%08x, want 0xffaf0000", got)
+	}
+}

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -30,10 +31,29 @@ type Config struct {
 	// is logged to (flowlog.go).
 	FlowLogGroup uint16
 	// FlowMarkMask are the packet mark bits that carry an egress allow's flow ID to the
-	// next flow-log statement (flowlog.go). Default: the bits of 0xffff0000 (the range
-	// Calico's dataplane owns; kube-proxy's are below it) that neither PassMark nor
-	// ServiceExternalMark use, 14 bits (16,383 IDs).
+	// next flow-log statement (flowlog.go); DefaultFlowMarkMask when 0 and the default
+	// PassMark. CheckFlowMarkMask says which masks are usable.
 	FlowMarkMask uint32
+}
+
+// DefaultFlowMarkMask is the bits of 0xffff0000 (the range Calico's dataplane owns;
+// kube-proxy's 0x4000 and 0x8000 are below it) that neither the default PassMark nor
+// ServiceExternalMark use: 14 bits, 16,383 flow IDs.
+const DefaultFlowMarkMask uint32 = 0xffff0000 &^ 0x00100000 &^ ServiceExternalMark
+
+// ReservedMarks are the mark bits of the default PassMark and of ServiceExternalMark.
+const ReservedMarks uint32 = 0x00100000 | ServiceExternalMark
+
+// CheckFlowMarkMask reports whether mask can carry flow IDs: at least 4 bits (15 IDs),
+// none of ReservedMarks.
+func CheckFlowMarkMask(mask uint32) error {
+	if mask&ReservedMarks != 0 {
+		return fmt.Errorf("it uses bits 0x%08x, which Trellis's pass and service marks use", mask&ReservedMarks)
+	}
+	if bits.OnesCount32(mask) < 4 {
+		return fmt.Errorf("it has %d bits, want at least 4 (15 flow IDs)", bits.OnesCount32(mask))
+	}
+	return nil
 }
 
 func (c Config) withDefaults() Config {
@@ -50,7 +70,7 @@ func (c Config) withDefaults() Config {
 		c.MergeRun = 8
 	}
 	if c.FlowMarkMask == 0 {
-		c.FlowMarkMask = 0xffff0000 &^ c.PassMark &^ ServiceExternalMark
+		c.FlowMarkMask = DefaultFlowMarkMask &^ c.PassMark
 	}
 	return c
 }
