@@ -261,7 +261,12 @@ func (rr *Renderer) FlowMarks() FlowMarks {
 }
 
 func policyRuleKey(owner string, index int) string {
-	return "rule|" + owner + "|" + strconv.Itoa(index)
+	return string(appendPolicyRuleKey(nil, owner, index))
+}
+
+// appendPolicyRuleKey appends policyRuleKey's bytes to b (FlowRules builds keys in place).
+func appendPolicyRuleKey(b []byte, owner string, index int) []byte {
+	return strconv.AppendInt(append(append(append(b, "rule|"...), owner...), '|'), int64(index), 10)
 }
 
 func endOfTierKey(tier policy.TierChain) string {
@@ -292,7 +297,7 @@ func FlowRules(st *policy.State) map[string]FlowRule {
 		fr.Ingress, fr.Action = dir.ingres, action
 		out[flowPrefix(dir, action, key)] = fr
 	}
-	var key []byte // policyRuleKey's bytes, built in place
+	var key []byte // reused for every rule's key
 	rules := func(owner string, in, eg []policy.Rule, fr FlowRule) {
 		for _, d := range []struct {
 			dir   direction
@@ -304,7 +309,7 @@ func FlowRules(st *policy.State) map[string]FlowRule {
 				}
 				fr.Rule, fr.RuleName = rule.Index, rule.Name
 				fr.Ingress, fr.Action = d.dir.ingres, rule.Action
-				key = strconv.AppendInt(append(append(append(key[:0], "rule|"...), owner...), '|'), int64(rule.Index), 10)
+				key = appendPolicyRuleKey(key[:0], owner, rule.Index)
 				out[flowPrefixOf(d.dir, rule.Action, key)] = fr
 			}
 		}

@@ -168,6 +168,8 @@ func (c *Collector) Observe(p nflog.Packet) bool {
 		}
 		return fr, ok
 	}
+	// A message can stand for two verdicts: what they share is worked out once.
+	m := logged{p: p, src: c.endpoint(p.Src), dst: c.endpoint(p.Dst), st: st, staged: staged}
 	made := false
 	if p.Mark&(marks[0].Mask|marks[1].Mask) != 0 {
 		prefix, ok := marks[0].Prefix(p.Mark)
@@ -176,7 +178,7 @@ func (c *Collector) Observe(p nflog.Packet) bool {
 		}
 		fr, known := rule(prefix)
 		if ok && known {
-			made = c.observe(p, fr, st, staged)
+			made = c.observe(&m, fr)
 		} else {
 			c.unknown.Add(1)
 		}
@@ -189,26 +191,48 @@ func (c *Collector) Observe(p nflog.Packet) bool {
 		c.unknown.Add(1)
 		return made
 	}
-	return c.observe(p, fr, st, staged) || made
+	return c.observe(&m, fr) || made
+}
+
+// logged is one logged packet and what its verdicts share: its ends' names, the states
+// it is judged against and, when a staged policy exists, its trace through the staged
+// view (made at the first verdict that needs it).
+type logged struct {
+	p        nflog.Packet
+	src, dst flow.Endpoint
+	st       *policy.State
+	staged   *policy.State
+	traced   *policy.Result
+}
+
+// stagedTrace is the packet's trace through the staged view.
+func (m *logged) stagedTrace() policy.Result {
+	if m.traced == nil {
+		p := m.p
+		tr := policy.Trace(m.staged, policy.Packet{Src: p.Src, Dst: p.Dst, Proto: p.Proto, Port: p.DstPort, SrcPort: p.SrcPort})
+		m.traced = &tr
+	}
+	return *m.traced
 }
 
 // observe records the flow of one verdict fr of a logged packet.
-func (c *Collector) observe(p nflog.Packet, fr nft.FlowRule, st, staged *policy.State) bool {
+func (c *Collector) observe(m *logged, fr nft.FlowRule) bool {
+	p := m.p
 	f := flow.Flow{
-		Source:      c.endpoint(p.Src),
-		Destination: c.endpoint(p.Dst),
+		Source:      m.src,
+		Destination: m.dst,
 		Protocol:    p.Proto,
 		Action:      flow.ActionDeny,
 		Reporter:    flow.ReporterSource,
 		Node:        c.cfg.Node,
-		Policies:    []flow.PolicyHit{c.hit(fr, p, st)},
+		Policies:    []flow.PolicyHit{c.hit(fr, p, m.st)},
 		Connections: 1,
 	}
 	if p.DstPort != 0 {
 		f.Destination.Port = int(p.DstPort)
 	}
-	if staged != nil {
-		f.Pending = pending(f.Policies[0], fr.Ingress, p, staged)
+	if m.staged != nil {
+		f.Pending = pending(f.Policies[0], fr.Ingress, m.stagedTrace(), m.staged)
 	}
 	if fr.Ingress {
 		f.Reporter = flow.ReporterDestination
@@ -421,10 +445,10 @@ func (c *Collector) Waiting() int {
 	return len(c.conns)
 }
 
-// pending is what the staged view decides for the packet's side, when a staged policy
-// matters: it decides, or the verdict differs from the enforced one (actual).
-func pending(actual flow.PolicyHit, ingress bool, p nflog.Packet, staged *policy.State) []flow.PolicyHit {
-	tr := policy.Trace(staged, policy.Packet{Src: p.Src, Dst: p.Dst, Proto: p.Proto, Port: p.DstPort, SrcPort: p.SrcPort})
+// pending is what the staged view (tr: the packet's trace through it) decides for the
+// packet's side, when a staged policy matters: it decides, or the verdict differs from
+// the enforced one (actual).
+func pending(actual flow.PolicyHit, ingress bool, tr policy.Result, staged *policy.State) []flow.PolicyHit {
 	d := tr.Egress
 	if ingress {
 		d = tr.Ingress
